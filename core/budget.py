@@ -1,0 +1,251 @@
+"""Perturbation budgets: distances and exact projections onto {ℓp ball} ∩ [0, 1] box.
+
+Images are float arrays in [0, 1] whose last two axes are (28, 28) (any image size works); every leading
+axis is a batch axis, so (28, 28), (N, 28, 28) and (N, 1, 28, 28) are all accepted. numpy arrays and torch
+tensors are both accepted and the result has the input's type, dtype and device.
+
+``project(original, edited, norm, eps)`` returns the point of the feasible set
+``{x : dist(original, x) <= eps, 0 <= x <= 1}`` closest to ``edited`` in ℓ2, exactly (up to float precision):
+
+- ``linf``: clipping to ``[original - eps, original + eps] ∩ [0, 1]``;
+- ``l0``:   keep the ``floor(eps)`` changes whose removal would cost the most, revert the others;
+- ``l1``/``l2``: the separable KKT conditions, solved by bisection on the multiplier with per-pixel box
+  clipping (never "scale, then clip", which is feasible but not the closest point).
+
+ℓ0 counts pixels whose change exceeds half a uint8 step (1/510); smaller changes are free.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from typing import Final, TypeVar
+
+import numpy as np
+import torch
+
+from core.errors import BudgetError
+
+L0_THRESHOLD: Final = 1.0 / 510.0
+"""A pixel counts towards ℓ0 when its change exceeds half a uint8 step."""
+
+FEASIBILITY_TOLERANCE: Final = 1e-6
+"""Slack for float32 round-off when deciding that a point is already inside the ball."""
+
+_BISECTION_STEPS: Final = 64
+
+ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
+
+
+class Norm(ABC):
+    """One ℓp norm: its distance and its exact projection, on (B, P) float64 tensors (batch, pixels)."""
+
+    name: str
+
+    @abstractmethod
+    def distance(self, delta: torch.Tensor) -> torch.Tensor:
+        """Norm of each row of ``delta`` (B, P) -> (B,)."""
+
+    @abstractmethod
+    def project_delta(self, delta: torch.Tensor, original: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        """Closest ``d`` to ``delta`` with ``norm(d) <= eps`` and ``0 <= original + d <= 1``; eps is (B,)."""
+
+
+class LInf(Norm):
+    name = "linf"
+
+    def distance(self, delta: torch.Tensor) -> torch.Tensor:
+        return delta.abs().amax(dim=1)
+
+    def project_delta(self, delta: torch.Tensor, original: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        radius = eps[:, None]
+        lower = torch.maximum(-radius, -original)
+        upper = torch.minimum(radius, 1.0 - original)
+        return torch.minimum(torch.maximum(delta, lower), upper)
+
+
+class L0(Norm):
+    name = "l0"
+
+    def distance(self, delta: torch.Tensor) -> torch.Tensor:
+        return (delta.abs() > L0_THRESHOLD).sum(dim=1).to(delta.dtype)
+
+    def project_delta(self, delta: torch.Tensor, original: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        boxed = _clip_to_box(delta, original)
+        counted = boxed.abs() > L0_THRESHOLD
+        # Keeping pixel i instead of reverting it saves (delta_i)^2 - (delta_i - boxed_i)^2 of squared distance;
+        # with delta already in the box that is simply boxed_i^2, i.e. "keep the k largest changes".
+        saving = delta.square() - (delta - boxed).square()
+        saving = torch.where(counted, saving, torch.full_like(saving, -1.0))
+        order = torch.sort(saving, dim=1, descending=True, stable=True).indices
+        rank = torch.empty_like(order)
+        rank.scatter_(1, order, torch.arange(order.shape[1], device=order.device).expand_as(order))
+        budget = torch.floor(eps + FEASIBILITY_TOLERANCE).to(torch.long)[:, None]
+        keep = ~counted | (rank < budget)
+        return torch.where(keep, boxed, torch.zeros_like(boxed))
+
+
+class L1(Norm):
+    name = "l1"
+
+    def distance(self, delta: torch.Tensor) -> torch.Tensor:
+        return delta.abs().sum(dim=1)
+
+    def project_delta(self, delta: torch.Tensor, original: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        # KKT: d_i = clip(soft_threshold(delta_i, lam), box_i); ||d(lam)||_1 falls as lam grows.
+        def at(lam: torch.Tensor) -> torch.Tensor:
+            shrunk = torch.sign(delta) * torch.clamp(delta.abs() - lam[:, None], min=0.0)
+            return _clip_to_box(shrunk, original)
+
+        high = delta.abs().amax(dim=1)
+        return _bisect(at, self.distance, eps, low=torch.zeros_like(high), high=high, feasible_at_high=True)
+
+
+class L2(Norm):
+    name = "l2"
+
+    def distance(self, delta: torch.Tensor) -> torch.Tensor:
+        return delta.square().sum(dim=1).sqrt()
+
+    def project_delta(self, delta: torch.Tensor, original: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        # KKT: d_i = clip(t * delta_i, box_i) with t = 1 / (1 + lam) in [0, 1]; ||d(t)||_2 grows with t.
+        def at(scale: torch.Tensor) -> torch.Tensor:
+            return _clip_to_box(scale[:, None] * delta, original)
+
+        ones = torch.ones(delta.shape[0], dtype=delta.dtype, device=delta.device)
+        return _bisect(at, self.distance, eps, low=torch.zeros_like(ones), high=ones, feasible_at_high=False)
+
+
+NORMS: Final[dict[str, Norm]] = {norm.name: norm for norm in (L0(), L1(), L2(), LInf())}
+"""Registry of supported norms by name."""
+
+
+def get_norm(name: str) -> Norm:
+    """The :class:`Norm` called ``name``; raises :class:`BudgetError` for an unknown name."""
+    try:
+        return NORMS[name]
+    except KeyError:
+        raise BudgetError(f"unknown norm {name!r}; choose one of {', '.join(NORMS)}") from None
+
+
+def distance(original: ArrayT, edited: ArrayT, norm: str) -> ArrayT:
+    """Distance between ``original`` and ``edited`` in ``norm``, one value per image.
+
+    Shapes (..., H, W) -> (...) ; a single (H, W) image gives a 0-d array / tensor.
+    """
+    chosen = get_norm(norm)
+    orig, edit, batch_shape = _as_batches(original, edited)
+    values = chosen.distance(edit - orig).reshape(batch_shape)
+    return _like(values, original, keep_dtype=False)
+
+
+def project(original: ArrayT, edited: ArrayT, norm: str, eps: float | ArrayT) -> ArrayT:
+    """The closest point to ``edited`` inside ``{x : dist(original, x) <= eps} ∩ [0, 1]`` (see module doc).
+
+    ``eps`` is a scalar or an array of the batch shape. The result has ``edited``'s shape, type and dtype.
+    """
+    chosen = get_norm(norm)
+    orig, edit, batch_shape = _as_batches(original, edited)
+    radius = _eps_per_image(eps, batch_shape, orig)
+    delta = edit - orig
+    inside = chosen.distance(_clip_to_box(delta, orig)) <= radius + FEASIBILITY_TOLERANCE
+    projected = chosen.project_delta(delta, orig, radius)
+    result = torch.where(inside[:, None], _clip_to_box(delta, orig), projected) + orig
+    result = result.clamp(0.0, 1.0).reshape(tuple(batch_shape) + tuple(edited.shape[-2:]))
+    return _like(result, edited, keep_dtype=True)
+
+
+def within_budget(original: ArrayT, edited: ArrayT, norm: str, eps: float) -> bool:
+    """True when every image of ``edited`` is in the box and within ``eps`` (float32 tolerance)."""
+    orig, edit, _ = _as_batches(original, edited)
+    in_box = bool(((edit >= 0.0) & (edit <= 1.0)).all())
+    return in_box and bool((get_norm(norm).distance(edit - orig) <= eps + FEASIBILITY_TOLERANCE).all())
+
+
+def quantize(original: np.ndarray, edited: np.ndarray, norm: str, eps: float) -> np.ndarray:
+    """Round ``edited`` (float in [0, 1]) to uint8 without leaving the budget around ``original``.
+
+    ``original`` must lie on the uint8 grid (``k / 255``). Nearest rounding is used where it stays within
+    ``eps``; otherwise every change is rounded towards the original, which shrinks each |change| and therefore
+    every norm, so a feasible float image always gives a feasible uint8 image.
+    """
+    orig_u8 = np.rint(np.asarray(original, dtype=np.float64) * 255.0)
+    edit = np.asarray(edited, dtype=np.float64) * 255.0
+    nearest = np.clip(np.rint(edit), 0, 255)
+    if within_budget(orig_u8 / 255.0, nearest / 255.0, norm, eps):
+        return nearest.astype(np.uint8)
+    change = edit - orig_u8
+    towards = orig_u8 + np.sign(change) * np.floor(np.abs(change) + 1e-9)
+    return np.clip(towards, 0, 255).astype(np.uint8)
+
+
+def _clip_to_box(delta: torch.Tensor, original: torch.Tensor) -> torch.Tensor:
+    return torch.minimum(torch.maximum(delta, -original), 1.0 - original)
+
+
+def _bisect(
+    delta_at,  # type: ignore[no-untyped-def]
+    norm_of,  # type: ignore[no-untyped-def]
+    eps: torch.Tensor,
+    *,
+    low: torch.Tensor,
+    high: torch.Tensor,
+    feasible_at_high: bool,
+) -> torch.Tensor:
+    """Bisection on a scalar parameter per row; returns the delta at the end of the bracket that is feasible."""
+    for _ in range(_BISECTION_STEPS):
+        middle = 0.5 * (low + high)
+        feasible = norm_of(delta_at(middle)) <= eps
+        if feasible_at_high:
+            high = torch.where(feasible, middle, high)
+            low = torch.where(feasible, low, middle)
+        else:
+            low = torch.where(feasible, middle, low)
+            high = torch.where(feasible, high, middle)
+    return delta_at(high if feasible_at_high else low)
+
+
+def _as_batches(original: ArrayT, edited: ArrayT) -> tuple[torch.Tensor, torch.Tensor, torch.Size]:
+    """Both images as float64 (B, P) tensors on ``edited``'s device, plus the batch shape."""
+    orig = _to_tensor(original, "original")
+    edit = _to_tensor(edited, "edited").to(orig.device)
+    if edit.ndim < 2:
+        raise BudgetError(f"images need at least 2 dimensions (H, W), got shape {tuple(edit.shape)}")
+    if orig.shape != edit.shape:
+        if orig.shape != edit.shape[-orig.ndim :]:
+            raise BudgetError(f"original shape {tuple(orig.shape)} does not match edited shape {tuple(edit.shape)}")
+        orig = orig.expand_as(edit)
+    if bool(torch.isnan(orig).any()) or bool(torch.isnan(edit).any()):
+        raise BudgetError("images contain NaN")
+    if bool((orig < 0).any()) or bool((orig > 1).any()):
+        raise BudgetError("original image has values outside [0, 1]")
+    batch_shape = edit.shape[:-2]
+    pixels = edit.shape[-1] * edit.shape[-2]
+    return orig.reshape(-1, pixels), edit.reshape(-1, pixels), batch_shape
+
+
+def _to_tensor(array: np.ndarray | torch.Tensor, what: str) -> torch.Tensor:
+    if isinstance(array, torch.Tensor):
+        return array.detach().to(torch.float64)
+    if isinstance(array, np.ndarray):
+        return torch.from_numpy(np.asarray(array, dtype=np.float64))
+    raise BudgetError(f"{what} must be a numpy array or a torch tensor, got {type(array).__name__}")
+
+
+def _eps_per_image(eps: float | np.ndarray | torch.Tensor, batch_shape: torch.Size, like: torch.Tensor) -> torch.Tensor:
+    count = like.shape[0]
+    if isinstance(eps, (int, float)):
+        if not math.isfinite(eps) or eps < 0:
+            raise BudgetError(f"eps must be a finite number >= 0, got {eps}")
+        return torch.full((count,), float(eps), dtype=torch.float64, device=like.device)
+    radius = _to_tensor(eps, "eps").to(like.device)
+    if bool(torch.isnan(radius).any()) or bool((radius < 0).any()):
+        raise BudgetError("eps must be >= 0 and not NaN")
+    return radius.expand(batch_shape).reshape(count) if radius.ndim else radius.expand(count)
+
+
+def _like(values: torch.Tensor, reference: ArrayT, *, keep_dtype: bool) -> ArrayT:
+    if isinstance(reference, torch.Tensor):
+        return values.to(reference.dtype) if keep_dtype else values.to(torch.float32)  # type: ignore[return-value]
+    out = values.cpu().numpy()
+    return out.astype(reference.dtype, copy=False) if keep_dtype else out  # type: ignore[return-value]

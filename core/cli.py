@@ -1,0 +1,60 @@
+"""The ``invariance`` command: one sub-command per feature, errors as one line and a non-zero exit code.
+
+Each feature module under ``core.commands`` exposes ``register(subparsers)``, which adds its sub-command(s)
+and sets ``handler`` (a function of the parsed arguments returning an exit code) on each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from core import __version__
+from core.errors import InvarianceError
+
+COMMAND_MODULES = (
+    "core.commands.data",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="invariance",
+        description="Invariance Lab batch tools: MNIST data, the model zoo, GenInv, labeled sets and studies.",
+    )
+    parser.add_argument("--version", action="version", version=f"invariance-lab {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    subparsers = parser.add_subparsers(dest="command", metavar="<command>")
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s: %(message)s")
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.handler(args) or 0)
+    except InvarianceError as error:
+        print(f"invariance: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("invariance: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - a user must see one line, not a traceback
+        if args.debug:
+            raise
+        print(f"invariance: internal error: {type(error).__name__}: {error} (rerun with --debug)", file=sys.stderr)
+        return 3
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Sub-commands of the ``invariance`` CLI, one module per feature (see ``core.cli``)."""
