@@ -9,8 +9,8 @@ tensors are both accepted and the result has the input's type, dtype and device.
 
 - ``linf``: clipping to ``[original - eps, original + eps] ∩ [0, 1]``;
 - ``l0``:   keep the ``floor(eps)`` changes whose removal would cost the most, revert the others;
-- ``l1``/``l2``: the separable KKT conditions, solved by bisection on the multiplier with per-pixel box
-  clipping (never "scale, then clip", which is feasible but not the closest point).
+- ``l1``/``l2``: the separable KKT conditions with per-pixel box clipping, solved exactly by sorting the
+  points where coordinates saturate (never "scale, then clip", which is feasible but not the closest point).
 
 ℓ0 counts pixels whose change exceeds half a uint8 step (1/510); smaller changes are free.
 """
@@ -31,8 +31,6 @@ L0_THRESHOLD: Final = 1.0 / 510.0
 
 FEASIBILITY_TOLERANCE: Final = 1e-6
 """Slack for float32 round-off when deciding that a point is already inside the ball."""
-
-_BISECTION_STEPS: Final = 64
 
 ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
 
@@ -92,13 +90,25 @@ class L1(Norm):
         return delta.abs().sum(dim=1)
 
     def project_delta(self, delta: torch.Tensor, original: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
-        # KKT: d_i = clip(soft_threshold(delta_i, lam), box_i); ||d(lam)||_1 falls as lam grows.
-        def at(lam: torch.Tensor) -> torch.Tensor:
-            shrunk = torch.sign(delta) * torch.clamp(delta.abs() - lam[:, None], min=0.0)
-            return _clip_to_box(shrunk, original)
-
-        high = delta.abs().amax(dim=1)
-        return _bisect(at, self.distance, eps, low=torch.zeros_like(high), high=high, feasible_at_high=True)
+        # KKT: d_i = sign(delta_i) * min(max(|delta_i| - lam, 0), cap_i), cap_i = room in the box towards delta_i.
+        # G(lam) = ||d(lam)||_1 = sum (a_i - lam)_+ - sum (a_i - cap_i - lam)_+ is piecewise linear and falls with
+        # lam; evaluate it at every breakpoint, then interpolate linearly inside the segment that crosses eps.
+        magnitude = delta.abs()
+        cap = torch.where(delta >= 0, 1.0 - original, original)
+        knees = magnitude - cap
+        breakpoints = torch.cat([magnitude, knees.clamp_min(0.0), torch.zeros_like(magnitude[:, :1])], dim=1)
+        breakpoints = torch.sort(breakpoints, dim=1).values
+        values = _sum_of_positive_parts(magnitude, breakpoints) - _sum_of_positive_parts(knees, breakpoints)
+        above = (values > eps[:, None]).sum(dim=1, keepdim=True)  # G falls, so these are the first `above` points
+        left = (above - 1).clamp(0, breakpoints.shape[1] - 1)
+        right = above.clamp(max=breakpoints.shape[1] - 1)
+        lam_left, lam_right = breakpoints.gather(1, left), breakpoints.gather(1, right)
+        g_left, g_right = values.gather(1, left), values.gather(1, right)
+        slope_span = (g_left - g_right).clamp_min(1e-300)
+        lam = lam_left + (g_left - eps[:, None]) / slope_span * (lam_right - lam_left)
+        lam = torch.where(g_left <= eps[:, None], lam_left, lam)
+        shrunk = torch.minimum((magnitude - lam).clamp_min(0.0), cap)
+        return torch.sign(delta) * shrunk
 
 
 class L2(Norm):
@@ -108,12 +118,35 @@ class L2(Norm):
         return delta.square().sum(dim=1).sqrt()
 
     def project_delta(self, delta: torch.Tensor, original: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
-        # KKT: d_i = clip(t * delta_i, box_i) with t = 1 / (1 + lam) in [0, 1]; ||d(t)||_2 grows with t.
-        def at(scale: torch.Tensor) -> torch.Tensor:
-            return _clip_to_box(scale[:, None] * delta, original)
+        # KKT: d_i = clip(t * delta_i, box_i), t = 1 / (1 + lam) in [0, 1]. Coordinate i saturates at
+        # t_i = cap_i / |delta_i|; between sorted saturation points ||d(t)||^2 = C + t^2 V with C the saturated
+        # caps' squares and V the free coordinates' squares, so t solves a closed form on the crossing segment.
+        magnitude = delta.abs()
+        cap = torch.where(delta >= 0, 1.0 - original, original)
+        saturation = torch.where(magnitude > 0, cap / magnitude.clamp_min(1e-300), torch.full_like(cap, torch.inf))
+        order = torch.argsort(saturation, dim=1)
+        t_sorted = saturation.gather(1, order)
+        caps_sq = torch.cumsum(cap.gather(1, order).square() * (magnitude.gather(1, order) > 0), dim=1)
+        free_sq = magnitude.square().sum(dim=1, keepdim=True) - torch.cumsum(magnitude.gather(1, order).square(), dim=1)
+        free_sq = free_sq.clamp_min(0.0)
+        at_points = caps_sq + torch.where(torch.isfinite(t_sorted), t_sorted, 0.0).square() * free_sq
+        saturated = (at_points <= eps[:, None].square()) & torch.isfinite(t_sorted)
+        count = saturated.sum(dim=1, keepdim=True)
+        caps_before = torch.where(count > 0, caps_sq.gather(1, (count - 1).clamp_min(0)), torch.zeros_like(count, dtype=delta.dtype))
+        free_after = torch.where(count > 0, free_sq.gather(1, (count - 1).clamp_min(0)), magnitude.square().sum(dim=1, keepdim=True))
+        scale = ((eps[:, None].square() - caps_before).clamp_min(0.0) / free_after.clamp_min(1e-300)).sqrt()
+        scale = scale.clamp(0.0, 1.0)
+        return _clip_to_box(scale * delta, original)
 
-        ones = torch.ones(delta.shape[0], dtype=delta.dtype, device=delta.device)
-        return _bisect(at, self.distance, eps, low=torch.zeros_like(ones), high=ones, feasible_at_high=False)
+
+def _sum_of_positive_parts(values: torch.Tensor, at: torch.Tensor) -> torch.Tensor:
+    """For each row, sum_i (values_i - x)_+ evaluated at every x of ``at`` (sorted ascending): (B, K)."""
+    ordered = torch.sort(values, dim=1).values
+    suffix = torch.flip(torch.cumsum(torch.flip(ordered, [1]), dim=1), [1])
+    suffix = torch.cat([suffix, torch.zeros_like(suffix[:, :1])], dim=1)
+    first_above = torch.searchsorted(ordered.contiguous(), at.contiguous(), right=True)
+    count = ordered.shape[1] - first_above
+    return suffix.gather(1, first_above) - at * count
 
 
 NORMS: Final[dict[str, Norm]] = {norm.name: norm for norm in (L0(), L1(), L2(), LInf())}
@@ -181,28 +214,6 @@ def quantize(original: np.ndarray, edited: np.ndarray, norm: str, eps: float) ->
 
 def _clip_to_box(delta: torch.Tensor, original: torch.Tensor) -> torch.Tensor:
     return torch.minimum(torch.maximum(delta, -original), 1.0 - original)
-
-
-def _bisect(
-    delta_at,  # type: ignore[no-untyped-def]
-    norm_of,  # type: ignore[no-untyped-def]
-    eps: torch.Tensor,
-    *,
-    low: torch.Tensor,
-    high: torch.Tensor,
-    feasible_at_high: bool,
-) -> torch.Tensor:
-    """Bisection on a scalar parameter per row; returns the delta at the end of the bracket that is feasible."""
-    for _ in range(_BISECTION_STEPS):
-        middle = 0.5 * (low + high)
-        feasible = norm_of(delta_at(middle)) <= eps
-        if feasible_at_high:
-            high = torch.where(feasible, middle, high)
-            low = torch.where(feasible, low, middle)
-        else:
-            low = torch.where(feasible, middle, low)
-            high = torch.where(feasible, high, middle)
-    return delta_at(high if feasible_at_high else low)
 
 
 def _as_batches(original: ArrayT, edited: ArrayT) -> tuple[torch.Tensor, torch.Tensor, torch.Size]:

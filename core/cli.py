@@ -17,6 +17,11 @@ from core.errors import InvarianceError
 
 COMMAND_MODULES = (
     "core.commands.data",
+    "core.commands.train",
+    "core.commands.zoo",
+    "core.commands.study",
+    "core.commands.collection",
+    "core.commands.geninv",
 )
 
 
@@ -58,3 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run() -> None:
     """Console-script entry point."""
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

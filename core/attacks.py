@@ -1,0 +1,195 @@
+"""Sensitivity attacks, shared by adversarial training and evaluation.
+
+- ``pgd``: projected gradient descent for ``"linf"``, ``"l2"`` and ``"l1"`` (for ℓ1 the step is the Sparse ℓ1
+  Descent of Tramèr & Boneh 2019: move only the top ``100 - sparsity`` percent of gradient coordinates);
+- ``spatial``: the worst of a set of rotations + translations, optionally followed by ℓ∞ PGD.
+
+Images are (N, 1, 28, 28) float tensors in [0, 1]. Every result is projected with ``core.budget.project``
+before it is returned (the attack's own steps are never trusted to respect the budget), and comes with a
+per-example success flag (the model's prediction differs from the label).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core.budget import project
+from core.errors import BudgetError
+
+ATTACK_NORMS = ("linf", "l2", "l1")
+
+
+@dataclass(frozen=True)
+class AttackResult:
+    """``adversarial``: (N, 1, 28, 28) in budget; ``success``: (N,) bool, prediction != label."""
+
+    adversarial: torch.Tensor
+    success: torch.Tensor
+
+
+def default_step_size(eps: float, steps: int) -> float:
+    """2.5·ε/k, the step size of Madry et al. used by the reference paper for every norm."""
+    return 2.5 * eps / max(steps, 1)
+
+
+def pgd(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    norm: str,
+    eps: float,
+    steps: int,
+    step_size: float | None = None,
+    restarts: int = 1,
+    random_start: bool = True,
+    sparsity: float = 99.0,
+    generator: torch.Generator | None = None,
+) -> AttackResult:
+    """Untargeted PGD maximising cross-entropy; restarts re-attack only the examples not yet broken.
+
+    For each example the returned point is the first successful one found, else the last restart's.
+    """
+    if norm not in ATTACK_NORMS:
+        raise BudgetError(f"PGD supports {', '.join(ATTACK_NORMS)}, not {norm!r}")
+    step = step_size if step_size is not None else default_step_size(eps, steps)
+    best = images.detach().clone()
+    success = torch.zeros(len(images), dtype=torch.bool, device=images.device)
+    for restart in range(max(1, restarts)):
+        todo = (~success).nonzero().squeeze(1)
+        if len(todo) == 0:
+            break
+        start = random_start and (restart > 0 or norm != "l1")
+        candidate = _pgd_once(model, images[todo], labels[todo], norm, eps, steps, step, start, sparsity, generator)
+        with torch.no_grad():
+            fooled = model(candidate).argmax(1) != labels[todo]
+        best[todo] = candidate
+        success[todo] = fooled
+    return AttackResult(best, success)
+
+
+def _pgd_once(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    norm: str,
+    eps: float,
+    steps: int,
+    step: float,
+    random_start: bool,
+    sparsity: float,
+    generator: torch.Generator | None,
+) -> torch.Tensor:
+    adversarial = random_point(images, norm, eps, generator) if random_start else images.clone()
+    for _ in range(steps):
+        adversarial.requires_grad_(True)
+        loss = F.cross_entropy(model(adversarial), labels)
+        (gradient,) = torch.autograd.grad(loss, adversarial)
+        with torch.no_grad():
+            adversarial = adversarial + step * _steepest_ascent(gradient, adversarial, norm, sparsity)
+            adversarial = _project(images, adversarial, norm, eps)
+    return adversarial.detach()
+
+
+def _steepest_ascent(gradient: torch.Tensor, point: torch.Tensor, norm: str, sparsity: float) -> torch.Tensor:
+    """The unit-norm direction of steepest ascent for ``norm`` (per example)."""
+    flat = gradient.flatten(1)
+    if norm == "linf":
+        return gradient.sign()
+    if norm == "l2":
+        return gradient / flat.norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
+    # Sparse ℓ1 descent: ignore coordinates pushing against the box, keep the top (100 - sparsity)% of |g|.
+    blocked = ((point <= 0) & (gradient < 0)) | ((point >= 1) & (gradient > 0))
+    magnitude = gradient.abs().masked_fill(blocked, 0.0).flatten(1)
+    keep = max(1, math.ceil(magnitude.shape[1] * (100.0 - sparsity) / 100.0))
+    threshold = magnitude.topk(keep, dim=1).values[:, -1:]
+    chosen = (magnitude >= threshold) & (magnitude > 0)
+    direction = gradient.sign().flatten(1) * chosen
+    return (direction / direction.abs().sum(dim=1, keepdim=True).clamp_min(1.0)).view_as(gradient)
+
+
+def _project(images: torch.Tensor, adversarial: torch.Tensor, norm: str, eps: float) -> torch.Tensor:
+    if norm == "linf":  # the exact ℓ∞ projection is a clamp; skip the float64 round trip on the hot path
+        return torch.min(torch.max(adversarial, images - eps), images + eps).clamp(0.0, 1.0)
+    return project(images, adversarial, norm, eps)
+
+
+def random_point(images: torch.Tensor, norm: str, eps: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A random point of the ε-ball ∩ box around each image (uniform for ℓ∞, random direction and radius else)."""
+    noise = torch.rand(images.shape, generator=generator, device="cpu").to(images.device)
+    if norm == "linf":
+        return (images + (2 * noise - 1) * eps).clamp(0.0, 1.0)
+    direction = torch.randn(images.shape, generator=generator, device="cpu").to(images.device)
+    if norm == "l1":
+        laplace = torch.empty(images.shape).exponential_(generator=generator).to(images.device)
+        direction = direction.sign() * laplace
+    radius = eps * torch.rand(len(images), generator=generator, device="cpu").to(images.device).view(-1, 1, 1, 1)
+    scale = direction.flatten(1).norm(p=1 if norm == "l1" else 2, dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
+    return project(images, (images + radius * direction / scale).clamp(0.0, 1.0), norm, eps)
+
+
+def affine_transform(images: torch.Tensor, degrees: torch.Tensor, shift_x: torch.Tensor, shift_y: torch.Tensor) -> torch.Tensor:
+    """Rotate by ``degrees`` and translate by whole/fractional pixels; (N,) parameters, zeros padding."""
+    theta = torch.deg2rad(degrees.to(images.dtype))
+    cos, sin = torch.cos(theta), torch.sin(theta)
+    size = images.shape[-1]
+    matrix = torch.stack(
+        [torch.stack([cos, -sin, -2 * shift_x.to(images.dtype) / size], 1),
+         torch.stack([sin, cos, -2 * shift_y.to(images.dtype) / size], 1)], 1)
+    grid = F.affine_grid(matrix, list(images.shape), align_corners=False)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def spatial_grid(max_degrees: float = 30.0, max_shift: int = 3, rotations: int = 7, shifts: int = 7) -> torch.Tensor:
+    """(T, 3) grid of (degrees, shift_x, shift_y): Engstrom et al.'s MNIST ranges by default."""
+    angles = torch.linspace(-max_degrees, max_degrees, rotations)
+    offsets = torch.linspace(-max_shift, max_shift, shifts)
+    return torch.cartesian_prod(angles, offsets, offsets)
+
+
+def random_spatial(count: int, max_degrees: float = 30.0, max_shift: float = 3.0,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """(count, 3) random (degrees, shift_x, shift_y), integer shifts."""
+    uniform = torch.rand(count, 3, generator=generator)
+    degrees = (2 * uniform[:, 0] - 1) * max_degrees
+    shifts = torch.round((2 * uniform[:, 1:] - 1) * max_shift)
+    return torch.cat([degrees[:, None], shifts], 1)
+
+
+def worst_transform(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, transforms: torch.Tensor) -> torch.Tensor:
+    """For each image, the transform of ``transforms`` (T, 3) with the highest loss applied to it."""
+    best_loss = torch.full((len(images),), -math.inf, device=images.device)
+    best = images.clone()
+    with torch.no_grad():
+        for degrees, shift_x, shift_y in transforms.tolist():
+            params = [torch.full((len(images),), value, device=images.device) for value in (degrees, shift_x, shift_y)]
+            moved = affine_transform(images, *params)
+            loss = F.cross_entropy(model(moved), labels, reduction="none")
+            better = loss > best_loss
+            best[better] = moved[better]
+            best_loss = torch.where(better, loss, best_loss)
+    return best
+
+
+def spatial(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    transforms: torch.Tensor,
+    eps: float = 0.0,
+    steps: int = 0,
+    restarts: int = 1,
+    generator: torch.Generator | None = None,
+) -> AttackResult:
+    """Worst transform of ``transforms``, then (if ``eps`` > 0) ℓ∞ PGD within ε of the transformed image."""
+    moved = worst_transform(model, images, labels, transforms)
+    if eps > 0 and steps > 0:
+        return pgd(model, moved, labels, norm="linf", eps=eps, steps=steps, restarts=restarts, generator=generator)
+    with torch.no_grad():
+        return AttackResult(moved, model(moved).argmax(1) != labels)

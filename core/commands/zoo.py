@@ -1,0 +1,73 @@
+"""``invariance zoo``: list the models with their card figures, evaluate, or audit them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from core.zoo import ZOO, available_models, get_entry, load_card
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser("zoo", help="list, evaluate or audit the model zoo")
+    parser.add_argument("--json", action="store_true", help="print the listing or audit as JSON")
+    parser.add_argument("--audit", action="store_true", help="re-measure every card figure and compare")
+    parser.add_argument("--evaluate", metavar="NAME", help="measure NAME's card figures and write them to its card")
+    parser.add_argument("--independent", metavar="NAME",
+                        help="robust accuracy of NAME under ART's AutoPGD vs ours (gradient-masking audit)")
+    parser.add_argument("--models", help="comma-separated subset (default: every trained model)")
+    parser.add_argument("--n", type=int, default=None, help="test images (audit default 500)")
+    parser.add_argument("--restarts", type=int, default=1, help="PGD restarts in the audit (cards use 5)")
+    parser.add_argument("--device", default=None, help="auto (default), cpu or cuda")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from core.zoo import evaluation
+
+    if args.evaluate:
+        card = evaluation.evaluate_card(args.evaluate, device=args.device, robust_n=args.n)
+        print(json.dumps(card.evaluation, indent=2))
+        return 0
+    if args.independent:
+        print(json.dumps(evaluation.independent_attack(args.independent, n=args.n or 200, device=args.device)))
+        return 0
+    names = [get_entry(name).name for name in args.models.split(",")] if args.models else available_models()
+    if args.audit:
+        return _audit(names, args)
+    rows = []
+    for name in ZOO:
+        entry = ZOO[name]
+        card = load_card(name) if name in available_models() else None
+        rows.append({"name": name, "family": entry.family, "norm": entry.norm, "eps": entry.eps,
+                     "trained": card is not None,
+                     "figures": {k: v.get("value", v.get("art_autopgd")) for k, v in (card.evaluation if card else {}).items()}})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        figures = "  ".join(f"{k}={v}" for k, v in row["figures"].items()) if row["trained"] else "(not trained)"
+        threat = f"{row['norm']} ε={row['eps']}" if row["norm"] else "-"
+        print(f"{row['name']:18s} {row['family']:22s} {threat:14s} {figures}")
+    return 0
+
+
+def _audit(names: list[str], args: argparse.Namespace) -> int:
+    from core.zoo.evaluation import audit
+
+    started = time.monotonic()
+    rows = audit(names, n=args.n or 500, restarts=args.restarts, device=args.device)
+    total = time.monotonic() - started
+    worst = max((abs(row.difference) for row in rows if row.difference is not None), default=0.0)
+    if args.json:
+        print(json.dumps({"seconds": round(total, 1), "max_abs_difference": round(worst, 4),
+                          "rows": [{**row.__dict__, "difference": row.difference} for row in rows]}, indent=2))
+        return 0
+    print(f"{'model':18s} {'figure':34s} {'card':>7s} {'audit':>7s} {'diff':>7s} {'n':>6s} {'s':>6s}")
+    for row in rows:
+        card = "-" if row.card is None else f"{row.card:.4f}"
+        diff = "-" if row.difference is None else f"{row.difference:+.4f}"
+        print(f"{row.model:18s} {row.figure:34s} {card:>7s} {row.measured:7.4f} {diff:>7s} {row.n:6d} {row.seconds:6.1f}")
+    print(f"audit of {len(names)} models in {total:.0f} s; largest |difference| {worst * 100:.1f} points")
+    return 0

@@ -1,0 +1,195 @@
+"""Measuring zoo models: clean, robust and certified accuracy, and the audit against the model cards.
+
+Figures are computed on the first ``n`` images of the canonical MNIST test set, so anyone can re-measure them.
+The robust figures use ``core.attacks``; the gradient-masking audit re-attacks with an independent
+implementation (adversarial-robustness-toolbox's AutoPGD), which shares no code with ours.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from core import attacks
+from core.data import load_mnist, to_float
+from core.device import resolve_device
+from core.zoo.cards import ModelCard, read_card, write_card
+from core.zoo.registry import ZooEntry, get_entry
+
+log = logging.getLogger(__name__)
+
+CLEAN_N = 10_000
+ROBUST_N = 500
+CARD_RESTARTS = 5
+ATTACK_STEPS = 100
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One figure of a model card: what is measured, with which attack, on how many test images."""
+
+    key: str
+    kind: str  # "clean" | "pgd" | "certified" | "spatial"
+    n: int
+    norm: str | None = None
+    eps: float | None = None
+    steps: int = 0
+    restarts: int = 1
+
+    def attack_name(self) -> str:
+        if self.kind == "pgd":
+            name = "SLIDE" if self.norm == "l1" else f"PGD-{self.norm}"
+            return f"{name}-{self.steps} x{self.restarts} restarts, step 2.5·ε/{self.steps}, ε={self.eps}"
+        if self.kind == "spatial":
+            return f"worst of 7 rotations (±30°) x 7x7 shifts (±3 px), then PGD-linf-{self.steps}, ε={self.eps}"
+        if self.kind == "certified":
+            return f"interval bound propagation, ε={self.eps}"
+        return "none"
+
+
+def card_figures(entry: ZooEntry, robust_n: int = ROBUST_N, restarts: int = CARD_RESTARTS) -> list[Figure]:
+    """The figures a model's card reports (see the zoo table in the README)."""
+    figures = [Figure("clean_accuracy", "clean", CLEAN_N)]
+    if entry.name == "undefended":
+        figures.append(Figure("robust_accuracy_linf_0.3", "pgd", robust_n, "linf", 0.3, ATTACK_STEPS, 1))
+    if entry.recipe == "spatial":
+        figures.append(Figure(f"robust_accuracy_spatial_linf_{entry.eps}", "spatial", min(robust_n, 500), "linf",
+                              entry.eps, 20, 1))
+    elif entry.norm is not None and entry.eps is not None:
+        figures.append(Figure(f"robust_accuracy_{entry.norm}_{entry.eps}", "pgd", robust_n, entry.norm, entry.eps,
+                              ATTACK_STEPS, restarts))
+    if entry.certified and entry.eps is not None:
+        for eps in sorted({entry.eps, 0.3}):
+            figures.append(Figure(f"certified_accuracy_{eps}", "certified", CLEAN_N, "linf", eps))
+    return figures
+
+
+def measure(model: nn.Module, figure: Figure, device: torch.device, batch_size: int = 250) -> float:
+    """Accuracy (clean, robust or certified) of ``model`` on the first ``figure.n`` test images."""
+    images_u8, labels_np = load_mnist("test")
+    images = torch.from_numpy(to_float(images_u8[: figure.n])).unsqueeze(1)
+    labels = torch.from_numpy(labels_np[: figure.n])
+    correct = 0
+    generator = torch.Generator().manual_seed(0)
+    for start in range(0, len(labels), batch_size):
+        x = images[start : start + batch_size].to(device)
+        y = labels[start : start + batch_size].to(device)
+        correct += int(_correct(model, x, y, figure, generator).sum())
+    return correct / len(labels)
+
+
+def _correct(model: nn.Module, x: torch.Tensor, y: torch.Tensor, figure: Figure,
+             generator: torch.Generator) -> torch.Tensor:
+    if figure.kind == "clean":
+        with torch.no_grad():
+            return model(x).argmax(1) == y
+    if figure.kind == "pgd":
+        result = attacks.pgd(model, x, y, norm=str(figure.norm), eps=float(figure.eps or 0), steps=figure.steps,
+                             restarts=figure.restarts, generator=generator)
+        return ~result.success
+    if figure.kind == "spatial":
+        result = attacks.spatial(model, x, y, transforms=attacks.spatial_grid(), eps=float(figure.eps or 0),
+                                 steps=figure.steps, generator=generator)
+        return ~result.success
+    if figure.kind == "certified":
+        from core.certify import certified
+
+        with torch.no_grad():
+            return certified(model, x, y, float(figure.eps or 0)) & (model(x).argmax(1) == y)
+    raise ValueError(f"unknown figure kind {figure.kind}")
+
+
+def evaluate_card(name: str, *, device: str | None = None, robust_n: int | None = None,
+                  logger: logging.Logger | None = None) -> ModelCard:
+    """Measure every card figure of ``name`` and write them into its card (with the reproducing command)."""
+    from core.zoo import load
+
+    logger = logger or log
+    entry = get_entry(name)
+    card = read_card(name)
+    chosen = resolve_device(device)
+    model = load(name, chosen)
+    n = robust_n or ROBUST_N
+    command = f"invariance zoo --evaluate {name} --n {n}"
+    for figure in card_figures(entry, n):
+        started = time.monotonic()
+        value = measure(model, figure, chosen)
+        card.evaluation[figure.key] = {"value": round(value, 4), "n": figure.n, "attack": figure.attack_name(),
+                                       "seconds": round(time.monotonic() - started, 1), "command": command}
+        logger.info("%s %s = %.4f on %d test images (%.0f s)", name, figure.key, value, figure.n,
+                    time.monotonic() - started)
+    write_card(card)
+    return card
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    model: str
+    figure: str
+    card: float | None
+    measured: float
+    n: int
+    seconds: float
+
+    @property
+    def difference(self) -> float | None:
+        return None if self.card is None else self.measured - self.card
+
+
+def audit(names: list[str], *, n: int = 500, restarts: int = 1, device: str | None = None) -> list[AuditRow]:
+    """Re-measure each card figure on the first ``n`` test images (robust: ``restarts`` restarts)."""
+    from core.zoo import load
+
+    chosen = resolve_device(device)
+    rows = []
+    for name in names:
+        entry, card = get_entry(name), read_card(name)
+        model = load(name, chosen)
+        for figure in card_figures(entry, n, restarts):
+            scaled = Figure(figure.key, figure.kind, min(figure.n, n), figure.norm, figure.eps, figure.steps,
+                            figure.restarts)
+            started = time.monotonic()
+            value = measure(model, scaled, chosen)
+            rows.append(AuditRow(name, figure.key, card.figure(figure.key), value, scaled.n,
+                                 time.monotonic() - started))
+    return rows
+
+
+def independent_attack(name: str, *, n: int = 200, device: str | None = None) -> dict[str, Any]:
+    """Robust accuracy under ART's AutoPGD (an implementation independent of ours) vs our PGD, same images.
+
+    Returns ``{"attack", "n", "art_autopgd", "ours", "drop"}`` and records it on the card.
+    """
+    import numpy as np
+    from art.attacks.evasion import AutoProjectedGradientDescent
+    from art.estimators.classification import PyTorchClassifier
+
+    from core.zoo import load
+
+    entry, card = get_entry(name), read_card(name)
+    if entry.norm is None or entry.eps is None:
+        raise ValueError(f"{name} has no ℓp threat model to audit")
+    chosen = resolve_device(device)
+    model = load(name, chosen)
+    images_u8, labels_np = load_mnist("test")
+    x = to_float(images_u8[:n])[:, None]
+    y = labels_np[:n]
+    classifier = PyTorchClassifier(model=model, loss=nn.CrossEntropyLoss(), input_shape=(1, 28, 28), nb_classes=10,
+                                   clip_values=(0.0, 1.0), device_type="gpu" if chosen.type == "cuda" else "cpu")
+    art_norm = {"linf": np.inf, "l2": 2, "l1": 1}[entry.norm]
+    attack = AutoProjectedGradientDescent(classifier, norm=art_norm, eps=entry.eps, eps_step=2 * entry.eps / 10,
+                                          max_iter=100, nb_random_init=1, batch_size=100, verbose=False)
+    adversarial = attack.generate(x=x, y=y)
+    art_accuracy = float((classifier.predict(adversarial).argmax(1) == y).mean())
+    ours = measure(model, Figure("ours", "pgd", n, entry.norm, entry.eps, ATTACK_STEPS, CARD_RESTARTS), chosen)
+    result = {"attack": f"ART {attack.__class__.__name__} ({entry.norm}, ε={entry.eps}, 100 iterations)", "n": n,
+              "art_autopgd": round(art_accuracy, 4), "ours": round(ours, 4), "drop": round(ours - art_accuracy, 4),
+              "command": f"invariance zoo --independent {name} --n {n}"}
+    card.evaluation["independent_attack"] = result
+    write_card(card)
+    return result

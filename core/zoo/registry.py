@@ -1,0 +1,87 @@
+"""The model zoo: which models exist, how each is trained, and how to load one.
+
+Hyper-parameters of every recipe live here, in one place; ``core.train`` turns an entry into a checkpoint
+(``checkpoints/<name>.safetensors``) and a model card (``checkpoints/<name>.json``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.errors import ModelError
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    """One model of the zoo.
+
+    ``norm``/``eps`` give the threat model it was trained against (``None`` for undefended / ABS);
+    ``certified`` models are plain Sequential networks whose robustness ``core.certify`` can verify;
+    ``slow`` models take far longer than a feed-forward pass (the editor updates them asynchronously).
+    """
+
+    name: str
+    family: str
+    description: str
+    architecture: str
+    recipe: str
+    norm: str | None = None
+    eps: float | None = None
+    certified: bool = False
+    slow: bool = False
+    hyper: dict[str, Any] = field(default_factory=dict)
+
+
+def _entries() -> list[ZooEntry]:
+    large, small = "cnn-s2-large", "cnn-s2-small"
+    linf_fast = {"epochs": 12, "batch_size": 100, "lr": 1e-3, "lr_drop_epoch": 9, "alpha_factor": 1.25, "ramp_epochs": 3}
+    sweep_linf = {**linf_fast, "epochs": 10, "lr_drop_epoch": 7, "ramp_epochs": 2}
+    slide = {"epochs": 5, "batch_size": 100, "lr": 1e-3, "lr_drop_epoch": 4, "steps": 4, "sparsity": 99.0, "ramp_epochs": 1}
+    sweep_slide = {**slide, "epochs": 4, "lr_drop_epoch": 3, "steps": 3}
+    return [
+        ZooEntry("undefended", "standard", "Standard CNN, no defence", large, "standard",
+                 hyper={"epochs": 4, "batch_size": 100, "lr": 1e-3, "lr_drop_epoch": 3}),
+        ZooEntry("linf-pgd-0.3", "linf-adversarial", "ℓ∞ adversarial training (FGSM + random start, PGD-checked)",
+                 large, "fgsm-rs", "linf", 0.3, hyper=linf_fast),
+        ZooEntry("l2-pgd-2.0", "l2-adversarial", "ℓ2 adversarial training (PGD)", large, "pgd", "l2", 2.0,
+                 hyper={"epochs": 6, "batch_size": 100, "lr": 1e-3, "lr_drop_epoch": 5, "steps": 3, "ramp_epochs": 2}),
+        ZooEntry("l1-slide-10", "l1-adversarial", "ℓ1 adversarial training with Sparse ℓ1 Descent (ℓ0 proxy)",
+                 large, "slide", "l1", 10.0, hyper=slide),
+        ZooEntry("ibp-0.4", "certified", "Certified training with interval bound propagation (IBP)", small, "ibp",
+                 "linf", 0.4, certified=True,
+                 hyper={"epochs": 20, "batch_size": 100, "lr": 1e-3, "train_eps": 0.45, "warmup_epochs": 1,
+                        "ramp_epochs": 10, "kappa_end": 0.5}),
+        ZooEntry("abs", "analysis-by-synthesis", "ABS: one VAE per class (latent 8), ELBO classification",
+                 "abs-vae8", "abs", slow=True, hyper={"epochs": 8, "batch_size": 100, "lr": 1e-3}),
+        ZooEntry("binary-abs", "analysis-by-synthesis", "Binary ABS: ABS on inputs binarised at 0.5",
+                 "binary-abs-vae8", "abs", slow=True, hyper={"share_weights_with": "abs"}),
+        ZooEntry("spatial-linf-0.3", "spatial-adversarial",
+                 "Rotation (±30°) + translation (±3 px), then ℓ∞ noise (the paper's Figure 7 models)",
+                 small, "spatial", "linf", 0.3, hyper={**linf_fast, "epochs": 6, "lr_drop_epoch": 5, "transforms": 10}),
+        ZooEntry("linf-pgd-0.1", "linf-adversarial", "ℓ∞ sweep (Figure 6), small CNN", small, "fgsm-rs", "linf", 0.1,
+                 hyper=sweep_linf),
+        ZooEntry("linf-pgd-0.2", "linf-adversarial", "ℓ∞ sweep (Figure 6), small CNN", small, "fgsm-rs", "linf", 0.2,
+                 hyper=sweep_linf),
+        ZooEntry("linf-pgd-0.4", "linf-adversarial", "ℓ∞ sweep (Figure 6), small CNN", small, "fgsm-rs", "linf", 0.4,
+                 hyper={**sweep_linf, "ramp_epochs": 4}),
+        ZooEntry("l1-slide-5", "l1-adversarial", "ℓ1 sweep (Figure 6), small CNN", small, "slide", "l1", 5.0,
+                 hyper=sweep_slide),
+        ZooEntry("l1-slide-15", "l1-adversarial", "ℓ1 sweep (Figure 6), small CNN", small, "slide", "l1", 15.0,
+                 hyper=sweep_slide),
+    ]
+
+
+ZOO: dict[str, ZooEntry] = {entry.name: entry for entry in _entries()}
+
+
+def get_entry(name: str) -> ZooEntry:
+    try:
+        return ZOO[name]
+    except KeyError:
+        raise ModelError(f"unknown model {name!r}; known models: {', '.join(ZOO)}") from None
+
+
+def list_models() -> list[str]:
+    """Every registry name, in display order."""
+    return list(ZOO)
