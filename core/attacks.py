@@ -133,14 +133,20 @@ def random_point(images: torch.Tensor, norm: str, eps: float, generator: torch.G
     return project(images, (images + radius * direction / scale).clamp(0.0, 1.0), norm, eps)
 
 
-def affine_transform(images: torch.Tensor, degrees: torch.Tensor, shift_x: torch.Tensor, shift_y: torch.Tensor) -> torch.Tensor:
+def affine_transform(
+    images: torch.Tensor, degrees: torch.Tensor, shift_x: torch.Tensor, shift_y: torch.Tensor
+) -> torch.Tensor:
     """Rotate by ``degrees`` and translate by whole/fractional pixels; (N,) parameters, zeros padding."""
     theta = torch.deg2rad(degrees.to(images.dtype))
     cos, sin = torch.cos(theta), torch.sin(theta)
     size = images.shape[-1]
     matrix = torch.stack(
-        [torch.stack([cos, -sin, -2 * shift_x.to(images.dtype) / size], 1),
-         torch.stack([sin, cos, -2 * shift_y.to(images.dtype) / size], 1)], 1)
+        [
+            torch.stack([cos, -sin, -2 * shift_x.to(images.dtype) / size], 1),
+            torch.stack([sin, cos, -2 * shift_y.to(images.dtype) / size], 1),
+        ],
+        1,
+    )
     grid = F.affine_grid(matrix, list(images.shape), align_corners=False)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
@@ -152,8 +158,9 @@ def spatial_grid(max_degrees: float = 30.0, max_shift: int = 3, rotations: int =
     return torch.cartesian_prod(angles, offsets, offsets)
 
 
-def random_spatial(count: int, max_degrees: float = 30.0, max_shift: float = 3.0,
-                   generator: torch.Generator | None = None) -> torch.Tensor:
+def random_spatial(
+    count: int, max_degrees: float = 30.0, max_shift: float = 3.0, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """(count, 3) random (degrees, shift_x, shift_y), integer shifts."""
     uniform = torch.rand(count, 3, generator=generator)
     degrees = (2 * uniform[:, 0] - 1) * max_degrees
@@ -161,7 +168,9 @@ def random_spatial(count: int, max_degrees: float = 30.0, max_shift: float = 3.0
     return torch.cat([degrees[:, None], shifts], 1)
 
 
-def worst_transform(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, transforms: torch.Tensor) -> torch.Tensor:
+def worst_transform(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, transforms: torch.Tensor
+) -> torch.Tensor:
     """For each image, the transform of ``transforms`` (T, 3) with the highest loss applied to it."""
     best_loss = torch.full((len(images),), -math.inf, device=images.device)
     best = images.clone()

@@ -132,8 +132,12 @@ class L2(Norm):
         at_points = caps_sq + torch.where(torch.isfinite(t_sorted), t_sorted, 0.0).square() * free_sq
         saturated = (at_points <= eps[:, None].square()) & torch.isfinite(t_sorted)
         count = saturated.sum(dim=1, keepdim=True)
-        caps_before = torch.where(count > 0, caps_sq.gather(1, (count - 1).clamp_min(0)), torch.zeros_like(count, dtype=delta.dtype))
-        free_after = torch.where(count > 0, free_sq.gather(1, (count - 1).clamp_min(0)), magnitude.square().sum(dim=1, keepdim=True))
+        caps_before = torch.where(
+            count > 0, caps_sq.gather(1, (count - 1).clamp_min(0)), torch.zeros_like(count, dtype=delta.dtype)
+        )
+        free_after = torch.where(
+            count > 0, free_sq.gather(1, (count - 1).clamp_min(0)), magnitude.square().sum(dim=1, keepdim=True)
+        )
         scale = ((eps[:, None].square() - caps_before).clamp_min(0.0) / free_after.clamp_min(1e-300)).sqrt()
         scale = scale.clamp(0.0, 1.0)
         return _clip_to_box(scale * delta, original)

@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "core.commands.data",
     "core.commands.train",
     "core.commands.zoo",
+    "core.commands.bench",
     "core.commands.study",
     "core.commands.collection",
     "core.commands.geninv",
@@ -53,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("invariance: interrupted", file=sys.stderr)
         return 130
-    except Exception as error:  # noqa: BLE001 - a user must see one line, not a traceback
+    except Exception as error:
         if args.debug:
             raise
         print(f"invariance: internal error: {type(error).__name__}: {error} (rerun with --debug)", file=sys.stderr)

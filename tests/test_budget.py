@@ -55,7 +55,7 @@ def _random_feasible(original: np.ndarray, edited: np.ndarray, norm: str, eps: f
     if norm == "l0":  # keep a random k of the counted changes, revert the others (the ℓ0 contract)
         boxed = np.clip(edited, 0, 1).astype(np.float32)
         counted = np.flatnonzero(np.abs(boxed - original) > L0_THRESHOLD)
-        revert = rng.permutation(counted)[int(eps):]
+        revert = rng.permutation(counted)[int(eps) :]
         other = boxed.copy().ravel()
         other[revert] = original.ravel()[revert]
         return other.reshape(original.shape)

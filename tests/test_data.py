@@ -112,8 +112,12 @@ def test_cli_verify_prints_counts_and_checksums(capsys: pytest.CaptureFixture[st
 
 
 def test_cli_errors_are_one_line_with_nonzero_exit(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "core.cli", "data", "--data-dir", str(tmp_path)],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "core.cli", "data", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0 and "invariance: error:" in result.stderr
     assert "Traceback" not in result.stderr
@@ -127,7 +131,8 @@ def test_core_imports_without_qt() -> None:
         "import core\n"
         "for info in pkgutil.walk_packages(core.__path__, 'core.'):\n"
         "    importlib.import_module(info.name)\n"
-        "loaded = [n for n, m in sys.modules.items() if m is not None and n.startswith(('PyQt', 'pyqtgraph', 'superqt'))]\n"
+        "qt = ('PyQt', 'pyqtgraph', 'superqt')\n"
+        "loaded = [n for n, m in sys.modules.items() if m is not None and n.startswith(qt)]\n"
         "assert not loaded, loaded\n"
         "print('ok')\n"
     )

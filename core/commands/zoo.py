@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from typing import Any
 
 from core.zoo import ZOO, available_models, get_entry, load_card
 
@@ -14,8 +15,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--json", action="store_true", help="print the listing or audit as JSON")
     parser.add_argument("--audit", action="store_true", help="re-measure every card figure and compare")
     parser.add_argument("--evaluate", metavar="NAME", help="measure NAME's card figures and write them to its card")
-    parser.add_argument("--independent", metavar="NAME",
-                        help="robust accuracy of NAME under ART's AutoPGD vs ours (gradient-masking audit)")
+    parser.add_argument(
+        "--independent",
+        metavar="NAME",
+        help="robust accuracy of NAME under ART's AutoPGD vs ours (gradient-masking audit)",
+    )
     parser.add_argument("--models", help="comma-separated subset (default: every trained model)")
     parser.add_argument("--n", type=int, default=None, help="test images (audit default 500)")
     parser.add_argument("--restarts", type=int, default=1, help="PGD restarts in the audit (cards use 5)")
@@ -36,20 +40,28 @@ def run(args: argparse.Namespace) -> int:
     names = [get_entry(name).name for name in args.models.split(",")] if args.models else available_models()
     if args.audit:
         return _audit(names, args)
-    rows = []
-    for name in ZOO:
-        entry = ZOO[name]
-        card = load_card(name) if name in available_models() else None
-        rows.append({"name": name, "family": entry.family, "norm": entry.norm, "eps": entry.eps,
-                     "trained": card is not None,
-                     "figures": {k: v.get("value", v.get("art_autopgd")) for k, v in (card.evaluation if card else {}).items()}})
+    trained = set(available_models())
+    rows: list[dict[str, Any]] = []
+    for name, entry in ZOO.items():
+        recorded = load_card(name).evaluation if name in trained else {}
+        figures = {key: value.get("value", value.get("art_autopgd")) for key, value in recorded.items()}
+        rows.append(
+            {
+                "name": name,
+                "family": entry.family,
+                "norm": entry.norm,
+                "eps": entry.eps,
+                "trained": name in trained,
+                "figures": figures,
+            }
+        )
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     for row in rows:
-        figures = "  ".join(f"{k}={v}" for k, v in row["figures"].items()) if row["trained"] else "(not trained)"
+        shown = "  ".join(f"{key}={value}" for key, value in row["figures"].items())
         threat = f"{row['norm']} ε={row['eps']}" if row["norm"] else "-"
-        print(f"{row['name']:18s} {row['family']:22s} {threat:14s} {figures}")
+        print(f"{row['name']:18s} {row['family']:22s} {threat:14s} {shown if row['trained'] else '(not trained)'}")
     return 0
 
 
@@ -61,13 +73,23 @@ def _audit(names: list[str], args: argparse.Namespace) -> int:
     total = time.monotonic() - started
     worst = max((abs(row.difference) for row in rows if row.difference is not None), default=0.0)
     if args.json:
-        print(json.dumps({"seconds": round(total, 1), "max_abs_difference": round(worst, 4),
-                          "rows": [{**row.__dict__, "difference": row.difference} for row in rows]}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "seconds": round(total, 1),
+                    "max_abs_difference": round(worst, 4),
+                    "rows": [{**row.__dict__, "difference": row.difference} for row in rows],
+                },
+                indent=2,
+            )
+        )
         return 0
     print(f"{'model':18s} {'figure':34s} {'card':>7s} {'audit':>7s} {'diff':>7s} {'n':>6s} {'s':>6s}")
     for row in rows:
         card = "-" if row.card is None else f"{row.card:.4f}"
         diff = "-" if row.difference is None else f"{row.difference:+.4f}"
-        print(f"{row.model:18s} {row.figure:34s} {card:>7s} {row.measured:7.4f} {diff:>7s} {row.n:6d} {row.seconds:6.1f}")
+        print(
+            f"{row.model:18s} {row.figure:34s} {card:>7s} {row.measured:7.4f} {diff:>7s} {row.n:6d} {row.seconds:6.1f}"
+        )
     print(f"audit of {len(names)} models in {total:.0f} s; largest |difference| {worst * 100:.1f} points")
     return 0

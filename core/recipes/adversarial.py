@@ -43,8 +43,17 @@ def train_pgd(ctx: TrainContext, model: nn.Module) -> nn.Module:
     sparsity = float(ctx.hyper.get("sparsity", 99.0))
 
     def perturb(x: torch.Tensor, y: torch.Tensor, eps: float, generator: torch.Generator) -> torch.Tensor:
-        return attacks.pgd(model, x, y, norm=norm, eps=eps, steps=steps, sparsity=sparsity,
-                           random_start=norm != "l1", generator=generator).adversarial
+        return attacks.pgd(
+            model,
+            x,
+            y,
+            norm=norm,
+            eps=eps,
+            steps=steps,
+            sparsity=sparsity,
+            random_start=norm != "l1",
+            generator=generator,
+        ).adversarial
 
     return _fit(ctx, model, perturb)
 
@@ -60,8 +69,9 @@ def train_spatial(ctx: TrainContext, model: nn.Module) -> nn.Module:
     return _fit(ctx, model, perturb)
 
 
-def _fgsm_random_start(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, alpha: float,
-                       generator: torch.Generator) -> torch.Tensor:
+def _fgsm_random_start(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, alpha: float, generator: torch.Generator
+) -> torch.Tensor:
     start = attacks.random_point(x, "linf", eps, generator).requires_grad_(True)
     (gradient,) = torch.autograd.grad(F.cross_entropy(model(start), y), start)
     stepped = start.detach() + alpha * eps * gradient.sign()
@@ -104,8 +114,19 @@ def _fit(ctx: TrainContext, model: nn.Module, perturb) -> nn.Module:  # type: ig
         clean = _accuracy(model, held_x, held_y)
         robust = clean
         if perturb is not None and eps_final > 0:
-            robust = 1.0 - float(attacks.pgd(model, held_x, held_y, norm=check_norm, eps=eps_final, steps=10,
-                                             generator=torch.Generator().manual_seed(0)).success.float().mean())
+            robust = 1.0 - float(
+                attacks.pgd(
+                    model,
+                    held_x,
+                    held_y,
+                    norm=check_norm,
+                    eps=eps_final,
+                    steps=10,
+                    generator=torch.Generator().manual_seed(0),
+                )
+                .success.float()
+                .mean()
+            )
         score = robust if perturb is not None else clean
         if epoch + 1 >= ramp and score >= best_score:
             best_score, best_state = score, copy.deepcopy(model.state_dict())

@@ -52,6 +52,8 @@ def load(name: str, device: str | torch.device | None = None) -> nn.Module:
         model.load_state_dict(state)
     except RuntimeError as error:
         first_line = str(error).splitlines()[0]
-        raise ModelError(f"{weights_path(name)}: weights do not fit architecture {entry.architecture} ({first_line})") from None
+        raise ModelError(
+            f"{weights_path(name)}: weights do not fit architecture {entry.architecture} ({first_line})"
+        ) from None
     model.eval().requires_grad_(False)
     return model.to(resolve_device(device))

@@ -58,11 +58,21 @@ def card_figures(entry: ZooEntry, robust_n: int = ROBUST_N, restarts: int = CARD
     if entry.name == "undefended":
         figures.append(Figure("robust_accuracy_linf_0.3", "pgd", robust_n, "linf", 0.3, ATTACK_STEPS, 1))
     if entry.recipe == "spatial":
-        figures.append(Figure(f"robust_accuracy_spatial_linf_{entry.eps}", "spatial", min(robust_n, 500), "linf",
-                              entry.eps, 20, 1))
+        figures.append(
+            Figure(f"robust_accuracy_spatial_linf_{entry.eps}", "spatial", min(robust_n, 500), "linf", entry.eps, 20, 1)
+        )
     elif entry.norm is not None and entry.eps is not None:
-        figures.append(Figure(f"robust_accuracy_{entry.norm}_{entry.eps}", "pgd", robust_n, entry.norm, entry.eps,
-                              ATTACK_STEPS, restarts))
+        figures.append(
+            Figure(
+                f"robust_accuracy_{entry.norm}_{entry.eps}",
+                "pgd",
+                robust_n,
+                entry.norm,
+                entry.eps,
+                ATTACK_STEPS,
+                restarts,
+            )
+        )
     if entry.certified and entry.eps is not None:
         for eps in sorted({entry.eps, 0.3}):
             figures.append(Figure(f"certified_accuracy_{eps}", "certified", CLEAN_N, "linf", eps))
@@ -83,18 +93,34 @@ def measure(model: nn.Module, figure: Figure, device: torch.device, batch_size: 
     return correct / len(labels)
 
 
-def _correct(model: nn.Module, x: torch.Tensor, y: torch.Tensor, figure: Figure,
-             generator: torch.Generator) -> torch.Tensor:
+def _correct(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, figure: Figure, generator: torch.Generator
+) -> torch.Tensor:
     if figure.kind == "clean":
         with torch.no_grad():
             return model(x).argmax(1) == y
     if figure.kind == "pgd":
-        result = attacks.pgd(model, x, y, norm=str(figure.norm), eps=float(figure.eps or 0), steps=figure.steps,
-                             restarts=figure.restarts, generator=generator)
+        result = attacks.pgd(
+            model,
+            x,
+            y,
+            norm=str(figure.norm),
+            eps=float(figure.eps or 0),
+            steps=figure.steps,
+            restarts=figure.restarts,
+            generator=generator,
+        )
         return ~result.success
     if figure.kind == "spatial":
-        result = attacks.spatial(model, x, y, transforms=attacks.spatial_grid(), eps=float(figure.eps or 0),
-                                 steps=figure.steps, generator=generator)
+        result = attacks.spatial(
+            model,
+            x,
+            y,
+            transforms=attacks.spatial_grid(),
+            eps=float(figure.eps or 0),
+            steps=figure.steps,
+            generator=generator,
+        )
         return ~result.success
     if figure.kind == "certified":
         from core.certify import certified
@@ -104,8 +130,9 @@ def _correct(model: nn.Module, x: torch.Tensor, y: torch.Tensor, figure: Figure,
     raise ValueError(f"unknown figure kind {figure.kind}")
 
 
-def evaluate_card(name: str, *, device: str | None = None, robust_n: int | None = None,
-                  logger: logging.Logger | None = None) -> ModelCard:
+def evaluate_card(
+    name: str, *, device: str | None = None, robust_n: int | None = None, logger: logging.Logger | None = None
+) -> ModelCard:
     """Measure every card figure of ``name`` and write them into its card (with the reproducing command)."""
     from core.zoo import load
 
@@ -119,10 +146,16 @@ def evaluate_card(name: str, *, device: str | None = None, robust_n: int | None 
     for figure in card_figures(entry, n):
         started = time.monotonic()
         value = measure(model, figure, chosen)
-        card.evaluation[figure.key] = {"value": round(value, 4), "n": figure.n, "attack": figure.attack_name(),
-                                       "seconds": round(time.monotonic() - started, 1), "command": command}
-        logger.info("%s %s = %.4f on %d test images (%.0f s)", name, figure.key, value, figure.n,
-                    time.monotonic() - started)
+        card.evaluation[figure.key] = {
+            "value": round(value, 4),
+            "n": figure.n,
+            "attack": figure.attack_name(),
+            "seconds": round(time.monotonic() - started, 1),
+            "command": command,
+        }
+        logger.info(
+            "%s %s = %.4f on %d test images (%.0f s)", name, figure.key, value, figure.n, time.monotonic() - started
+        )
     write_card(card)
     return card
 
@@ -151,12 +184,14 @@ def audit(names: list[str], *, n: int = 500, restarts: int = 1, device: str | No
         entry, card = get_entry(name), read_card(name)
         model = load(name, chosen)
         for figure in card_figures(entry, n, restarts):
-            scaled = Figure(figure.key, figure.kind, min(figure.n, n), figure.norm, figure.eps, figure.steps,
-                            figure.restarts)
+            scaled = Figure(
+                figure.key, figure.kind, min(figure.n, n), figure.norm, figure.eps, figure.steps, figure.restarts
+            )
             started = time.monotonic()
             value = measure(model, scaled, chosen)
-            rows.append(AuditRow(name, figure.key, card.figure(figure.key), value, scaled.n,
-                                 time.monotonic() - started))
+            rows.append(
+                AuditRow(name, figure.key, card.figure(figure.key), value, scaled.n, time.monotonic() - started)
+            )
     return rows
 
 
@@ -179,17 +214,36 @@ def independent_attack(name: str, *, n: int = 200, device: str | None = None) ->
     images_u8, labels_np = load_mnist("test")
     x = to_float(images_u8[:n])[:, None]
     y = labels_np[:n]
-    classifier = PyTorchClassifier(model=model, loss=nn.CrossEntropyLoss(), input_shape=(1, 28, 28), nb_classes=10,
-                                   clip_values=(0.0, 1.0), device_type="gpu" if chosen.type == "cuda" else "cpu")
+    classifier = PyTorchClassifier(
+        model=model,
+        loss=nn.CrossEntropyLoss(),
+        input_shape=(1, 28, 28),
+        nb_classes=10,
+        clip_values=(0.0, 1.0),
+        device_type="gpu" if chosen.type == "cuda" else "cpu",
+    )
     art_norm = {"linf": np.inf, "l2": 2, "l1": 1}[entry.norm]
-    attack = AutoProjectedGradientDescent(classifier, norm=art_norm, eps=entry.eps, eps_step=2 * entry.eps / 10,
-                                          max_iter=100, nb_random_init=1, batch_size=100, verbose=False)
+    attack = AutoProjectedGradientDescent(
+        classifier,
+        norm=art_norm,
+        eps=entry.eps,
+        eps_step=2 * entry.eps / 10,
+        max_iter=100,
+        nb_random_init=1,
+        batch_size=100,
+        verbose=False,
+    )
     adversarial = attack.generate(x=x, y=y)
     art_accuracy = float((classifier.predict(adversarial).argmax(1) == y).mean())
     ours = measure(model, Figure("ours", "pgd", n, entry.norm, entry.eps, ATTACK_STEPS, CARD_RESTARTS), chosen)
-    result = {"attack": f"ART {attack.__class__.__name__} ({entry.norm}, ε={entry.eps}, 100 iterations)", "n": n,
-              "art_autopgd": round(art_accuracy, 4), "ours": round(ours, 4), "drop": round(ours - art_accuracy, 4),
-              "command": f"invariance zoo --independent {name} --n {n}"}
+    result = {
+        "attack": f"ART {attack.__class__.__name__} ({entry.norm}, ε={entry.eps}, 100 iterations)",
+        "n": n,
+        "art_autopgd": round(art_accuracy, 4),
+        "ours": round(ours, 4),
+        "drop": round(ours - art_accuracy, 4),
+        "command": f"invariance zoo --independent {name} --n {n}",
+    }
     card.evaluation["independent_attack"] = result
     write_card(card)
     return result

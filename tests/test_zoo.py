@@ -1,0 +1,194 @@
+"""The model zoo: registry, shipped checkpoints and cards, loading errors, attacks and tiny trainings."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from core import attacks
+from core.budget import distance
+from core.cli import main
+from core.data import load_mnist, to_float
+from core.errors import BudgetError, ModelError
+from core.zoo import ZOO, available_models, list_models, load, load_card
+from core.zoo import registry as zoo_registry
+from core.zoo.architectures import build
+
+SHIPPED = available_models()
+FAST_SHIPPED = [name for name in SHIPPED if not ZOO[name].slow]
+
+
+def _test_batch(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    images, labels = load_mnist("test")
+    return torch.from_numpy(to_float(images[:n])).unsqueeze(1), torch.from_numpy(labels[:n])
+
+
+@pytest.mark.parametrize(
+    "architecture", sorted({entry.architecture for entry in ZOO.values() if "abs" not in entry.architecture})
+)
+def test_architectures_map_images_to_ten_logits(architecture: str) -> None:
+    model = build(architecture)
+    assert model(torch.rand(3, 1, 28, 28)).shape == (3, 10)
+
+
+def test_registry_is_consistent() -> None:
+    assert list_models() == list(ZOO)
+    for entry in ZOO.values():
+        assert (entry.norm is None) == (entry.eps is None)
+        assert entry.recipe in {"standard", "fgsm-rs", "pgd", "slide", "spatial", "ibp", "abs"}
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_checkpoint_matches_its_card(name: str) -> None:
+    """Card readable and complete; output shape; clean accuracy on 200 test images agrees with the card."""
+    card = load_card(name)
+    assert card.name == name and card.command.startswith("invariance train")
+    assert card.training["seconds"] > 0 and card.checkpoint_sha256
+    clean = card.figure("clean_accuracy")
+    assert clean is not None
+    model = load(name, "cpu")
+    x, y = _test_batch(200 if name in FAST_SHIPPED else 50)
+    with torch.no_grad():
+        logits = model(x)
+    assert logits.shape == (len(y), 10) and torch.isfinite(logits).all()
+    measured = float((logits.argmax(1) == y).float().mean())
+    assert measured >= clean - 0.05, f"{name}: {measured:.3f} on the first test images, card says {clean:.3f}"
+
+
+def test_unknown_model_and_missing_checkpoint_are_clear_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ModelError, match="unknown model 'resnet'"):
+        load("resnet")
+    monkeypatch.setenv("INVARIANCE_CHECKPOINTS", str(tmp_path))
+    with pytest.raises(ModelError, match="no model card"):
+        load("undefended")
+
+
+def test_corrupt_checkpoint_is_refused(tiny_zoo: Path) -> None:
+    weights = tiny_zoo / "undefended.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="sha256 does not match"):
+        load("undefended")
+    card = json.loads((tiny_zoo / "undefended.json").read_text())
+    card["format_version"] = 99
+    (tiny_zoo / "undefended.json").write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="format_version"):
+        load("undefended")
+
+
+@pytest.fixture
+def tiny_zoo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A checkpoints folder with 'undefended' trained for one epoch on 300 images."""
+    from core.train import train_model
+
+    checkpoints = tmp_path / "checkpoints"
+    monkeypatch.setenv("INVARIANCE_CHECKPOINTS", str(checkpoints))
+    entry = ZOO["undefended"]
+    monkeypatch.setitem(zoo_registry.ZOO, "undefended", dataclasses.replace(entry, hyper={**entry.hyper, "epochs": 1}))
+    monkeypatch.setattr("core.zoo.evaluation.CLEAN_N", 100)
+    train_model("undefended", train_subset=1300, evaluate_n=20, progress=False)
+    return checkpoints
+
+
+def test_training_writes_checkpoint_card_and_log(tiny_zoo: Path) -> None:
+    card = load_card("undefended")
+    assert (tiny_zoo / "undefended.safetensors").exists()
+    assert (tiny_zoo / "logs" / "undefended.log").read_text().count("epoch 1/1") == 1
+    assert card.training["train_images"] == 1300
+    assert set(card.evaluation) == {"clean_accuracy", "robust_accuracy_linf_0.3"}
+    assert card.evaluation["clean_accuracy"]["n"] == 100
+    assert 0.0 <= card.figure("clean_accuracy") <= 1.0  # type: ignore[operator]
+
+
+def test_training_resumes_after_the_last_completed_epoch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.train import train_model
+
+    monkeypatch.setenv("INVARIANCE_CHECKPOINTS", str(tmp_path / "checkpoints"))
+    monkeypatch.setattr("core.zoo.evaluation.CLEAN_N", 50)
+    entry = ZOO["linf-pgd-0.1"]
+    monkeypatch.setitem(
+        zoo_registry.ZOO,
+        "linf-pgd-0.1",
+        dataclasses.replace(entry, hyper={**entry.hyper, "epochs": 2, "ramp_epochs": 1}),
+    )
+    train_model("linf-pgd-0.1", train_subset=1200, evaluate_n=10, time_budget_s=0.0, progress=False)
+    log = (tmp_path / "checkpoints" / "logs" / "linf-pgd-0.1.log").read_text()
+    assert "epoch 1/2" in log and "epoch 2/2" not in log and "time budget reached" in log
+    train_model("linf-pgd-0.1", train_subset=1200, evaluate_n=10, resume=True, progress=False)
+    log = (tmp_path / "checkpoints" / "logs" / "linf-pgd-0.1.log").read_text()
+    assert "resumed from" in log and "epoch 2/2" in log
+
+
+class _Linear(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.layer = nn.Linear(784, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer(x.flatten(1))
+
+
+@pytest.mark.parametrize(("norm", "eps"), [("linf", 0.1), ("l2", 1.0), ("l1", 5.0)])
+def test_pgd_results_are_in_budget_and_flags_are_honest(norm: str, eps: float) -> None:
+    model = _Linear().eval()
+    x, y = _test_batch(32)
+    result = attacks.pgd(
+        model, x, y, norm=norm, eps=eps, steps=10, restarts=2, generator=torch.Generator().manual_seed(0)
+    )
+    assert result.adversarial.shape == x.shape
+    assert float(result.adversarial.min()) >= 0 and float(result.adversarial.max()) <= 1
+    assert bool((distance(x, result.adversarial, norm) <= eps + 1e-5).all())
+    with torch.no_grad():
+        fooled = model(result.adversarial).argmax(1) != y
+    assert torch.equal(fooled, result.success)
+    with torch.no_grad():
+        clean_wrong = model(x).argmax(1) != y
+    assert int(result.success.sum()) >= int(clean_wrong.sum())
+
+
+def test_pgd_is_deterministic_given_the_generator() -> None:
+    model = _Linear().eval()
+    x, y = _test_batch(8)
+    first = attacks.pgd(model, x, y, norm="l2", eps=1.0, steps=5, generator=torch.Generator().manual_seed(3))
+    second = attacks.pgd(model, x, y, norm="l2", eps=1.0, steps=5, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(first.adversarial, second.adversarial)
+
+
+def test_pgd_rejects_unsupported_norms() -> None:
+    with pytest.raises(BudgetError):
+        attacks.pgd(_Linear(), torch.zeros(1, 1, 28, 28), torch.zeros(1, dtype=torch.long), norm="l0", eps=1, steps=1)
+
+
+def test_spatial_transforms_and_worst_case_selection() -> None:
+    x, y = _test_batch(4)
+    identity = attacks.affine_transform(x, torch.zeros(4), torch.zeros(4), torch.zeros(4))
+    assert torch.allclose(identity, x, atol=1e-5)
+    shifted = attacks.affine_transform(x, torch.zeros(4), torch.full((4,), 2.0), torch.zeros(4))
+    assert torch.allclose(shifted[..., 2:], x[..., :-2], atol=1e-5)
+    grid = attacks.spatial_grid(rotations=3, shifts=3)
+    assert grid.shape == (27, 3)
+    model = _Linear().eval()
+    worst = attacks.worst_transform(model, x, y, grid)
+    with torch.no_grad():
+        loss = nn.functional.cross_entropy(model(worst), y, reduction="none")
+        plain = nn.functional.cross_entropy(model(x), y, reduction="none")
+    assert bool((loss >= plain - 1e-5).all())  # the identity is in the grid
+
+
+def test_zoo_cli_lists_every_model(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["zoo", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [row["name"] for row in rows] == list(ZOO)
+    assert main(["zoo", "--models", "nope", "--audit"]) == 1
+
+
+def test_train_cli_needs_a_known_name(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "no-such-model"]) == 1
+    assert "unknown model" in capsys.readouterr().err
