@@ -30,9 +30,15 @@ def train_standard(ctx: TrainContext, model: nn.Module) -> nn.Module:
 
 
 def train_fgsm_rs(ctx: TrainContext, model: nn.Module) -> nn.Module:
+    """FGSM-RS; from epoch ``pgd_from_epoch`` on (if set), PGD with ``pgd_steps`` steps, which repairs the
+    catastrophic overfitting FGSM training shows late in training (held-out PGD accuracy collapsing)."""
     alpha = float(ctx.hyper.get("alpha_factor", 1.25))
+    pgd_from = int(ctx.hyper.get("pgd_from_epoch", 10**9))
+    pgd_steps = int(ctx.hyper.get("pgd_steps", 5))
 
-    def perturb(x: torch.Tensor, y: torch.Tensor, eps: float, generator: torch.Generator) -> torch.Tensor:
+    def perturb(x: torch.Tensor, y: torch.Tensor, eps: float, generator: torch.Generator, epoch: int) -> torch.Tensor:
+        if epoch >= pgd_from:
+            return attacks.pgd(model, x, y, norm="linf", eps=eps, steps=pgd_steps, generator=generator).adversarial
         return _fgsm_random_start(model, x, y, eps, alpha, generator)
 
     return _fit(ctx, model, perturb)
@@ -42,7 +48,7 @@ def train_pgd(ctx: TrainContext, model: nn.Module) -> nn.Module:
     norm, steps = str(ctx.entry.norm), int(ctx.hyper["steps"])
     sparsity = float(ctx.hyper.get("sparsity", 99.0))
 
-    def perturb(x: torch.Tensor, y: torch.Tensor, eps: float, generator: torch.Generator) -> torch.Tensor:
+    def perturb(x: torch.Tensor, y: torch.Tensor, eps: float, generator: torch.Generator, epoch: int) -> torch.Tensor:
         return attacks.pgd(
             model,
             x,
@@ -62,7 +68,7 @@ def train_spatial(ctx: TrainContext, model: nn.Module) -> nn.Module:
     alpha = float(ctx.hyper.get("alpha_factor", 1.25))
     count = int(ctx.hyper.get("transforms", 10))
 
-    def perturb(x: torch.Tensor, y: torch.Tensor, eps: float, generator: torch.Generator) -> torch.Tensor:
+    def perturb(x: torch.Tensor, y: torch.Tensor, eps: float, generator: torch.Generator, epoch: int) -> torch.Tensor:
         moved = attacks.worst_transform(model, x, y, attacks.random_spatial(count, generator=generator))
         return _fgsm_random_start(model, moved, y, eps, alpha, generator)
 
@@ -102,7 +108,7 @@ def _fit(ctx: TrainContext, model: nn.Module, perturb) -> nn.Module:  # type: ig
         for step, (x, y) in enumerate(ctx.batches(epoch)):
             progress = (epoch + step / steps_per_epoch) / ramp
             eps = eps_final * min(1.0, 1 / 3 + 2 / 3 * progress)
-            inputs = perturb(x, y, eps, generator) if perturb is not None and eps_final > 0 else x
+            inputs = perturb(x, y, eps, generator, epoch) if perturb is not None and eps_final > 0 else x
             logits = model(inputs)
             loss = F.cross_entropy(logits, y)
             optimizer.zero_grad(set_to_none=True)

@@ -66,12 +66,12 @@ def _entries() -> list[ZooEntry]:
         ZooEntry(
             "linf-pgd-0.3",
             "linf-adversarial",
-            "ℓ∞ adversarial training (FGSM + random start, PGD-checked)",
+            "ℓ∞ adversarial training: FGSM + random start, then PGD-5 (PGD-checked every epoch)",
             large,
             "fgsm-rs",
             "linf",
             0.3,
-            hyper=linf_fast,
+            hyper={**linf_fast, "epochs": 13, "lr_drop_epoch": 11, "pgd_from_epoch": 9, "pgd_steps": 5},
         ),
         ZooEntry(
             "l2-pgd-2.0",
@@ -119,7 +119,7 @@ def _entries() -> list[ZooEntry]:
             "abs-vae8",
             "abs",
             slow=True,
-            hyper={"epochs": 8, "batch_size": 100, "lr": 1e-3},
+            hyper={"epochs": 10, "lr": 3e-3, "lr_drop_epoch": 8, "sigma": 0.2, "contrast_weight": 20},
         ),
         ZooEntry(
             "binary-abs",
@@ -163,12 +163,12 @@ def _entries() -> list[ZooEntry]:
         ZooEntry(
             "linf-pgd-0.4",
             "linf-adversarial",
-            "ℓ∞ sweep (Figure 6), small CNN",
+            "ℓ∞ sweep (Figure 6), small CNN, PGD-5 training (FGSM training collapses at ε=0.4)",
             small,
-            "fgsm-rs",
+            "pgd",
             "linf",
             0.4,
-            hyper={**sweep_linf, "ramp_epochs": 3},
+            hyper={"epochs": 8, "batch_size": 100, "lr": 1e-3, "lr_drop_epoch": 7, "steps": 5, "ramp_epochs": 4},
         ),
         ZooEntry(
             "l1-slide-5",

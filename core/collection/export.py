@@ -1,0 +1,261 @@
+"""Export a collection to npz, torchvision ImageFolder, CSV or Hugging Face imagefolder layouts.
+
+Every export re-measures each item's distance on its uint8 pixels and refuses (CollectionError, nothing written)
+when one exceeds its budget, unless ``allow_violations`` is set; then the violations are flagged in the output.
+The output is built in a hidden temporary folder beside ``out`` and renamed into place; an existing ``out`` is
+replaced only with ``force``.
+
+Sentinels: in the npz, unknown labels are ``-2`` (:data:`UNKNOWN_LABEL`; ``-1`` is "not a digit"), unknown
+source indices ``-1``, unknown eps ``NaN``, unknown norms ``""``; in CSV and JSON, unknown values are empty / null.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import numpy as np
+
+from core.budget import FEASIBILITY_TOLERANCE, NORMS, distance
+from core.collection import png
+from core.collection.fsutil import fsync_dir, fsync_file, publish, remove_tree, staging_dir
+from core.collection.schema import FORMAT_VERSION, SCALAR_FIELDS, Item
+from core.collection.store import Collection
+from core.data import to_float
+from core.errors import CollectionError
+from core.labels import NOT_A_DIGIT
+
+EXPORT_FORMATS: Final = ("npz", "imagefolder", "csv", "hf")
+LABEL_KINDS: Final = ("intended", "human")
+UNKNOWN_LABEL: Final = -2
+"""npz sentinel for a label that is not known (``-1`` already means "not a digit")."""
+NOT_A_DIGIT_FOLDER: Final = "not_a_digit"
+NORM_ORDER: Final = tuple(NORMS)
+
+LabelKind = Literal["intended", "human"]
+
+
+@dataclass(frozen=True)
+class Violation:
+    """An item whose uint8 pixels are farther than ``eps`` from its original in ``norm``."""
+
+    item_id: str
+    norm: str
+    eps: float
+    distance: float
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    """What an export wrote: the path, how many items, which were left out (no label) and the violations."""
+
+    path: Path
+    format: str
+    count: int
+    skipped: tuple[str, ...]
+    violations: tuple[Violation, ...]
+
+
+def check_budgets(items: Sequence[Item]) -> list[Violation]:
+    """Items whose stored uint8 image exceeds its norm/eps budget (items without original or budget pass)."""
+    violations = []
+    for item in items:
+        if item.original is None or item.norm is None or item.eps is None:
+            continue
+        measured = float(distance(to_float(item.original), to_float(item.image), item.norm))
+        if measured > item.eps + FEASIBILITY_TOLERANCE:
+            violations.append(Violation(item.id, item.norm, item.eps, measured))
+    return violations
+
+
+def label_of(item: Item, kind: str) -> int | None:
+    """The intended or the (consensus) human label of ``item``."""
+    return item.intended_label if kind == "intended" else item.human_label
+
+
+def export_collection(
+    collection: Collection,
+    out: str | Path,
+    fmt: str,
+    *,
+    label: str = "intended",
+    allow_violations: bool = False,
+    force: bool = False,
+) -> ExportReport:
+    """Write ``collection`` to ``out`` in format ``fmt`` (one of :data:`EXPORT_FORMATS`).
+
+    ``label`` picks the label used for ImageFolder classes and the ``label`` column (``intended`` or ``human``).
+    Raises CollectionError (and writes nothing) on budget violations unless ``allow_violations``, and when
+    ``out`` exists unless ``force``.
+    """
+    out = Path(out)
+    if fmt not in EXPORT_FORMATS:
+        raise CollectionError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
+    if label not in LABEL_KINDS:
+        raise CollectionError(f"unknown label kind {label!r}; choose intended or human")
+    if (out.exists() or out.is_symlink()) and not force:
+        raise CollectionError(f"{out}: already exists; pass --force to replace it")
+    if out.resolve() == collection.path.resolve() or collection.path.resolve() in out.resolve().parents:
+        raise CollectionError(f"{out}: cannot export into the collection folder itself")
+    items = collection.items
+    violations = check_budgets(items)
+    if violations and not allow_violations:
+        first = violations[0]
+        raise CollectionError(
+            f"{collection.path}: {len(violations)} item(s) exceed their budget after rounding to uint8 "
+            f"(first: {first.item_id} {first.norm} {first.distance:.6g} > {first.eps:g}); nothing written; "
+            "pass --allow-violations to export them flagged"
+        )
+    flagged = {violation.item_id: violation for violation in violations}
+    staged = staging_dir(out, "export")
+    try:
+        if fmt == "npz":
+            target = staged / "export.npz"
+            _write_npz(target, items, flagged)
+            skipped: list[str] = []
+        elif fmt == "imagefolder":
+            target = staged
+            skipped = _write_imagefolder(staged, items, flagged, label)
+        elif fmt == "csv":
+            target = staged
+            skipped = []
+            _write_csv(staged, items, flagged, label)
+        else:
+            target = staged
+            skipped = []
+            _write_hf(staged, items, flagged, label)
+        _fsync_tree(staged)
+        try:
+            publish(target, out, force=force)
+        except FileExistsError:
+            raise CollectionError(f"{out}: already exists; pass --force to replace it") from None
+    except OSError as error:
+        raise CollectionError(f"{out}: cannot write the export ({error})") from None
+    finally:
+        remove_tree(staged)
+    return ExportReport(out, fmt, len(items) - len(skipped), tuple(skipped), tuple(violations))
+
+
+def _write_npz(target: Path, items: Sequence[Item], flagged: dict[str, Violation]) -> None:
+    count = len(items)
+
+    def labels(values: list[int | None]) -> np.ndarray:
+        return np.array([UNKNOWN_LABEL if v is None else v for v in values], dtype=np.int64).reshape(count)
+
+    def strings(values: list[str]) -> np.ndarray:
+        return np.array(values, dtype=str).reshape(count) if count else np.zeros(0, dtype="<U1")
+
+    arrays: dict[str, np.ndarray] = {
+        "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
+        "images": np.stack([item.image for item in items]) if count else np.zeros((0, 28, 28), np.uint8),
+        "originals": np.stack([_original_or_zeros(item) for item in items])
+        if count
+        else np.zeros((0, 28, 28), np.uint8),
+        "has_original": np.array([item.original is not None for item in items], dtype=bool).reshape(count),
+        "labels": labels([item.original_label for item in items]),
+        "intended_labels": labels([item.intended_label for item in items]),
+        "human_labels": labels([item.human_label for item in items]),
+        "source_indices": np.array(
+            [-1 if item.source_index is None else item.source_index for item in items], dtype=np.int64
+        ).reshape(count),
+        "source_splits": strings([item.source_split or "" for item in items]),
+        "ids": strings([item.id for item in items]),
+        "set_names": strings([item.set_name for item in items]),
+        "methods": strings([item.method for item in items]),
+        "norms": strings([item.norm or "" for item in items]),
+        "eps": np.array([np.nan if item.eps is None else item.eps for item in items], dtype=np.float64).reshape(count),
+        "distance_norms": np.array(NORM_ORDER, dtype=str),
+        "distances": np.array(
+            [[item.distances.get(name, np.nan) for name in NORM_ORDER] for item in items], dtype=np.float64
+        ).reshape(count, len(NORM_ORDER)),
+        "exceeds_budget": np.array([item.id in flagged for item in items], dtype=bool).reshape(count),
+    }
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    target.write_bytes(buffer.getvalue())
+
+
+def _original_or_zeros(item: Item) -> np.ndarray:
+    return item.original if item.original is not None else np.zeros((28, 28), dtype=np.uint8)
+
+
+def _class_folder(label: int) -> str:
+    return NOT_A_DIGIT_FOLDER if label == NOT_A_DIGIT else str(label)
+
+
+def _write_imagefolder(root: Path, items: Sequence[Item], flagged: dict[str, Violation], kind: str) -> list[str]:
+    skipped = []
+    for item in items:
+        value = label_of(item, kind)
+        if value is None:
+            skipped.append(item.id)
+            continue
+        folder = root / _class_folder(value)
+        folder.mkdir(exist_ok=True)
+        (folder / f"{item.id}.png").write_bytes(png.encode_png(item.image))
+    if flagged:
+        _write_violations(root / "budget_violations.csv", flagged)
+    return skipped
+
+
+def _write_violations(path: Path, flagged: dict[str, Violation]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "norm", "eps", "distance"])
+        for violation in flagged.values():
+            writer.writerow([violation.item_id, violation.norm, violation.eps, repr(violation.distance)])
+
+
+def _row(item: Item, flagged: dict[str, Violation], kind: str) -> dict[str, Any]:
+    row: dict[str, Any] = {name: getattr(item, name) for name in SCALAR_FIELDS}
+    row["label"] = label_of(item, kind)
+    for name in NORM_ORDER:
+        row[f"dist_{name}"] = item.distances.get(name)
+    row["exceeds_budget"] = item.id in flagged
+    row["human_labels"] = json.dumps(dict(item.human_labels), sort_keys=True)
+    row["predictions"] = json.dumps(dict(item.predictions), sort_keys=True)
+    return row
+
+
+def _write_csv(root: Path, items: Sequence[Item], flagged: dict[str, Violation], kind: str) -> None:
+    (root / "images").mkdir()
+    (root / "originals").mkdir()
+    models = sorted({model for item in items for model in item.predictions})
+    columns = ["image_file", "original_file", *SCALAR_FIELDS, "label"]
+    columns += [f"dist_{name}" for name in NORM_ORDER] + ["exceeds_budget", "human_labels", "predictions"]
+    columns += [f"pred_{model}" for model in models]
+    with (root / "items.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        for item in items:
+            row = _row(item, flagged, kind)
+            row["image_file"] = f"images/{item.id}.png"
+            (root / row["image_file"]).write_bytes(png.encode_png(item.image))
+            row["original_file"] = ""
+            if item.original is not None:
+                row["original_file"] = f"originals/{item.id}.png"
+                (root / row["original_file"]).write_bytes(png.encode_png(item.original))
+            for model in models:
+                row[f"pred_{model}"] = item.predictions.get(model)
+            writer.writerow({key: "" if value is None else value for key, value in row.items()})
+
+
+def _write_hf(root: Path, items: Sequence[Item], flagged: dict[str, Violation], kind: str) -> None:
+    with (root / "metadata.jsonl").open("w", encoding="utf-8") as handle:
+        for item in items:
+            row = {"file_name": f"{item.id}.png", **_row(item, flagged, kind)}
+            (root / row["file_name"]).write_bytes(png.encode_png(item.image))
+            handle.write(json.dumps(row, allow_nan=False) + "\n")
+
+
+def _fsync_tree(root: Path) -> None:
+    for folder, _, files in os.walk(root):
+        for name in files:
+            fsync_file(Path(folder) / name)
+        fsync_dir(Path(folder))

@@ -1,0 +1,152 @@
+"""``invariance study pack|ingest`` (human labeling studies) and ``invariance evaluate`` (agreement reports)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from core.device import configure_threads, resolve_device
+from core.errors import StudyError
+from core.study.consensus import DEFAULT_THRESHOLD, check_threshold
+from core.study.sets import StudyItem, load_items
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    study = subparsers.add_parser("study", help="human labeling studies: portable packs and answers files")
+    actions = study.add_subparsers(dest="study_command", metavar="<action>")
+    study.set_defaults(handler=lambda args: _usage(study))
+
+    pack = actions.add_parser("pack", help="write an offline browser study (images, order, index.html)")
+    pack.add_argument("collections", nargs="+", metavar="COLL", help="collection folders whose items to show")
+    pack.add_argument("--out", required=True, metavar="DIR", help="new folder for the pack")
+    pack.add_argument("--seed", type=int, default=0, help="seed for the clean digits and the order (default 0)")
+    pack.add_argument("--rater-instructions", metavar="TEXT", help="instructions shown before the first image")
+    pack.set_defaults(handler=run_pack)
+
+    ingest = actions.add_parser("ingest", help="validate answers files and merge their labels into the collections")
+    ingest.add_argument("answers", nargs="+", metavar="ANSWERS", help="answers-<rater>-<time>.json files")
+    ingest.add_argument(
+        "--collection",
+        action="append",
+        default=[],
+        metavar="COLL",
+        help="where a collection now lives if it moved since the pack was made (matched by folder name)",
+    )
+    ingest.set_defaults(handler=run_ingest)
+
+    evaluate = subparsers.add_parser(
+        "evaluate", help="human success rate and model agreement (the paper's Tables 1-2, Figure 6)"
+    )
+    evaluate.add_argument("collections", nargs="+", metavar="COLL", help="collection folders to evaluate")
+    evaluate.add_argument("--models", help="comma-separated zoo names (default: every trained model)")
+    evaluate.add_argument(
+        "--threshold",
+        type=float,
+        default=DEFAULT_THRESHOLD,
+        help=f"share of raters that must agree for a consensus (default {DEFAULT_THRESHOLD})",
+    )
+    evaluate.add_argument(
+        "--min-rater-accuracy",
+        type=float,
+        metavar="A",
+        help="leave out raters whose accuracy on the clean digits is below A (0-1)",
+    )
+    evaluate.add_argument(
+        "--count-not-a-digit",
+        action="store_true",
+        help="count a 'not a digit' consensus as a success (the paper's Definition 2 does not)",
+    )
+    evaluate.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
+    evaluate.add_argument("--batch-size", type=int, default=256, help="images per forward pass (default 256)")
+    evaluate.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    evaluate.add_argument("--csv", metavar="DIR", help="also write each table as DIR/<table>.csv")
+    evaluate.add_argument("--plot", metavar="DIR", help="also write Figure 6 as DIR/figure6.svg")
+    evaluate.set_defaults(handler=run_evaluate)
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _items(collections: list[str]) -> list[StudyItem]:
+    return [item for path in collections for item in load_items(path)]
+
+
+def run_pack(args: argparse.Namespace) -> int:
+    from core.study.pack import DEFAULT_INSTRUCTIONS, write_pack
+
+    started = time.perf_counter()
+    items = _items(args.collections)
+    out = write_pack(items, args.out, seed=args.seed, instructions=args.rater_instructions or DEFAULT_INSTRUCTIONS)
+    print(f"wrote study pack {out}: {2 * len(items)} images ({len(items)} items + {len(items)} clean digits)")
+    print(f"open {out / 'index.html'} in a browser; ingest the answers with: invariance study ingest answers-*.json")
+    print(f"done in {time.perf_counter() - started:.2f} s")
+    return 0
+
+
+def run_ingest(args: argparse.Namespace) -> int:
+    from core.study.ingest import ingest
+
+    summary = ingest(args.answers, collections=args.collection)
+    for (rater, name), (n_clean, n_correct) in summary.clean.items():
+        accuracy = f"{100 * n_correct / n_clean:.1f}%" if n_clean else "n/a"
+        print(f"{name}: rater {rater!r}, clean digits {n_correct}/{n_clean} correct ({accuracy})")
+    for collection, count in summary.labels.items():
+        print(f"{collection}: {count} labels written")
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from core.study.answers import write_text_atomic
+    from core.study.ingest import rater_clean_counts
+    from core.study.plot import figure6_svg
+    from core.study.report import evaluate, format_report, zoo_infos
+    from core.zoo import ZOO, available_models
+
+    started = time.perf_counter()
+    threshold = check_threshold(args.threshold)
+    if args.batch_size < 1:
+        raise StudyError(f"--batch-size {args.batch_size} must be at least 1")
+    if args.models:
+        models = [name.strip() for name in args.models.split(",") if name.strip()]
+        unknown = [name for name in models if name not in ZOO]
+        if unknown:
+            raise StudyError(f"unknown model {unknown[0]!r}; known models: {', '.join(ZOO)}")
+    else:
+        models = available_models()
+        if not models:
+            print("invariance: warning: no trained model found; reporting human results only", file=sys.stderr)
+    device = resolve_device(args.device)
+    configure_threads()
+    items = _items(args.collections)
+    report = evaluate(
+        items,
+        models,
+        device=device,
+        infos=zoo_infos(models),
+        rater_clean=rater_clean_counts(args.collections),
+        threshold=threshold,
+        min_rater_accuracy=args.min_rater_accuracy,
+        not_a_digit_succeeds=args.count_not_a_digit,
+        batch_size=args.batch_size,
+    )
+    for name, reason in report.skipped_models.items():
+        print(f"invariance: warning: skipping model {name}: {reason}", file=sys.stderr)
+    if args.csv:
+        for path in report.write_csv(args.csv):
+            print(f"wrote {path}", file=sys.stderr if args.json else sys.stdout)
+    if args.plot:
+        path = Path(args.plot) / "figure6.svg"
+        write_text_atomic(path, figure6_svg(report))
+        print(f"wrote {path}", file=sys.stderr if args.json else sys.stdout)
+    if args.json:
+        print(json.dumps(report.to_json()))
+    else:
+        print(format_report(report))
+        print(f"\n{len(items)} items, {len(report.models)} models on {device}; "
+              f"done in {time.perf_counter() - started:.2f} s")  # fmt: skip
+    return 0

@@ -1,0 +1,584 @@
+"""Agreement reports: the paper's Table 1 (human success rate per set), Table 2 (model agreement with the human
+label on successful items, plus clean accuracy), Figure 6 (agreement against training ε of the sweep models) and
+the "break" of certified models (successful items inside the radius at which the original is certified).
+
+:func:`build_report` is pure given predictions; :func:`evaluate` loads models through an injectable loader,
+predicts in batches and calls it. Nothing here imports Qt.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import torch
+from torch import nn
+
+from core import budget
+from core.errors import ModelError, StudyError
+from core.study.consensus import DEFAULT_THRESHOLD, Consensus, RaterCheck, item_consensus, rater_checks
+from core.study.sets import StudyItem, evaluable
+
+log = logging.getLogger(__name__)
+
+REPORT_FORMAT_VERSION: Final = 1
+FIGURE6_PANELS: Final = {"linf": ("linf", "linf-pgd-"), "l0": ("l0", "l1-slide-")}
+"""panel -> (norm of the sets it is evaluated on, name prefix of its sweep models); ``undefended`` is ε = 0."""
+UNDEFENDED: Final = "undefended"
+_EPS: Final = 1e-6
+
+Predictions = Mapping[str, np.ndarray]
+"""model name -> int64 (N,) predicted labels, aligned with the image batch they were made on."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the report needs to know about a model (taken from ``core.zoo.ZOO``)."""
+
+    name: str
+    norm: str | None = None
+    eps: float | None = None
+    certified: bool = False
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """``n_agree`` of ``n`` predictions equal the reference label; ``agreement`` is ``None`` when ``n == 0``."""
+
+    n_agree: int
+    n: int
+
+    @property
+    def agreement(self) -> float | None:
+        return self.n_agree / self.n if self.n else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"agreement": self.agreement, "n": self.n, "n_agree": self.n_agree}
+
+
+@dataclass
+class SetReport:
+    """Table 1 and Table 2 numbers of one set (items grouped by ``set_name``)."""
+
+    set_name: str
+    method: str
+    norm: str | None
+    eps: float | None
+    n_items: int
+    n_rated: int
+    """Items with at least one kept rater or an imported label."""
+    n_successful: int
+    n_original: int
+    """Items whose consensus is the original label (humans did not switch)."""
+    n_not_a_digit: int
+    n_no_consensus: int
+    agreement: dict[str, Agreement] = field(default_factory=dict)
+
+    @property
+    def success_rate(self) -> float | None:
+        """``n_successful / n_rated`` (the paper's Table 1), ``None`` when nothing was rated."""
+        return self.n_successful / self.n_rated if self.n_rated else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "norm": self.norm,
+            "eps": self.eps,
+            "n_items": self.n_items,
+            "n_rated": self.n_rated,
+            "n_successful": self.n_successful,
+            "success_rate": self.success_rate,
+            "n_original": self.n_original,
+            "n_not_a_digit": self.n_not_a_digit,
+            "n_no_consensus": self.n_no_consensus,
+            "models": {name: value.to_json() for name, value in self.agreement.items()},
+        }
+
+
+@dataclass(frozen=True)
+class Figure6Point:
+    panel: str
+    model: str
+    eps: float
+    agreement: Agreement
+
+
+@dataclass(frozen=True)
+class CertifiedBreak:
+    """For one certified model and set: successful items that lie within the model's certified radius
+    (``n_within``: distance to the original in the model's norm <= its ε) and, of those, how many have an
+    original the model is certified on at exactly that distance (``n_inside``: provably predicted as the
+    original label, yet humans say otherwise); ``n_inside_agree`` counts model/human agreement among them."""
+
+    model: str
+    set_name: str
+    radius: float
+    n_successful: int
+    n_within: int
+    n_inside: int
+    n_inside_agree: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "radius": self.radius,
+            "n_successful": self.n_successful,
+            "n_within": self.n_within,
+            "n_inside": self.n_inside,
+            "n_inside_agree": self.n_inside_agree,
+        }
+
+
+@dataclass
+class Report:
+    threshold: float
+    min_rater_accuracy: float | None
+    models: list[str]
+    sets: list[SetReport]
+    clean: dict[str, Agreement]
+    n_clean: int
+    raters: dict[str, RaterCheck]
+    figure6: list[Figure6Point]
+    certified: list[CertifiedBreak]
+    skipped_models: dict[str, str] = field(default_factory=dict)
+    """model -> why it was skipped (missing checkpoint, ...)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format_version": REPORT_FORMAT_VERSION,
+            "threshold": self.threshold,
+            "min_rater_accuracy": self.min_rater_accuracy,
+            "models": self.models,
+            "sets": {report.set_name: report.to_json() for report in self.sets},
+            "clean": {"n": self.n_clean, "models": {name: value.to_json() for name, value in self.clean.items()}},
+            "raters": {
+                name: {
+                    "n_clean": check.n_clean,
+                    "n_correct": check.n_correct,
+                    "accuracy": check.accuracy,
+                    "excluded": check.excluded,
+                }
+                for name, check in self.raters.items()
+            },
+            "figure6": {
+                panel: [
+                    {"model": p.model, "eps": p.eps, **p.agreement.to_json()} for p in self.figure6 if p.panel == panel
+                ]
+                for panel in FIGURE6_PANELS
+            },
+            "certified": {
+                name: {b.set_name: b.to_json() for b in self.certified if b.model == name}
+                for name in dict.fromkeys(b.model for b in self.certified)
+            },
+            "skipped_models": self.skipped_models,
+        }
+
+    # --- tables as rows (shared by the CLI's text output, CSV export and the editor panel) ---------------
+    def table1(self) -> tuple[list[str], list[list[str]]]:
+        """Header and rows of Table 1: success rate per set."""
+        header = ["set", "method", "norm", "eps", "items", "rated", "successful", "success rate",
+                  "kept original", "not a digit", "no consensus"]  # fmt: skip
+        rows = [
+            [s.set_name, s.method, s.norm or "", _num(s.eps), str(s.n_items), str(s.n_rated), str(s.n_successful),
+             _pct(s.success_rate), str(s.n_original), str(s.n_not_a_digit), str(s.n_no_consensus)]
+            for s in self.sets
+        ]  # fmt: skip
+        return header, rows
+
+    def table2(self) -> tuple[list[str], list[list[str]]]:
+        """Header and rows of Table 2: agreement of each model with the human label on successful items."""
+        header = ["set", "successful", *self.models]
+        rows = [["clean digits", str(self.n_clean), *[_pct(self.clean[m].agreement) for m in self.models]]]
+        for s in self.sets:
+            rows.append([s.set_name, str(s.n_successful), *[_pct(s.agreement[m].agreement) for m in self.models]])
+        return header, rows
+
+    def figure6_table(self) -> tuple[list[str], list[list[str]]]:
+        header = ["panel", "model", "train eps", "agreement", "n"]
+        rows = [[p.panel, p.model, _num(p.eps), _pct(p.agreement.agreement), str(p.agreement.n)] for p in self.figure6]
+        return header, rows
+
+    def certified_table(self) -> tuple[list[str], list[list[str]]]:
+        header = ["model", "set", "radius", "successful", "within radius", "inside certified", "agree"]
+        rows = [
+            [b.model, b.set_name, _num(b.radius), str(b.n_successful), str(b.n_within), str(b.n_inside),
+             str(b.n_inside_agree)]
+            for b in self.certified
+        ]  # fmt: skip
+        return header, rows
+
+    def raters_table(self) -> tuple[list[str], list[list[str]]]:
+        header = ["rater", "clean digits", "correct", "accuracy", "excluded"]
+        rows = [
+            [c.rater, str(c.n_clean), str(c.n_correct), _pct(c.accuracy), "yes" if c.excluded else ""]
+            for c in self.raters.values()
+        ]
+        return header, rows
+
+    def tables(self) -> dict[str, tuple[list[str], list[list[str]]]]:
+        """Every table by file stem: ``table1``, ``table2``, ``figure6``, ``certified``, ``raters``."""
+        return {
+            "table1": self.table1(),
+            "table2": self.table2(),
+            "figure6": self.figure6_table(),
+            "certified": self.certified_table(),
+            "raters": self.raters_table(),
+        }
+
+    def write_csv(self, directory: str | Path) -> list[Path]:
+        """Write each table as ``<directory>/<name>.csv`` (atomically); returns the paths."""
+        from core.study.answers import write_text_atomic
+
+        directory = Path(directory)
+        paths = []
+        for name, (header, rows) in self.tables().items():
+            buffer = io.StringIO()
+            writer = csv.writer(buffer, lineterminator="\n")
+            writer.writerow(header)
+            writer.writerows(rows)
+            path = directory / f"{name}.csv"
+            write_text_atomic(path, buffer.getvalue())
+            paths.append(path)
+        return paths
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{100 * value:.1f}%"
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+def item_consensuses(
+    items: Sequence[StudyItem], *, threshold: float, excluded_raters: set[str], not_a_digit_succeeds: bool = False
+) -> list[Consensus]:
+    return [
+        item_consensus(
+            item.human_labels,
+            _original_label(item),
+            threshold=threshold,
+            imported_label=item.human_label,
+            excluded_raters=excluded_raters,
+            not_a_digit_succeeds=not_a_digit_succeeds,
+        )
+        for item in items
+    ]
+
+
+def _original_label(item: StudyItem) -> int:
+    if item.original_label is None or item.original is None:
+        raise StudyError(f"item {item.item_id} of {item.collection} has no original digit to compare with")
+    return item.original_label
+
+
+def _original(item: StudyItem) -> np.ndarray:
+    if item.original is None:
+        raise StudyError(f"item {item.item_id} of {item.collection} has no original digit to compare with")
+    return item.original
+
+
+def usable_items(items: Sequence[StudyItem]) -> list[StudyItem]:
+    """The items a report can use (original known); the others are logged and left out."""
+    kept = [item for item in items if evaluable(item)]
+    if len(kept) < len(items):
+        log.warning("%d items without an original digit or label are left out of the report", len(items) - len(kept))
+    return kept
+
+
+def successful_indices(consensuses: Sequence[Consensus]) -> list[int]:
+    return [i for i, c in enumerate(consensuses) if c.successful]
+
+
+def unique_originals(items: Sequence[StudyItem]) -> list[int]:
+    """Indices of the first item per distinct source digit (split, index): the clean row's images."""
+    seen: dict[tuple[str, int | None], int] = {}
+    for i, item in enumerate(items):
+        key = (item.source_split or "", item.source_index) if item.source_index is not None else ("item", i)
+        seen.setdefault(key, i)
+    return list(seen.values())
+
+
+def sweep_models(models: Sequence[str], infos: Mapping[str, ModelInfo]) -> dict[str, list[tuple[str, float]]]:
+    """panel -> [(model, training ε)] sorted by ε, from the evaluated ``models``; ``undefended`` is ε = 0."""
+    panels: dict[str, list[tuple[str, float]]] = {}
+    for panel, (_, prefix) in FIGURE6_PANELS.items():
+        chosen = []
+        for name in models:
+            if name == UNDEFENDED:
+                chosen.append((name, 0.0))
+            elif name.startswith(prefix):
+                eps = infos[name].eps if name in infos else None
+                if eps is None:
+                    raise StudyError(f"sweep model {name!r} has no training ε in the zoo")
+                chosen.append((name, float(eps)))
+        panels[panel] = sorted(chosen, key=lambda pair: pair[1])
+    return panels
+
+
+def build_report(
+    items: Sequence[StudyItem],
+    *,
+    models: Sequence[str],
+    infos: Mapping[str, ModelInfo],
+    successful_predictions: Predictions,
+    clean_predictions: Predictions,
+    certified_originals: Mapping[str, np.ndarray] | None = None,
+    rater_clean: Mapping[str, tuple[int, int]] | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
+    min_rater_accuracy: float | None = None,
+    not_a_digit_succeeds: bool = False,
+    skipped_models: Mapping[str, str] | None = None,
+) -> Report:
+    """Assemble every number of the report.
+
+    ``successful_predictions[m]``: model ``m``'s labels for the items at :func:`successful_indices` (in that
+    order); ``clean_predictions[m]``: its labels for the originals at :func:`unique_originals`;
+    ``certified_originals[m]`` (certified models only): bool (len(successful),) — whether the original of each
+    successful item is certified at the item's distance (only meaningful where that distance <= the model's ε).
+    ``rater_clean``: rater -> (clean digits seen, answered correctly).
+    """
+    checks = rater_checks(rater_clean or {}, min_accuracy=min_rater_accuracy)
+    excluded = {name for name, check in checks.items() if check.excluded}
+    consensuses = item_consensuses(
+        items, threshold=threshold, excluded_raters=excluded, not_a_digit_succeeds=not_a_digit_succeeds
+    )
+    successful = successful_indices(consensuses)
+    position = {index: k for k, index in enumerate(successful)}
+    originals = unique_originals(items)
+    for name in models:
+        if len(successful_predictions[name]) != len(successful) or len(clean_predictions[name]) != len(originals):
+            raise StudyError(f"predictions of {name!r} do not match the items")
+
+    def agreement_on(indices: Sequence[int], name: str) -> Agreement:
+        predicted = successful_predictions[name]
+        hits = sum(int(predicted[position[i]]) == consensuses[i].plurality for i in indices)
+        return Agreement(hits, len(indices))
+
+    groups: dict[str, list[int]] = {}
+    for i, item in enumerate(items):
+        groups.setdefault(item.set_name, []).append(i)
+    sets = []
+    for set_name, members in groups.items():
+        wins = [i for i in members if consensuses[i].successful]
+        methods = list(dict.fromkeys(items[i].method for i in members))
+        norms = {items[i].norm for i in members}
+        epses = {items[i].eps for i in members}
+        sets.append(
+            SetReport(
+                set_name=set_name,
+                method="+".join(methods),
+                norm=norms.pop() if len(norms) == 1 else None,
+                eps=epses.pop() if len(epses) == 1 else None,
+                n_items=len(members),
+                n_rated=sum(consensuses[i].n_raters > 0 for i in members),
+                n_successful=len(wins),
+                n_original=sum(consensuses[i].consensus and not consensuses[i].changed for i in members),
+                n_not_a_digit=sum(consensuses[i].human_label == -1 and consensuses[i].changed for i in members),
+                n_no_consensus=sum(consensuses[i].n_raters > 0 and not consensuses[i].consensus for i in members),
+                agreement={name: agreement_on(wins, name) for name in models},
+            )
+        )
+
+    clean = {}
+    for name in models:
+        predicted = clean_predictions[name]
+        hits = sum(int(predicted[k]) == _original_label(items[i]) for k, i in enumerate(originals))
+        clean[name] = Agreement(hits, len(originals))
+
+    figure6: list[Figure6Point] = []
+    for panel, chosen in sweep_models(models, infos).items():
+        norm = FIGURE6_PANELS[panel][0]
+        pool = [i for i in successful if items[i].norm == norm]
+        figure6.extend(Figure6Point(panel, name, eps, agreement_on(pool, name)) for name, eps in chosen)
+
+    breaks = []
+    for name in models:
+        info = infos.get(name)
+        if info is None or not info.certified or info.norm is None or info.eps is None:
+            continue
+        flags = (certified_originals or {}).get(name)
+        if flags is None:
+            continue
+        for set_name, members in groups.items():
+            wins = [i for i in members if consensuses[i].successful]
+            within = [i for i in wins if _distance(items[i], info.norm) <= info.eps + _EPS]
+            inside = [i for i in within if bool(flags[position[i]])]
+            predicted = successful_predictions[name]
+            agree = sum(int(predicted[position[i]]) == consensuses[i].plurality for i in inside)
+            breaks.append(CertifiedBreak(name, set_name, info.eps, len(wins), len(within), len(inside), agree))
+
+    return Report(
+        threshold=threshold,
+        min_rater_accuracy=min_rater_accuracy,
+        models=list(models),
+        sets=sets,
+        clean=clean,
+        n_clean=len(originals),
+        raters=checks,
+        figure6=figure6,
+        certified=breaks,
+        skipped_models=dict(skipped_models or {}),
+    )
+
+
+def _distance(item: StudyItem, norm: str) -> float:
+    return float(budget.distance(_original(item), item.image, norm))
+
+
+# --- running models -------------------------------------------------------------------------------------
+ModelLoader = Callable[[str, torch.device], nn.Module]
+CertifyFn = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+"""(model, x (N, 1, 28, 28), y (N,), eps (N,)) -> bool (N,): is each x certified at its eps (``core.certify``)."""
+Progress = Callable[[str], None]
+
+
+def predict(model: nn.Module, images: np.ndarray, device: torch.device, *, batch_size: int = 256) -> np.ndarray:
+    """Argmax labels int64 (N,) of ``model`` on float32 images (N, 28, 28) in [0, 1], in batches, no grad."""
+    out = np.empty(len(images), dtype=np.int64)
+    with torch.inference_mode():
+        for start in range(0, len(images), batch_size):
+            batch = torch.as_tensor(images[start : start + batch_size], dtype=torch.float32, device=device)
+            logits = model(batch.unsqueeze(1))
+            out[start : start + len(batch)] = logits.argmax(dim=1).cpu().numpy()
+    return out
+
+
+def zoo_infos(models: Sequence[str]) -> dict[str, ModelInfo]:
+    """ModelInfo for each name from ``core.zoo.ZOO`` (unknown names get an empty info)."""
+    from core.zoo import ZOO
+
+    return {
+        name: ModelInfo(name, ZOO[name].norm, ZOO[name].eps, ZOO[name].certified) if name in ZOO else ModelInfo(name)
+        for name in models
+    }
+
+
+def zoo_loader(name: str, device: torch.device) -> nn.Module:
+    from core.zoo import load
+
+    return load(name, device)
+
+
+def zoo_certify(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    from core.certify import certified
+
+    return certified(model, x, y, eps)
+
+
+def evaluate(
+    items: Sequence[StudyItem],
+    models: Sequence[str],
+    *,
+    device: torch.device,
+    infos: Mapping[str, ModelInfo] | None = None,
+    loader: ModelLoader = zoo_loader,
+    certify: CertifyFn = zoo_certify,
+    rater_clean: Mapping[str, tuple[int, int]] | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
+    min_rater_accuracy: float | None = None,
+    not_a_digit_succeeds: bool = False,
+    batch_size: int = 256,
+    progress: Progress | None = None,
+) -> Report:
+    """Run ``models`` on the successful items and the clean originals and build the :class:`Report`.
+
+    A model that fails to load with :class:`ModelError` (unknown name, missing checkpoint) is skipped and
+    logged as a warning; its reason is kept in ``Report.skipped_models``.
+    """
+    infos = dict(infos) if infos is not None else zoo_infos(models)
+    items = usable_items(items)
+    checks = rater_checks(rater_clean or {}, min_accuracy=min_rater_accuracy)
+    excluded = {name for name, check in checks.items() if check.excluded}
+    consensuses = item_consensuses(
+        items, threshold=threshold, excluded_raters=excluded, not_a_digit_succeeds=not_a_digit_succeeds
+    )
+    successful = successful_indices(consensuses)
+    originals = unique_originals(items)
+    images = _stack([items[i].image for i in successful])
+    clean_images = _stack([_original(items[i]) for i in originals])
+    kept: list[str] = []
+    skipped: dict[str, str] = {}
+    on_successful: dict[str, np.ndarray] = {}
+    on_clean: dict[str, np.ndarray] = {}
+    certified_flags: dict[str, np.ndarray] = {}
+    for number, name in enumerate(models, start=1):
+        if progress:
+            progress(f"model {number}/{len(models)}: {name}")
+        try:
+            model = loader(name, device)
+        except ModelError as error:
+            log.info("skipping model %s: %s", name, error)
+            skipped[name] = str(error)
+            continue
+        kept.append(name)
+        on_successful[name] = predict(model, images, device, batch_size=batch_size)
+        on_clean[name] = predict(model, clean_images, device, batch_size=batch_size)
+        info = infos.get(name, ModelInfo(name))
+        if info.certified and info.norm is not None and info.eps is not None:
+            certified_flags[name] = _certified_flags(model, [items[i] for i in successful], info, device, certify)
+    return build_report(
+        items,
+        models=kept,
+        infos=infos,
+        successful_predictions=on_successful,
+        clean_predictions=on_clean,
+        certified_originals=certified_flags,
+        rater_clean=rater_clean,
+        threshold=threshold,
+        min_rater_accuracy=min_rater_accuracy,
+        not_a_digit_succeeds=not_a_digit_succeeds,
+        skipped_models=skipped,
+    )
+
+
+def _stack(images: Sequence[np.ndarray]) -> np.ndarray:
+    """float32 (N, 28, 28), also for N = 0."""
+    return np.stack(images).astype(np.float32) if images else np.zeros((0, 28, 28), np.float32)
+
+
+def _certified_flags(
+    model: nn.Module, items: Sequence[StudyItem], info: ModelInfo, device: torch.device, certify: CertifyFn
+) -> np.ndarray:
+    """Per item: is the original certified at the item's distance? (Only checked within the model's ε.)"""
+    assert info.norm is not None and info.eps is not None
+    flags = np.zeros(len(items), dtype=bool)
+    distances = np.array([_distance(item, info.norm) for item in items], dtype=np.float64)
+    within = np.flatnonzero(np.isfinite(distances) & (distances <= info.eps + _EPS))
+    if len(within):
+        x = torch.as_tensor(np.stack([_original(items[k]) for k in within]), dtype=torch.float32, device=device)
+        y = torch.tensor([_original_label(items[k]) for k in within], device=device)
+        eps = torch.as_tensor(distances[within], dtype=torch.float32, device=device)
+        flags[within] = certify(model, x[:, None], y, eps).cpu().numpy().astype(bool)
+    return flags
+
+
+def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Plain-text table with columns padded to their widest cell."""
+    widths = [max(len(str(row[c])) for row in [header, *rows]) for c in range(len(header))]
+    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+             for row in [header, *rows]]  # fmt: skip
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def format_report(report: Report) -> str:
+    """The whole report as text: Tables 1 and 2, Figure 6 points, certified breaks, raters."""
+    titles = {
+        "table1": "Table 1: success rate (humans switched label at the consensus threshold)",
+        "table2": "Table 2: model agreement with the human label on successful items (clean: accuracy on originals)",
+        "figure6": "Figure 6: agreement vs training ε of the sweep models",
+        "certified": "Certified models: successful items inside the certified radius of their original",
+        "raters": "Raters: accuracy on clean test digits (attention check)",
+    }
+    blocks = []
+    for name, (header, rows) in report.tables().items():
+        needs_models = name in ("table2", "figure6", "certified")
+        if rows and (report.models or not needs_models):
+            blocks.append(f"{titles[name]}\n{format_table(header, rows)}")
+    return "\n\n".join(blocks)
