@@ -14,10 +14,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--all", action="store_true", help="train every model of the zoo, in order")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default=None, help="auto (default), cpu or cuda")
-    parser.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
-                        help="stop a model's training after the epoch that exceeds this")
+    parser.add_argument(
+        "--time-budget",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop a model's training after the epoch that exceeds this",
+    )
     parser.add_argument("--resume", action="store_true", help="continue from the last completed epoch")
-    parser.add_argument("--eval-n", type=int, default=None, help="test images for robust figures (default 1000)")
+    parser.add_argument("--eval-n", type=int, default=None, help="test images for robust figures (default 500)")
     parser.set_defaults(handler=run)
 
 
@@ -30,8 +35,14 @@ def run(args: argparse.Namespace) -> int:
     for name in names:
         get_entry(name)
     for name in names:
-        card = train_model(name, seed=args.seed, device=args.device, time_budget_s=args.time_budget,
-                           resume=args.resume, evaluate_n=args.eval_n)
+        card = train_model(
+            name,
+            seed=args.seed,
+            device=args.device,
+            time_budget_s=args.time_budget,
+            resume=args.resume,
+            evaluate_n=args.eval_n,
+        )
         shown = ", ".join(f"{key} {value['value']:.4f}" for key, value in card.evaluation.items() if "value" in value)
         print(f"{name}: {shown}  ({card.training['seconds']:.0f} s training)")
     return 0
