@@ -185,11 +185,43 @@ def project(original: ArrayT, edited: ArrayT, norm: str, eps: float | ArrayT) ->
     orig, edit, batch_shape = _as_batches(original, edited)
     radius = _eps_per_image(eps, batch_shape, orig)
     delta = edit - orig
-    inside = chosen.distance(_clip_to_box(delta, orig)) <= radius + FEASIBILITY_TOLERANCE
-    projected = chosen.project_delta(delta, orig, radius)
-    result = torch.where(inside[:, None], _clip_to_box(delta, orig), projected) + orig
-    result = result.clamp(0.0, 1.0).reshape(tuple(batch_shape) + tuple(edited.shape[-2:]))
-    return _like(result, edited, keep_dtype=True)
+    boxed = _clip_to_box(delta, orig)
+    inside = chosen.distance(boxed) <= radius
+    result = torch.where(inside[:, None], boxed, chosen.project_delta(delta, orig, radius)) + orig
+    result = _settle_in_dtype(chosen, orig, delta, result, radius, _torch_dtype(edited))
+    return _like(result.reshape(tuple(batch_shape) + tuple(edited.shape[-2:])), edited, keep_dtype=True)
+
+
+def _settle_in_dtype(
+    chosen: Norm,
+    orig: torch.Tensor,
+    delta: torch.Tensor,
+    result: torch.Tensor,
+    radius: torch.Tensor,
+    dtype: torch.dtype,
+) -> torch.Tensor:
+    """Round ``result`` to ``dtype`` so that it is still within ``radius`` *after* rounding.
+
+    Rounding 784 coordinates to float32 can push an ℓ1 distance over ε by ~1e-6; rows that overshoot are
+    projected again onto a ball shrunk by twice the overshoot, which lands them inside.
+    """
+    rounded = result.clamp(0.0, 1.0).to(dtype).to(torch.float64)
+    target = radius.clone()
+    resolution = torch.finfo(dtype).eps * (1.0 + radius)
+    for _ in range(8):
+        excess = chosen.distance(rounded - orig) - radius
+        over = excess > 0
+        if not bool(over.any()):
+            break
+        target = torch.where(over, (target - torch.maximum(2 * excess, resolution)).clamp_min(0.0), target)
+        retry = chosen.project_delta(delta, orig, target) + orig
+        rounded = torch.where(over[:, None], retry.clamp(0.0, 1.0).to(dtype).to(torch.float64), rounded)
+    return rounded
+
+
+def _torch_dtype(array: np.ndarray | torch.Tensor) -> torch.dtype:
+    dtype = array.dtype if isinstance(array, torch.Tensor) else torch.from_numpy(np.empty(0, array.dtype)).dtype
+    return dtype if dtype.is_floating_point else torch.float64
 
 
 def within_budget(original: ArrayT, edited: ArrayT, norm: str, eps: float) -> bool:

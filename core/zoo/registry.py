@@ -45,11 +45,11 @@ def _entries() -> list[ZooEntry]:
     }
     sweep_linf = {**linf_fast, "epochs": 6, "lr_drop_epoch": 5, "ramp_epochs": 2}
     slide = {
-        "epochs": 5,
+        "epochs": 4,
         "batch_size": 100,
         "lr": 1e-3,
-        "lr_drop_epoch": 4,
-        "steps": 4,
+        "lr_drop_epoch": 3,
+        "steps": 3,
         "sparsity": 99.0,
         "ramp_epochs": 1,
     }
