@@ -207,7 +207,7 @@ def _settle_in_dtype(
     """
     rounded = result.clamp(0.0, 1.0).to(dtype).to(torch.float64)
     target = radius.clone()
-    resolution = torch.finfo(dtype).eps * (1.0 + radius)
+    resolution = 0.5 * torch.finfo(dtype).eps * radius + 1e-12
     for _ in range(8):
         excess = chosen.distance(rounded - orig) - radius
         over = excess > 0

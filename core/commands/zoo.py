@@ -13,6 +13,7 @@ from core.zoo import ZOO, available_models, get_entry, load_card
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser("zoo", help="list, evaluate or audit the model zoo")
     parser.add_argument("--json", action="store_true", help="print the listing or audit as JSON")
+    parser.add_argument("--markdown", action="store_true", help="print the listing or audit as a Markdown table")
     parser.add_argument("--audit", action="store_true", help="re-measure every card figure and compare")
     parser.add_argument("--evaluate", metavar="NAME", help="measure NAME's card figures and write them to its card")
     parser.add_argument(
@@ -58,6 +59,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
+    if args.markdown:
+        print(_markdown_listing(rows))
+        return 0
     for row in rows:
         shown = "  ".join(f"{key}={value}" for key, value in row["figures"].items())
         threat = f"{row['norm']} ε={row['eps']}" if row["norm"] else "-"
@@ -84,6 +88,17 @@ def _audit(names: list[str], args: argparse.Namespace) -> int:
             )
         )
         return 0
+    if args.markdown:
+        print("| model | figure | card | audit | difference | n | seconds |")
+        print("|---|---|---|---|---|---|---|")
+        for row in rows:
+            card = "–" if row.card is None else f"{row.card:.3f}"
+            diff = "–" if row.difference is None else f"{row.difference * 100:+.1f} pts"
+            print(
+                f"| {row.model} | {row.figure} | {card} | {row.measured:.3f} | {diff} | {row.n} | {row.seconds:.0f} |"
+            )
+        print(f"\nAudit of {len(names)} models in {total:.0f} s; largest |difference| {worst * 100:.1f} points.")
+        return 0
     print(f"{'model':18s} {'figure':34s} {'card':>7s} {'audit':>7s} {'diff':>7s} {'n':>6s} {'s':>6s}")
     for row in rows:
         card = "-" if row.card is None else f"{row.card:.4f}"
@@ -93,3 +108,23 @@ def _audit(names: list[str], args: argparse.Namespace) -> int:
         )
     print(f"audit of {len(names)} models in {total:.0f} s; largest |difference| {worst * 100:.1f} points")
     return 0
+
+
+def _markdown_listing(rows: list[dict[str, Any]]) -> str:
+    """The zoo as a Markdown table of card figures (accuracies in %)."""
+    lines = [
+        "| model | family | threat model | figures (accuracy on MNIST test, from the model card) |",
+        "|---|---|---|---|",
+    ]
+    for row in rows:
+        threat = f"{row['norm']} ε={row['eps']}" if row["norm"] else "–"
+        if not row["trained"]:
+            shown = "not trained"
+        else:
+            shown = ", ".join(
+                f"{key.replace('_accuracy', '').replace('_', ' ')} {float(value) * 100:.1f}%"
+                for key, value in row["figures"].items()
+                if value is not None and key != "independent_attack"
+            )
+        lines.append(f"| `{row['name']}` | {row['family']} | {threat} | {shown} |")
+    return "\n".join(lines)

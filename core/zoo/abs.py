@@ -130,13 +130,14 @@ class ABSClassifier(nn.Module):
         """The (approximately) best latent per class and image: x (N, 784) prepared -> (K, N, L), detached."""
         with torch.inference_mode(False), torch.enable_grad():
             x = x.detach().clone()
-            best_z = self.encode(x)[0].detach()
-            best = self.bound(x, best_z).detach()
-            for draw in self.latent_draws.clone():
-                z = draw.expand_as(best_z)
-                value = self.bound(x, z).detach()
-                better = (value > best)[..., None]
-                best_z, best = torch.where(better, z, best_z), torch.maximum(value, best)
+            n = x.shape[0]
+            mean = self.encode(x)[0].detach()  # (K, N, L)
+            draws = self.latent_draws.clone()[None, :, None, :].expand(CLASSES, -1, n, -1)
+            candidates = torch.cat([mean[:, None], draws], 1)  # (K, 1 + samples, N, L)
+            with torch.no_grad():  # all candidates in one batched pass
+                values = self.bound(x.repeat(candidates.shape[1], 1), candidates.reshape(CLASSES, -1, self.latent))
+            best, choice = values.reshape(CLASSES, -1, n).max(1)  # (K, N); ties keep the encoder mean
+            best_z = candidates.gather(1, choice[:, None, :, None].expand(-1, 1, -1, self.latent)).squeeze(1)
             z = best_z.clone().requires_grad_(True)
             first, second = torch.zeros_like(best_z), torch.zeros_like(best_z)
             beta1, beta2 = 0.9, 0.999

@@ -1,0 +1,380 @@
+"""GenInv's public entry points: ``suggest`` and ``suggest_batch`` (Algorithm 1 of the paper, made fast).
+
+Pipeline per query x (label y), see the sibling modules for each step:
+
+1. candidates S = bank digits whose label differs from y (ℓ0), or whose label is one of the convincing
+   targets for y (ℓ∞, :data:`LINF_TARGETS`, overridable);
+2. x* = the aligned t(x̂) closest to x (:mod:`core.geninv.search`; exact norm for the final choice);
+3. ℓ0: keep the clusters of Δ that make the change convincing (:mod:`core.geninv.refine`);
+   ℓ∞: ``project(x, x*, "linf", eps)`` (interpolation towards x* within the budget);
+4. round to uint8 without leaving the budget (:func:`core.budget.quantize`) and check the budget again.
+
+Suggestions for one query come from different training digits; they are ordered best first:
+ℓ0 — convincing before not convincing, then fewer pixels changed by more than 1/2, then higher score;
+ℓ∞ — higher generative score first (every ℓ∞ suggestion uses the budget as far as x* asks for it).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+import numpy as np
+import torch
+
+from core.budget import NORMS, distance, project, quantize, within_budget
+from core.device import resolve_device
+from core.errors import BudgetError, InvarianceError
+from core.geninv.bank import CandidateBank, default_bank
+from core.geninv.refine import CONVINCING_MARGIN, MIN_GAIN, refine_l0
+from core.geninv.scorer import Scorer, load_scorer
+from core.geninv.search import find_matches
+from core.geninv.transforms import TransformParams
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_NORMS: Final = ("l0", "linf")
+LINF_TARGETS: Final[Mapping[int, tuple[int, ...]]] = {
+    0: (6, 8),
+    1: (7, 4),
+    2: (7, 3),
+    3: (5, 8),
+    4: (9, 1),
+    5: (3, 6, 8),
+    6: (0, 5, 8),
+    7: (1, 9),
+    8: (3, 9, 0),
+    9: (4, 7, 8),
+}
+"""ℓ∞ targets per source digit: pairs whose strokes mostly overlap, so that a change bounded per pixel can
+turn one into the other (the paper always maps a 1 to a 7 or a 4). Override with ``targets=``."""
+
+DISTORTION_KEYS: Final = ("l0", "l1", "l2", "linf", "l0_binary")
+
+ProgressFn = Callable[[int, int], None]
+CancelFn = Callable[[], bool]
+
+
+class CancelledError(InvarianceError):
+    """The caller's ``cancel`` hook asked GenInv to stop."""
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """Knobs of the search (defaults measured on MNIST; see the module docs of ``search`` and ``refine``)."""
+
+    pool: int = 24
+    """Candidates per query that get gradient alignment."""
+    steps: int = 20
+    """Adam steps of the alignment."""
+    starts: int = 1
+    """Starts per candidate: the coarse transform, plus (starts - 1) seeded jittered ones."""
+    refine: int = 10
+    """Aligned neighbours per query that go through ℓ0 refinement / ℓ∞ projection (at least k)."""
+    margin: float = CONVINCING_MARGIN
+    """ℓ0: nats by which a convincing edit's target ELBO beats its source ELBO."""
+    min_gain: float = MIN_GAIN
+    """ℓ0: nats by which a convincing edit's score exceeds the unedited query's."""
+
+
+@dataclass(frozen=True, eq=False)
+class Suggestion:
+    """One invariance suggestion for a query digit.
+
+    image: float32 (28, 28) in [0, 1] on the uint8 grid (k / 255), within budget after rounding.
+    distortion: distance to the (grid-snapped) query in "l0", "l1", "l2", "linf" and "l0_binary"
+    (pixels changed by more than 1/2). score: ELBO(image, target) - ELBO(image, label) in nats.
+    seconds: wall time spent on this query (shared by its k suggestions).
+    """
+
+    image: np.ndarray
+    label: int
+    target_label: int
+    train_index: int
+    transform: TransformParams
+    distortion: dict[str, float]
+    score: float
+    seconds: float
+    norm: str
+    eps: float | None
+    convincing: bool
+    aligned_cost: float
+    """Exact objective of the aligned neighbour x* (ℓ0: differing binarised pixels; ℓ∞: squared excess)."""
+    extras: dict[str, float] = field(default_factory=dict)
+
+    def image_u8(self) -> np.ndarray:
+        """The image as uint8 (28, 28)."""
+        return np.rint(self.image * 255.0).astype(np.uint8)
+
+
+def suggest(
+    image: np.ndarray,
+    label: int,
+    norm: str,
+    eps: float | None = None,
+    k: int = 5,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    *,
+    targets: Mapping[int, Sequence[int]] | None = None,
+    bank: CandidateBank | None = None,
+    scorer: Scorer | None = None,
+    settings: SearchSettings | None = None,
+    cancel: CancelFn | None = None,
+    progress: ProgressFn | None = None,
+) -> list[Suggestion]:
+    """Up to ``k`` suggestions for one digit, best first (see module docstring).
+
+    image: float32 (28, 28) in [0, 1]; label: its digit 0-9; norm: "l0" (eps None = no budget, the paper's
+    setting) or "linf" (eps required, e.g. 0.3 or 0.4). ``bank``/``scorer`` default to MNIST train and the
+    trained scorer, built lazily and cached on ``device``. Raises :class:`BudgetError` / :class:`InvarianceError`
+    for bad input, :class:`CancelledError` when ``cancel()`` returns True. ``progress(done, total)`` counts
+    steps of this one query: the search, then each aligned neighbour refined (total = 1 + max(k, refine)).
+    """
+    array = np.asarray(image)
+    if array.ndim != 2:
+        raise BudgetError(f"GenInv query must have shape (28, 28), got {array.shape}")
+    settings = settings or SearchSettings()
+    total = 1 + max(k, settings.refine)
+    done = [0]
+
+    def step() -> None:
+        done[0] += 1
+        if progress is not None:
+            progress(min(done[0], total), total)
+
+    results = suggest_batch(
+        array[None], [label], norm, eps, k, seed, device,
+        targets=targets, bank=bank, scorer=scorer, settings=settings, cancel=cancel, _step=step,
+    )  # fmt: skip
+    if progress is not None and done[0] < total:
+        progress(total, total)
+    return results[0]
+
+
+def suggest_batch(
+    images: np.ndarray,
+    labels: Sequence[int] | np.ndarray,
+    norm: str,
+    eps: float | None = None,
+    k: int = 5,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    progress: ProgressFn | None = None,
+    *,
+    batch_size: int | None = None,
+    targets: Mapping[int, Sequence[int]] | None = None,
+    bank: CandidateBank | None = None,
+    scorer: Scorer | None = None,
+    settings: SearchSettings | None = None,
+    cancel: CancelFn | None = None,
+    _step: Callable[[], None] | None = None,
+) -> list[list[Suggestion]]:
+    """``suggest`` for many digits: images (N, 28, 28) float in [0, 1], labels (N,) -> N lists, best first.
+
+    Queries are searched ``batch_size`` at a time (default 1 on CPU, 32 on CUDA). ``progress(done, total)``
+    is called after each batch; ``cancel()`` is polled between steps.
+    """
+    queries, label_array = _validate(images, labels, norm, eps, k)
+    settings = settings or SearchSettings()
+    chosen = resolve_device(device) if bank is None else bank.device
+    if bank is None:
+        bank = default_bank(chosen)
+    if scorer is None:
+        scorer = load_scorer(chosen)
+    table = _target_table(targets)
+    batch_size = batch_size or (32 if chosen.type == "cuda" else 1)
+    total = queries.shape[0]
+    results: list[list[Suggestion]] = []
+    for start in range(0, total, batch_size):
+        _check_cancel(cancel)
+        stop = min(start + batch_size, total)
+        started = time.perf_counter()
+        batch = _run_batch(
+            bank, scorer, queries[start:stop], label_array[start:stop], norm, eps, k, seed, table, settings,
+            cancel, _step,
+        )  # fmt: skip
+        elapsed = (time.perf_counter() - started) / (stop - start)
+        for suggestions in batch:
+            results.append([_with_seconds(s, elapsed) for s in suggestions])
+        if progress is not None:
+            progress(stop, total)
+    return results
+
+
+def _run_batch(
+    bank: CandidateBank,
+    scorer: Scorer,
+    queries_np: np.ndarray,
+    labels: np.ndarray,
+    norm: str,
+    eps: float | None,
+    k: int,
+    seed: int,
+    table: Mapping[int, tuple[int, ...]],
+    settings: SearchSettings,
+    cancel: CancelFn | None,
+    step: Callable[[], None] | None = None,
+) -> list[list[Suggestion]]:
+    device = bank.device
+    snapped = np.rint(queries_np.astype(np.float64) * 255.0) / 255.0
+    queries = torch.from_numpy(snapped.astype(np.float32)).to(device)
+    label_t = torch.from_numpy(labels).to(device)
+    if norm == "l0":
+        allowed = bank.labels[None, :] != label_t[:, None]
+    else:
+        allowed_targets = torch.zeros((len(labels), 10), dtype=torch.bool, device=device)
+        for row, label in enumerate(labels.tolist()):
+            allowed_targets[row, list(table[label])] = True
+        allowed = torch.gather(allowed_targets, 1, bank.labels[None, :].expand(len(labels), -1))
+    if not bool(allowed.any(dim=1).all()):
+        raise InvarianceError("the candidate pool has no digit of an allowed target class for some query")
+    keep = max(k, settings.refine)
+    matches = find_matches(
+        bank, queries, allowed, norm, eps, keep=keep, pool=max(settings.pool, keep), seed=seed,
+        steps=settings.steps, starts=settings.starts,
+    )  # fmt: skip
+    _check_cancel(cancel)
+    if step is not None:
+        step()
+    out: list[list[Suggestion]] = []
+    for row in range(len(labels)):
+        source = int(labels[row])
+        original = queries[row]
+        # snapping moved each pixel by at most 1/510: keep the ℓ∞ budget around the *given* image too
+        slack = float(np.abs(snapped[row] - queries_np[row]).max())
+        candidates: list[Suggestion] = []
+        for column in range(matches.indices.shape[1]):
+            if not math.isfinite(float(matches.cost[row, column])):
+                continue
+            _check_cancel(cancel)
+            index = int(matches.indices[row, column])
+            target = int(bank.labels[index])
+            aligned = matches.warped[row, column]
+            if norm == "l0":
+                refined = refine_l0(
+                    original, aligned, source, target, scorer, eps, margin=settings.margin, min_gain=settings.min_gain
+                )
+                edited, score, convincing = refined.image, refined.score, refined.convincing
+                extras = {"clusters_used": float(refined.clusters_used), "clusters": float(refined.clusters_total)}
+            else:
+                assert eps is not None
+                edited = project(original, aligned, "linf", max(0.0, eps - slack))
+                elbo = scorer.elbo_all(edited[None])[0]
+                score = float(elbo[target] - elbo[source])
+                convincing = int(elbo.argmax()) == target
+                extras = {}
+            candidates.append(
+                _finalise(
+                    snapped[row], edited, source, target, int(bank.train_indices[index]), matches.params[row, column],
+                    score, norm, eps, slack, convincing, float(matches.cost[row, column]), extras,
+                )
+            )  # fmt: skip
+            if step is not None:
+                step()
+        out.append(_rank(candidates, norm)[:k])
+    return out
+
+
+def _finalise(
+    original: np.ndarray,
+    edited: torch.Tensor,
+    source: int,
+    target: int,
+    train_index: int,
+    params: torch.Tensor,
+    score: float,
+    norm: str,
+    eps: float | None,
+    slack: float,
+    convincing: bool,
+    aligned_cost: float,
+    extras: dict[str, float],
+) -> Suggestion:
+    """Round to uint8 within budget, re-check, measure."""
+    edited_np = edited.detach().cpu().numpy().astype(np.float64)
+    if eps is None:
+        image_u8 = np.clip(np.rint(edited_np * 255.0), 0, 255).astype(np.uint8)
+    else:
+        budget = eps if norm == "l0" else max(0.0, eps - slack)
+        image_u8 = quantize(original, edited_np, norm, budget)
+        if not within_budget(original, image_u8 / 255.0, norm, budget):
+            raise InvarianceError(f"GenInv produced an image outside the {norm} budget {eps} (bug)")
+    image64 = image_u8.astype(np.float64) / 255.0
+    distortion = {name: float(distance(original, image64, name)) for name in NORMS}
+    distortion["l0_binary"] = float((np.abs(image64 - original) > 0.5).sum())
+    image = image64.astype(np.float32)
+    return Suggestion(
+        image=image,
+        label=source,
+        target_label=target,
+        train_index=train_index,
+        transform=TransformParams.from_row(params.detach().cpu()),
+        distortion=distortion,
+        score=score,
+        seconds=0.0,
+        norm=norm,
+        eps=eps,
+        convincing=convincing,
+        aligned_cost=aligned_cost,
+        extras=extras,
+    )
+
+
+def _rank(candidates: list[Suggestion], norm: str) -> list[Suggestion]:
+    if norm == "l0":
+        return sorted(candidates, key=lambda s: (not s.convincing, s.distortion["l0_binary"], -s.score))
+    return sorted(candidates, key=lambda s: -s.score)
+
+
+def _with_seconds(suggestion: Suggestion, seconds: float) -> Suggestion:
+    return Suggestion(**{**suggestion.__dict__, "seconds": seconds})
+
+
+def _check_cancel(cancel: CancelFn | None) -> None:
+    if cancel is not None and cancel():
+        raise CancelledError("GenInv cancelled")
+
+
+def _target_table(targets: Mapping[int, Sequence[int]] | None) -> dict[int, tuple[int, ...]]:
+    table = {digit: tuple(values) for digit, values in LINF_TARGETS.items()}
+    for digit, values in (targets or {}).items():
+        cleaned = tuple(int(v) for v in values)
+        if not 0 <= int(digit) <= 9 or not cleaned or any(v == int(digit) or not 0 <= v <= 9 for v in cleaned):
+            raise InvarianceError(f"invalid ℓ∞ target list for digit {digit}: {list(values)}")
+        table[int(digit)] = cleaned
+    return table
+
+
+def _validate(
+    images: np.ndarray, labels: Sequence[int] | np.ndarray, norm: str, eps: float | None, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    if norm not in NORMS:
+        raise BudgetError(f"unknown norm {norm!r}; choose one of {', '.join(NORMS)}")
+    if norm not in SUPPORTED_NORMS:
+        raise BudgetError(f"GenInv supports the norms {', '.join(SUPPORTED_NORMS)}, not {norm!r}")
+    if norm == "linf" and eps is None:
+        raise BudgetError("GenInv linf needs a budget eps (e.g. 0.3 or 0.4)")
+    if eps is not None and (not math.isfinite(eps) or eps < 0 or (norm == "linf" and eps > 1)):
+        raise BudgetError(f"GenInv budget eps must be finite, >= 0 (and <= 1 for linf), got {eps}")
+    if not isinstance(k, int) or k < 1:
+        raise InvarianceError(f"GenInv needs k >= 1 suggestions, got {k}")
+    array = np.asarray(images)
+    if array.ndim != 3 or array.shape[1:] != (28, 28):
+        raise BudgetError(f"GenInv queries must have shape (N, 28, 28), got {array.shape}")
+    if not np.issubdtype(array.dtype, np.floating):
+        raise BudgetError(f"GenInv queries must be float images in [0, 1], got dtype {array.dtype}")
+    if not np.isfinite(array).all():
+        raise BudgetError("GenInv query contains NaN or infinite values")
+    if array.size and (array.min() < 0 or array.max() > 1):
+        raise BudgetError("GenInv query has values outside [0, 1]")
+    label_array = np.asarray(labels, dtype=np.int64).reshape(-1)
+    if label_array.shape[0] != array.shape[0]:
+        raise InvarianceError(f"GenInv got {array.shape[0]} images but {label_array.shape[0]} labels")
+    if label_array.size and (label_array.min() < 0 or label_array.max() > 9):
+        raise InvarianceError(f"GenInv labels must be digits 0-9, got {sorted(set(label_array.tolist()))}")
+    return array.astype(np.float32), label_array

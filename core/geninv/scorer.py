@@ -1,0 +1,323 @@
+"""The generative scorer: a small class-conditional VAE trained on MNIST train.
+
+GenInv uses it for two things (paper, Appendix A, where an AC-GAN plays this role):
+
+- ranking candidate edits by how much more they look like the target class than the source class:
+  ``score = ELBO(x, target) - ELBO(x, source)`` in nats (a log-likelihood ratio, uniform class prior);
+- dropping the 20% least canonical training images (lowest own-class ELBO, per class) from the
+  candidate bank; those per-image ELBOs are computed once after training and stored with the weights.
+
+Architecture (``CVAE``): encoder q(z | x, y): [784 + 10] -> 400 -> ReLU -> (mu, log var) in R^16;
+decoder p(x | z, y): [16 + 10] -> 400 -> ReLU -> 784 Bernoulli logits. Images are float in [0, 1],
+flattened row-major; the Bernoulli likelihood is the usual cross-entropy with grey levels as targets.
+Scoring is deterministic: the ELBO is evaluated at z = mu (no sampling), so a score never depends on a seed.
+
+Files: ``checkpoints/geninv-scorer.safetensors`` (weights + ``train_elbo`` (60000,) float32) and
+``checkpoints/geninv-scorer.json`` (model card). Loaded with safetensors only (no pickle).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION: Final = 1
+SCORER_NAME: Final = "geninv-scorer"
+LATENT: Final = 16
+HIDDEN: Final = 400
+PIXELS: Final = 784
+CLASSES: Final = 10
+
+DEFAULT_EPOCHS: Final = 15
+DEFAULT_BATCH: Final = 128
+DEFAULT_LR: Final = 1e-3
+EVAL_COUNT: Final = 1000
+
+
+def checkpoint_dir() -> Path:
+    """``$INVARIANCE_CHECKPOINTS`` or ``<repository>/checkpoints``."""
+    override = os.environ.get("INVARIANCE_CHECKPOINTS")
+    return Path(override) if override else Path(__file__).resolve().parents[2] / "checkpoints"
+
+
+def scorer_paths(folder: Path | None = None) -> tuple[Path, Path]:
+    """(weights ``.safetensors``, model card ``.json``) of the scorer in ``folder``."""
+    folder = checkpoint_dir() if folder is None else folder
+    return folder / f"{SCORER_NAME}.safetensors", folder / f"{SCORER_NAME}.json"
+
+
+class CVAE(nn.Module):
+    """Class-conditional VAE on flattened 28x28 images (see module docstring)."""
+
+    def __init__(self, latent: int = LATENT, hidden: int = HIDDEN) -> None:
+        super().__init__()
+        self.latent = latent
+        self.enc = nn.Linear(PIXELS + CLASSES, hidden)
+        self.enc_mu = nn.Linear(hidden, latent)
+        self.enc_logvar = nn.Linear(hidden, latent)
+        self.dec = nn.Linear(latent + CLASSES, hidden)
+        self.dec_out = nn.Linear(hidden, PIXELS)
+
+    def encode(self, x: torch.Tensor, onehot: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (B, 784) in [0, 1], onehot (B, 10) -> (mu, log var), each (B, latent)."""
+        h = F.relu(self.enc(torch.cat([x, onehot], dim=1)))
+        return self.enc_mu(h), self.enc_logvar(h).clamp(-12.0, 8.0)
+
+    def decode(self, z: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
+        """z (B, latent), onehot (B, 10) -> Bernoulli logits (B, 784)."""
+        return self.dec_out(F.relu(self.dec(torch.cat([z, onehot], dim=1))))
+
+    def elbo(self, x: torch.Tensor, labels: torch.Tensor, *, sample: bool = False) -> torch.Tensor:
+        """Evidence lower bound log p(x | y) >= ELBO, in nats, per image: x (B, 784), labels (B,) -> (B,).
+
+        With ``sample=False`` the reconstruction term is evaluated at z = mu (deterministic).
+        """
+        onehot = F.one_hot(labels, CLASSES).to(x.dtype)
+        mu, logvar = self.encode(x, onehot)
+        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp() if sample else mu
+        logits = self.decode(z, onehot)
+        recon = -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(dim=1)
+        kl = 0.5 * (mu.square() + logvar.exp() - 1.0 - logvar).sum(dim=1)
+        return recon - kl
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """A loaded scorer: the VAE (eval mode, on ``device``) and the per-training-image own-class ELBO."""
+
+    model: CVAE
+    train_elbo: np.ndarray
+    device: torch.device
+
+    @torch.no_grad()
+    def elbo_all(self, images: torch.Tensor, batch: int = 2048) -> torch.Tensor:
+        """ELBO of every image under every class: images (B, 28, 28) or (B, 784) in [0, 1] -> (B, 10)."""
+        flat = images.reshape(images.shape[0], -1).to(self.device, torch.float32)
+        out = []
+        for start in range(0, flat.shape[0], batch):
+            chunk = flat[start : start + batch]
+            rows = chunk.shape[0]
+            repeated = chunk.repeat_interleave(CLASSES, dim=0)
+            labels = torch.arange(CLASSES, device=self.device).repeat(rows)
+            out.append(self.model.elbo(repeated, labels).reshape(rows, CLASSES))
+        if not out:
+            return torch.zeros((0, CLASSES), device=self.device)
+        return torch.cat(out)
+
+    @torch.no_grad()
+    def elbo_classes(self, images: torch.Tensor, classes: list[int]) -> torch.Tensor:
+        """ELBO of every image under each class of ``classes``: (B, 28, 28) or (B, 784) -> (B, len(classes))."""
+        flat = images.reshape(images.shape[0], -1).to(self.device, torch.float32)
+        rows, count = flat.shape[0], len(classes)
+        labels = torch.tensor(classes, device=self.device).repeat(rows)
+        return self.model.elbo(flat.repeat_interleave(count, dim=0), labels).reshape(rows, count)
+
+    @torch.no_grad()
+    def elbo_of(self, images: torch.Tensor, labels: torch.Tensor, batch: int = 4096) -> torch.Tensor:
+        """ELBO of each image under its own label: (B, 28, 28) or (B, 784), labels (B,) -> (B,)."""
+        flat = images.reshape(images.shape[0], -1).to(self.device, torch.float32)
+        labels = labels.to(self.device)
+        out = [self.model.elbo(flat[s : s + batch], labels[s : s + batch]) for s in range(0, flat.shape[0], batch)]
+        return torch.cat(out) if out else torch.zeros(0, device=self.device)
+
+
+_CACHE: dict[tuple[str, str], Scorer] = {}
+_LOCK = threading.Lock()
+
+
+def load_scorer(device: torch.device | str = "cpu", folder: Path | None = None) -> Scorer:
+    """The scorer from ``checkpoints/geninv-scorer.safetensors``, cached per process and device.
+
+    Raises :class:`ModelError` when the file is missing or does not hold the expected tensors.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    weights, _ = scorer_paths(folder)
+    device = torch.device(device)
+    key = (str(weights), str(device))
+    with _LOCK:
+        if key in _CACHE:
+            return _CACHE[key]
+        if not weights.exists():
+            raise ModelError(f"{weights}: GenInv scorer checkpoint missing; run 'invariance geninv --train-scorer'")
+        try:
+            tensors = load_file(str(weights))
+        except (SafetensorError, OSError) as error:
+            raise ModelError(f"{weights}: cannot read GenInv scorer ({error})") from None
+        train_elbo = tensors.pop("train_elbo", None)
+        model = CVAE()
+        try:
+            model.load_state_dict(tensors)
+        except RuntimeError as error:
+            first = str(error).splitlines()[0]
+            raise ModelError(f"{weights}: GenInv scorer tensors do not match the CVAE ({first})") from None
+        if train_elbo is None:
+            raise ModelError(f"{weights}: GenInv scorer has no 'train_elbo' tensor; retrain it")
+        model.eval().to(device)
+        scorer = Scorer(model, train_elbo.numpy().astype(np.float32), device)
+        _CACHE[key] = scorer
+        return scorer
+
+
+def clear_cache() -> None:
+    """Forget loaded scorers (tests, retraining)."""
+    with _LOCK:
+        _CACHE.clear()
+
+
+def train_scorer(
+    *,
+    epochs: int = DEFAULT_EPOCHS,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    folder: Path | None = None,
+    command: str = "invariance geninv --train-scorer",
+    limit: int | None = None,
+    progress: Callable[[int, int, float], None] | None = None,
+) -> dict[str, Any]:
+    """Train the CVAE on MNIST train, store weights + ``train_elbo`` and write the model card; returns the card.
+
+    ``limit`` trains on the first ``limit`` training images only (tests); the card says so.
+    ``progress(epoch, epochs, mean_loss)`` is called after each epoch.
+    """
+    from safetensors.torch import save_file
+
+    from core.data import load_mnist, to_float
+
+    device = torch.device(device)
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    images_u8, labels_np = load_mnist("train")
+    if limit is not None:
+        images_u8, labels_np = images_u8[:limit], labels_np[:limit]
+    x_all = torch.from_numpy(to_float(images_u8).reshape(-1, PIXELS))
+    y_all = torch.from_numpy(labels_np)
+    model = CVAE().to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=DEFAULT_LR)
+    started = time.perf_counter()
+    count = x_all.shape[0]
+    mean_loss = float("nan")
+    for epoch in range(epochs):
+        model.train()
+        order = torch.randperm(count, generator=generator)
+        total = 0.0
+        for start in range(0, count, DEFAULT_BATCH):
+            idx = order[start : start + DEFAULT_BATCH]
+            xb, yb = x_all[idx].to(device), y_all[idx].to(device)
+            loss = -model.elbo(xb, yb, sample=True).mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach()) * idx.shape[0]
+        mean_loss = total / count
+        log.info("geninv scorer epoch %d/%d: mean negative ELBO %.2f nats", epoch + 1, epochs, mean_loss)
+        if progress is not None:
+            progress(epoch + 1, epochs, mean_loss)
+    seconds = time.perf_counter() - started
+    model.eval()
+    scorer = Scorer(model, np.zeros(0, np.float32), device)
+    train_elbo = scorer.elbo_of(x_all, y_all).cpu().float()
+    accuracy = elbo_classifier_accuracy(scorer, EVAL_COUNT)
+    weights, card_path = scorer_paths(folder)
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    state = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
+    state["train_elbo"] = train_elbo.contiguous()
+    with tempfile.NamedTemporaryFile(dir=weights.parent, suffix=".tmp", delete=False) as handle:
+        temp_name = handle.name
+    save_file(state, temp_name)
+    os.chmod(temp_name, 0o644)
+    os.replace(temp_name, weights)
+    card: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "name": SCORER_NAME,
+        "family": "generative-scorer",
+        "description": "class-conditional VAE used by GenInv to score edits and filter non-canonical digits",
+        "architecture": (
+            f"CVAE: encoder [784+10]->{HIDDEN}->ReLU->(mu, logvar) R^{LATENT}; "
+            f"decoder [{LATENT}+10]->{HIDDEN}->ReLU->784 Bernoulli logits"
+        ),
+        "training": {
+            "command": command,
+            "data": f"MNIST train, first {count} images" if limit is not None else "MNIST train (60000 images)",
+            "seed": seed,
+            "epochs": epochs,
+            "batch_size": DEFAULT_BATCH,
+            "optimizer": f"Adam lr={DEFAULT_LR}",
+            "seconds": round(seconds, 1),
+            "device": _device_words(device),
+            "final_mean_negative_elbo_nats": round(mean_loss, 3),
+        },
+        "evaluation": {
+            "elbo_classifier_accuracy_first_1000_test": round(accuracy, 4),
+            "command": "invariance geninv --eval-scorer",
+            "definition": "argmax over y of ELBO(x, y) (z = mu) on the first 1000 MNIST test digits",
+        },
+        "files": {"weights": weights.name, "extra_tensors": {"train_elbo": "own-class ELBO of each train image"}},
+    }
+    _write_json(card_path, card)
+    clear_cache()
+    return card
+
+
+def elbo_classifier_accuracy(scorer: Scorer, count: int = EVAL_COUNT) -> float:
+    """Accuracy of ``argmax_y ELBO(x, y)`` on the first ``count`` MNIST test digits."""
+    from core.data import load_mnist, to_float
+
+    images, labels = load_mnist("test")
+    x = torch.from_numpy(to_float(images[:count]))
+    predicted = scorer.elbo_all(x).argmax(dim=1).cpu().numpy()
+    return float((predicted == labels[:count]).mean())
+
+
+def read_card(folder: Path | None = None) -> dict[str, Any]:
+    """The scorer's model card; raises :class:`ModelError` if missing or malformed."""
+    _, card_path = scorer_paths(folder)
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise ModelError(f"{card_path}: cannot read GenInv scorer card ({error})") from None
+    if not isinstance(card, dict) or card.get("format_version") != FORMAT_VERSION:
+        raise ModelError(f"{card_path}: unsupported GenInv scorer card format")
+    return card
+
+
+def update_card_evaluation(accuracy: float, folder: Path | None = None) -> dict[str, Any]:
+    """Record a fresh ELBO-classifier accuracy in the card (``invariance geninv --eval-scorer``)."""
+    _, card_path = scorer_paths(folder)
+    card = read_card(folder)
+    card.setdefault("evaluation", {})["elbo_classifier_accuracy_first_1000_test"] = round(accuracy, 4)
+    _write_json(card_path, card)
+    return card
+
+
+def _write_json(path: Path, payload: dict[str, Any]) -> None:
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False, encoding="utf-8") as handle:
+        json.dump(payload, handle, indent=2)
+        handle.write("\n")
+    os.chmod(handle.name, 0o644)
+    os.replace(handle.name, path)
+
+
+def _device_words(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads)"

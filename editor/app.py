@@ -1,0 +1,614 @@
+"""``invariance-editor``: the main window (digit browser, canvas, budget, model panel, suggestions, collection).
+
+Run ``invariance-editor --index 7 --norm linf --eps 0.3`` to start on test digit 7, or add
+``--screenshot out.png`` to render the window (offscreen works) once the model panel has its first
+predictions, save it as a PNG and exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Final
+
+import numpy as np
+import platformdirs
+import torch
+from PyQt6.QtCore import Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence
+from PyQt6.QtWidgets import (
+    QApplication,
+    QButtonGroup,
+    QComboBox,
+    QGridLayout,
+    QGroupBox,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.data import load_mnist, to_float
+from core.device import DEVICE_CHOICES, resolve_device
+from core.errors import InvarianceError
+from core.labels import NOT_A_DIGIT, label_name
+from editor.qt_browser import DigitBrowser
+from editor.qt_budget import BudgetPanel
+from editor.qt_canvas import DigitCanvas
+from editor.qt_models import ModelPanel
+from editor.qt_overlay import ShortcutOverlay
+from editor.qt_suggestions import Proposal, SuggestFunction, SuggestionsPanel, geninv_suggest
+from editor.qt_tools import ToolPanel
+from editor.saving import EditRecord, Saver, default_collection_path, open_saver, rounded_edit
+from editor.settings import EditorSettings
+from editor.sources import ModelSource, ZooSource
+from editor.state import EditorState, Source
+from editor.tools import Tool
+from editor.workers import INFERENCE_THREADS
+
+log = logging.getLogger(__name__)
+
+SHORTCUTS: Final = [
+    ("0 – 9", "intended (human) label of the edit (again: clear it)"),
+    ("N", "intended label: not a digit"),
+    ("S  /  Ctrl+S", "save the edit to the collection"),
+    ("Ctrl+Z", "undo"),
+    ("Ctrl+Shift+Z  /  Ctrl+Y", "redo"),
+    ("R", "reset the edit to the original"),
+    ("B  L  D  E", "brush, lighten, darken, eraser"),
+    ("[  ]", "smaller / larger brush"),
+    ("V", "side-by-side / overlay view"),
+    (",  .", "previous / next digit"),
+    ("X", "random digit"),
+    ("Ctrl+G", "GenInv suggestions for this digit"),
+    ("?  /  F1", "this overlay"),
+]
+SCREENSHOT_TIMEOUT_MS: Final = 60_000
+
+
+class MainWindow(QMainWindow):
+    """The editor window. Everything it needs is passed in, so tests can use tiny data and stand-in models.
+
+    ``images``: uint8 (N, 28, 28) test digits; ``labels``: int64 (N,). ``collection``: where saves go
+    (opened lazily on the first save unless given). Signal ``sigSaved(str)``: the id of a saved edit.
+    """
+
+    sigSaved = pyqtSignal(str)  # noqa: N815 - pyqtgraph-style signal name
+
+    def __init__(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray,
+        *,
+        source: ModelSource,
+        settings: EditorSettings,
+        device: torch.device,
+        collection: Path | None = None,
+        models: list[str] | None = None,
+        suggest: SuggestFunction = geninv_suggest,
+        author: str = "",
+        inference_threads: int = INFERENCE_THREADS,
+    ) -> None:
+        super().__init__()
+        self.setWindowTitle("Invariance Lab — editor")
+        self.images, self.labels = images, labels
+        self.settings = settings
+        self.device = device
+        self.author = author or os.environ.get("USER", "")
+        self.collection_path = collection or (Path(settings.collection) if settings.collection else None)
+        self.saver: Saver | None = None
+        self.last_error = ""
+        self._saving = False
+        self._suggested: np.ndarray | None = None
+
+        norm = settings.norm
+        self.state = EditorState(norm, settings.eps(norm))
+        self.canvas = DigitCanvas(self.state)
+        self.canvas.set_tool(settings.tool)
+        self.canvas.set_brush_size(settings.brush_size)
+        self.canvas.set_value(settings.value)
+        self.canvas.set_view_mode(settings.view_mode)
+        self.browser = DigitBrowser(labels)
+        self.budget_panel = BudgetPanel(self.state)
+        for name in ("l0", "l1", "l2", "linf"):
+            self.budget_panel.eps_by_norm[name] = settings.eps(name)
+        self.tool_panel = ToolPanel(self.canvas)
+        self.model_panel = ModelPanel(self.state, source, device, threads=inference_threads)
+        self.suggestions = SuggestionsPanel(self.state, device, suggest)
+        self.overlay = ShortcutOverlay(SHORTCUTS, self)
+        self.label_buttons: dict[int, QPushButton] = {}
+        self.hover_label = QLabel("")
+        self.collection_panel = self._optional_collection_panel()
+
+        self._build_layout()
+        self._build_actions()
+        self.statusBar().addPermanentWidget(self.hover_label)  # type: ignore[union-attr]
+
+        self.browser.sigDigitChosen.connect(self.load_index)
+        self.canvas.sigHover.connect(self._hover)
+        self.model_panel.sigError.connect(self.show_error)
+        self.model_panel.sigModelsChosen.connect(self._remember_models)
+        self.suggestions.sigChosen.connect(self.load_proposal)
+        self.suggestions.sigError.connect(self.show_error)
+        self.tool_panel.sigChanged.connect(self._remember_tools)
+        self.state.events.label.connect(self._sync_label_buttons)
+        self.state.events.history.connect(self._sync_history)
+        self.state.events.budget.connect(self._remember_budget)
+        self.state.events.digit.connect(self._sync_title)
+
+        chosen = models if models is not None else settings.models
+        self.model_panel.set_models(self.model_panel.available() if chosen is None else chosen)
+        if self.collection_path is not None and collection is not None:
+            self._open_saver()
+        geometry = settings.geometry
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1400, 860)
+        index = settings.index if 0 <= settings.index < len(labels) else 0
+        self.browser.choose(index)
+        self._sync_history()
+
+    # ---------------------------------------------------------------------------------------- building
+    def _optional_collection_panel(self) -> QWidget | None:
+        try:
+            from editor.qt_collection import CollectionPanel
+        except ImportError as error:
+            log.info("collection panel unavailable: %s", error)
+            return None
+        panel = CollectionPanel()
+        panel.sigOpenItem.connect(self.load_item)
+        return panel
+
+    def _optional_tabs(self) -> list[tuple[str, QWidget]]:
+        """Study and report tabs over the current collection, when those widgets are installed."""
+        tabs: list[tuple[str, QWidget]] = []
+        collection = self.collection_path or default_collection_path()
+        try:
+            from editor.qt_study import StudyWidget
+
+            answers = platformdirs.user_data_path("InvarianceLab", appauthor=False) / "studies"
+            self.study_widget = StudyWidget([collection], answers)
+            self.study_widget.sigError.connect(self.show_error)
+            tabs.append(("Study", self.study_widget))
+        except ImportError as error:
+            log.info("study tab unavailable: %s", error)
+        try:
+            from editor.qt_reports import ReportPanel
+
+            self.report_panel = ReportPanel([collection], device=self.device)
+            self.report_panel.sigError.connect(self.show_error)
+            tabs.append(("Reports", self.report_panel))
+        except ImportError as error:
+            log.info("reports tab unavailable: %s", error)
+        return tabs
+
+    def _build_layout(self) -> None:
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(4, 4, 4, 4)
+        for title, widget in (
+            ("Digit", self.browser),
+            ("Budget", self.budget_panel),
+            ("Tools", self.tool_panel),
+            ("Intended label", self._label_box()),
+        ):
+            box = QGroupBox(title)
+            QVBoxLayout(box).addWidget(widget)
+            left_layout.addWidget(box)
+        left_layout.addStretch(1)
+        left_scroll = QScrollArea()
+        left_scroll.setWidget(left)
+        left_scroll.setWidgetResizable(True)
+        left_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        left_scroll.setMinimumWidth(350)
+
+        models_scroll = QScrollArea()
+        models_scroll.setWidget(self.model_panel)
+        models_scroll.setWidgetResizable(True)
+        models_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        models_scroll.setMinimumWidth(340)
+
+        bottom = QTabWidget()
+        bottom.addTab(self.suggestions, "Suggestions")
+        if self.collection_panel is not None:
+            bottom.addTab(self.collection_panel, "Collection")
+        self.bottom_tabs = bottom
+
+        center = QSplitter(Qt.Orientation.Vertical)
+        center.addWidget(self.canvas)
+        center.addWidget(bottom)
+        center.setStretchFactor(0, 3)
+        center.setStretchFactor(1, 1)
+        center.setSizes([620, 200])
+
+        editor_page = QSplitter(Qt.Orientation.Horizontal)
+        editor_page.addWidget(left_scroll)
+        editor_page.addWidget(center)
+        editor_page.addWidget(models_scroll)
+        editor_page.setStretchFactor(1, 1)
+        editor_page.setSizes([360, 680, 360])
+
+        self.tabs = QTabWidget()
+        self.tabs.addTab(editor_page, "Edit")
+        for title, widget in self._optional_tabs():
+            self.tabs.addTab(widget, title)
+        self.setCentralWidget(self.tabs)
+
+    def _label_box(self) -> QWidget:
+        box = QWidget()
+        grid = QGridLayout(box)
+        grid.setContentsMargins(0, 0, 0, 0)
+        group = QButtonGroup(box)
+        group.setExclusive(False)
+        for position, label in enumerate([*range(10), NOT_A_DIGIT]):
+            button = QPushButton("N" if label == NOT_A_DIGIT else str(label))
+            button.setCheckable(True)
+            button.setToolTip(f"Intended label: {label_name(label)} (key {button.text()})")
+            button.setMaximumWidth(40)
+            button.clicked.connect(lambda _checked, chosen=label: self.set_intended(chosen))
+            group.addButton(button)
+            self.label_buttons[label] = button
+            grid.addWidget(button, position // 6, position % 6)
+        self.save_button = QPushButton("Save edit (S)")
+        self.save_button.clicked.connect(self.save_edit)
+        grid.addWidget(self.save_button, 2, 0, 1, 6)
+        return box
+
+    def _build_actions(self) -> None:
+        toolbar = self.addToolBar("Edit")
+        assert toolbar is not None
+        toolbar.setObjectName("edit-toolbar")
+
+        def action(text: str, keys: Sequence[str], slot, tip: str = "", add: bool = False) -> QAction:  # type: ignore[no-untyped-def]
+            act = QAction(text, self)
+            act.setShortcuts([QKeySequence(k) for k in keys])
+            act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            act.setToolTip(tip or text)
+            act.triggered.connect(slot)
+            self.addAction(act)
+            if add:
+                toolbar.addAction(act)
+            return act
+
+        self.undo_action = action("Undo", ["Ctrl+Z"], self.state.undo, "Undo (Ctrl+Z)", add=True)
+        self.redo_action = action("Redo", ["Ctrl+Shift+Z", "Ctrl+Y"], self.state.redo, "Redo (Ctrl+Shift+Z)", add=True)
+        action("Reset", ["R"], self.state.reset, "Reset the edit to the original (R)", add=True)
+        action("Save", ["S", "Ctrl+S"], self.save_edit, "Save the edit to the collection (S)", add=True)
+        action("Suggest", ["Ctrl+G"], self.suggestions.start, "GenInv suggestions (Ctrl+G)", add=True)
+        action("Shortcuts", ["?", "F1", "Shift+?"], self.overlay.open, "Keyboard shortcuts (?)", add=True)
+        for digit in range(10):
+            action(str(digit), [str(digit)], lambda _=False, d=digit: self.set_intended(d))
+        action("Not a digit", ["N"], lambda: self.set_intended(NOT_A_DIGIT))
+        for tool, key in ((Tool.BRUSH, "B"), (Tool.LIGHTEN, "L"), (Tool.DARKEN, "D"), (Tool.ERASER, "E")):
+            action(tool.value, [key], lambda _=False, t=tool: self.tool_panel.set_tool(t))
+        action("Smaller brush", ["["], lambda: self.tool_panel.change_size(-1))
+        action("Larger brush", ["]"], lambda: self.tool_panel.change_size(1))
+        action("Toggle view", ["V"], self.tool_panel.toggle_view)
+        action("Previous digit", [","], lambda: self.browser.step(-1))
+        action("Next digit", ["."], lambda: self.browser.step(1))
+        action("Random digit", ["X"], self.browser.random)
+
+        toolbar.addSeparator()
+        toolbar.addWidget(QLabel(" Device "))
+        self.device_box = QComboBox()
+        for choice in DEVICE_CHOICES:
+            self.device_box.addItem(choice)
+        self.device_box.setCurrentText(self.settings.device)
+        self.device_box.setToolTip(f"Where models run (now: {self.device})")
+        self.device_box.currentTextChanged.connect(self.set_device)
+        toolbar.addWidget(self.device_box)
+
+    # ----------------------------------------------------------------------------------------- loading
+    def load_index(self, index: int) -> None:
+        """Start an edit of test digit ``index`` (keeps the current norm and ε)."""
+        self.state.load(to_float(self.images[index]), int(self.labels[index]), Source("mnist", "test", int(index)))
+        self._suggested = None
+        self.settings.index = index
+
+    def load_proposal(self, proposal: Proposal) -> None:
+        """Start an edit from a GenInv suggestion for the current digit (the original stays the same)."""
+        state = self.state
+        source = Source("geninv", state.source.split, state.source.index, f"→ {proposal.target_label}")
+        state.load(state.original.copy(), state.original_label, source, proposal.image)
+        state.set_intended_label(proposal.target_label)
+        self._suggested = state.edited.copy()
+        self.statusBar().showMessage(f"Loaded a suggestion: target label {proposal.target_label}", 5000)  # type: ignore[union-attr]
+
+    def load_item(self, item: object) -> None:
+        """Start an edit from a collection item (its original, edit, budget and intended label)."""
+        try:
+            original = item.original_float()  # type: ignore[attr-defined]
+            edited = item.image_float()  # type: ignore[attr-defined]
+            norm = item.norm or self.state.norm  # type: ignore[attr-defined]
+            eps = item.eps if item.eps is not None else self.state.eps  # type: ignore[attr-defined]
+            index = item.source_index if item.source_index is not None else -1  # type: ignore[attr-defined]
+            source = Source("collection", item.source_split or "test", index, item.id)  # type: ignore[attr-defined]
+            label = item.original_label if item.original_label is not None else NOT_A_DIGIT  # type: ignore[attr-defined]
+            self.state.load(original, label, source, edited, norm=norm, eps=eps)
+            self.state.set_intended_label(item.intended_label)  # type: ignore[attr-defined]
+        except (InvarianceError, AttributeError, ValueError) as error:
+            self.show_error(f"cannot open that item: {error}")
+            return
+        self._suggested = None
+        self.tabs.setCurrentIndex(0)
+
+    def set_intended(self, label: int) -> None:
+        self.state.set_intended_label(None if self.state.intended_label == label else label)
+
+    def set_device(self, name: str) -> None:
+        """Move the models to ``name`` ("auto", "cpu", "cuda"); an unavailable device is reported."""
+        try:
+            device = resolve_device(name)
+        except InvarianceError as error:
+            self.show_error(str(error))
+            self.device_box.blockSignals(True)
+            self.device_box.setCurrentText(self.settings.device)
+            self.device_box.blockSignals(False)
+            return
+        self.device = device
+        self.settings.device = name
+        self.model_panel.set_device(device)
+        self.suggestions.device = device
+        self.device_box.setToolTip(f"Where models run (now: {device})")
+        self.statusBar().showMessage(f"Models now run on {device}", 4000)  # type: ignore[union-attr]
+
+    # ------------------------------------------------------------------------------------------ saving
+    def _open_saver(self) -> Saver | None:
+        if self.saver is not None:
+            return self.saver
+        path = self.collection_path or default_collection_path()
+        try:
+            self.saver = open_saver(path, self.author)
+        except InvarianceError as error:
+            self.show_error(f"cannot open the collection: {error}")
+            return None
+        for widget in (getattr(self, "study_widget", None), getattr(self, "report_panel", None)):
+            if widget is not None:
+                widget.collections = [str(path)]
+        collection = getattr(self.saver, "collection", None)
+        if self.collection_panel is not None and collection is not None:
+            self.collection_panel.set_collection(collection)  # type: ignore[attr-defined]
+        self.statusBar().showMessage(f"Saving to {self.saver.description}", 5000)  # type: ignore[union-attr]
+        return self.saver
+
+    def save_edit(self) -> None:
+        """Round the edit to uint8 within the budget, predict every shown model on it, then save it."""
+        state = self.state
+        if state.intended_label is None:
+            self.show_error("choose the intended label first (keys 0–9, or N for not a digit)")
+            return
+        if self._saving:
+            return
+        try:
+            image = rounded_edit(state.original, state.edited, state.norm, state.eps)
+        except InvarianceError as error:
+            self.show_error(str(error))
+            return
+        if self._open_saver() is None:
+            return
+        method = "manual"
+        if self._suggested is not None and np.array_equal(self._suggested, state.edited):
+            method = "geninv-l0" if state.norm == "l0" else "geninv-linf"
+        record = EditRecord(
+            original=state.original.copy(),
+            image=image,
+            original_label=state.original_label,
+            intended_label=int(state.intended_label),
+            norm=state.norm,
+            eps=state.eps,
+            source_split=state.source.split if state.source.index >= 0 else None,
+            source_index=state.source.index if state.source.index >= 0 else None,
+            method=method,
+            author=self.author,
+        )
+        self._saving = True
+        self.statusBar().showMessage("Saving: predicting on the rounded edit…")  # type: ignore[union-attr]
+        self.model_panel.predict_exact(
+            image.astype(np.float32) / 255.0, lambda labels, errors: self._finish_save(record, labels, errors)
+        )
+
+    def _finish_save(self, record: EditRecord, labels: dict[str, int], errors: dict[str, str]) -> None:
+        self._saving = False
+        saver = self.saver
+        if saver is None:
+            return
+        try:
+            item_id = saver.save(
+                EditRecord(**{**record.__dict__, "predictions": dict(labels)})  # type: ignore[arg-type]
+            )
+        except InvarianceError as error:
+            self.show_error(f"not saved: {error}")
+            return
+        if self.collection_panel is not None and hasattr(self.collection_panel, "refresh"):
+            self.collection_panel.refresh()
+        skipped = f" ({len(errors)} model(s) failed)" if errors else ""
+        self.statusBar().showMessage(f"Saved {item_id[:8]} to {saver.description}{skipped}", 6000)  # type: ignore[union-attr]
+        self.sigSaved.emit(item_id)
+
+    # ----------------------------------------------------------------------------------------- display
+    def show_error(self, message: str) -> None:
+        """One clear line in the status bar (and the log); never a crash."""
+        log.warning("%s", message)
+        self.last_error = message
+        self.statusBar().showMessage(f"⚠ {message}", 10_000)  # type: ignore[union-attr]
+
+    def _hover(self, row: int, col: int) -> None:
+        if row < 0:
+            self.hover_label.setText("")
+            return
+        before, now = float(self.state.original[row, col]), float(self.state.edited[row, col])
+        self.hover_label.setText(
+            f"pixel (row {row}, col {col}): original {before:.3f} ({round(before * 255)}) → "
+            f"current {now:.3f} ({round(now * 255)})"
+        )
+
+    def _sync_label_buttons(self) -> None:
+        for label, button in self.label_buttons.items():
+            button.setChecked(label == self.state.intended_label)
+
+    def _sync_history(self) -> None:
+        self.undo_action.setEnabled(self.state.can_undo())
+        self.redo_action.setEnabled(self.state.can_redo())
+
+    def _sync_title(self) -> None:
+        source = self.state.source
+        where = f"test #{source.index}" if source.index >= 0 else source.kind
+        self.setWindowTitle(f"Invariance Lab — editor — {where} (label {label_name(self.state.original_label)})")
+
+    def _remember_models(self, names: list[str]) -> None:
+        self.settings.models = names
+
+    def _remember_tools(self) -> None:
+        self.settings.tool = self.canvas.tool
+        self.settings.brush_size = self.canvas.brush_size
+        self.settings.value = self.canvas.value
+        self.settings.view_mode = self.canvas.view_mode
+
+    def _remember_budget(self) -> None:
+        self.settings.norm = self.state.norm
+        self.settings.set_eps(self.state.norm, self.state.eps)
+
+    # ------------------------------------------------------------------------------------------ closing
+    def shutdown(self) -> None:
+        """Stop workers, close the collection and store settings (idempotent)."""
+        self.settings.geometry = self.saveGeometry()
+        self.settings.sync()
+        self.suggestions.shutdown()
+        self.model_panel.shutdown()
+        if self.saver is not None:
+            try:
+                self.saver.close()
+            except InvarianceError as error:
+                log.warning("closing the collection: %s", error)
+            self.saver = None
+
+    def closeEvent(self, event: QCloseEvent | None) -> None:  # noqa: N802 - Qt override
+        self.shutdown()
+        super().closeEvent(event)
+
+
+# ------------------------------------------------------------------------------------------- entry point
+GIL_SWITCH_INTERVAL_S: Final = 0.0005
+
+
+def configure_runtime() -> None:
+    """Process-wide settings for a responsive editor.
+
+    The GUI thread projects single images, so it uses one torch thread (workers set their own counts); and the
+    GIL is handed between the GUI thread and the inference worker every 0.5 ms instead of Python's default 5 ms,
+    which otherwise adds up to 5 ms to a stroke whenever both threads run Python code.
+    """
+    torch.set_num_threads(1)
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="invariance-editor", description="Paint invariance examples on MNIST.")
+    parser.add_argument("--index", type=int, help="MNIST test index to start with")
+    parser.add_argument("--norm", choices=("l0", "l1", "l2", "linf"), help="threat model norm")
+    parser.add_argument("--eps", type=float, help="budget ε in that norm")
+    parser.add_argument("--device", choices=DEVICE_CHOICES, help="where models run (default: remembered, else auto)")
+    parser.add_argument("--collection", type=Path, help="collection folder to save edits to (created if missing)")
+    parser.add_argument("--models", help="comma-separated model names (default: remembered, else all available)")
+    parser.add_argument("--screenshot", type=Path, help="render the window to this PNG once predictions are in, exit")
+    parser.add_argument("--debug", action="store_true", help="debug logging")
+    return parser
+
+
+def capture_when_ready(
+    window: MainWindow, path: Path, done: Callable[[int], None], timeout_ms: int = SCREENSHOT_TIMEOUT_MS
+) -> None:
+    """Save ``window`` to ``path`` once every shown model has predicted the current edit, then call
+    ``done(exit code)`` (0: written, 1: could not write)."""
+    started = time.monotonic()
+
+    def poll() -> None:
+        ready = window.model_panel.up_to_date() or not window.model_panel.rows
+        if not ready and (time.monotonic() - started) * 1000 < timeout_ms:
+            return
+        if not ready:
+            log.warning("screenshot taken before every model answered (timeout)")
+        timer.stop()
+        pixmap = window.grab()
+        if not pixmap.save(str(path), "PNG"):
+            window.show_error(f"cannot write the screenshot {path}")
+            done(1)
+            return
+        log.info("screenshot written to %s (%d×%d)", path, pixmap.width(), pixmap.height())
+        done(0)
+
+    timer = QTimer(window)
+    timer.setInterval(50)
+    timer.timeout.connect(poll)
+    timer.start()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s: %(message)s")
+    import pyqtgraph as pg
+
+    pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
+    configure_runtime()
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setOrganizationName("InvarianceLab")
+    app.setApplicationName("Editor")
+    settings = EditorSettings()
+    try:
+        images, labels = load_mnist("test")
+        device = resolve_device(args.device or settings.device)
+    except InvarianceError as error:
+        print(f"invariance-editor: error: {error}", file=sys.stderr)
+        return 1
+    if args.device:
+        settings.device = args.device
+    if args.collection is not None:
+        settings.collection = str(args.collection)
+    if args.norm:
+        settings.norm = args.norm
+    if args.eps is not None:
+        if args.eps < 0:
+            print("invariance-editor: error: --eps must be >= 0", file=sys.stderr)
+            return 1
+        settings.set_eps(args.norm or settings.norm, args.eps)
+    if args.index is not None:
+        if not 0 <= args.index < len(labels):
+            print(f"invariance-editor: error: --index must be in 0..{len(labels) - 1}", file=sys.stderr)
+            return 1
+        settings.index = args.index
+    models = [name for name in args.models.split(",") if name] if args.models else None
+    window = MainWindow(
+        images, labels, source=ZooSource(), settings=settings, device=device, collection=args.collection, models=models
+    )
+    window.show()
+
+    def report_unexpected(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:
+        # PyQt aborts on an exception escaping a slot unless a hook is installed: log it, tell the user, go on.
+        log.error("unexpected error", exc_info=(kind, error, trace))
+        window.show_error(f"internal error: {kind.__name__}: {error} (details in the log)")
+
+    sys.excepthook = report_unexpected
+    if args.screenshot is not None:
+        capture_when_ready(window, args.screenshot, app.exit)
+    code = app.exec()
+    window.shutdown()
+    if args.screenshot is not None and code == 0:
+        print(f"screenshot written to {args.screenshot}")
+    return code
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

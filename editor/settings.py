@@ -1,0 +1,158 @@
+"""Remembered editor settings (QSettings, organisation "InvarianceLab", application "Editor"), typed.
+
+Every getter falls back to a default when the stored value is missing or unreadable, so a damaged settings
+file never stops the editor from starting.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+from PyQt6.QtCore import QByteArray, QSettings
+
+from core import budget
+from core.device import DEVICE_CHOICES
+from editor.state import DEFAULT_EPS
+from editor.tools import Tool
+
+log = logging.getLogger(__name__)
+
+ORGANISATION: Final = "InvarianceLab"
+APPLICATION: Final = "Editor"
+
+
+class EditorSettings:
+    """Typed access to the editor's QSettings; pass a QSettings (e.g. an INI file) to isolate tests."""
+
+    def __init__(self, settings: QSettings | None = None) -> None:
+        self.qsettings = settings if settings is not None else QSettings(ORGANISATION, APPLICATION)
+
+    # ----------------------------------------------------------------------------------------- helpers
+    def _text(self, key: str, default: str) -> str:
+        value = self.qsettings.value(key, default)
+        return value if isinstance(value, str) else default
+
+    def _number(self, key: str, default: float) -> float:
+        try:
+            return float(self.qsettings.value(key, default))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return default
+
+    def _set(self, key: str, value: object) -> None:
+        self.qsettings.setValue(key, value)
+
+    # ---------------------------------------------------------------------------------------- settings
+    @property
+    def norm(self) -> str:
+        norm = self._text("budget/norm", "linf")
+        return norm if norm in budget.NORMS else "linf"
+
+    @norm.setter
+    def norm(self, value: str) -> None:
+        self._set("budget/norm", value)
+
+    def eps(self, norm: str) -> float:
+        value = self._number(f"budget/eps_{norm}", DEFAULT_EPS.get(norm, 0.3))
+        return value if value >= 0 else DEFAULT_EPS.get(norm, 0.3)
+
+    def set_eps(self, norm: str, value: float) -> None:
+        self._set(f"budget/eps_{norm}", float(value))
+
+    @property
+    def device(self) -> str:
+        device = self._text("device", "auto")
+        return device if device in DEVICE_CHOICES else "auto"
+
+    @device.setter
+    def device(self, value: str) -> None:
+        self._set("device", value)
+
+    @property
+    def models(self) -> list[str] | None:
+        """The chosen model names, or None when the user never chose (show every available model)."""
+        value = self.qsettings.value("models/chosen")
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return [name for name in value.split(",") if name]
+        if isinstance(value, list):
+            return [str(name) for name in value if name]
+        return None
+
+    @models.setter
+    def models(self, names: list[str]) -> None:
+        self._set("models/chosen", ",".join(names))
+
+    @property
+    def index(self) -> int:
+        return int(self._number("browser/index", 0))
+
+    @index.setter
+    def index(self, value: int) -> None:
+        self._set("browser/index", int(value))
+
+    @property
+    def tool(self) -> Tool:
+        try:
+            return Tool(self._text("tools/tool", Tool.BRUSH.value))
+        except ValueError:
+            return Tool.BRUSH
+
+    @tool.setter
+    def tool(self, value: Tool) -> None:
+        self._set("tools/tool", value.value)
+
+    @property
+    def brush_size(self) -> int:
+        return max(1, int(self._number("tools/size", 1)))
+
+    @brush_size.setter
+    def brush_size(self, value: int) -> None:
+        self._set("tools/size", int(value))
+
+    @property
+    def value(self) -> float:
+        return min(1.0, max(0.0, self._number("tools/value", 1.0)))
+
+    @value.setter
+    def value(self, value: float) -> None:
+        self._set("tools/value", float(value))
+
+    @property
+    def view_mode(self) -> str:
+        mode = self._text("tools/view", "side")
+        return mode if mode in ("side", "overlay") else "side"
+
+    @view_mode.setter
+    def view_mode(self, value: str) -> None:
+        self._set("tools/view", value)
+
+    @property
+    def collection(self) -> str:
+        return self._text("collection/path", "")
+
+    @collection.setter
+    def collection(self, value: str) -> None:
+        self._set("collection/path", value)
+
+    @property
+    def geometry(self) -> QByteArray | None:
+        value = self.qsettings.value("window/geometry")
+        return value if isinstance(value, QByteArray) else None
+
+    @geometry.setter
+    def geometry(self, value: QByteArray) -> None:
+        self._set("window/geometry", value)
+
+    @property
+    def window_state(self) -> QByteArray | None:
+        value = self.qsettings.value("window/state")
+        return value if isinstance(value, QByteArray) else None
+
+    @window_state.setter
+    def window_state(self, value: QByteArray) -> None:
+        self._set("window/state", value)
+
+    def sync(self) -> None:
+        self.qsettings.sync()

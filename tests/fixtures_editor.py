@@ -1,0 +1,101 @@
+"""Helpers for the editor tests: ten real test digits, tiny stand-in models, isolated settings, mouse events."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PyQt6.QtCore import QEvent, QPointF, QSettings, Qt
+from PyQt6.QtGui import QMouseEvent
+from PyQt6.QtWidgets import QApplication
+from torch import nn
+
+from core.data import load_mnist
+from core.errors import ModelError
+from editor.qt_canvas import DigitCanvas
+from editor.settings import EditorSettings
+from editor.sources import ModelInfo, StaticSource
+
+
+def digits(count: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``count`` MNIST test digits: uint8 (count, 28, 28), int64 (count,)."""
+    images, labels = load_mnist("test")
+    return images[:count].copy(), labels[:count].copy()
+
+
+def linear_model(seed: int) -> nn.Sequential:
+    """A tiny deterministic (N, 1, 28, 28) -> (N, 10) network (certifiable by IBP: Flatten + Linear)."""
+    generator = torch.Generator().manual_seed(seed)
+    layer = nn.Linear(784, 10)
+    with torch.no_grad():
+        layer.weight.copy_(torch.randn(10, 784, generator=generator) * 0.05)
+        layer.bias.copy_(torch.randn(10, generator=generator) * 0.1)
+    return nn.Sequential(nn.Flatten(), layer).eval()
+
+
+class BrokenSource(StaticSource):
+    """A StaticSource in which the model called "broken" fails to load like a corrupt checkpoint."""
+
+    def load(self, name: str, device: torch.device) -> nn.Module:
+        if name == "broken":
+            raise ModelError("checkpoints/broken.safetensors: corrupt checkpoint (stand-in)")
+        return super().load(name, device)
+
+
+def stand_in_source(*, slow: bool = False, certified: bool = False, broken: bool = False) -> StaticSource:
+    """Two fast linear models, optionally a slow one, a certified one (real IBP) and one that fails to load."""
+    from core.certify import certified as ibp_certified
+
+    models: dict[str, tuple[ModelInfo, nn.Module]] = {
+        "tiny-a": (ModelInfo("tiny-a", "test", description="stand-in A"), linear_model(1)),
+        "tiny-b": (ModelInfo("tiny-b", "test", "linf", 0.3, description="stand-in B"), linear_model(2)),
+    }
+    if slow:
+        models["tiny-slow"] = (ModelInfo("tiny-slow", "test", slow=True), linear_model(3))
+    if certified:
+        models["tiny-cert"] = (ModelInfo("tiny-cert", "test", "linf", 0.1, certified=True), linear_model(4))
+    if broken:
+        models["broken"] = (ModelInfo("broken", "test"), linear_model(5))
+    return BrokenSource(models, certifier=ibp_certified)
+
+
+def isolated_settings(folder: Path) -> EditorSettings:
+    """Settings in an INI file under ``folder`` (never the user's real settings)."""
+    return EditorSettings(QSettings(str(folder / "editor.ini"), QSettings.Format.IniFormat))
+
+
+def probabilities(model: nn.Module, image: np.ndarray) -> np.ndarray:
+    """Softmax (10,) of ``model`` on float (28, 28) ``image``, computed directly (the expected value)."""
+    with torch.no_grad():
+        logits = model(torch.from_numpy(np.asarray(image, dtype=np.float32))[None, None])
+    return torch.softmax(logits, dim=1)[0].numpy()
+
+
+def send_mouse(canvas: DigitCanvas, kind: QEvent.Type, row: int, col: int, pressed: bool) -> None:
+    """Deliver one real QMouseEvent to the edited view's viewport at the centre of pixel (row, col)."""
+    viewport = canvas.edited_view.viewport()
+    assert viewport is not None
+    point = QPointF(canvas.cell_center(row, col))
+    left = Qt.MouseButton.LeftButton
+    no = Qt.MouseButton.NoButton
+    if kind == QEvent.Type.MouseButtonPress:
+        button, buttons = left, left
+    elif kind == QEvent.Type.MouseButtonRelease:
+        button, buttons = left, no
+    else:
+        button, buttons = no, (left if pressed else no)
+    event = QMouseEvent(kind, point, viewport.mapToGlobal(point), button, buttons, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(viewport, event)
+
+
+def drag(canvas: DigitCanvas, cells: list[tuple[int, int]], after_each=None) -> None:  # type: ignore[no-untyped-def]
+    """Press on ``cells[0]``, move through the rest with the button held, release on the last cell."""
+    send_mouse(canvas, QEvent.Type.MouseButtonPress, *cells[0], pressed=True)
+    if after_each is not None:
+        after_each()
+    for row, col in cells[1:]:
+        send_mouse(canvas, QEvent.Type.MouseMove, row, col, pressed=True)
+        if after_each is not None:
+            after_each()
+    send_mouse(canvas, QEvent.Type.MouseButtonRelease, *cells[-1], pressed=False)

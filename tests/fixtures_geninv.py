@@ -1,0 +1,44 @@
+"""Small GenInv fixtures: a tiny scorer trained on 1,500 digits and a 300-digit candidate pool."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.data import load_mnist, to_float
+from core.geninv import CandidateBank, Scorer, load_scorer
+from core.geninv.scorer import clear_cache, train_scorer
+
+POOL = 300
+
+
+@pytest.fixture(scope="session")
+def scorer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("geninv-scorer")
+    train_scorer(epochs=1, seed=0, folder=folder, limit=1500, command="tests")
+    clear_cache()
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_scorer(scorer_dir: Path) -> Scorer:
+    return load_scorer("cpu", folder=scorer_dir)
+
+
+@pytest.fixture(scope="session")
+def pool_arrays() -> tuple[np.ndarray, np.ndarray]:
+    images, labels = load_mnist("train")
+    return to_float(images[:POOL]), labels[:POOL].copy()
+
+
+@pytest.fixture(scope="session")
+def pool_bank(pool_arrays: tuple[np.ndarray, np.ndarray]) -> CandidateBank:
+    return CandidateBank.from_arrays(*pool_arrays, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def queries() -> tuple[np.ndarray, np.ndarray]:
+    images, labels = load_mnist("test")
+    return to_float(images[:4]), labels[:4].copy()

@@ -1,0 +1,219 @@
+"""GenInv on a 300-digit pool with a tiny scorer: labels, budgets, exact duplicates, determinism, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core.budget import within_budget
+from core.errors import BudgetError, InvarianceError
+from core.geninv import (
+    LINF_TARGETS,
+    CancelledError,
+    CandidateBank,
+    SearchSettings,
+    canonical_indices,
+    suggest,
+    suggest_batch,
+)
+from core.geninv.refine import cluster_change, subset_candidates
+from core.geninv.transforms import LOWER, UPPER, clamp, warp, warp_inverse
+from tests.fixtures_geninv import pool_arrays, pool_bank, queries, scorer_dir, tiny_scorer  # noqa: F401
+
+FAST = SearchSettings(pool=16, steps=12, refine=4)
+
+
+def _on_grid(image: np.ndarray) -> bool:
+    return bool(np.allclose(image * 255.0, np.rint(image * 255.0), atol=1e-4))
+
+
+@pytest.mark.parametrize(("norm", "eps"), [("l0", None), ("l0", 8.0), ("linf", 0.3), ("linf", 0.4)])
+def test_targets_differ_and_budget_holds_after_rounding(norm, eps, pool_bank, tiny_scorer, queries):  # noqa: F811
+    images, labels = queries
+    results = suggest_batch(images, labels, norm, eps, k=3, bank=pool_bank, scorer=tiny_scorer, settings=FAST)
+    assert len(results) == len(labels)
+    for image, label, suggestions in zip(images, labels, results, strict=True):
+        assert 1 <= len(suggestions) <= 3
+        snapped = np.rint(image * 255.0) / 255.0
+        for s in suggestions:
+            assert s.target_label != s.label == label
+            assert s.image.shape == (28, 28) and s.image.dtype == np.float32
+            assert _on_grid(s.image) and s.image.min() >= 0.0 and s.image.max() <= 1.0
+            assert set(s.distortion) == {"l0", "l1", "l2", "linf", "l0_binary"}
+            assert int(pool_bank.labels[pool_bank.train_indices == s.train_index][0]) == s.target_label
+            if eps is not None:
+                assert within_budget(snapped, s.image_u8() / 255.0, norm, eps)
+                assert s.distortion[norm] <= eps + 1e-6
+            if norm == "linf":
+                assert s.target_label in LINF_TARGETS[int(label)]
+                assert within_budget(image, s.image_u8() / 255.0, "linf", eps)
+
+
+def test_l0_suggestions_ranked_and_measured(pool_bank, tiny_scorer, queries):  # noqa: F811
+    images, labels = queries
+    suggestions = suggest(images[0], int(labels[0]), "l0", k=4, bank=pool_bank, scorer=tiny_scorer, settings=FAST)
+    keys = [(not s.convincing, s.distortion["l0_binary"], -s.score) for s in suggestions]
+    assert keys == sorted(keys)
+    for s in suggestions:
+        changed = np.abs(s.image - np.rint(images[0] * 255) / 255)
+        assert s.distortion["l0_binary"] == float((changed > 0.5).sum())
+        assert s.distortion["l0"] == float((changed > 1 / 510).sum())
+        assert s.seconds > 0
+
+
+@pytest.mark.parametrize("shift", [(2, 0), (-1, 2)])
+def test_exact_shifted_duplicate_is_found(shift, pool_arrays, tiny_scorer):  # noqa: F811
+    images, labels = pool_arrays
+    query_index = 7
+    query, label = images[query_index], int(labels[query_index])
+    # the candidate is the query moved by -shift; moving it back by +shift reproduces the query exactly
+    duplicate = np.roll(query, (-shift[1], -shift[0]), axis=(0, 1))
+    other = (label + 1) % 10
+    bank = CandidateBank.from_arrays(
+        np.concatenate([images, duplicate[None]]), np.concatenate([labels, [other]]), np.arange(len(labels) + 1)
+    )
+    suggestions = suggest(query, label, "l0", k=2, bank=bank, scorer=tiny_scorer, settings=FAST)
+    found = [s for s in suggestions if s.train_index == len(labels)]
+    assert found, "the shifted duplicate was not among the suggestions"
+    best = found[0]
+    assert best.aligned_cost == 0.0
+    assert best.distortion["l0_binary"] == 0.0
+    assert best.distortion["linf"] < 0.1
+    assert best.transform.shift_x == pytest.approx(shift[0], abs=0.05)
+    assert best.transform.shift_y == pytest.approx(shift[1], abs=0.05)
+    assert best.target_label == other
+
+
+def test_rotated_duplicate_is_found_close(pool_arrays, tiny_scorer):  # noqa: F811
+    images, labels = pool_arrays
+    query, label = images[11], int(labels[11])
+    params = torch.tensor([[-12.0, 1.0, 1.0, 0.0, 0.0, 0.0]])
+    rotated = warp(torch.from_numpy(query)[None], params)[0].numpy()
+    bank = CandidateBank.from_arrays(
+        np.concatenate([images, rotated[None]]), np.concatenate([labels, [(label + 3) % 10]]), None
+    )
+    matches = suggest(query, label, "l0", k=1, bank=bank, scorer=tiny_scorer, settings=FAST)
+    assert matches[0].train_index == len(labels)
+    unaligned = float((np.abs(rotated - query) > 0.5).sum())  # about 60 pixels
+    assert matches[0].aligned_cost <= min(10.0, 0.25 * unaligned)  # the exact inverse scores 4 (double blur)
+    assert matches[0].transform.angle == pytest.approx(12.0, abs=4.0)
+
+
+def test_same_seed_same_result(pool_bank, tiny_scorer, queries):  # noqa: F811
+    images, labels = queries
+    config = SearchSettings(pool=12, steps=10, starts=2, refine=3)
+    runs = [
+        suggest_batch(
+            images[:2], labels[:2], "l0", None, k=3, seed=5, bank=pool_bank, scorer=tiny_scorer, settings=config
+        )
+        for _ in range(2)
+    ]
+    for first, second in zip(*runs, strict=True):
+        assert [s.train_index for s in first] == [s.train_index for s in second]
+        assert [s.transform for s in first] == [s.transform for s in second]
+        for a, b in zip(first, second, strict=True):
+            np.testing.assert_array_equal(a.image, b.image)
+            assert a.distortion == b.distortion and a.score == b.score
+
+
+def test_progress_and_cancel(pool_bank, tiny_scorer, queries):  # noqa: F811
+    images, labels = queries
+    seen: list[tuple[int, int]] = []
+    suggest_batch(images[:2], labels[:2], "linf", 0.3, k=1, progress=lambda d, t: seen.append((d, t)),
+                  bank=pool_bank, scorer=tiny_scorer, settings=FAST)  # fmt: skip
+    assert seen == [(1, 2), (2, 2)]
+    steps: list[tuple[int, int]] = []
+    suggest(images[0], int(labels[0]), "l0", k=2, bank=pool_bank, scorer=tiny_scorer, settings=FAST,
+            progress=lambda d, t: steps.append((d, t)))  # fmt: skip
+    assert steps == [(d, 5) for d in range(1, 6)]  # search + 4 refined neighbours (FAST.refine = 4)
+    with pytest.raises(CancelledError):
+        suggest_batch(images, labels, "l0", None, k=1, bank=pool_bank, scorer=tiny_scorer, cancel=lambda: True)
+
+
+@pytest.mark.parametrize(
+    ("image", "label", "norm", "eps", "error"),
+    [
+        (np.zeros((28, 27), np.float32), 1, "l0", None, BudgetError),
+        (np.zeros((1, 28, 28), np.float32), 1, "l0", None, BudgetError),
+        (np.full((28, 28), np.nan, np.float32), 1, "l0", None, BudgetError),
+        (np.full((28, 28), 2.0, np.float32), 1, "l0", None, BudgetError),
+        (np.zeros((28, 28), np.uint8), 1, "l0", None, BudgetError),
+        (np.zeros((28, 28), np.float32), 1, "l3", None, BudgetError),
+        (np.zeros((28, 28), np.float32), 1, "l2", 1.0, BudgetError),
+        (np.zeros((28, 28), np.float32), 1, "linf", None, BudgetError),
+        (np.zeros((28, 28), np.float32), 1, "linf", float("nan"), BudgetError),
+        (np.zeros((28, 28), np.float32), 1, "l0", -1.0, BudgetError),
+        (np.zeros((28, 28), np.float32), 12, "l0", None, InvarianceError),
+    ],
+)
+def test_bad_input_is_a_clear_error(image, label, norm, eps, error, pool_bank, tiny_scorer):  # noqa: F811
+    with pytest.raises(error) as caught:
+        suggest(image, label, norm, eps, bank=pool_bank, scorer=tiny_scorer)
+    assert "\n" not in str(caught.value) and str(caught.value)
+
+
+def test_bad_target_table(pool_bank, tiny_scorer, queries):  # noqa: F811
+    images, labels = queries
+    with pytest.raises(InvarianceError, match="target"):
+        suggest(images[0], int(labels[0]), "linf", 0.3, targets={int(labels[0]): [int(labels[0])]},
+                bank=pool_bank, scorer=tiny_scorer)  # fmt: skip
+
+
+def test_target_override_is_used(pool_bank, tiny_scorer, queries):  # noqa: F811
+    images, labels = queries
+    label = int(labels[0])
+    wanted = (label + 5) % 10
+    out = suggest(images[0], label, "linf", 0.3, k=2, targets={label: [wanted]}, bank=pool_bank,
+                  scorer=tiny_scorer, settings=FAST)  # fmt: skip
+    assert {s.target_label for s in out} == {wanted}
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(st.integers(0, 9), min_size=1, max_size=60),
+    st.floats(0.0, 0.9),
+    st.integers(0, 2**31 - 1),
+)
+def test_canonical_filter_drops_lowest_share_per_class(labels, fraction, seed):
+    labels_np = np.array(labels)
+    elbo = np.random.default_rng(seed).normal(size=labels_np.size)
+    kept = canonical_indices(labels_np, elbo, fraction)
+    assert np.all(np.diff(kept) > 0)
+    for digit in np.unique(labels_np):
+        members = np.flatnonzero(labels_np == digit)
+        kept_members = np.intersect1d(kept, members)
+        assert kept_members.size == members.size - round(fraction * members.size)
+        dropped = np.setdiff1d(members, kept_members)
+        if dropped.size and kept_members.size:
+            assert elbo[dropped].max() <= elbo[kept_members].min()
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.floats(-1.0, 1.0), min_size=6, max_size=6))
+def test_inverse_warp_undoes_warp_in_the_centre(unit):
+    lower, upper = np.array(LOWER), np.array(UPPER)
+    row = lower + (np.array(unit) + 1) / 2 * (upper - lower)
+    params = torch.from_numpy(row[None].astype(np.float32)) * 0.3
+    params[0, 1:3] += 0.7  # scales within [0.85, 1.15], shifts within ±1.8 px, angles within ±6°
+    params = clamp(params)
+    yy, xx = torch.meshgrid(torch.arange(28.0), torch.arange(28.0), indexing="ij")
+    blob = torch.exp(-((yy - 14) ** 2 + (xx - 13) ** 2) / 18.0)[None]
+    back = warp_inverse(warp(blob, params), params)
+    assert float((back - blob)[0, 9:19, 9:19].abs().max()) < 0.12
+
+
+def test_clusters_and_subsets():
+    change = np.zeros((28, 28), np.int8)
+    change[3:5, 3:6] = 1
+    change[20:22, 20:23] = -1
+    clusters = cluster_change(change, max_clusters=2)
+    assert sorted(len(c) for c in clusters) == [6, 6]
+    query = torch.zeros((28, 28))
+    target = torch.ones((28, 28))
+    subsets = subset_candidates(query, target, clusters)
+    assert subsets.shape == (3, 28, 28)
+    assert sorted(int(s.sum()) for s in subsets) == [6, 6, 12]
+    assert cluster_change(np.zeros((28, 28), np.int8)) == []

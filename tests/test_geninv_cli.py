@@ -1,0 +1,128 @@
+"""``invariance geninv`` end to end on a 300-digit pool, the scorer's files, and the GenInv benchmark."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.cli import main
+from core.errors import ModelError
+from core.geninv import bank as bank_module
+from core.geninv import scorer as scorer_module
+from core.geninv.scorer import load_scorer, read_card, scorer_paths
+from tests.fixtures_geninv import POOL, scorer_dir  # noqa: F401
+
+
+@pytest.fixture
+def tiny_checkpoints(scorer_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:  # noqa: F811
+    monkeypatch.setenv("INVARIANCE_CHECKPOINTS", str(scorer_dir))
+    scorer_module.clear_cache()
+    bank_module.clear_banks()
+    yield scorer_dir
+    scorer_module.clear_cache()
+    bank_module.clear_banks()
+
+
+def test_cli_writes_npz_and_json(tiny_checkpoints: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "runs" / "l0.npz"
+    code = main(["geninv", "--norm", "l0", "--indices", "3,0,7", "--out", str(out), "--json", "--device", "cpu",
+                 "--pool-size", str(POOL)])  # fmt: skip
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert [e["index"] for e in summary["examples"]] == [3, 0, 7]
+    assert summary["seconds_per_example"] > 0
+    with np.load(out, allow_pickle=False) as data:
+        assert data["images"].shape == (3, 28, 28) and data["images"].dtype == np.uint8
+        assert data["originals"].dtype == np.uint8
+        assert data["source_indices"].tolist() == [3, 0, 7]
+        assert np.all(data["target_labels"] != data["labels"])
+        for key in ("l0", "l1", "l2", "linf", "l0_binary"):
+            assert data[key].shape == (3,)
+        changed = np.abs(data["images"].astype(int) - data["originals"].astype(int))
+        assert data["l0_binary"].tolist() == (changed > 127.5).sum(axis=(1, 2)).tolist()
+        assert data["train_indices"].max() < POOL
+        assert str(data["norm"]) == "l0"
+        targets = data["target_labels"].tolist()
+    assert [example["target_label"] for example in summary["examples"]] == targets
+
+
+def test_cli_linf_random_respects_budget(tiny_checkpoints: Path, tmp_path: Path) -> None:
+    out = tmp_path / "linf.npz"
+    code = main(["geninv", "--norm", "linf", "--eps", "0.3", "--random", "2", "--seed", "4", "--out", str(out),
+                 "--device", "cpu", "--pool-size", str(POOL), "--targets", "1:7,4"])  # fmt: skip
+    assert code == 0
+    with np.load(out, allow_pickle=False) as data:
+        diff = np.abs(data["images"].astype(int) - data["originals"].astype(int)).max()
+        assert diff <= 76  # 0.3 * 255 = 76.5
+        assert data["linf"].max() <= 0.3 + 1e-6
+
+
+def test_cli_writes_a_collection_and_appends_to_it(tiny_checkpoints: Path, tmp_path: Path) -> None:
+    from core.collection import Collection
+
+    out = tmp_path / "suggestions"
+    for indices in ("3,0", "7"):
+        assert main(["geninv", "--norm", "l0", "--indices", indices, "--out", str(out), "--device", "cpu",
+                     "--pool-size", str(POOL)]) == 0  # fmt: skip
+    with Collection.open(out, read_only=True) as collection:
+        items = collection.items
+        assert [item.source_index for item in items] == [3, 0, 7]
+        assert {item.method for item in items} == {"geninv-l0"}
+        for item in items:
+            assert item.intended_label != item.original_label
+            assert item.eps == item.distances["l0"] and item.extra["train_index"] < POOL
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["geninv", "--norm", "l0", "--indices", "10000", "--out", "x.npz"], "outside"),
+        (["geninv", "--norm", "l0", "--indices", "a,b", "--out", "x.npz"], "comma-separated"),
+        (["geninv", "--norm", "linf", "--indices", "1", "--out", "x.npz"], "--eps"),
+        (["geninv", "--norm", "l0", "--indices", "1"], "--out"),
+        (["geninv", "--norm", "l0", "--out", "x.npz"], "--indices or --random"),
+        (
+            ["geninv", "--norm", "linf", "--eps", "0.3", "--indices", "1", "--out", "x.npz", "--targets", "1=7"],
+            "targets",
+        ),
+    ],
+)
+def test_cli_bad_arguments(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_scorer_files_and_card(scorer_dir: Path) -> None:  # noqa: F811
+    weights, card_path = scorer_paths(scorer_dir)
+    assert weights.exists() and card_path.exists()
+    card = read_card(scorer_dir)
+    assert card["format_version"] == 1 and card["name"] == "geninv-scorer"
+    assert {"command", "seed", "epochs", "seconds", "device"} <= set(card["training"])
+    assert 0.0 <= card["evaluation"]["elbo_classifier_accuracy_first_1000_test"] <= 1.0
+    scorer = load_scorer("cpu", folder=scorer_dir)
+    assert scorer.train_elbo.shape == (1500,)
+    assert np.isfinite(scorer.train_elbo).all()
+
+
+def test_missing_scorer_is_a_model_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="--train-scorer"):
+        load_scorer("cpu", folder=tmp_path)
+    (tmp_path / "geninv-scorer.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(ModelError, match="cannot read"):
+        load_scorer("cpu", folder=tmp_path)
+
+
+def test_bench_reports_speed_and_quality(tiny_checkpoints: Path) -> None:
+    from core.bench_geninv import bench_geninv, format_bench
+
+    result = bench_geninv("l0", n=2, repeats=2, device="cpu", pool_size=POOL)
+    assert len(result.seconds_per_example) == 2 and result.median_seconds_per_example > 0
+    assert result.mean_l0_binary is not None and result.mean_l0 is not None
+    assert result.mean_l0 >= result.mean_l0_binary
+    text = format_bench(result)
+    assert "median seconds per example" in text and "cores" in text and "pixels changed" in text
