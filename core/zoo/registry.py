@@ -61,7 +61,7 @@ def _entries() -> list[ZooEntry]:
             "Standard CNN, no defence",
             large,
             "standard",
-            hyper={"epochs": 4, "batch_size": 100, "lr": 1e-3, "lr_drop_epoch": 3},
+            hyper={"epochs": 8, "batch_size": 100, "lr": 1e-3, "lr_drop_epoch": 6},
         ),
         ZooEntry(
             "linf-pgd-0.3",
@@ -103,12 +103,12 @@ def _entries() -> list[ZooEntry]:
             0.4,
             certified=True,
             hyper={
-                "epochs": 14,
+                "epochs": 22,
                 "batch_size": 100,
                 "lr": 1e-3,
                 "train_eps": 0.45,
                 "warmup_epochs": 1,
-                "ramp_epochs": 7,
+                "ramp_epochs": 10,
                 "kappa_end": 0.5,
             },
         ),
