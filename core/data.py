@@ -22,7 +22,6 @@ import importlib.util
 import logging
 import os
 import pickle
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
@@ -31,6 +30,7 @@ import numpy as np
 import platformdirs
 
 from core.errors import DataError
+from core.files import atomic_output
 
 Split = Literal["train", "test"]
 SPLITS: Final[tuple[Split, ...]] = ("train", "test")
@@ -200,11 +200,8 @@ def _write_cache(arrays: dict[str, np.ndarray]) -> None:
             target = folder / f"{name}.npy"
             if target.exists():
                 continue  # never overwrite: a corrupt file is reported, not silently replaced
-            with tempfile.NamedTemporaryFile(dir=folder, suffix=".tmp", delete=False) as handle:
+            with atomic_output(target) as temporary, open(temporary, "wb") as handle:
                 np.save(handle, array, allow_pickle=False)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(handle.name, target)
     except OSError as error:
         log.warning("could not write the MNIST cache in %s (%s); data will be converted again next time", folder, error)
 

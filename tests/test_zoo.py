@@ -48,7 +48,7 @@ def test_shipped_checkpoint_matches_its_card(name: str) -> None:
     """Card readable and complete; output shape; clean accuracy on 200 test images agrees with the card."""
     card = load_card(name)
     assert card.name == name and card.command.startswith("invariance train")
-    assert card.training["seconds"] > 0 and card.checkpoint_sha256
+    assert card.training["seconds"] >= 0 and card.checkpoint_sha256  # 0 when weights are shared (binary-abs)
     clean = card.figure("clean_accuracy")
     assert clean is not None
     model = load(name, "cpu")

@@ -1,4 +1,4 @@
-"""Durable file-system helpers: atomic writes (temp file + fsync + os.replace + directory fsync)."""
+"""File-system helpers for collections: staged folders published by rename (atomic files: ``core.files``)."""
 
 from __future__ import annotations
 
@@ -7,50 +7,10 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Final
 
-TEMP_SUFFIX: Final = ".tmp"
-"""Suffix of every temporary file this package writes (removed when a collection is opened for writing)."""
+from core.files import TEMP_SUFFIX, atomic_write_bytes, fsync_dir
 
-
-def fsync_dir(path: Path) -> None:
-    """Flush the directory entry table of ``path`` (no-op where directories cannot be opened, e.g. Windows)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the whole new one, never a mix."""
-    with tempfile.NamedTemporaryFile(
-        dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX, delete=False
-    ) as handle:
-        temporary = handle.name
-        try:
-            handle.write(data)
-            handle.flush()
-            if durable:
-                os.fsync(handle.fileno())
-        except BaseException:
-            handle.close()
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise
-    try:
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-    if durable:
-        fsync_dir(path.parent)
+__all__ = ["TEMP_SUFFIX", "atomic_write_bytes", "fsync_dir", "fsync_file", "publish", "remove_tree", "staging_dir"]
 
 
 def fsync_file(path: Path) -> None:

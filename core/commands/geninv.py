@@ -16,7 +16,6 @@ import logging
 import math
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any, Final
 import numpy as np
 
 from core.errors import InvarianceError
+from core.files import atomic_output
 
 log = logging.getLogger(__name__)
 
@@ -259,13 +259,8 @@ def write_suggestions_npz(
     for key in DISTORTION_KEYS:
         arrays[key] = np.array([s.distortion[key] for s in suggestions], dtype=np.float64)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
+        with atomic_output(path) as temporary, open(temporary, "wb") as handle:
             np.savez(handle, **arrays)  # type: ignore[arg-type]
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(handle.name, 0o644)
-        os.replace(handle.name, path)
     except OSError as error:
         raise InvarianceError(f"{path}: cannot write suggestions ({error})") from None
     return path

@@ -22,7 +22,6 @@ import json
 import logging
 import os
 import platform
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -36,6 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.errors import ModelError
+from core.files import atomic_output, atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -241,11 +241,8 @@ def train_scorer(
     weights.parent.mkdir(parents=True, exist_ok=True)
     state = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
     state["train_elbo"] = train_elbo.contiguous()
-    with tempfile.NamedTemporaryFile(dir=weights.parent, suffix=".tmp", delete=False) as handle:
-        temp_name = handle.name
-    save_file(state, temp_name)
-    os.chmod(temp_name, 0o644)
-    os.replace(temp_name, weights)
+    with atomic_output(weights) as temporary:
+        save_file(state, str(temporary))
     card: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "name": SCORER_NAME,
@@ -310,11 +307,7 @@ def update_card_evaluation(accuracy: float, folder: Path | None = None) -> dict[
 
 
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False, encoding="utf-8") as handle:
-        json.dump(payload, handle, indent=2)
-        handle.write("\n")
-    os.chmod(handle.name, 0o644)
-    os.replace(handle.name, path)
+    atomic_write_text(path, json.dumps(payload, indent=2) + "\n")
 
 
 def _device_words(device: torch.device) -> str:

@@ -19,18 +19,16 @@ The session state file (``kind`` ``invariance-lab.session``) has the same layout
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
 from core.errors import StudyError
+from core.files import atomic_write_bytes
 from core.labels import is_valid_label
 
 FORMAT_VERSION: Final = 1
@@ -141,18 +139,7 @@ def write_text_atomic(path: Path, text: str, *, overwrite: bool = True) -> None:
 
 def write_bytes_atomic(path: Path, payload: bytes, *, overwrite: bool = True) -> None:
     """Like :func:`write_text_atomic`, for bytes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            os.link(tmp, path)  # atomic, and refuses an existing name
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    atomic_write_bytes(path, payload, overwrite=overwrite)
 
 
 def write_json_atomic(path: Path, data: dict[str, Any], *, overwrite: bool) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -20,6 +19,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from core.errors import ModelError
+from core.files import atomic_output, atomic_write_text
 
 CARD_FORMAT_VERSION: Final = 1
 _REPO_CHECKPOINTS: Final = Path(__file__).resolve().parents[2] / "checkpoints"
@@ -85,15 +85,9 @@ def write_card(card: ModelCard) -> Path:
 def save_weights(name: str, model: torch.nn.Module) -> str:
     """Write the model's state dict atomically as safetensors; returns the file's sha256."""
     path = weights_path(name)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
-        temp = Path(handle.name)
-    try:
-        save_file(tensors, str(temp))
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
+    with atomic_output(path) as temporary:
+        save_file(tensors, str(temporary))
     return file_sha256(path)
 
 
@@ -111,13 +105,3 @@ def load_weights(name: str, expected_sha256: str | None) -> dict[str, torch.Tens
 
 def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temp file in the same folder, fsync and rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False, encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(handle.name, path)
