@@ -61,6 +61,7 @@ class TrainContext:
     time_budget_s: float | None = None
     started: float = field(default_factory=time.monotonic)
     progress_enabled: bool = True
+    seconds_before_resume: float = 0.0
 
     @property
     def hyper(self) -> dict[str, Any]:
@@ -90,7 +91,9 @@ class TrainContext:
         """Resumable state after ``epoch`` (0-based, completed); plain tensors only (loaded with weights_only)."""
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
         temp = self.state_path.with_suffix(".tmp")
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch, **extra}, temp)
+        elapsed = self.seconds_before_resume + time.monotonic() - self.started
+        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch, **extra}
+        torch.save({**state, "elapsed_s": elapsed}, temp)
         temp.replace(self.state_path)
 
     def load_state(self, model: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[int, dict[str, Any]]:
@@ -101,6 +104,7 @@ class TrainContext:
         model.load_state_dict(state.pop("model"))
         optimizer.load_state_dict(state.pop("optimizer"))
         epoch = int(state.pop("epoch"))
+        self.seconds_before_resume = float(state.pop("elapsed_s", 0.0))
         self.logger.info("resumed from %s after epoch %d", self.state_path, epoch + 1)
         return epoch + 1, state
 
@@ -177,7 +181,7 @@ def train_model(
     model = build(entry.architecture).to(chosen)
     started = time.monotonic()
     model = recipe_for(entry)(context, model)
-    seconds = time.monotonic() - started
+    seconds = context.seconds_before_resume + time.monotonic() - started  # a resumed run counts every epoch
     model.eval()
     sha = save_weights(name, model)
     card = ModelCard(

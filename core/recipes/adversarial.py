@@ -4,9 +4,12 @@
 - ``fgsm-rs``: ℓ∞ training on FGSM with a random start ("fast is better than free"), step ``alpha_factor·ε``.
 - ``pgd``: PGD training (``steps`` iterations, random start) for ``entry.norm``.
 - ``slide``: ℓ1 training with Sparse ℓ1 Descent (``steps``, ``sparsity`` percentile).
-- ``spatial``: the worst of ``transforms`` random rotations + translations per input, then ℓ∞ FGSM-RS.
+- ``spatial``: the worst of ``transforms`` random rotations + translations per input, then ℓ∞ FGSM-RS; the
+  first ``augment_epochs`` use one random transform per image instead (from scratch, the worst-of-k
+  adversary leaves the small network near chance).
 
-Every adversarial recipe ramps ε linearly from ε/3 over ``ramp_epochs`` (the paper's weaker first epoch) and,
+Every adversarial recipe ramps ε linearly from ``ramp_start``·ε (default 1/3, the paper's weaker first epoch;
+0 for the spatial model, which otherwise collapses to chance) to ε over ``ramp_epochs`` and,
 after each epoch, measures PGD-10 robust accuracy on 1,000 held-out training images (never trained on): the
 best such epoch after the ramp is kept, which guards against catastrophic overfitting of FGSM training.
 """
@@ -67,8 +70,12 @@ def train_pgd(ctx: TrainContext, model: nn.Module) -> nn.Module:
 def train_spatial(ctx: TrainContext, model: nn.Module) -> nn.Module:
     alpha = float(ctx.hyper.get("alpha_factor", 1.25))
     count = int(ctx.hyper.get("transforms", 10))
+    augment_epochs = int(ctx.hyper.get("augment_epochs", 0))
 
     def perturb(x: torch.Tensor, y: torch.Tensor, eps: float, generator: torch.Generator, epoch: int) -> torch.Tensor:
+        if epoch < augment_epochs:  # curriculum: a random transform per image before the worst-of-k adversary
+            params = attacks.random_spatial(len(x), generator=generator).to(x.device)
+            return attacks.affine_transform(x, params[:, 0], params[:, 1], params[:, 2])
         moved = attacks.worst_transform(model, x, y, attacks.random_spatial(count, generator=generator))
         return _fgsm_random_start(model, moved, y, eps, alpha, generator)
 
@@ -89,6 +96,7 @@ def _fit(ctx: TrainContext, model: nn.Module, perturb) -> nn.Module:  # type: ig
     epochs = int(hyper["epochs"])
     eps_final = float(ctx.entry.eps or 0.0)
     ramp = max(1, int(hyper.get("ramp_epochs", 1)))
+    ramp_start = float(hyper.get("ramp_start", 1 / 3))
     check_norm = "linf" if ctx.entry.recipe in ("fgsm-rs", "spatial") else str(ctx.entry.norm)
     held_x, held_y = ctx.images[-HELD_OUT:].to(ctx.device), ctx.labels[-HELD_OUT:].to(ctx.device)
     ctx.images, ctx.labels = ctx.images[:-HELD_OUT], ctx.labels[:-HELD_OUT]
@@ -107,7 +115,7 @@ def _fit(ctx: TrainContext, model: nn.Module, perturb) -> nn.Module:  # type: ig
         correct = seen = 0
         for step, (x, y) in enumerate(ctx.batches(epoch)):
             progress = (epoch + step / steps_per_epoch) / ramp
-            eps = eps_final * min(1.0, 1 / 3 + 2 / 3 * progress)
+            eps = eps_final * min(1.0, ramp_start + (1 - ramp_start) * progress)
             inputs = perturb(x, y, eps, generator, epoch) if perturb is not None and eps_final > 0 else x
             logits = model(inputs)
             loss = F.cross_entropy(logits, y)

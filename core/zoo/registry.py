@@ -138,7 +138,15 @@ def _entries() -> list[ZooEntry]:
             "spatial",
             "linf",
             0.3,
-            hyper={**linf_fast, "epochs": 4, "lr_drop_epoch": 3, "ramp_epochs": 2, "transforms": 10},
+            hyper={
+                **linf_fast,
+                "epochs": 6,
+                "lr_drop_epoch": 5,
+                "augment_epochs": 1,
+                "ramp_epochs": 4,
+                "ramp_start": 0.0,
+                "transforms": 10,
+            },
         ),
         ZooEntry(
             "linf-pgd-0.1",
