@@ -33,8 +33,23 @@ class AttackResult:
 
 
 def default_step_size(eps: float, steps: int) -> float:
-    """2.5·ε/k, the step size of Madry et al. used by the reference paper for every norm."""
+    """2.5·ε/k, the constant step of Madry et al. that the reference paper uses for ℓ∞ (and our SLIDE)."""
     return 2.5 * eps / max(steps, 1)
+
+
+def step_sizes(norm: str, eps: float, steps: int, step_size: float | None = None) -> list[float]:
+    """The step size of each PGD iteration.
+
+    A given ``step_size`` is used throughout. Otherwise ℓ∞ and ℓ1 take 2.5·ε/k; ℓ2 starts at ε/2 and halves
+    after 50% and 75% of the iterations: with the constant 2.5·ε/k, our ℓ2 PGD overestimated the ℓ2 model's
+    robustness by 10 points against ART's AutoPGD (74% vs 64% on 100 test images); with this schedule it
+    finds 65% with a single restart.
+    """
+    if step_size is not None:
+        return [step_size] * steps
+    if norm != "l2":
+        return [default_step_size(eps, steps)] * steps
+    return [eps / 2 * (1.0 if i < steps / 2 else 0.5 if i < 3 * steps / 4 else 0.25) for i in range(steps)]
 
 
 def pgd(
@@ -57,7 +72,7 @@ def pgd(
     """
     if norm not in ATTACK_NORMS:
         raise BudgetError(f"PGD supports {', '.join(ATTACK_NORMS)}, not {norm!r}")
-    step = step_size if step_size is not None else default_step_size(eps, steps)
+    schedule = step_sizes(norm, eps, steps, step_size)
     best = images.detach().clone()
     success = torch.zeros(len(images), dtype=torch.bool, device=images.device)
     for restart in range(max(1, restarts)):
@@ -65,7 +80,7 @@ def pgd(
         if len(todo) == 0:
             break
         start = random_start and (restart > 0 or norm != "l1")
-        candidate = _pgd_once(model, images[todo], labels[todo], norm, eps, steps, step, start, sparsity, generator)
+        candidate = _pgd_once(model, images[todo], labels[todo], norm, eps, schedule, start, sparsity, generator)
         with torch.no_grad():
             fooled = model(candidate).argmax(1) != labels[todo]
         best[todo] = candidate
@@ -79,14 +94,13 @@ def _pgd_once(
     labels: torch.Tensor,
     norm: str,
     eps: float,
-    steps: int,
-    step: float,
+    schedule: list[float],
     random_start: bool,
     sparsity: float,
     generator: torch.Generator | None,
 ) -> torch.Tensor:
     adversarial = random_point(images, norm, eps, generator) if random_start else images.clone()
-    for _ in range(steps):
+    for step in schedule:
         adversarial.requires_grad_(True)
         loss = F.cross_entropy(model(adversarial), labels)
         (gradient,) = torch.autograd.grad(loss, adversarial)

@@ -192,3 +192,14 @@ def test_zoo_cli_lists_every_model(capsys: pytest.CaptureFixture[str]) -> None:
 def test_train_cli_needs_a_known_name(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", "no-such-model"]) == 1
     assert "unknown model" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SHIPPED)
+def test_card_clean_accuracy_reproduces_on_the_full_test_set(name: str) -> None:
+    """The card's clean accuracy is re-measured exactly (same weights, same 10,000 images, deterministic)."""
+    from core.zoo.evaluation import CLEAN_N, Figure, measure
+
+    card = load_card(name)
+    measured = measure(load(name, "cpu"), Figure("clean_accuracy", "clean", CLEAN_N), torch.device("cpu"))
+    assert measured == pytest.approx(card.figure("clean_accuracy"), abs=1e-4)

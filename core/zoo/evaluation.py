@@ -44,7 +44,8 @@ class Figure:
     def attack_name(self) -> str:
         if self.kind == "pgd":
             name = "SLIDE" if self.norm == "l1" else f"PGD-{self.norm}"
-            return f"{name}-{self.steps} x{self.restarts} restarts, step 2.5·ε/{self.steps}, ε={self.eps}"
+            step = "ε/2 halved at 50% and 75%" if self.norm == "l2" else f"2.5·ε/{self.steps}"
+            return f"{name}-{self.steps} x{self.restarts} restarts, step {step}, ε={self.eps}"
         if self.kind == "spatial":
             return f"worst of 7 rotations (±30°) x 7x7 shifts (±3 px), then PGD-linf-{self.steps}, ε={self.eps}"
         if self.kind == "certified":
