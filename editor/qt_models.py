@@ -110,7 +110,8 @@ class ModelRow(QFrame):
         self.name = QLabel(f"<b>{info.name}</b>")
         threat = f"{info.norm} ε={info.eps:g}" if info.norm is not None and info.eps is not None else "undefended"
         self.name.setToolTip(f"{info.description}\nfamily: {info.family}; trained for {threat}")
-        self.kind = QLabel(("certified · " if info.certified else "") + (threat if info.norm else "no defence"))
+        kind = threat if info.norm else (info.family or "no ℓp threat model").replace("standard", "no defence")
+        self.kind = QLabel(("certified · " if info.certified else "") + kind)
         self.kind.setStyleSheet("color: #999999; font-size: 9pt")
         self.prediction = QLabel("–")
         self.prediction.setStyleSheet("font-size: 20pt; font-weight: bold")

@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument("--models", help="comma-separated subset (default: every trained model)")
     parser.add_argument("--n", type=int, default=None, help="test images (audit default 500)")
-    parser.add_argument("--restarts", type=int, default=1, help="PGD restarts in the audit (cards use 5)")
+    parser.add_argument("--restarts", type=int, default=5, help="PGD restarts in the audit (as the cards)")
     parser.add_argument("--device", default=None, help="auto (default), cpu or cuda")
     parser.set_defaults(handler=run)
 
