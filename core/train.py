@@ -96,6 +96,14 @@ class TrainContext:
         torch.save({**state, "elapsed_s": elapsed}, temp)
         temp.replace(self.state_path)
 
+    def end_epoch(self, model: nn.Module, optimizer: torch.optim.Optimizer, epoch: int, **extra: Any) -> bool:
+        """Save resumable state after ``epoch``; True when the time budget says to stop (and log that)."""
+        self.save_state(model, optimizer, epoch, **extra)
+        if self.out_of_time():
+            self.logger.info("time budget reached after epoch %d", epoch + 1)
+            return True
+        return False
+
     def load_state(self, model: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[int, dict[str, Any]]:
         """Restore the last saved state if any; returns (first epoch to run, extra values saved)."""
         if not self.state_path.exists():

@@ -353,7 +353,7 @@ def _hf_rows(folder: Path, kind: str) -> list[dict[str, Any]]:
         file_name = entry.get("file_name")
         if not isinstance(file_name, str):
             raise CollectionError(f"{where}: missing 'file_name'")
-        image = _read_image(_inside(folder, file_name, where))
+        image = png.read_digit_png(_inside(folder, file_name, where))
         row: dict[str, Any] = {"image": image, "method": "imported", "set_name": folder.name}
         item_id = entry.get("id")
         if isinstance(item_id, str) and _ID_PATTERN.match(item_id) and item_id not in seen:
@@ -412,13 +412,13 @@ def _csv_rows(folder: Path, kind: str) -> list[dict[str, Any]]:
         if "image_file" not in text:
             raise CollectionError(f"{where}: missing image_file")
         row: dict[str, Any] = {
-            "image": _read_image(_inside(folder, text["image_file"], where)),
+            "image": png.read_digit_png(_inside(folder, text["image_file"], where)),
             "method": text.get("method", "imported"),
             "set_name": text.get("set_name", folder.name),
             "notes": text.get("notes", ""),
         }
         if "original_file" in text:
-            row["original"] = _read_image(_inside(folder, text["original_file"], where))
+            row["original"] = png.read_digit_png(_inside(folder, text["original_file"], where))
         item_id = text.get("id", "")
         if _ID_PATTERN.match(item_id) and item_id not in seen:
             row["item_id"] = item_id
@@ -477,7 +477,7 @@ def _imagefolder_rows(folder: Path, kind: str) -> list[dict[str, Any]]:
             if file.suffix.lower() != ".png" or not file.is_file():
                 raise CollectionError(f"{file}: not a PNG image")
             row: dict[str, Any] = {
-                "image": _read_image(file),
+                "image": png.read_digit_png(file),
                 f"{kind}_label": value,
                 "method": "imported",
                 "set_name": folder.name,
@@ -499,20 +499,6 @@ def _inside(folder: Path, relative: str, where: str) -> Path:
     if folder.resolve() not in candidate.parents:
         raise CollectionError(f"{where}: file_name {relative!r} points outside {folder}")
     return candidate
-
-
-def _read_image(path: Path) -> np.ndarray:
-    try:
-        pixels = png.decode_png(path.read_bytes())
-    except FileNotFoundError:
-        raise CollectionError(f"{path}: file not found") from None
-    except OSError as error:
-        raise CollectionError(f"{path}: cannot read ({error})") from None
-    except ValueError as error:
-        raise CollectionError(f"{path}: {error}") from None
-    if pixels.shape != (28, 28):
-        raise CollectionError(f"{path}: image is {pixels.shape[1]}x{pixels.shape[0]}, expected 28x28")
-    return pixels
 
 
 def _json_label(value: object, where: str, *, digits: bool = False) -> int | None:

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import struct
 import zlib
+from pathlib import Path
 from typing import Final
 
 import numpy as np
+
+from core.errors import CollectionError
 
 SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
 MAX_SIDE: Final = 4096
@@ -130,3 +133,22 @@ def _paeth(a: int, b: int, c: int) -> int:
     if pa <= pb and pa <= pc:
         return a
     return b if pb <= pc else c
+
+
+def read_digit_png(path: Path, where: str = "") -> np.ndarray:
+    """Decode a 28x28 grayscale PNG file; every failure is a one-line :class:`CollectionError` naming ``path``.
+
+    ``where`` adds context (e.g. which manifest item refers to the file) to the missing-file message.
+    """
+    context = f"; {where}" if where else ""
+    try:
+        pixels = decode_png(path.read_bytes())
+    except FileNotFoundError:
+        raise CollectionError(f"{path}: image file missing (file not found{context})") from None
+    except OSError as error:
+        raise CollectionError(f"{path}: cannot read ({error})") from None
+    except ValueError as error:
+        raise CollectionError(f"{path}: corrupt image ({error})") from None
+    if pixels.shape != (28, 28):
+        raise CollectionError(f"{path}: image is {pixels.shape[1]}x{pixels.shape[0]}, expected 28x28")
+    return pixels

@@ -620,16 +620,7 @@ class Collection:
         if relative in cache:
             return cache[relative]
         target = self.path / relative
-        try:
-            pixels = png.decode_png(target.read_bytes())
-        except FileNotFoundError:
-            raise CollectionError(f"{target}: image file missing ({where})") from None
-        except OSError as error:
-            raise CollectionError(f"{target}: cannot read ({error})") from None
-        except ValueError as error:
-            raise CollectionError(f"{target}: corrupt image ({error})") from None
-        if pixels.shape != IMAGE_SHAPE:
-            raise CollectionError(f"{target}: image is {pixels.shape[1]}x{pixels.shape[0]}, expected 28x28")
+        pixels = png.read_digit_png(target, where)
         digest = Path(relative).stem.rsplit("-", 1)[-1]
         if pixels_digest(pixels) != digest:
             raise CollectionError(f"{target}: pixels do not match the checksum in the file name")

@@ -101,9 +101,7 @@ def train_abs(ctx: TrainContext, model: nn.Module) -> nn.Module:
             heldout_acc_uncalibrated=accuracy,
             lr=lr,
         )
-        ctx.save_state(model, optimizer, epoch)
-        if ctx.out_of_time():
-            ctx.logger.info("time budget reached after epoch %d", epoch + 1)
+        if ctx.end_epoch(model, optimizer, epoch):
             break
     model.eval()
     calibrate(model, held_x, held_y, ctx)

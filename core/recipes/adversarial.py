@@ -145,9 +145,7 @@ def _fit(ctx: TrainContext, model: nn.Module, perturb) -> nn.Module:  # type: ig
         if epoch + 1 >= ramp and score >= best_score:
             best_score, best_state = score, copy.deepcopy(model.state_dict())
         ctx.log_epoch(epoch, train_acc=correct / max(seen, 1), heldout_clean=clean, heldout_pgd10=robust, lr=lr)
-        ctx.save_state(model, optimizer, epoch, best_score=best_score)
-        if ctx.out_of_time():
-            ctx.logger.info("time budget reached after epoch %d", epoch + 1)
+        if ctx.end_epoch(model, optimizer, epoch, best_score=best_score):
             break
     if best_score >= 0:
         model.load_state_dict(best_state)

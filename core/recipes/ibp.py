@@ -101,9 +101,7 @@ def train_ibp(ctx: TrainContext, model: nn.Module) -> nn.Module:
             kappa=kappa,
             lr=lr,
         )
-        ctx.save_state(model, optimizer, epoch)
-        if ctx.out_of_time():
-            ctx.logger.info("time budget reached after epoch %d", epoch + 1)
+        if ctx.end_epoch(model, optimizer, epoch):
             break
     model.eval()
     return model
