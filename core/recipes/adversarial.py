@@ -1,6 +1,6 @@
 """Standard and adversarial training recipes (Madry et al. 2018; Wong et al. 2020; Tramèr & Boneh 2019).
 
-- ``standard``: cross-entropy on clean images.
+- ``standard``: cross-entropy on clean images, optionally moved by small random rotations and shifts.
 - ``fgsm-rs``: ℓ∞ training on FGSM with a random start ("fast is better than free"), step ``alpha_factor·ε``.
 - ``pgd``: PGD training (``steps`` iterations, random start) for ``entry.norm``.
 - ``slide``: ℓ1 training with Sparse ℓ1 Descent (``steps``, ``sparsity`` percentile).
@@ -29,7 +29,18 @@ HELD_OUT = 1000
 
 
 def train_standard(ctx: TrainContext, model: nn.Module) -> nn.Module:
-    return _fit(ctx, model, perturb=None)
+    """Cross-entropy on clean images, each moved by a random rotation of up to ``augment_degrees`` and a whole-
+    pixel shift of up to ``augment_shift`` (both default 0: no augmentation)."""
+    degrees = float(ctx.hyper.get("augment_degrees", 0.0))
+    shift = float(ctx.hyper.get("augment_shift", 0.0))
+    if degrees == 0 and shift == 0:
+        return _fit(ctx, model, perturb=None)
+
+    def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        params = attacks.random_spatial(len(x), max_degrees=degrees, max_shift=shift, generator=generator)
+        return attacks.affine_transform(x, *params.to(x.device).unbind(1))
+
+    return _fit(ctx, model, perturb=None, augment=augment)
 
 
 def train_fgsm_rs(ctx: TrainContext, model: nn.Module) -> nn.Module:
@@ -91,7 +102,7 @@ def _fgsm_random_start(
     return torch.min(torch.max(stepped, x - eps), x + eps).clamp(0.0, 1.0)
 
 
-def _fit(ctx: TrainContext, model: nn.Module, perturb) -> nn.Module:  # type: ignore[no-untyped-def]
+def _fit(ctx: TrainContext, model: nn.Module, perturb, augment=None) -> nn.Module:  # type: ignore[no-untyped-def]
     hyper = ctx.hyper
     epochs = int(hyper["epochs"])
     eps_final = float(ctx.entry.eps or 0.0)
@@ -116,6 +127,8 @@ def _fit(ctx: TrainContext, model: nn.Module, perturb) -> nn.Module:  # type: ig
         for step, (x, y) in enumerate(ctx.batches(epoch)):
             progress = (epoch + step / steps_per_epoch) / ramp
             eps = eps_final * min(1.0, ramp_start + (1 - ramp_start) * progress)
+            if augment is not None:
+                x = augment(x, generator)
             inputs = perturb(x, y, eps, generator, epoch) if perturb is not None and eps_final > 0 else x
             logits = model(inputs)
             loss = F.cross_entropy(logits, y)

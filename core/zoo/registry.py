@@ -61,7 +61,14 @@ def _entries() -> list[ZooEntry]:
             "Standard CNN, no defence",
             large,
             "standard",
-            hyper={"epochs": 8, "batch_size": 100, "lr": 1e-3, "lr_drop_epoch": 6},
+            hyper={
+                "epochs": 15,
+                "batch_size": 100,
+                "lr": 1e-3,
+                "lr_drop_epoch": 11,
+                "augment_degrees": 10.0,
+                "augment_shift": 2.0,
+            },
         ),
         ZooEntry(
             "linf-pgd-0.3",
