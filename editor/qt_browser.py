@@ -6,9 +6,8 @@ The browser only chooses; the main window loads the chosen digit into the editor
 from __future__ import annotations
 
 import numpy as np
-from PyQt6.QtCore import pyqtSignal
+from PyQt6.QtCore import QSignalBlocker, pyqtSignal
 from PyQt6.QtWidgets import QComboBox, QGridLayout, QLabel, QPushButton, QSpinBox, QWidget
-from superqt.utils import signals_blocked
 
 ANY_CLASS = -1
 
@@ -63,7 +62,7 @@ class DigitBrowser(QWidget):
         if not 0 <= index < len(self.labels):
             raise IndexError(f"test index {index} outside 0..{len(self.labels) - 1}")
         self.current = int(index)
-        with signals_blocked(self.index_box):
+        with QSignalBlocker(self.index_box):
             self.index_box.setValue(self.current)
         self.label_text.setText(f"Original label: <b>{int(self.labels[self.current])}</b>")
         self.sigDigitChosen.emit(self.current)

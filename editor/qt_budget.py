@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from PyQt6.QtCore import QSignalBlocker
 from PyQt6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QProgressBar, QWidget
-from superqt.utils import signals_blocked
 
 from editor.state import DEFAULT_EPS, EditorState
 
@@ -78,7 +78,7 @@ class BudgetPanel(QWidget):
         norm, eps = self.state.norm, self.state.eps
         self.eps_by_norm[norm] = eps
         limits = _RANGES[norm]
-        with signals_blocked(self.norm_box), signals_blocked(self.eps_box):
+        with QSignalBlocker(self.norm_box), QSignalBlocker(self.eps_box):
             self.norm_box.setCurrentIndex(self.norm_box.findData(norm))
             self.eps_box.setDecimals(limits.decimals)
             self.eps_box.setRange(0.0, limits.maximum)

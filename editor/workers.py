@@ -29,6 +29,7 @@ from PyQt6.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
 from torch import nn
 
 from core.errors import InvarianceError
+from core.zoo.stacked import run_unit, stack_models
 from editor.sources import ModelSource
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ class InferenceEngine:
         self.device = device
         self._models: dict[str, nn.Module] = {}
         self._load_errors: dict[str, str] = {}
+        self._units: dict[tuple[str, ...], list[tuple[list[str], nn.Module]]] = {}
         self._certified_cache: dict[tuple[str, str, int, str, float], bool] = {}
 
     def load(self, names: tuple[str, ...], device: torch.device | None = None) -> dict[str, str]:
@@ -82,6 +84,7 @@ class InferenceEngine:
         if device is not None and device != self.device:
             self.device = device
             self._models.clear()
+            self._units.clear()
             self._certified_cache.clear()
         self._load_errors.clear()
         for name in names:
@@ -89,6 +92,7 @@ class InferenceEngine:
                 continue
             try:
                 self._models[name] = self.source.load(name, self.device)
+                self._units.clear()
             except (InvarianceError, OSError, RuntimeError, ValueError) as error:
                 log.warning("cannot load model %s: %s", name, error)
                 self._load_errors[name] = str(error)
@@ -96,22 +100,26 @@ class InferenceEngine:
 
     @torch.inference_mode()
     def run(self, request: PredictionRequest) -> PredictionResult:
-        """Run every model of ``request`` on its image; certification results are cached per digit."""
+        """Run every model of ``request`` on its image (same-architecture models in one stacked pass, see
+        :mod:`core.zoo.stacked`); certification results are cached per digit."""
         started = time.perf_counter()
         result = PredictionResult(request.request_id, request.exact)
         x = torch.from_numpy(np.ascontiguousarray(request.image, dtype=np.float32)).to(self.device)[None, None]
         for name in request.names:
-            model = self._models.get(name)
-            if model is None:
+            if name not in self._models:
                 result.errors[name] = self._load_errors.get(name, "not loaded")
-                continue
+        for names, module in self._units_for(request.names):
             try:
-                logits = model(x)
-                result.probabilities[name] = torch.softmax(logits.float(), dim=1)[0].cpu().numpy()
-                result.certified[name] = self._certified(name, model, request)
+                logits = run_unit(names, module, x)
+                for name in names:
+                    result.probabilities[name] = torch.softmax(logits[name].float(), dim=1)[0].cpu().numpy()
+                    result.certified[name] = self._certified(name, self._models[name], request)
             except (RuntimeError, ValueError, InvarianceError) as error:
-                log.warning("model %s failed: %s", name, error)
-                result.errors[name] = str(error)
+                log.warning("model(s) %s failed: %s", ", ".join(names), error)
+                for name in names:
+                    result.probabilities.pop(name, None)
+                    result.certified.pop(name, None)
+                    result.errors[name] = str(error)
         return PredictionResult(
             request.request_id,
             request.exact,
@@ -120,6 +128,12 @@ class InferenceEngine:
             result.errors,
             time.perf_counter() - started,
         )
+
+    def _units_for(self, names: tuple[str, ...]) -> list[tuple[list[str], nn.Module]]:
+        """The loaded models among ``names``, stacked where they share an architecture (cached per name list)."""
+        if names not in self._units:
+            self._units[names] = stack_models({name: self._models[name] for name in names if name in self._models})
+        return self._units[names]
 
     def _certified(self, name: str, model: nn.Module, request: PredictionRequest) -> bool | None:
         info = self.source.info(name)

@@ -203,3 +203,24 @@ def test_card_clean_accuracy_reproduces_on_the_full_test_set(name: str) -> None:
     card = load_card(name)
     measured = measure(load(name, "cpu"), Figure("clean_accuracy", "clean", CLEAN_N), torch.device("cpu"))
     assert measured == pytest.approx(card.figure("clean_accuracy"), abs=1e-4)
+
+
+def test_stacked_models_match_separate_forwards() -> None:
+    """Same-architecture networks run as one StackedSequential give each network's own logits."""
+    from core.zoo.stacked import StackedSequential, run_unit, stack_key, stack_models
+
+    torch.manual_seed(0)
+    models = {f"large{k}": build("cnn-s2-large").eval() for k in range(3)}
+    models.update({f"small{k}": build("cnn-s2-small").eval() for k in range(2)})
+    models["odd"] = nn.Sequential(nn.Flatten(), nn.Linear(784, 10)).eval()  # Linear first: not stackable
+    x = torch.rand(4, 1, 28, 28)
+    units = stack_models(models)
+    assert [names for names, _ in units] == [["large0", "large1", "large2"], ["small0", "small1"], ["odd"]]
+    assert isinstance(units[0][1], StackedSequential) and units[2][1] is models["odd"]
+    with torch.no_grad():
+        outputs = {name: logits for names, module in units for name, logits in run_unit(names, module, x).items()}
+        for name, model in models.items():
+            torch.testing.assert_close(outputs[name], model(x), rtol=1e-5, atol=1e-5)
+    assert stack_key(nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.Flatten(), nn.Linear(4, 2))) is None
+    with pytest.raises(ValueError, match="same stackable architecture"):
+        StackedSequential([models["large0"], models["small0"]])
