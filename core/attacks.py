@@ -65,10 +65,14 @@ def pgd(
     random_start: bool = True,
     sparsity: float = 99.0,
     generator: torch.Generator | None = None,
+    early_stop: bool = False,
 ) -> AttackResult:
     """Untargeted PGD maximising cross-entropy; restarts re-attack only the examples not yet broken.
 
     For each example the returned point is the first successful one found, else the last restart's.
+    ``early_stop``: within a restart, an example leaves the batch at the first iterate the model misclassifies
+    (that iterate is its result). Evaluation uses it: it counts a success at any iterate, not only the last,
+    and saves the work on broken examples. Training leaves it off, so every example gets the full attack.
     """
     if norm not in ATTACK_NORMS:
         raise BudgetError(f"PGD supports {', '.join(ATTACK_NORMS)}, not {norm!r}")
@@ -80,7 +84,9 @@ def pgd(
         if len(todo) == 0:
             break
         start = random_start and (restart > 0 or norm != "l1")
-        candidate = _pgd_once(model, images[todo], labels[todo], norm, eps, schedule, start, sparsity, generator)
+        candidate = _pgd_once(
+            model, images[todo], labels[todo], norm, eps, schedule, start, sparsity, generator, early_stop
+        )
         with torch.no_grad():
             fooled = model(candidate).argmax(1) != labels[todo]
         best[todo] = candidate
@@ -98,16 +104,32 @@ def _pgd_once(
     random_start: bool,
     sparsity: float,
     generator: torch.Generator | None,
+    early_stop: bool = False,
 ) -> torch.Tensor:
-    adversarial = random_point(images, norm, eps, generator) if random_start else images.clone()
+    start = random_point(images, norm, eps, generator) if random_start else images.clone()
+    result = start.detach().clone()
+    alive = torch.arange(len(images), device=images.device)  # examples still attacked (all without early_stop)
+    adversarial, originals, targets = start, images, labels
     for step in schedule:
         adversarial.requires_grad_(True)
-        loss = F.cross_entropy(model(adversarial), labels)
-        (gradient,) = torch.autograd.grad(loss, adversarial)
+        logits = model(adversarial)
+        keep = None
+        if early_stop:
+            fooled = logits.detach().argmax(1) != targets
+            if bool(fooled.any()):
+                result[alive[fooled]] = adversarial.detach()[fooled]
+                keep = ~fooled
+                alive, originals, targets, logits = alive[keep], originals[keep], targets[keep], logits[keep]
+                if len(alive) == 0:
+                    return result
+        (gradient,) = torch.autograd.grad(F.cross_entropy(logits, targets), adversarial)
         with torch.no_grad():
-            adversarial = adversarial + step * _steepest_ascent(gradient, adversarial, norm, sparsity)
-            adversarial = _project(images, adversarial, norm, eps)
-    return adversarial.detach()
+            current = adversarial.detach() if keep is None else adversarial.detach()[keep]
+            gradient = gradient if keep is None else gradient[keep]
+            adversarial = current + step * _steepest_ascent(gradient, current, norm, sparsity)
+            adversarial = _project(originals, adversarial, norm, eps)
+    result[alive] = adversarial.detach()
+    return result
 
 
 def _steepest_ascent(gradient: torch.Tensor, point: torch.Tensor, norm: str, sparsity: float) -> torch.Tensor:
@@ -209,10 +231,21 @@ def spatial(
     steps: int = 0,
     restarts: int = 1,
     generator: torch.Generator | None = None,
+    early_stop: bool = False,
 ) -> AttackResult:
     """Worst transform of ``transforms``, then (if ``eps`` > 0) ℓ∞ PGD within ε of the transformed image."""
     moved = worst_transform(model, images, labels, transforms)
     if eps > 0 and steps > 0:
-        return pgd(model, moved, labels, norm="linf", eps=eps, steps=steps, restarts=restarts, generator=generator)
+        return pgd(
+            model,
+            moved,
+            labels,
+            norm="linf",
+            eps=eps,
+            steps=steps,
+            restarts=restarts,
+            generator=generator,
+            early_stop=early_stop,
+        )
     with torch.no_grad():
         return AttackResult(moved, model(moved).argmax(1) != labels)

@@ -92,16 +92,20 @@ class L1(Norm):
     def project_delta(self, delta: torch.Tensor, original: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
         # KKT: d_i = sign(delta_i) * min(max(|delta_i| - lam, 0), cap_i), cap_i = room in the box towards delta_i.
         # G(lam) = ||d(lam)||_1 = sum (a_i - lam)_+ - sum (a_i - cap_i - lam)_+ is piecewise linear and falls with
-        # lam; evaluate it at every breakpoint, then interpolate linearly inside the segment that crosses eps.
+        # lam >= 0 (knees below 0 never count, so they are clamped to 0). All breakpoints, sorted once in descending
+        # order with their signs (+1 for a_i, -1 for a knee), give G at every breakpoint p_j as prefix sums:
+        # G(p_j) = sum_{k <= j} w_k (p_k - p_j) (equal points add 0). Interpolate inside the segment crossing eps.
         magnitude = delta.abs()
         cap = torch.where(delta >= 0, 1.0 - original, original)
-        knees = magnitude - cap
-        breakpoints = torch.cat([magnitude, knees.clamp_min(0.0), torch.zeros_like(magnitude[:, :1])], dim=1)
-        breakpoints = torch.sort(breakpoints, dim=1).values
-        values = _sum_of_positive_parts(magnitude, breakpoints) - _sum_of_positive_parts(knees, breakpoints)
-        above = (values > eps[:, None]).sum(dim=1, keepdim=True)  # G falls, so these are the first `above` points
-        left = (above - 1).clamp(0, breakpoints.shape[1] - 1)
-        right = above.clamp(max=breakpoints.shape[1] - 1)
+        knees = (magnitude - cap).clamp_min(0.0)
+        points = torch.cat([magnitude, knees, torch.zeros_like(magnitude[:, :1])], dim=1)
+        signs = torch.cat([torch.ones_like(magnitude), -torch.ones_like(knees), torch.zeros_like(magnitude[:, :1])], 1)
+        breakpoints, order = torch.sort(points, dim=1, descending=True)
+        weights = signs.gather(1, order)
+        values = torch.cumsum(weights * breakpoints, dim=1) - breakpoints * torch.cumsum(weights, dim=1)
+        within = (values <= eps[:, None]).sum(dim=1, keepdim=True)  # G rises along the row: the first `within`
+        left = within.clamp(max=breakpoints.shape[1] - 1)  # the largest lam with G > eps (or the last point)
+        right = (within - 1).clamp_min(0)  # the smallest lam with G <= eps
         lam_left, lam_right = breakpoints.gather(1, left), breakpoints.gather(1, right)
         g_left, g_right = values.gather(1, left), values.gather(1, right)
         slope_span = (g_left - g_right).clamp_min(1e-300)
@@ -143,16 +147,6 @@ class L2(Norm):
         return _clip_to_box(scale * delta, original)
 
 
-def _sum_of_positive_parts(values: torch.Tensor, at: torch.Tensor) -> torch.Tensor:
-    """For each row, sum_i (values_i - x)_+ evaluated at every x of ``at`` (sorted ascending): (B, K)."""
-    ordered = torch.sort(values, dim=1).values
-    suffix = torch.flip(torch.cumsum(torch.flip(ordered, [1]), dim=1), [1])
-    suffix = torch.cat([suffix, torch.zeros_like(suffix[:, :1])], dim=1)
-    first_above = torch.searchsorted(ordered.contiguous(), at.contiguous(), right=True)
-    count = ordered.shape[1] - first_above
-    return suffix.gather(1, first_above) - at * count
-
-
 NORMS: Final[dict[str, Norm]] = {norm.name: norm for norm in (L0(), L1(), L2(), LInf())}
 """Registry of supported norms by name."""
 
@@ -186,8 +180,10 @@ def project(original: ArrayT, edited: ArrayT, norm: str, eps: float | ArrayT) ->
     radius = _eps_per_image(eps, batch_shape, orig)
     delta = edit - orig
     boxed = _clip_to_box(delta, orig)
-    inside = chosen.distance(boxed) <= radius
-    result = torch.where(inside[:, None], boxed, chosen.project_delta(delta, orig, radius)) + orig
+    outside = (chosen.distance(boxed) > radius).nonzero().squeeze(1)
+    if len(outside):  # only rows outside the ball need the (sorting) projection
+        boxed[outside] = chosen.project_delta(delta[outside], orig[outside], radius[outside])
+    result = boxed + orig
     result = _settle_in_dtype(chosen, orig, delta, result, radius, _torch_dtype(edited))
     return _like(result.reshape(tuple(batch_shape) + tuple(edited.shape[-2:])), edited, keep_dtype=True)
 
@@ -210,12 +206,12 @@ def _settle_in_dtype(
     resolution = 0.5 * torch.finfo(dtype).eps * radius + 1e-12
     for _ in range(8):
         excess = chosen.distance(rounded - orig) - radius
-        over = excess > 0
-        if not bool(over.any()):
+        over = (excess > 0).nonzero().squeeze(1)
+        if len(over) == 0:
             break
-        target = torch.where(over, (target - torch.maximum(2 * excess, resolution)).clamp_min(0.0), target)
-        retry = chosen.project_delta(delta, orig, target) + orig
-        rounded = torch.where(over[:, None], retry.clamp(0.0, 1.0).to(dtype).to(torch.float64), rounded)
+        target[over] = (target[over] - torch.maximum(2 * excess[over], resolution[over])).clamp_min(0.0)
+        retry = chosen.project_delta(delta[over], orig[over], target[over]) + orig[over]
+        rounded[over] = retry.clamp(0.0, 1.0).to(dtype).to(torch.float64)
     return rounded
 
 

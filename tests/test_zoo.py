@@ -153,6 +153,24 @@ def test_pgd_results_are_in_budget_and_flags_are_honest(norm: str, eps: float) -
     assert int(result.success.sum()) >= int(clean_wrong.sum())
 
 
+@pytest.mark.parametrize(("norm", "eps"), [("linf", 0.1), ("l2", 1.0), ("l1", 5.0)])
+def test_pgd_early_stop_keeps_the_first_fooling_iterate(norm: str, eps: float) -> None:
+    """With early_stop every reported success is a real, in-budget misclassification, and it finds at least the
+    examples that the full attack (same start, same steps) breaks at its last iterate."""
+    model = _Linear().eval()
+    x, y = _test_batch(64)
+    kwargs = {"norm": norm, "eps": eps, "steps": 10}
+    full = attacks.pgd(model, x, y, **kwargs, generator=torch.Generator().manual_seed(1))  # type: ignore[arg-type]
+    early = attacks.pgd(
+        model, x, y, **kwargs, generator=torch.Generator().manual_seed(1), early_stop=True  # type: ignore[arg-type]
+    )
+    assert bool((distance(x, early.adversarial, norm) <= eps + 1e-5).all())
+    with torch.no_grad():
+        assert torch.equal(model(early.adversarial).argmax(1) != y, early.success)
+    assert bool((early.success | ~full.success).all())
+    assert int(early.success.sum()) > 0
+
+
 def test_pgd_is_deterministic_given_the_generator() -> None:
     model = _Linear().eval()
     x, y = _test_batch(8)

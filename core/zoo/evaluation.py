@@ -8,7 +8,9 @@ implementation (adversarial-robustness-toolbox's AutoPGD), which shares no code 
 from __future__ import annotations
 
 import logging
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,9 +49,10 @@ class Figure:
         if self.kind == "pgd":
             name = "SLIDE" if self.norm == "l1" else f"PGD-{self.norm}"
             step = "ε/2 halved at 50% and 75%" if self.norm == "l2" else f"2.5·ε/{self.steps}"
-            return f"{name}-{self.steps} x{self.restarts} restarts, step {step}, ε={self.eps}"
+            return f"{name}-{self.steps} x{self.restarts} restarts, step {step}, ε={self.eps}, stop at first success"
         if self.kind == "spatial":
-            return f"worst of 7 rotations (±30°) x 7x7 shifts (±3 px), then PGD-linf-{self.steps}, ε={self.eps}"
+            grid = "worst of 7 rotations (±30°) x 7x7 shifts (±3 px)"
+            return f"{grid}, then PGD-linf-{self.steps}, ε={self.eps}, stop at first success"
         if self.kind == "certified":
             return f"interval bound propagation, ε={self.eps}"
         return "none"
@@ -112,6 +115,7 @@ def _correct(
             steps=figure.steps,
             restarts=figure.restarts,
             generator=generator,
+            early_stop=True,
         )
         return ~result.success
     if figure.kind == "spatial":
@@ -123,6 +127,7 @@ def _correct(
             eps=float(figure.eps or 0),
             steps=figure.steps,
             generator=generator,
+            early_stop=True,
         )
         return ~result.success
     if figure.kind == "certified":
@@ -200,19 +205,33 @@ def record_first_n(name: str, *, device: str | None = None) -> ModelCard:
 
 
 def audit(
-    names: list[str], *, n: int = AUDIT_N, restarts: int = CARD_RESTARTS, device: str | None = None
+    names: list[str],
+    *,
+    n: int = AUDIT_N,
+    restarts: int = CARD_RESTARTS,
+    device: str | None = None,
+    workers: int | None = None,
 ) -> list[AuditRow]:
     """Re-measure each card figure on the first ``n`` test images (robust: ``restarts`` restarts, as the cards).
 
     Each row compares with the card's value on the same images where the card has it (``value_first_<n>``).
+    On the CPU, ``workers`` threads (default: one per usable core) audit different models at once with one
+    torch thread each, which gets ~20% more attack steps per second out of small CNNs than one model at a time
+    with every core; each model's figures do not depend on this (every measurement seeds its own generator).
     """
-    from core.zoo import load
-
     chosen = resolve_device(device)
-    rows = []
-    for name in names:
+    if workers is None:
+        workers = len(os.sched_getaffinity(0)) if chosen.type == "cpu" else 1
+    workers = max(1, min(workers, len(names)))
+
+    def audit_model(name: str) -> list[AuditRow]:
+        from core.zoo import load
+
+        if workers > 1:
+            torch.set_num_threads(1)  # per OS thread (OpenMP): this worker's share of the cores
         entry, card = get_entry(name), read_card(name)
         model = load(name, chosen)
+        rows = []
         for figure in card_figures(entry, n, restarts):
             scaled = _first(figure, n)
             started = time.monotonic()
@@ -222,7 +241,12 @@ def audit(
             seconds = time.monotonic() - started
             card_value = None if reference is None else float(reference)
             rows.append(AuditRow(name, figure.key, card_value, value, scaled.n, seconds))
-    return rows
+        return rows
+
+    if workers == 1:
+        return [row for name in names for row in audit_model(name)]
+    with ThreadPoolExecutor(workers, thread_name_prefix="audit") as pool:
+        return [row for rows in pool.map(audit_model, names) for row in rows]
 
 
 def independent_attack(name: str, *, n: int = 200, device: str | None = None) -> dict[str, Any]:
