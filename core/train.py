@@ -187,6 +187,7 @@ def train_model(
         progress_enabled=progress,
     )
     model = build(entry.architecture).to(chosen)
+    initialised_from = _initialise(model, entry, logger) if not resume else entry.hyper.get("init_from")
     started = time.monotonic()
     model = recipe_for(entry)(context, model)
     seconds = context.seconds_before_resume + time.monotonic() - started  # a resumed run counts every epoch
@@ -209,6 +210,7 @@ def train_model(
             "machine": _machine(),
             "train_images": len(labels),
             "stopped_by_time_budget": context.out_of_time(),
+            **({"initialised_from": initialised_from} if initialised_from else {}),
             "log": f"checkpoints/logs/{name}.log",
         },
         checkpoint_sha256=sha,
@@ -220,6 +222,28 @@ def train_model(
     card = evaluate_card(name, device=device, robust_n=evaluate_n, logger=logger)
     logger.info("card: %s", card.evaluation)
     return card
+
+
+def _initialise(model: nn.Module, entry: ZooEntry, logger: logging.Logger) -> str | None:
+    """Copy the weights of zoo model ``hyper["init_from"]`` (same architecture) into ``model``; its name + sha."""
+    source = entry.hyper.get("init_from")
+    if not source:
+        return None
+    source_entry = get_entry(str(source))
+    if source_entry.architecture != entry.architecture:
+        raise ModelError(
+            f"model {entry.name!r} starts from {source!r}, whose architecture {source_entry.architecture} differs"
+        )
+    from core.zoo import load, load_card
+
+    try:
+        weights = load(source_entry.name, "cpu").state_dict()
+        sha = load_card(source_entry.name).checkpoint_sha256
+    except ModelError as error:
+        raise ModelError(f"model {entry.name!r} starts from {source!r}: {error}") from None
+    model.load_state_dict(weights)
+    logger.info("initialised from %s (checkpoint sha256 %s)", source_entry.name, sha)
+    return f"{source_entry.name} (sha256 {sha})"
 
 
 def _machine() -> str:

@@ -106,6 +106,23 @@ def test_training_writes_checkpoint_card_and_log(tiny_zoo: Path) -> None:
     assert 0.0 <= card.figure("clean_accuracy") <= 1.0  # type: ignore[operator]
 
 
+def test_training_can_start_from_another_zoo_model(tiny_zoo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``init_from`` copies the weights of a trained zoo model: with 0 epochs the result equals the source."""
+    from core.train import train_model
+
+    entry = ZOO["linf-pgd-0.3"]
+    started = dataclasses.replace(entry, hyper={**entry.hyper, "epochs": 0, "init_from": "undefended"})
+    monkeypatch.setitem(zoo_registry.ZOO, "linf-pgd-0.3", started)
+    card = train_model("linf-pgd-0.3", train_subset=1300, evaluate_n=5, progress=False)
+    assert str(card.training["initialised_from"]).startswith("undefended (sha256 ")
+    source, copy = load("undefended").state_dict(), load("linf-pgd-0.3").state_dict()
+    assert all(torch.equal(source[key], copy[key]) for key in source)
+    small = dataclasses.replace(ZOO["linf-pgd-0.1"], hyper={**ZOO["linf-pgd-0.1"].hyper, "init_from": "undefended"})
+    monkeypatch.setitem(zoo_registry.ZOO, "linf-pgd-0.1", small)
+    with pytest.raises(ModelError, match="architecture"):
+        train_model("linf-pgd-0.1", train_subset=1300, evaluate_n=5, progress=False)
+
+
 def test_training_resumes_after_the_last_completed_epoch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from core.train import train_model
 
@@ -162,7 +179,12 @@ def test_pgd_early_stop_keeps_the_first_fooling_iterate(norm: str, eps: float) -
     kwargs = {"norm": norm, "eps": eps, "steps": 10}
     full = attacks.pgd(model, x, y, **kwargs, generator=torch.Generator().manual_seed(1))  # type: ignore[arg-type]
     early = attacks.pgd(
-        model, x, y, **kwargs, generator=torch.Generator().manual_seed(1), early_stop=True  # type: ignore[arg-type]
+        model,
+        x,
+        y,
+        **kwargs,
+        generator=torch.Generator().manual_seed(1),
+        early_stop=True,  # type: ignore[arg-type]
     )
     assert bool((distance(x, early.adversarial, norm) <= eps + 1e-5).all())
     with torch.no_grad():

@@ -4,9 +4,11 @@
 - ``fgsm-rs``: ℓ∞ training on FGSM with a random start ("fast is better than free"), step ``alpha_factor·ε``.
 - ``pgd``: PGD training (``steps`` iterations, random start) for ``entry.norm``.
 - ``slide``: ℓ1 training with Sparse ℓ1 Descent (``steps``, ``sparsity`` percentile).
-- ``spatial``: the worst of ``transforms`` random rotations + translations per input, then ℓ∞ FGSM-RS; the
-  first ``augment_epochs`` use one random transform per image instead (from scratch, the worst-of-k
-  adversary leaves the small network near chance).
+- ``spatial``: the worst of ``transforms`` random rotations + translations per input, then ℓ∞ FGSM-RS (or PGD
+  with ``pgd_steps`` steps); the first ``augment_epochs`` use one random transform per image instead (from
+  scratch, the worst-of-k adversary leaves the small network near chance).
+
+Any recipe may start from another zoo model's weights (``init_from``, same architecture; see ``core.train``).
 
 Every adversarial recipe ramps ε linearly from ``ramp_start``·ε (default 1/3, the paper's weaker first epoch;
 0 for the spatial model, which otherwise collapses to chance) to ε over ``ramp_epochs`` and,
@@ -82,12 +84,15 @@ def train_spatial(ctx: TrainContext, model: nn.Module) -> nn.Module:
     alpha = float(ctx.hyper.get("alpha_factor", 1.25))
     count = int(ctx.hyper.get("transforms", 10))
     augment_epochs = int(ctx.hyper.get("augment_epochs", 0))
+    pgd_steps = int(ctx.hyper.get("pgd_steps", 0))
 
     def perturb(x: torch.Tensor, y: torch.Tensor, eps: float, generator: torch.Generator, epoch: int) -> torch.Tensor:
         if epoch < augment_epochs:  # curriculum: a random transform per image before the worst-of-k adversary
             params = attacks.random_spatial(len(x), generator=generator).to(x.device)
             return attacks.affine_transform(x, params[:, 0], params[:, 1], params[:, 2])
         moved = attacks.worst_transform(model, x, y, attacks.random_spatial(count, generator=generator))
+        if pgd_steps > 0:
+            return attacks.pgd(model, moved, y, norm="linf", eps=eps, steps=pgd_steps, generator=generator).adversarial
         return _fgsm_random_start(model, moved, y, eps, alpha, generator)
 
     return _fit(ctx, model, perturb)
