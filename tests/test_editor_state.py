@@ -144,3 +144,26 @@ def test_every_stroke_event_stays_inside_the_budget(norm: str, eps_fraction: flo
             assert budget.within_budget(state.original, state.edited, norm, eps)
             assert state.edited.min() >= 0.0 and state.edited.max() <= 1.0
         state.end_stroke()
+
+
+def test_inference_engine_stacks_models_and_matches_separate_forwards() -> None:
+    """Same-architecture models run as one stacked pass give each model's own softmax; a missing one is an error."""
+    import torch
+
+    from core.zoo.architectures import build
+    from editor.sources import ModelInfo, StaticSource
+    from editor.workers import InferenceEngine, PredictionRequest
+
+    torch.manual_seed(0)
+    modules = {"a": build("cnn-s2-large"), "b": build("cnn-s2-large"), "c": build("cnn-s2-small")}
+    source = StaticSource({name: (ModelInfo(name), module) for name, module in modules.items()})
+    engine = InferenceEngine(source, torch.device("cpu"))
+    assert engine.load(("a", "b", "c")) == {}
+    image = np.random.default_rng(0).random((28, 28), dtype=np.float32)
+    request = PredictionRequest(0, image, ("a", "b", "c", "missing"), image, 3, "linf", 0.3)
+    result = engine.run(request)
+    assert set(result.probabilities) == {"a", "b", "c"} and set(result.errors) == {"missing"}
+    with torch.no_grad():
+        for name, module in modules.items():
+            expected = torch.softmax(module(torch.from_numpy(image)[None, None]), 1)[0].numpy()
+            np.testing.assert_allclose(result.probabilities[name], expected, rtol=1e-4, atol=1e-6)
