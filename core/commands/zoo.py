@@ -29,7 +29,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
+    from core.device import configure_threads
     from core.zoo import evaluation
+
+    configure_threads()  # $INVARIANCE_THREADS, else every usable core
 
     if args.evaluate:
         card = evaluation.evaluate_card(args.evaluate, device=args.device, robust_n=args.n)
