@@ -170,12 +170,12 @@ def _entries() -> list[ZooEntry]:
         ZooEntry(
             "linf-pgd-0.2",
             "linf-adversarial",
-            "ℓ∞ sweep (Figure 6), small CNN",
-            small,
+            "ℓ∞ sweep (Figure 6): FGSM + random start, then PGD-5",
+            large,
             "fgsm-rs",
             "linf",
             0.2,
-            hyper=sweep_linf,
+            hyper={**linf_fast, "epochs": 8, "lr_drop_epoch": 6, "ramp_epochs": 2, "pgd_from_epoch": 6, "pgd_steps": 5},
         ),
         ZooEntry(
             "linf-pgd-0.4",
