@@ -113,6 +113,8 @@ class MainWindow(QMainWindow):
 
         norm = settings.norm
         self.state = EditorState(norm, settings.eps(norm))
+        # First to connect to the state's signals, so a stroke's prediction request leaves before the redraws.
+        self.model_panel = ModelPanel(self.state, source, device, threads=inference_threads)
         self.canvas = DigitCanvas(self.state)
         self.canvas.set_tool(settings.tool)
         self.canvas.set_brush_size(settings.brush_size)
@@ -123,7 +125,6 @@ class MainWindow(QMainWindow):
         for name in ("l0", "l1", "l2", "linf"):
             self.budget_panel.eps_by_norm[name] = settings.eps(name)
         self.tool_panel = ToolPanel(self.canvas)
-        self.model_panel = ModelPanel(self.state, source, device, threads=inference_threads)
         self.suggestions = SuggestionsPanel(self.state, device, suggest)
         self.overlay = ShortcutOverlay(SHORTCUTS, self)
         self.label_buttons: dict[int, QPushButton] = {}
