@@ -98,7 +98,7 @@ def _entries() -> list[ZooEntry]:
             "slide",
             "l1",
             10.0,
-            hyper=slide,
+            hyper={**slide, "epochs": 5, "lr_drop_epoch": 4},
         ),
         ZooEntry(
             "ibp-0.4",
