@@ -181,8 +181,8 @@ def _entries() -> list[ZooEntry]:
         ZooEntry(
             "linf-pgd-0.4",
             "linf-adversarial",
-            "ℓ∞ sweep (Figure 6), small CNN, PGD-5 training (FGSM training collapses at ε=0.4)",
-            small,
+            "ℓ∞ sweep (Figure 6), PGD-5 training (FGSM training collapses at ε=0.4)",
+            large,
             "pgd",
             "linf",
             0.4,
