@@ -127,7 +127,7 @@ def _entries() -> list[ZooEntry]:
             "abs-vae8",
             "abs",
             slow=True,
-            hyper={"epochs": 10, "lr": 3e-3, "lr_drop_epoch": 8, "sigma": 0.2, "contrast_weight": 20},
+            hyper={"epochs": 20, "lr": 3e-3, "lr_drop_epoch": 16, "sigma": 0.2, "contrast_weight": 20},
         ),
         ZooEntry(
             "binary-abs",
