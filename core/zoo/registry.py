@@ -148,10 +148,10 @@ def _entries() -> list[ZooEntry]:
             0.3,
             hyper={
                 "init_from": "linf-pgd-0.3",
-                "epochs": 8,
+                "epochs": 10,
                 "batch_size": 100,
                 "lr": 5e-4,
-                "lr_drop_epoch": 6,
+                "lr_drop_epoch": 8,
                 "ramp_epochs": 1,
                 "ramp_start": 1.0,
                 "transforms": 10,
