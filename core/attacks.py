@@ -124,8 +124,9 @@ def _pgd_once(
                     return result
         (gradient,) = torch.autograd.grad(F.cross_entropy(logits, targets), adversarial)
         with torch.no_grad():
-            current = adversarial.detach() if keep is None else adversarial.detach()[keep]
-            gradient = gradient if keep is None else gradient[keep]
+            current = adversarial.detach()
+            if keep is not None:  # the gradient was taken through the whole batch; step only the kept examples
+                current, gradient = current[keep], gradient[keep]
             adversarial = current + step * _steepest_ascent(gradient, current, norm, sparsity)
             adversarial = _project(originals, adversarial, norm, eps)
     result[alive] = adversarial.detach()
@@ -202,6 +203,17 @@ def random_spatial(
     degrees = (2 * uniform[:, 0] - 1) * max_degrees
     shifts = torch.round((2 * uniform[:, 1:] - 1) * max_shift)
     return torch.cat([degrees[:, None], shifts], 1)
+
+
+def random_moves(
+    images: torch.Tensor,
+    max_degrees: float = 30.0,
+    max_shift: float = 3.0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Each image rotated and shifted by its own draw of :func:`random_spatial` (augmentation, curricula)."""
+    params = random_spatial(len(images), max_degrees, max_shift, generator).to(images.device)
+    return affine_transform(images, *params.unbind(1))
 
 
 def worst_transform(

@@ -39,8 +39,7 @@ def train_standard(ctx: TrainContext, model: nn.Module) -> nn.Module:
         return _fit(ctx, model, perturb=None)
 
     def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        params = attacks.random_spatial(len(x), max_degrees=degrees, max_shift=shift, generator=generator)
-        return attacks.affine_transform(x, *params.to(x.device).unbind(1))
+        return attacks.random_moves(x, max_degrees=degrees, max_shift=shift, generator=generator)
 
     return _fit(ctx, model, perturb=None, augment=augment)
 
@@ -88,8 +87,7 @@ def train_spatial(ctx: TrainContext, model: nn.Module) -> nn.Module:
 
     def perturb(x: torch.Tensor, y: torch.Tensor, eps: float, generator: torch.Generator, epoch: int) -> torch.Tensor:
         if epoch < augment_epochs:  # curriculum: a random transform per image before the worst-of-k adversary
-            params = attacks.random_spatial(len(x), generator=generator).to(x.device)
-            return attacks.affine_transform(x, params[:, 0], params[:, 1], params[:, 2])
+            return attacks.random_moves(x, generator=generator)
         moved = attacks.worst_transform(model, x, y, attacks.random_spatial(count, generator=generator))
         if pgd_steps > 0:
             return attacks.pgd(model, moved, y, norm="linf", eps=eps, steps=pgd_steps, generator=generator).adversarial

@@ -85,8 +85,8 @@ class StackedSequential(nn.Module):
                 first = position == 0
                 weight = torch.cat([conv.weight.detach() for conv in same])
                 bias = torch.cat([conv.bias.detach() for conv in same])
-                self.register_buffer(f"weight{position}", weight.clone())
-                self.register_buffer(f"bias{position}", bias.clone())
+                self.register_buffer(f"weight{position}", weight)  # cat and stack make copies
+                self.register_buffer(f"bias{position}", bias)
                 groups = layer.groups if first else layer.groups * self.count
                 padding = tuple(int(p) for p in layer.padding)  # stack_key refused string paddings
                 self._plan.append(_Step("conv", position, tuple(layer.stride), padding, tuple(layer.dilation), groups))
@@ -94,7 +94,7 @@ class StackedSequential(nn.Module):
                 weight = torch.stack([linear.weight.detach().t() for linear in same])  # (k, in, out)
                 bias = torch.stack([linear.bias.detach() for linear in same])[:, None, :]  # (k, 1, out)
                 self.register_buffer(f"weight{position}", weight.contiguous())
-                self.register_buffer(f"bias{position}", bias.clone())
+                self.register_buffer(f"bias{position}", bias)
                 self._plan.append(_Step("linear", position))
             elif isinstance(layer, nn.Flatten):
                 self._plan.append(_Step("flatten"))
