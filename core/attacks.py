@@ -52,6 +52,53 @@ def step_sizes(norm: str, eps: float, steps: int, step_size: float | None = None
     return [eps / 2 * (1.0 if i < steps / 2 else 0.5 if i < 3 * steps / 4 else 0.25) for i in range(steps)]
 
 
+class _UnfoldConv2d(nn.Module):
+    """A one-input-channel Conv2d computed as unfold + matmul, sharing the original layer's parameters.
+
+    oneDNN computes the *input* gradient of such a layer 5-7x slower than its forward pass, and every attack step
+    needs exactly that gradient: through this view a gradient step on the zoo's CNNs takes 15-25% less time.
+    """
+
+    def __init__(self, conv: nn.Conv2d) -> None:
+        super().__init__()
+        if isinstance(conv.padding, str):
+            raise ValueError("_UnfoldConv2d needs numeric padding")
+        self.conv = conv
+        self.padding: tuple[int, ...] = tuple(conv.padding)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        conv = self.conv
+        columns = F.unfold(x, conv.kernel_size, dilation=conv.dilation, padding=self.padding, stride=conv.stride)
+        out = torch.matmul(conv.weight.flatten(1), columns)
+        if conv.bias is not None:
+            out = out + conv.bias.view(1, -1, 1)
+        height, width = (
+            (size + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1
+            for size, pad, dilation, kernel, stride in zip(
+                x.shape[-2:], self.padding, conv.dilation, conv.kernel_size, conv.stride, strict=True
+            )
+        )
+        return out.view(len(x), conv.out_channels, height, width)
+
+
+def input_gradient_view(model: nn.Module) -> nn.Module:
+    """``model`` with a faster input gradient: an ``nn.Sequential`` whose first layer is a plain one-channel
+    Conv2d gets it as :class:`_UnfoldConv2d` (same parameters, same function); any other model is returned as is.
+    """
+    if not isinstance(model, nn.Sequential) or len(model) == 0:
+        return model
+    first, *rest = list(model)
+    if (
+        type(first) is not nn.Conv2d
+        or first.in_channels != 1
+        or first.groups != 1
+        or first.padding_mode != "zeros"
+        or isinstance(first.padding, str)
+    ):
+        return model
+    return nn.Sequential(_UnfoldConv2d(first), *rest)
+
+
 def pgd(
     model: nn.Module,
     images: torch.Tensor,
@@ -77,6 +124,7 @@ def pgd(
     if norm not in ATTACK_NORMS:
         raise BudgetError(f"PGD supports {', '.join(ATTACK_NORMS)}, not {norm!r}")
     schedule = step_sizes(norm, eps, steps, step_size)
+    model = input_gradient_view(model)
     best = images.detach().clone()
     success = torch.zeros(len(images), dtype=torch.bool, device=images.device)
     for restart in range(max(1, restarts)):

@@ -201,6 +201,28 @@ def test_pgd_is_deterministic_given_the_generator() -> None:
     assert torch.equal(first.adversarial, second.adversarial)
 
 
+@pytest.mark.parametrize("architecture", ["cnn-s2-large", "cnn-s2-small"])
+def test_input_gradient_view_computes_the_same_function_and_gradient(architecture: str) -> None:
+    torch.manual_seed(0)
+    model = build(architecture).eval()
+    view = attacks.input_gradient_view(model)
+    assert view is not model and view[0].conv is model[0]  # type: ignore[index,union-attr]
+    images = torch.rand(7, 1, 28, 28)
+    gradients = []
+    for network in (model, view):
+        x = images.clone().requires_grad_(True)
+        logits = network(x)
+        (gradient,) = torch.autograd.grad(logits.square().sum(), x)
+        gradients.append((logits.detach(), gradient))
+    torch.testing.assert_close(gradients[1][0], gradients[0][0], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(gradients[1][1], gradients[0][1], rtol=1e-4, atol=1e-5)
+    strided = nn.Sequential(nn.Conv2d(1, 3, 3, stride=1, padding=0, dilation=2), nn.Flatten())
+    torch.testing.assert_close(attacks.input_gradient_view(strided)(images), strided(images))
+    linear = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+    for untouched in (linear, nn.Sequential(nn.Conv2d(1, 2, 3, padding="same")), nn.Sequential(nn.Conv2d(2, 2, 3))):
+        assert attacks.input_gradient_view(untouched) is untouched
+
+
 def test_pgd_rejects_unsupported_norms() -> None:
     with pytest.raises(BudgetError):
         attacks.pgd(_Linear(), torch.zeros(1, 1, 28, 28), torch.zeros(1, dtype=torch.long), norm="l0", eps=1, steps=1)
@@ -264,3 +286,63 @@ def test_stacked_models_match_separate_forwards() -> None:
     assert stack_key(nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.Flatten(), nn.Linear(4, 2))) is None
     with pytest.raises(ValueError, match="same stackable architecture"):
         StackedSequential([models["large0"], models["small0"]])
+
+
+class _FakeJob:
+    def __init__(self, polls: int, code: int) -> None:
+        self.polls, self.code = polls, code
+
+    def poll(self) -> int | None:
+        self.polls -= 1
+        return self.code if self.polls < 0 else None
+
+
+def test_parallel_training_respects_prerequisites_jobs_and_failures() -> None:
+    from core.train_jobs import run_jobs
+
+    durations = {"a": 3, "b": 1, "c": 2, "d": 0, "e": 0}
+    needs = {"c": ["a"], "e": ["d"], "d": ["zoo-model-not-in-this-run"]}
+    codes = {"d": 1}
+    started: list[tuple[str, list[str]]] = []
+    running: dict[str, _FakeJob] = {}
+
+    def launch(name: str) -> _FakeJob:
+        started.append((name, sorted(n for n, job in running.items() if job.polls >= 0)))
+        running[name] = _FakeJob(durations[name], codes.get(name, 0))
+        return running[name]
+
+    outcome = run_jobs(
+        list(durations),
+        2,
+        launch,
+        needs=lambda name: needs.get(name, []),
+        cost=lambda name: float(durations[name]),
+        report=lambda line: None,
+        poll_interval_s=0.0,
+    )
+    order = [name for name, _ in started]
+    assert order.index("c") > order.index("a")  # c starts from a's checkpoint
+    assert order[:2] == ["a", "b"]  # longest first; c, the second longest, waits for a
+    assert all(len(others) < 2 for _, others in started)  # never more than 2 at a time
+    assert max(len(others) for _, others in started) == 1  # and really in parallel
+    assert outcome.failed == {"d": 1}
+    assert outcome.skipped == {"e": "d"}
+    assert sorted(outcome.finished) == ["a", "b", "c"]
+
+
+def test_parallel_training_runs_children_and_reports_their_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.train_jobs import child_launcher, run_jobs
+
+    monkeypatch.setenv("INVARIANCE_CHECKPOINTS", str(tmp_path / "checkpoints"))
+    launch = child_launcher(seed=0, device="cpu", threads=1, time_budget_s=None, resume=False, eval_n=None)
+    outcome = run_jobs(["no-such-model"], 2, launch, needs=lambda name: [], report=lambda line: None)
+    assert outcome.failed == {"no-such-model": 1}
+    console = (tmp_path / "runs" / "no-such-model" / "console.log").read_text(encoding="utf-8")
+    assert "unknown model 'no-such-model'" in console
+
+
+def test_train_cli_refuses_zero_jobs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "undefended", "--jobs", "0"]) == 1
+    assert "--jobs must be at least 1" in capsys.readouterr().err

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
+import time
 
 from core.errors import ModelError
+from core.zoo.cards import read_card
 from core.zoo.registry import get_entry, list_models
 
 
@@ -12,6 +15,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser = subparsers.add_parser("train", help="train zoo models into checkpoints/ with their model cards")
     parser.add_argument("names", nargs="*", help="zoo model names (see 'invariance zoo')")
     parser.add_argument("--all", action="store_true", help="train every model of the zoo, in order")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="train N models at a time in child processes, each with cores/N torch threads (default 1: one by one)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default=None, help="auto (default), cpu or cuda")
     parser.add_argument(
@@ -27,15 +37,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.train import train_model
-
     names = list_models() if args.all else args.names
     if not names:
         raise ModelError("name at least one model, or use --all")
     for name in names:
         get_entry(name)
+    if args.jobs < 1:
+        raise ModelError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.jobs > 1:
+        return _run_parallel(args, names)
+    from core.train import train_model
+
     for name in names:
-        card = train_model(
+        train_model(
             name,
             seed=args.seed,
             device=args.device,
@@ -43,6 +57,37 @@ def run(args: argparse.Namespace) -> int:
             resume=args.resume,
             evaluate_n=args.eval_n,
         )
-        shown = ", ".join(f"{key} {value['value']:.4f}" for key, value in card.evaluation.items() if "value" in value)
-        print(f"{name}: {shown}  ({card.training['seconds']:.0f} s training)")
+        _print_summary(name)
     return 0
+
+
+def _run_parallel(args: argparse.Namespace, names: list[str]) -> int:
+    from core.train_jobs import child_launcher, run_jobs
+
+    threads = max(1, len(os.sched_getaffinity(0)) // args.jobs)
+    launch = child_launcher(
+        seed=args.seed,
+        device=args.device,
+        threads=threads,
+        time_budget_s=args.time_budget,
+        resume=args.resume,
+        eval_n=args.eval_n,
+    )
+    started = time.monotonic()
+    outcome = run_jobs(names, args.jobs, launch)
+    for name in outcome.finished:
+        _print_summary(name)
+    print(
+        f"{len(outcome.finished)} of {len(names)} models trained in {time.monotonic() - started:.0f} s "
+        f"({args.jobs} jobs, {threads} torch threads each)"
+    )
+    if outcome.failed or outcome.skipped:
+        failed = ", ".join([*outcome.failed, *outcome.skipped])
+        raise ModelError(f"not trained: {failed} (see runs/<name>/console.log)")
+    return 0
+
+
+def _print_summary(name: str) -> None:
+    card = read_card(name)
+    shown = ", ".join(f"{key} {value['value']:.4f}" for key, value in card.evaluation.items() if "value" in value)
+    print(f"{name}: {shown}  ({card.training['seconds']:.0f} s training)")

@@ -100,7 +100,7 @@ def _fgsm_random_start(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, alpha: float, generator: torch.Generator
 ) -> torch.Tensor:
     start = attacks.random_point(x, "linf", eps, generator).requires_grad_(True)
-    (gradient,) = torch.autograd.grad(F.cross_entropy(model(start), y), start)
+    (gradient,) = torch.autograd.grad(F.cross_entropy(attacks.input_gradient_view(model)(start), y), start)
     stepped = start.detach() + alpha * eps * gradient.sign()
     return torch.min(torch.max(stepped, x - eps), x + eps).clamp(0.0, 1.0)
 
