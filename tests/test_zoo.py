@@ -142,6 +142,34 @@ def test_training_resumes_after_the_last_completed_epoch(tmp_path: Path, monkeyp
     assert "resumed from" in log and "epoch 2/2" in log
 
 
+def test_clean_weight_mixes_the_clean_loss_into_adversarial_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a stand-in attack: clean_weight 1 on blank "adversarial" images trains exactly like clean_weight 0 on
+    unperturbed copies (only the clean term counts), and clean_weight 0.5 does not."""
+    from core.train import train_model
+
+    monkeypatch.setenv("INVARIANCE_CHECKPOINTS", str(tmp_path / "checkpoints"))
+    monkeypatch.setattr("core.zoo.evaluation.CLEAN_N", 20)
+    entry = ZOO["l1-slide-5"]
+    weights = []
+    for clean_weight, blank in ((1.0, True), (0.0, False), (0.5, True)):
+
+        def stand_in(model: nn.Module, x: torch.Tensor, y: torch.Tensor, blank: bool = blank, **_: object):  # type: ignore[no-untyped-def]
+            return attacks.AttackResult(
+                torch.zeros_like(x) if blank else x.clone(), torch.zeros(len(x), dtype=torch.bool)
+            )
+
+        monkeypatch.setattr(attacks, "pgd", stand_in)
+        hyper = {**entry.hyper, "epochs": 1, "ramp_epochs": 1, "clean_weight": clean_weight}
+        monkeypatch.setitem(zoo_registry.ZOO, "l1-slide-5", dataclasses.replace(entry, hyper=hyper))
+        train_model("l1-slide-5", train_subset=1300, evaluate_n=5, progress=False)
+        weights.append(load("l1-slide-5").state_dict())
+    for key in weights[0]:
+        torch.testing.assert_close(weights[0][key], weights[1][key])
+    assert not all(torch.allclose(weights[0][key], weights[2][key]) for key in weights[0])
+
+
 class _Linear(nn.Module):
     def __init__(self) -> None:
         super().__init__()

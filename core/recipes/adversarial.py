@@ -14,6 +14,8 @@ Every adversarial recipe ramps ε linearly from ``ramp_start``·ε (default 1/3,
 0 for the spatial model, which otherwise collapses to chance) to ε over ``ramp_epochs`` and,
 after each epoch, measures PGD-10 robust accuracy on 1,000 held-out training images (never trained on): the
 best such epoch after the ramp is kept, which guards against catastrophic overfitting of FGSM training.
+With ``clean_weight`` w > 0 the loss is (1 − w)·CE(adversarial) + w·CE(clean), which trades some robustness for
+clean accuracy (default 0: adversarial examples only, as Madry et al.).
 """
 
 from __future__ import annotations
@@ -111,6 +113,7 @@ def _fit(ctx: TrainContext, model: nn.Module, perturb, augment=None) -> nn.Modul
     eps_final = float(ctx.entry.eps or 0.0)
     ramp = max(1, int(hyper.get("ramp_epochs", 1)))
     ramp_start = float(hyper.get("ramp_start", 1 / 3))
+    clean_weight = float(hyper.get("clean_weight", 0.0))
     check_norm = "linf" if ctx.entry.recipe in ("fgsm-rs", "spatial") else str(ctx.entry.norm)
     held_x, held_y = ctx.images[-HELD_OUT:].to(ctx.device), ctx.labels[-HELD_OUT:].to(ctx.device)
     ctx.images, ctx.labels = ctx.images[:-HELD_OUT], ctx.labels[:-HELD_OUT]
@@ -135,6 +138,8 @@ def _fit(ctx: TrainContext, model: nn.Module, perturb, augment=None) -> nn.Modul
             inputs = perturb(x, y, eps, generator, epoch) if perturb is not None and eps_final > 0 else x
             logits = model(inputs)
             loss = F.cross_entropy(logits, y)
+            if clean_weight > 0 and inputs is not x:
+                loss = (1 - clean_weight) * loss + clean_weight * F.cross_entropy(model(x), y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
