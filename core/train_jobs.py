@@ -63,6 +63,7 @@ def run_jobs(
     cost: Callable[[str], float] = recorded_seconds,
     report: Callable[[str], None] = print,
     poll_interval_s: float = 1.0,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Outcome:
     """Train ``names`` with at most ``jobs`` children at a time; ``launch(name)`` starts one."""
     queue = sorted(names, key=lambda name: -cost(name))  # stable: equal costs keep the registry order
@@ -93,8 +94,47 @@ def run_jobs(
                 outcome.failed[name] = code
                 report(f"{name}: failed with exit code {code} (see runs/{name}/console.log)")
         if running:
-            time.sleep(poll_interval_s)
+            sleep(poll_interval_s)
     return outcome
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    name: str
+    start_s: float
+    end_s: float
+
+
+def plan_jobs(names: Sequence[str], jobs: int, *, resolution_s: float = 1.0) -> list[PlannedRun]:
+    """The schedule :func:`run_jobs` would follow if every model took the training time on its current card
+    (its evaluation afterwards not counted): same order, same waiting, on a simulated clock."""
+    clock = [0.0]
+    started: dict[str, float] = {}
+
+    class _Simulated:
+        def __init__(self, name: str) -> None:
+            self.end = clock[0] + recorded_seconds(name)
+
+        def poll(self) -> int | None:
+            return 0 if clock[0] >= self.end else None
+
+    def launch(name: str) -> Job:
+        started[name] = clock[0]
+        return _Simulated(name)
+
+    def advance(seconds: float) -> None:
+        clock[0] += seconds
+
+    ended: dict[str, float] = {}
+    run_jobs(
+        names,
+        jobs,
+        launch,
+        report=lambda line: ended.update({line.split(":")[0]: clock[0]}) if line.endswith("finished") else None,
+        poll_interval_s=resolution_s,
+        sleep=advance,
+    )
+    return [PlannedRun(name, started[name], ended[name]) for name in sorted(started, key=started.__getitem__)]
 
 
 def child_launcher(

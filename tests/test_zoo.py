@@ -374,3 +374,21 @@ def test_parallel_training_runs_children_and_reports_their_failure(
 def test_train_cli_refuses_zero_jobs(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", "undefended", "--jobs", "0"]) == 1
     assert "--jobs must be at least 1" in capsys.readouterr().err
+
+
+def test_training_plan_for_the_shipped_zoo_keeps_dependencies_and_job_limit(capsys: pytest.CaptureFixture[str]) -> None:
+    from core.train_jobs import plan_jobs, recorded_seconds
+
+    names = list_models()
+    one, two = plan_jobs(names, 1, resolution_s=5.0), plan_jobs(names, 2, resolution_s=5.0)
+    total = sum(recorded_seconds(name) for name in names)
+    assert {run.name for run in two} == set(names)
+    assert max(run.end_s for run in one) == pytest.approx(total, abs=5.0 * len(names) + 1)
+    assert max(run.end_s for run in two) < 0.75 * max(run.end_s for run in one)
+    by_name = {run.name: run for run in two}
+    assert by_name["spatial-linf-0.3"].start_s >= by_name["linf-pgd-0.3"].end_s
+    assert by_name["binary-abs"].start_s >= by_name["abs"].end_s
+    for run in two:  # never more than two trainings at the same time
+        assert sum(other.start_s <= run.start_s < other.end_s for other in two) <= 2
+    assert main(["train", "--all", "--jobs", "2", "--plan"]) == 0
+    assert f"{len(names)} models, 2 job(s)" in capsys.readouterr().out

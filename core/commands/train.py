@@ -22,6 +22,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         metavar="N",
         help="train N models at a time in child processes, each with cores/N torch threads (default 1: one by one)",
     )
+    parser.add_argument(
+        "--plan",
+        action="store_true",
+        help="print the order and the estimated times (from the model cards' training times); train nothing",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default=None, help="auto (default), cpu or cuda")
     parser.add_argument(
@@ -44,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
         get_entry(name)
     if args.jobs < 1:
         raise ModelError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.plan:
+        return _print_plan(names, args.jobs)
     if args.jobs > 1:
         return _run_parallel(args, names)
     from core.train import train_model
@@ -84,6 +91,21 @@ def _run_parallel(args: argparse.Namespace, names: list[str]) -> int:
     if outcome.failed or outcome.skipped:
         failed = ", ".join([*outcome.failed, *outcome.skipped])
         raise ModelError(f"not trained: {failed} (see runs/<name>/console.log)")
+    return 0
+
+
+def _print_plan(names: list[str], jobs: int) -> int:
+    from core.train_jobs import plan_jobs
+
+    runs = plan_jobs(names, jobs)
+    for run in runs:
+        print(f"{run.name:<18} start {run.start_s:>7.0f} s  end {run.end_s:>7.0f} s  ({run.end_s - run.start_s:.0f} s)")
+    total = sum(run.end_s - run.start_s for run in runs)
+    finish = max((run.end_s for run in runs), default=0.0)
+    print(
+        f"{len(runs)} models, {jobs} job(s): {finish:.0f} s ({finish / 3600:.2f} h) wall time, {total:.0f} s of "
+        "training in all; estimated from the training seconds on the current model cards (evaluation not included)"
+    )
     return 0
 
 
