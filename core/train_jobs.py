@@ -81,7 +81,7 @@ def run_jobs(
             elif len(running) < jobs and all(need in outcome.finished for need in blockers):
                 queue.remove(name)
                 running[name] = launch(name)
-                report(f"{name}: started (log: checkpoints/logs/{name}.log)")
+                report(f"{name}: started (log: {checkpoint_dir() / 'logs' / f'{name}.log'})")
         for name, job in list(running.items()):
             code = job.poll()
             if code is None:
@@ -92,7 +92,7 @@ def run_jobs(
                 report(f"{name}: finished")
             else:
                 outcome.failed[name] = code
-                report(f"{name}: failed with exit code {code} (see runs/{name}/console.log)")
+                report(f"{name}: failed with exit code {code} (see {_console_path(name)})")
         if running:
             sleep(poll_interval_s)
     return outcome

@@ -7,7 +7,7 @@ import os
 import time
 
 from core.errors import ModelError
-from core.zoo.cards import read_card
+from core.zoo.cards import checkpoint_dir, read_card
 from core.zoo.registry import get_entry, list_models
 
 
@@ -86,11 +86,11 @@ def _run_parallel(args: argparse.Namespace, names: list[str]) -> int:
         _print_summary(name)
     print(
         f"{len(outcome.finished)} of {len(names)} models trained in {time.monotonic() - started:.0f} s "
-        f"({args.jobs} jobs, {threads} torch threads each)"
+        f"({args.jobs} jobs, {threads} torch thread(s) each)"
     )
     if outcome.failed or outcome.skipped:
         failed = ", ".join([*outcome.failed, *outcome.skipped])
-        raise ModelError(f"not trained: {failed} (see runs/<name>/console.log)")
+        raise ModelError(f"not trained: {failed} (see {checkpoint_dir().parent / 'runs'}/<name>/console.log)")
     return 0
 
 
