@@ -170,6 +170,29 @@ def test_clean_weight_mixes_the_clean_loss_into_adversarial_training(
     assert not all(torch.allclose(weights[0][key], weights[2][key]) for key in weights[0])
 
 
+def test_train_eps_sets_the_training_ball_and_the_check_keeps_the_threat_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.train import train_model
+
+    monkeypatch.setenv("INVARIANCE_CHECKPOINTS", str(tmp_path / "checkpoints"))
+    monkeypatch.setattr("core.zoo.evaluation.CLEAN_N", 20)
+    calls: list[tuple[int, float]] = []
+
+    def recording(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float, steps: int, **_: object):  # type: ignore[no-untyped-def]
+        calls.append((steps, eps))
+        return attacks.AttackResult(x.clone(), torch.zeros(len(x), dtype=torch.bool))
+
+    monkeypatch.setattr(attacks, "pgd", recording)
+    entry = ZOO["l1-slide-5"]
+    hyper = {**entry.hyper, "epochs": 1, "ramp_epochs": 1, "ramp_start": 1.0, "train_eps": 7.0}
+    monkeypatch.setitem(zoo_registry.ZOO, "l1-slide-5", dataclasses.replace(entry, hyper=hyper))
+    train_model("l1-slide-5", train_subset=1300, evaluate_n=5, progress=False)
+    training = {eps for steps, eps in calls if steps == entry.hyper["steps"]}
+    check = {eps for steps, eps in calls if steps == 10}
+    assert training == {7.0} and check == {5.0}
+
+
 class _Linear(nn.Module):
     def __init__(self) -> None:
         super().__init__()

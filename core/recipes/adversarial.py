@@ -14,8 +14,10 @@ Every adversarial recipe ramps ε linearly from ``ramp_start``·ε (default 1/3,
 0 for the spatial model, which otherwise collapses to chance) to ε over ``ramp_epochs`` and,
 after each epoch, measures PGD-10 robust accuracy on 1,000 held-out training images (never trained on): the
 best such epoch after the ramp is kept, which guards against catastrophic overfitting of FGSM training.
-With ``clean_weight`` w > 0 the loss is (1 − w)·CE(adversarial) + w·CE(clean), which trades some robustness for
-clean accuracy (default 0: adversarial examples only, as Madry et al.).
+``train_eps`` (default: the entry's ε) trains against a larger ball than the one the model is checked and
+evaluated at, as IBP training does. With ``clean_weight`` w > 0 the loss is
+(1 − w)·CE(adversarial) + w·CE(clean), which trades some robustness for clean accuracy (default 0: adversarial
+examples only, as Madry et al.).
 """
 
 from __future__ import annotations
@@ -110,7 +112,8 @@ def _fgsm_random_start(
 def _fit(ctx: TrainContext, model: nn.Module, perturb, augment=None) -> nn.Module:  # type: ignore[no-untyped-def]
     hyper = ctx.hyper
     epochs = int(hyper["epochs"])
-    eps_final = float(ctx.entry.eps or 0.0)
+    eps_final = float(ctx.entry.eps or 0.0)  # the threat model: the held-out check attacks at this ε
+    eps_train = float(hyper.get("train_eps", eps_final))
     ramp = max(1, int(hyper.get("ramp_epochs", 1)))
     ramp_start = float(hyper.get("ramp_start", 1 / 3))
     clean_weight = float(hyper.get("clean_weight", 0.0))
@@ -132,7 +135,7 @@ def _fit(ctx: TrainContext, model: nn.Module, perturb, augment=None) -> nn.Modul
         correct = seen = 0
         for step, (x, y) in enumerate(ctx.batches(epoch)):
             progress = (epoch + step / steps_per_epoch) / ramp
-            eps = eps_final * min(1.0, ramp_start + (1 - ramp_start) * progress)
+            eps = eps_train * min(1.0, ramp_start + (1 - ramp_start) * progress)
             if augment is not None:
                 x = augment(x, generator)
             inputs = perturb(x, y, eps, generator, epoch) if perturb is not None and eps_final > 0 else x
