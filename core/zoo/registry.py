@@ -141,7 +141,7 @@ def _entries() -> list[ZooEntry]:
         ZooEntry(
             "spatial-linf-0.3",
             "spatial-adversarial",
-            "Rotation (±30°) + translation (±3 px), then ℓ∞ noise (the paper's Figure 7 models)",
+            "Rotation (±30°) + translation (±3 px), then ℓ∞ noise (the paper's Figure 7 models), half loss on clean",
             large,
             "spatial",
             "linf",
@@ -156,6 +156,7 @@ def _entries() -> list[ZooEntry]:
                 "ramp_start": 1.0,
                 "transforms": 10,
                 "pgd_steps": 3,
+                "clean_weight": 0.5,
             },
         ),
         ZooEntry(
