@@ -202,12 +202,12 @@ def _entries() -> list[ZooEntry]:
         ZooEntry(
             "l1-slide-15",
             "l1-adversarial",
-            "ℓ1 sweep (Figure 6), small CNN, half of the loss on clean images",
+            "ℓ1 sweep (Figure 6), small CNN, 30% of the loss on clean images",
             small,
             "slide",
             "l1",
             15.0,
-            hyper={**sweep_slide, "epochs": 6, "lr_drop_epoch": 5, "clean_weight": 0.5},
+            hyper={**sweep_slide, "epochs": 6, "lr_drop_epoch": 5, "clean_weight": 0.3},
         ),
     ]
 
