@@ -83,12 +83,20 @@ def _entries() -> list[ZooEntry]:
         ZooEntry(
             "l2-pgd-2.0",
             "l2-adversarial",
-            "ℓ2 adversarial training (PGD)",
+            "ℓ2 adversarial training (PGD-7 at ε=2.2)",
             large,
             "pgd",
             "l2",
             2.0,
-            hyper={"epochs": 6, "batch_size": 100, "lr": 1e-3, "lr_drop_epoch": 5, "steps": 3, "ramp_epochs": 2},
+            hyper={
+                "epochs": 8,
+                "batch_size": 100,
+                "lr": 1e-3,
+                "lr_drop_epoch": 6,
+                "steps": 7,
+                "ramp_epochs": 2,
+                "train_eps": 2.2,
+            },
         ),
         ZooEntry(
             "l1-slide-10",
