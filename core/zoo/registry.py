@@ -83,7 +83,7 @@ def _entries() -> list[ZooEntry]:
         ZooEntry(
             "l2-pgd-2.0",
             "l2-adversarial",
-            "ℓ2 adversarial training (PGD-7 at ε=2.2)",
+            "ℓ2 adversarial training (PGD)",
             large,
             "pgd",
             "l2",
