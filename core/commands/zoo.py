@@ -96,7 +96,7 @@ def _audit(names: list[str], args: argparse.Namespace) -> int:
         print("|---|---|---|---|---|---|---|")
         for row in rows:
             card = "–" if row.card is None else f"{row.card:.3f}"
-            diff = "–" if row.difference is None else f"{row.difference * 100:+.1f} pts"
+            diff = "–" if row.difference is None else f"{round(row.difference * 100, 1) + 0.0:+.1f} pts"
             print(
                 f"| {row.model} | {row.figure} | {card} | {row.measured:.3f} | {diff} | {row.n} | {row.seconds:.0f} |"
             )
@@ -105,7 +105,7 @@ def _audit(names: list[str], args: argparse.Namespace) -> int:
     print(f"{'model':18s} {'figure':34s} {'card':>7s} {'audit':>7s} {'diff':>7s} {'n':>6s} {'s':>6s}")
     for row in rows:
         card = "-" if row.card is None else f"{row.card:.4f}"
-        diff = "-" if row.difference is None else f"{row.difference:+.4f}"
+        diff = "-" if row.difference is None else f"{round(row.difference, 4) + 0.0:+.4f}"
         print(
             f"{row.model:18s} {row.figure:34s} {card:>7s} {row.measured:7.4f} {diff:>7s} {row.n:6d} {row.seconds:6.1f}"
         )
