@@ -56,7 +56,7 @@ class _UnfoldConv2d(nn.Module):
     """A one-input-channel Conv2d computed as unfold + matmul, sharing the original layer's parameters.
 
     oneDNN computes the *input* gradient of such a layer 5-7x slower than its forward pass, and every attack step
-    needs exactly that gradient: through this view a gradient step on the zoo's CNNs takes 15-25% less time.
+    needs exactly that gradient: through this view a gradient step on the zoo's CNNs takes about 20% less time.
     """
 
     def __init__(self, conv: nn.Conv2d) -> None:
