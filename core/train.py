@@ -29,7 +29,7 @@ from core.data import load_mnist, to_float
 from core.device import configure_threads, resolve_device
 from core.errors import ModelError
 from core.zoo.architectures import build
-from core.zoo.cards import ModelCard, checkpoint_dir, save_weights, write_card
+from core.zoo.cards import ModelCard, checkpoint_dir, run_dir, save_weights, write_card
 from core.zoo.registry import ZooEntry, get_entry
 
 log = logging.getLogger(__name__)
@@ -172,7 +172,7 @@ def train_model(
     if train_subset:
         images_u8, labels = images_u8[:train_subset], labels[:train_subset]
     images = torch.from_numpy(to_float(images_u8)).unsqueeze(1)
-    state_path = checkpoint_dir().parent / "runs" / name / "state.pt"
+    state_path = run_dir(name) / "state.pt"
     if not resume:
         state_path.unlink(missing_ok=True)
     context = TrainContext(

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from core.errors import ModelError
-from core.zoo.cards import checkpoint_dir, read_card
+from core.zoo.cards import checkpoint_dir, read_card, run_dir
 from core.zoo.registry import get_entry
 
 
@@ -92,7 +92,7 @@ def run_jobs(
                 report(f"{name}: finished")
             else:
                 outcome.failed[name] = code
-                report(f"{name}: failed with exit code {code} (see {_console_path(name)})")
+                report(f"{name}: failed with exit code {code} (see {console_path(name)})")
         if running:
             sleep(poll_interval_s)
     return outcome
@@ -108,33 +108,34 @@ class PlannedRun:
 def plan_jobs(names: Sequence[str], jobs: int, *, resolution_s: float = 1.0) -> list[PlannedRun]:
     """The schedule :func:`run_jobs` would follow if every model took the training time on its current card
     (its evaluation afterwards not counted): same order, same waiting, on a simulated clock."""
+    durations = {name: recorded_seconds(name) for name in names}
     clock = [0.0]
-    started: dict[str, float] = {}
+    runs: list[PlannedRun] = []
 
     class _Simulated:
-        def __init__(self, name: str) -> None:
-            self.end = clock[0] + recorded_seconds(name)
+        def __init__(self, run: PlannedRun) -> None:
+            self.end = run.end_s
 
         def poll(self) -> int | None:
             return 0 if clock[0] >= self.end else None
 
     def launch(name: str) -> Job:
-        started[name] = clock[0]
-        return _Simulated(name)
+        runs.append(PlannedRun(name, clock[0], clock[0] + durations[name]))
+        return _Simulated(runs[-1])
 
     def advance(seconds: float) -> None:
         clock[0] += seconds
 
-    ended: dict[str, float] = {}
     run_jobs(
         names,
         jobs,
         launch,
-        report=lambda line: ended.update({line.split(":")[0]: clock[0]}) if line.endswith("finished") else None,
+        cost=durations.__getitem__,
+        report=lambda line: None,
         poll_interval_s=resolution_s,
         sleep=advance,
     )
-    return [PlannedRun(name, started[name], ended[name]) for name in sorted(started, key=started.__getitem__)]
+    return runs
 
 
 def child_launcher(
@@ -149,7 +150,7 @@ def child_launcher(
         command += ["--time-budget", str(time_budget_s)] if time_budget_s is not None else []
         command += ["--resume"] if resume else []
         command += ["--eval-n", str(eval_n)] if eval_n is not None else []
-        console = _console_path(name)
+        console = console_path(name)
         console.parent.mkdir(parents=True, exist_ok=True)
         environment = {**os.environ, "INVARIANCE_THREADS": str(threads)}
         with console.open("w", encoding="utf-8") as stream:
@@ -158,5 +159,5 @@ def child_launcher(
     return launch
 
 
-def _console_path(name: str) -> Path:
-    return checkpoint_dir().parent / "runs" / name / "console.log"
+def console_path(name: str) -> Path:
+    return run_dir(name) / "console.log"

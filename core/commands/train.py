@@ -7,7 +7,7 @@ import os
 import time
 
 from core.errors import ModelError
-from core.zoo.cards import checkpoint_dir, read_card
+from core.zoo.cards import ModelCard, read_card
 from core.zoo.registry import get_entry, list_models
 
 
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from core.train import train_model
 
     for name in names:
-        train_model(
+        card = train_model(
             name,
             seed=args.seed,
             device=args.device,
@@ -64,12 +64,12 @@ def run(args: argparse.Namespace) -> int:
             resume=args.resume,
             evaluate_n=args.eval_n,
         )
-        _print_summary(name)
+        _print_summary(card)
     return 0
 
 
 def _run_parallel(args: argparse.Namespace, names: list[str]) -> int:
-    from core.train_jobs import child_launcher, run_jobs
+    from core.train_jobs import child_launcher, console_path, run_jobs
 
     threads = max(1, len(os.sched_getaffinity(0)) // args.jobs)
     launch = child_launcher(
@@ -83,14 +83,14 @@ def _run_parallel(args: argparse.Namespace, names: list[str]) -> int:
     started = time.monotonic()
     outcome = run_jobs(names, args.jobs, launch)
     for name in outcome.finished:
-        _print_summary(name)
+        _print_summary(read_card(name))
     print(
         f"{len(outcome.finished)} of {len(names)} models trained in {time.monotonic() - started:.0f} s "
         f"({args.jobs} jobs, {threads} torch thread(s) each)"
     )
     if outcome.failed or outcome.skipped:
         failed = ", ".join([*outcome.failed, *outcome.skipped])
-        raise ModelError(f"not trained: {failed} (see {checkpoint_dir().parent / 'runs'}/<name>/console.log)")
+        raise ModelError(f"not trained: {failed} (see {console_path('<name>')})")
     return 0
 
 
@@ -109,7 +109,6 @@ def _print_plan(names: list[str], jobs: int) -> int:
     return 0
 
 
-def _print_summary(name: str) -> None:
-    card = read_card(name)
+def _print_summary(card: ModelCard) -> None:
     shown = ", ".join(f"{key} {value['value']:.4f}" for key, value in card.evaluation.items() if "value" in value)
-    print(f"{name}: {shown}  ({card.training['seconds']:.0f} s training)")
+    print(f"{card.name}: {shown}  ({card.training['seconds']:.0f} s training)")

@@ -31,6 +31,11 @@ def checkpoint_dir() -> Path:
     return Path(override) if override else _REPO_CHECKPOINTS
 
 
+def run_dir(name: str) -> Path:
+    """Where training ``name`` keeps its resumable state and, when run as a child, its console output."""
+    return checkpoint_dir().parent / "runs" / name
+
+
 @dataclass
 class ModelCard:
     """The JSON model card; ``evaluation`` maps a figure name to ``{"value", "n", "attack"?, "command"}``."""
