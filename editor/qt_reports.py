@@ -43,7 +43,7 @@ from core.study.report import (
     zoo_loader,
 )
 from core.study.sets import load_items
-from editor.qt_study import BackgroundJob
+from editor.workers import TaskThread
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class ReportPanel(QWidget):
         self.device = device
         self._loader, self._certify, self._infos = loader, certify, infos
         self.report: Report | None = None
-        self._job: BackgroundJob | None = None
+        self._job: TaskThread | None = None
 
         self.threshold_box = QDoubleSpinBox()
         self.threshold_box.setRange(0.05, 1.0)
@@ -184,7 +184,7 @@ class ReportPanel(QWidget):
         self.evaluate_button.setEnabled(False)
         self.busy_bar.show()
         self.status_label.setText("Evaluating…")
-        self._job = BackgroundJob(work, self)
+        self._job = TaskThread(lambda _progress, _cancelled: work(), parent=self)
         self._job.sigDone.connect(self._done)
         self._job.sigFailed.connect(self._failed)
         self._job.start()

@@ -13,10 +13,9 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-from PyQt6.QtCore import QObject, Qt, QThread, pyqtSignal
+from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtGui import QCloseEvent, QHideEvent, QImage, QKeyEvent, QPixmap
 from PyQt6.QtWidgets import (
     QHBoxLayout,
@@ -33,42 +32,12 @@ from core.errors import InvarianceError
 from core.labels import NOT_A_DIGIT
 from core.study.session import StudyImages, StudySession, session_state_path
 from core.study.sets import load_items
+from editor.workers import TaskThread
 
 log = logging.getLogger(__name__)
 
 DIGIT_KEYS = {getattr(Qt.Key, f"Key_{d}"): d for d in range(10)}
 NOT_A_DIGIT_KEYS = (Qt.Key.Key_N, Qt.Key.Key_X)
-
-
-class BackgroundJob(QThread):
-    """Runs ``function()`` once off the GUI thread; ``sigDone(result)`` or ``sigFailed(message)`` follow on the
-    GUI thread once the thread has fully stopped (so the job may be deleted from the slot)."""
-
-    sigDone = pyqtSignal(object)  # noqa: N815 - pyqtgraph-style signal name
-    sigFailed = pyqtSignal(str)  # noqa: N815 - pyqtgraph-style signal name
-
-    def __init__(self, function: Callable[[], Any], parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._function = function
-        self._outcome: tuple[bool, Any] = (False, "not run")
-        self.finished.connect(self._deliver)
-
-    def run(self) -> None:
-        try:
-            self._outcome = (True, self._function())
-        except InvarianceError as error:
-            self._outcome = (False, str(error))
-        except Exception as error:
-            log.exception("background job failed")
-            self._outcome = (False, f"{type(error).__name__}: {error}")
-
-    def _deliver(self) -> None:
-        self.wait()
-        ok, value = self._outcome
-        if ok:
-            self.sigDone.emit(value)
-        else:
-            self.sigFailed.emit(str(value))
 
 
 def gray_pixmap(image: np.ndarray, size: int) -> QPixmap:
@@ -114,7 +83,7 @@ class StudyWidget(QWidget):
         self._clock = clock
         self.session: StudySession | None = None
         self._images: StudyImages | None = None
-        self._job: BackgroundJob | None = None
+        self._job: TaskThread | None = None
         self.answers_path: Path | None = None
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setWindowTitle("Study mode")
@@ -214,7 +183,7 @@ class StudyWidget(QWidget):
                     break
             return session, images
 
-        self._job = BackgroundJob(prepare, self)
+        self._job = TaskThread(lambda _progress, _cancelled: prepare(), parent=self)
         self._job.sigDone.connect(self._started)
         self._job.sigFailed.connect(self._failed)
         self._job.start()

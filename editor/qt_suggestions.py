@@ -188,7 +188,6 @@ class SuggestionsPanel(QWidget):
         self.task.sigDone.connect(self._done)
         self.task.sigFailed.connect(self._failed)
         self.task.sigCancelled.connect(self._cancelled)
-        self.task.finished.connect(self._task_finished)
         self.find_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.progress.setRange(0, 0)
@@ -215,6 +214,7 @@ class SuggestionsPanel(QWidget):
         self.progress.setValue(round(100 * fraction))
 
     def _done(self, proposals: list[Proposal]) -> None:
+        self._idle()
         self.proposals = list(proposals)
         self.list.clear()
         for index, proposal in enumerate(self.proposals):
@@ -232,13 +232,15 @@ class SuggestionsPanel(QWidget):
         self.sigFinished.emit(len(self.proposals))
 
     def _failed(self, message: str) -> None:
+        self._idle()
         self.message.setText(f"Suggestions failed: {message}")
         self.sigError.emit(message)
 
     def _cancelled(self) -> None:
+        self._idle()
         self.message.setText("Cancelled.")
 
-    def _task_finished(self) -> None:
+    def _idle(self) -> None:
         self.task = None
         self.find_button.setEnabled(True)
         self.cancel_button.setEnabled(False)

@@ -8,7 +8,8 @@ the receiver's (GUI) thread.
   of the ORIGINAL digit for certified models (cached per digit, norm and ε).
 - :class:`PredictionChannel` owns one worker thread with its own engine. ``submit`` never queues more than
   one request behind the running one: a newer request replaces the pending one (stale ones are dropped).
-- :class:`TaskThread` runs one function with ``progress`` and ``cancelled`` callbacks (GenInv suggestions).
+- :class:`TaskThread` runs one function with ``progress`` and ``cancelled`` callbacks (GenInv suggestions, study
+  and report jobs).
 """
 
 from __future__ import annotations
@@ -272,12 +273,13 @@ ProgressCallback = Callable[[float, str], None]
 
 
 class TaskThread(QThread):
-    """Runs ``function(progress, cancelled)`` once in a thread; results and errors come back as signals.
+    """Runs ``function(progress, cancelled)`` once in a thread; its outcome comes back as a signal.
 
     ``progress(fraction in [0, 1], message)`` may be called from the function; ``cancelled()`` returns True
     once :meth:`cancel` was called. ``threads``: torch threads in this thread (default: every usable core).
-    Signals: sigProgress(float, str), sigDone(object), sigFailed(str),
-    sigCancelled().
+    Exactly one of sigDone(object), sigFailed(str) or sigCancelled() follows, on the GUI thread and only once
+    the thread has stopped, so a slot may start the next task or drop this one. sigProgress(float, str) reports
+    along the way.
     """
 
     sigProgress = pyqtSignal(float, str)  # noqa: N815 - pyqtgraph-style signal name
@@ -286,12 +288,17 @@ class TaskThread(QThread):
     sigCancelled = pyqtSignal()  # noqa: N815 - pyqtgraph-style signal name
 
     def __init__(
-        self, function: Callable[[ProgressCallback, Callable[[], bool]], Any], threads: int | None = None
+        self,
+        function: Callable[[ProgressCallback, Callable[[], bool]], Any],
+        threads: int | None = None,
+        parent: QObject | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(parent)
         self._function = function
         self._threads = threads
         self._cancel = threading.Event()
+        self._outcome: tuple[str, Any] = ("failed", "not run")
+        self.finished.connect(self._deliver)
 
     def cancel(self) -> None:
         self._cancel.set()
@@ -304,17 +311,21 @@ class TaskThread(QThread):
         torch.set_num_threads(self._threads or len(os.sched_getaffinity(0)))
         try:
             value = self._function(self.sigProgress.emit, self._cancel.is_set)
-        except InvarianceError as error:
-            if self._cancel.is_set():  # e.g. core.geninv.Cancelled
-                self.sigCancelled.emit()
-            else:
-                self.sigFailed.emit(str(error))
+        except InvarianceError as error:  # e.g. core.geninv.Cancelled when cancelled
+            self._outcome = ("cancelled", None) if self._cancel.is_set() else ("failed", str(error))
             return
         except Exception as error:
             log.exception("background task failed")
-            self.sigFailed.emit(f"{type(error).__name__}: {error}")
+            self._outcome = ("failed", f"{type(error).__name__}: {error}")
             return
-        if self._cancel.is_set():
+        self._outcome = ("cancelled", None) if self._cancel.is_set() else ("done", value)
+
+    def _deliver(self) -> None:
+        self.wait()  # `finished` is emitted just before run() fully returns
+        kind, value = self._outcome
+        if kind == "done":
+            self.sigDone.emit(value)
+        elif kind == "cancelled":
             self.sigCancelled.emit()
         else:
-            self.sigDone.emit(value)
+            self.sigFailed.emit(str(value))

@@ -17,7 +17,7 @@ from core.labels import NOT_A_DIGIT
 from editor.app import MainWindow, capture_when_ready
 from editor.qt_suggestions import Proposal
 from editor.tools import Tool
-from editor.workers import ProgressCallback
+from editor.workers import ProgressCallback, TaskThread
 from tests.fixtures_editor import digits, drag, isolated_settings, linear_model, probabilities, stand_in_source
 
 CPU = torch.device("cpu")
@@ -271,6 +271,27 @@ def test_suggestions_load_as_edits_and_cancel(window: MainWindow, qtbot) -> None
     with qtbot.waitSignal(panel.task.sigCancelled, timeout=3000):  # type: ignore[union-attr]
         panel.cancel()
     qtbot.waitUntil(lambda: not panel.running, timeout=3000)
+
+
+@pytest.mark.parametrize("outcome", ["done", "failed", "cancelled"])
+def test_a_task_reports_its_outcome_only_after_its_thread_stopped(qtbot, outcome: str) -> None:  # type: ignore[no-untyped-def]
+    def work(progress: ProgressCallback, cancelled: Callable[[], bool]) -> int:
+        if outcome == "failed":
+            raise ValueError("broken")
+        if outcome == "cancelled":
+            task.cancel()
+        return 7
+
+    task = TaskThread(work, threads=1)
+    seen: list[tuple[str, object, bool]] = []
+    task.sigDone.connect(lambda value: seen.append(("done", value, task.isRunning())))
+    task.sigFailed.connect(lambda message: seen.append(("failed", message, task.isRunning())))
+    task.sigCancelled.connect(lambda: seen.append(("cancelled", None, task.isRunning())))
+    task.start()
+    qtbot.waitUntil(lambda: bool(seen), timeout=3000)
+    qtbot.wait(50)
+    expected = {"done": 7, "failed": "ValueError: broken", "cancelled": None}[outcome]
+    assert seen == [(outcome, expected, False)]
 
 
 def test_screenshot_is_written_after_first_predictions(window: MainWindow, qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
