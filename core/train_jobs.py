@@ -37,11 +37,14 @@ def prerequisites(name: str) -> list[str]:
 
 
 def recorded_seconds(name: str) -> float:
-    """The training time on ``name``'s current card, 0 when there is no readable card."""
+    """What ``invariance train name`` took last time by its current card: the training time plus the time of
+    each figure measured afterwards; 0 when there is no readable card."""
     try:
-        return float(read_card(name).training.get("seconds", 0.0))
+        card = read_card(name)
     except ModelError:  # a missing or unreadable card only loses its place in the queue
         return 0.0
+    evaluation = sum(float(figure.get("seconds", 0.0)) for figure in card.evaluation.values())
+    return float(card.training.get("seconds", 0.0)) + evaluation
 
 
 @dataclass
@@ -106,8 +109,8 @@ class PlannedRun:
 
 
 def plan_jobs(names: Sequence[str], jobs: int, *, resolution_s: float = 1.0) -> list[PlannedRun]:
-    """The schedule :func:`run_jobs` would follow if every model took the training time on its current card
-    (its evaluation afterwards not counted): same order, same waiting, on a simulated clock."""
+    """The schedule :func:`run_jobs` would follow if every model took the time recorded on its current card
+    (training and evaluation): same order, same waiting, on a simulated clock."""
     durations = {name: recorded_seconds(name) for name in names}
     clock = [0.0]
     runs: list[PlannedRun] = []

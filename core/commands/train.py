@@ -104,7 +104,7 @@ def _print_plan(names: list[str], jobs: int) -> int:
     finish = max((run.end_s for run in runs), default=0.0)
     print(
         f"{len(runs)} models, {jobs} job(s): {finish:.0f} s ({finish / 3600:.2f} h) wall time, {total:.0f} s of "
-        "training in all; estimated from the training seconds on the current model cards (evaluation not included)"
+        "work in all; estimated from the training and evaluation seconds on the current model cards"
     )
     return 0
 

@@ -78,7 +78,7 @@ def _entries() -> list[ZooEntry]:
             "fgsm-rs",
             "linf",
             0.3,
-            hyper={**linf_fast, "epochs": 13, "lr_drop_epoch": 11, "pgd_from_epoch": 9, "pgd_steps": 5},
+            hyper={**linf_fast, "epochs": 12, "lr_drop_epoch": 10, "pgd_from_epoch": 9, "pgd_steps": 5},
         ),
         ZooEntry(
             "l2-pgd-2.0",
@@ -210,12 +210,22 @@ def _entries() -> list[ZooEntry]:
         ZooEntry(
             "l1-slide-15",
             "l1-adversarial",
-            "ℓ1 sweep (Figure 6), small CNN, 30% of the loss on clean images",
-            small,
+            "ℓ1 sweep (Figure 6), fine-tuned from l1-slide-10, SLIDE-10 training, half the loss on clean images",
+            large,
             "slide",
             "l1",
             15.0,
-            hyper={**sweep_slide, "epochs": 6, "lr_drop_epoch": 5, "clean_weight": 0.3},
+            hyper={
+                **slide,
+                "init_from": "l1-slide-10",
+                "epochs": 2,
+                "lr": 5e-4,
+                "lr_drop_epoch": 1,
+                "ramp_epochs": 1,
+                "ramp_start": 2 / 3,
+                "clean_weight": 0.5,
+                "steps": 10,
+            },
         ),
     ]
 
