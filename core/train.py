@@ -29,7 +29,7 @@ from core.data import load_mnist, to_float
 from core.device import configure_threads, resolve_device
 from core.errors import ModelError
 from core.zoo.architectures import build
-from core.zoo.cards import ModelCard, checkpoint_dir, run_dir, save_weights, write_card
+from core.zoo.cards import ModelCard, checkpoint_dir, read_card, run_dir, save_weights, write_card
 from core.zoo.registry import ZooEntry, get_entry
 
 log = logging.getLogger(__name__)
@@ -192,7 +192,8 @@ def train_model(
     model = recipe_for(entry)(context, model)
     seconds = context.seconds_before_resume + time.monotonic() - started  # a resumed run counts every epoch
     model.eval()
-    sha = save_weights(name, model)
+    shared = entry.hyper.get("share_weights_with")
+    sha = read_card(str(shared)).checkpoint_sha256 if shared else save_weights(name, model)
     card = ModelCard(
         name=name,
         family=entry.family,

@@ -200,6 +200,8 @@ def test_train_abs_and_share_weights_end_to_end(tmp_path: Path, monkeypatch: pyt
 
     binary_card = train_model("binary-abs", device="cpu", train_subset=100, progress=False)
     assert binary_card.figure("clean_accuracy") is not None
+    assert binary_card.checkpoint_sha256 == card.checkpoint_sha256
+    assert not (checkpoints / "binary-abs.safetensors").exists()  # it reads abs's file, no copy
     plain, binary = load("abs", "cpu"), load("binary-abs", "cpu")
     assert isinstance(binary, ABSClassifier) and binary.binary and not getattr(plain, "binary", True)
     for (key, a), (_, b) in zip(plain.state_dict().items(), binary.state_dict().items(), strict=True):

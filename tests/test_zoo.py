@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from core.budget import distance
 from core.cli import main
 from core.data import load_mnist, to_float
 from core.errors import BudgetError, ModelError
-from core.zoo import ZOO, available_models, list_models, load, load_card
+from core.zoo import ZOO, available_models, checkpoint_dir, list_models, load, load_card
 from core.zoo import registry as zoo_registry
 from core.zoo.architectures import build
 
@@ -58,6 +59,13 @@ def test_shipped_checkpoint_matches_its_card(name: str) -> None:
     assert logits.shape == (len(y), 10) and torch.isfinite(logits).all()
     measured = float((logits.argmax(1) == y).float().mean())
     assert measured >= clean - 0.05, f"{name}: {measured:.3f} on the first test images, card says {clean:.3f}"
+
+
+def test_shipped_checkpoints_hold_no_copies_and_fit_the_size_budget() -> None:
+    files = sorted(checkpoint_dir().glob("*.safetensors"))
+    digests = [hashlib.sha256(path.read_bytes()).hexdigest() for path in files]
+    assert len(set(digests)) == len(digests), "two checkpoint files hold the same weights"
+    assert sum(path.stat().st_size for path in files) <= 40_000_000  # the budget, 40 MB
 
 
 def test_unknown_model_and_missing_checkpoint_are_clear_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

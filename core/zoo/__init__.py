@@ -12,7 +12,7 @@ from torch import nn
 from core.device import resolve_device
 from core.errors import ModelError
 from core.zoo.architectures import build
-from core.zoo.cards import ModelCard, checkpoint_dir, load_weights, read_card, weights_path
+from core.zoo.cards import ModelCard, card_path, checkpoint_dir, load_weights, read_card, weights_path
 from core.zoo.registry import ZOO, ZooEntry, get_entry, list_models
 
 __all__ = [
@@ -36,7 +36,7 @@ def load_card(name: str) -> ModelCard:
 
 def available_models() -> list[str]:
     """Registry names whose checkpoint and card are both present, in display order."""
-    return [name for name in ZOO if weights_path(name).exists() and weights_path(name).with_suffix(".json").exists()]
+    return [name for name in ZOO if weights_path(name).exists() and card_path(name).exists()]
 
 
 def load(name: str, device: str | torch.device | None = None) -> nn.Module:

@@ -1,6 +1,7 @@
 """Checkpoints and model cards on disk.
 
-``checkpoints/<name>.safetensors`` holds the weights; ``checkpoints/<name>.json`` is the model card: what the
+``checkpoints/<name>.safetensors`` holds the weights (a model that shares another's weights has no file of its
+own, see :func:`weights_owner`); ``checkpoints/<name>.json`` is the model card: what the
 model is, how it was trained (exact command, time, device, seed) and what it scores (with the command that
 measured each figure). The card records the checkpoint's sha256, which is checked on every load.
 """
@@ -20,6 +21,7 @@ from safetensors.torch import load_file, save_file
 
 from core.errors import ModelError
 from core.files import atomic_output, atomic_write_text
+from core.zoo.registry import ZOO
 
 CARD_FORMAT_VERSION: Final = 1
 _REPO_CHECKPOINTS: Final = Path(__file__).resolve().parents[2] / "checkpoints"
@@ -61,8 +63,16 @@ def card_path(name: str) -> Path:
     return checkpoint_dir() / f"{name}.json"
 
 
+def weights_owner(name: str) -> str:
+    """The model whose ``.safetensors`` file holds ``name``'s weights: itself, or for a zoo model that shares
+    another's weights (Binary ABS uses ABS's), that model, so the shipped tree holds no copy of a checkpoint."""
+    entry = ZOO.get(name)
+    shared = entry.hyper.get("share_weights_with") if entry is not None else None
+    return str(shared) if shared else name
+
+
 def weights_path(name: str) -> Path:
-    return checkpoint_dir() / f"{name}.safetensors"
+    return checkpoint_dir() / f"{weights_owner(name)}.safetensors"
 
 
 def read_card(name: str) -> ModelCard:
