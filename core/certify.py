@@ -13,8 +13,10 @@ slower, tighter on ordinary networks, about the same on IBP-trained ones.
 
 Supported networks are ``nn.Sequential`` stacks (nested Sequentials are flattened) of ``Conv2d`` (zero
 padding), ``Linear``, ``ReLU`` and ``Flatten``; ``BatchNorm1d``/``BatchNorm2d`` directly after a ``Linear``/
-``Conv2d`` are folded into it with their running statistics (eval-mode semantics). Any other layer raises
-:class:`~core.errors.ModelError` naming it.
+``Conv2d`` are folded into it with their running statistics (eval-mode semantics). In training mode
+(``model.training``) a BatchNorm instead acts, as in its forward pass, as the per-channel affine map given by the
+statistics of the clean batch ``x`` (as in auto_LiRPA and Shi et al., 2021), which is what IBP training needs;
+only ``method="ibp"`` supports that. Any other layer raises :class:`~core.errors.ModelError` naming it.
 
 All functions are batched (no Python loop over examples) and run on the device of the model's parameters.
 Images are float tensors of shape (N, 1, 28, 28) (any (N, ...) the network accepts) with values in [0, 1].
@@ -102,14 +104,70 @@ def _fold_into(affine: nn.Conv2d | nn.Linear, norm: nn.BatchNorm1d | nn.BatchNor
     return fused
 
 
-def _prepared_layers(model: nn.Module) -> list[nn.Module]:
-    """Leaf layers ready for bound propagation (BatchNorm folded); ModelError for unsupported layers."""
+class BatchAffine(nn.Module):
+    """A training-mode BatchNorm as the per-channel affine map ``x · scale + shift`` its batch statistics define.
+
+    ``scale`` and ``shift`` are (C,) tensors that keep their autograd history, so bounds through this layer are
+    differentiable with respect to the BatchNorm's weights and the statistics.
+    """
+
+    def __init__(self, scale: torch.Tensor, shift: torch.Tensor) -> None:
+        super().__init__()
+        self.scale, self.shift = scale, shift
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        view = (1, -1) + (1,) * (x.dim() - 2)
+        return x * self.scale.reshape(view) + self.shift.reshape(view)
+
+
+def _batch_affine(norm: nn.BatchNorm1d | nn.BatchNorm2d, inputs: torch.Tensor) -> BatchAffine:
+    """``norm`` in training mode on the batch ``inputs`` (N, C, ...) as a :class:`BatchAffine`."""
+    dims = [0, *range(2, inputs.dim())]
+    mean, var = inputs.mean(dims), inputs.var(dims, unbiased=False)
+    scale = torch.rsqrt(var + norm.eps)
+    shift = -mean * scale
+    if norm.affine:
+        scale, shift = scale * norm.weight, shift * norm.weight + norm.bias
+    return BatchAffine(scale, shift)
+
+
+def _batchnorm_inputs(layers: list[nn.Module], x: torch.Tensor) -> dict[nn.Module, torch.Tensor]:
+    """What each BatchNorm of ``layers`` receives in a training-mode pass of ``x`` (running statistics untouched)."""
+    inputs: dict[nn.Module, torch.Tensor] = {}
+    h = x
+    for layer in layers:
+        if isinstance(layer, _BATCHNORM):
+            inputs[layer] = h
+            h = _batch_affine(layer, h)(h)
+        else:
+            h = layer(h)
+    return inputs
+
+
+def _prepared_layers(
+    model: nn.Module, x: torch.Tensor | None = None, batchnorm_inputs: dict[nn.Module, torch.Tensor] | None = None
+) -> list[nn.Module]:
+    """Leaf layers ready for bound propagation; ModelError for unsupported layers.
+
+    BatchNorms are folded with their running statistics, or, in training mode, replaced by the affine map of the
+    statistics of what they receive from the clean batch ``x`` (``batchnorm_inputs`` when already known).
+    """
     layers = _flat_layers(model)
     if any(isinstance(layer, _BATCHNORM) for layer in layers):
         assert isinstance(model, nn.Sequential)
-        layers = _flat_layers(fold_batchnorm(model))
+        if model.training:
+            if batchnorm_inputs is None:
+                if x is None:
+                    raise ModelError("bounds of a BatchNorm network in training mode need the clean batch")
+                batchnorm_inputs = _batchnorm_inputs(layers, x)
+            layers = [
+                _batch_affine(layer, batchnorm_inputs[layer]) if isinstance(layer, _BATCHNORM) else layer
+                for layer in layers
+            ]
+        else:
+            layers = _flat_layers(fold_batchnorm(model))
     for index, layer in enumerate(layers):
-        if not isinstance(layer, _SUPPORTED):
+        if not isinstance(layer, (*_SUPPORTED, BatchAffine)):
             raise ModelError(
                 f"interval bound propagation does not support layer {index} ({type(layer).__name__}); "
                 "supported: Conv2d, Linear, ReLU, Flatten, BatchNorm after Conv2d/Linear"
@@ -141,6 +199,10 @@ def _propagate(layers: list[nn.Module], lower: torch.Tensor, upper: torch.Tensor
             radius = F.conv2d(
                 radius, layer.weight.abs(), None, layer.stride, layer.padding, layer.dilation, layer.groups
             )
+            lower, upper = centre - radius, centre + radius
+        elif isinstance(layer, BatchAffine):
+            centre, radius = layer((upper + lower) / 2), (upper - lower) / 2
+            radius = radius * layer.scale.abs().reshape((1, -1) + (1,) * (radius.dim() - 2))
             lower, upper = centre - radius, centre + radius
         else:  # pragma: no cover - _prepared_layers rejects everything else
             raise ModelError(f"unsupported layer {type(layer).__name__}")
@@ -202,10 +264,12 @@ def margin_lower_bounds(
     """
     if method not in METHODS:
         raise ModelError(f"unknown certification method {method!r}; known: {', '.join(METHODS)}")
-    layers = _prepared_layers(model)
+    layers = _prepared_layers(model, x)
     lower, upper = input_box(x, eps)
     y = y.to(device=x.device, dtype=torch.long)
     if method == "crown-ibp":
+        if any(isinstance(layer, BatchAffine) for layer in layers):
+            raise ModelError("crown-ibp bounds of a BatchNorm network need eval mode (call model.eval())")
         return torch.maximum(_ibp_margins(layers, lower, upper, y), _crown_margins(layers, lower, upper, y))
     return _ibp_margins(layers, lower, upper, y)
 
@@ -354,3 +418,25 @@ def ibp_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: Eps) -> to
     """
     worst = -margin_lower_bounds(model, x, y, eps)
     return F.cross_entropy(worst, y.to(device=x.device, dtype=torch.long))
+
+
+def forward_and_ibp_loss(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: Eps
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(model(x), ibp_loss(model, x, y, eps))`` with one clean pass: logits (N, classes) and a scalar.
+
+    In training mode the BatchNorms' batch statistics are taken from the forward pass itself (which also updates
+    their running statistics once), instead of from a second clean pass inside :func:`ibp_loss`.
+    """
+    norms = [layer for layer in _flat_layers(model) if isinstance(layer, _BATCHNORM)]
+    inputs: dict[nn.Module, torch.Tensor] = {}
+    handles = [norm.register_forward_pre_hook(lambda norm, args: inputs.update({norm: args[0]})) for norm in norms]
+    try:
+        logits = model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    layers = _prepared_layers(model, x, inputs if model.training else None)
+    y = y.to(device=x.device, dtype=torch.long)
+    worst = -_ibp_margins(layers, *input_box(x, eps), y)
+    return logits, F.cross_entropy(worst, y)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from core.certify import (
     certified,
     certified_radius,
     fold_batchnorm,
+    forward_and_ibp_loss,
     ibp_loss,
     input_box,
     interval_bounds,
@@ -27,7 +29,7 @@ from core.certify import (
 )
 from core.data import load_mnist, to_float
 from core.errors import ModelError
-from core.recipes.ibp import lr_at, schedule
+from core.recipes.ibp import ibp_initialise, lr_at, schedule, with_batchnorm
 
 TOL = 1e-4
 
@@ -205,6 +207,75 @@ def test_batchnorm_folding_preserves_outputs_and_bounds() -> None:
     assert any(isinstance(layer, nn.BatchNorm2d) for layer in model)  # the original is untouched
 
 
+def training_batchnorm_net(seed: int) -> nn.Sequential:
+    model = with_batchnorm(small_conv(seed))
+    for layer in model:
+        if isinstance(layer, nn.BatchNorm1d | nn.BatchNorm2d):
+            layer.weight.data.uniform_(-1.5, 1.5)  # negative scales too: radii go through |scale|
+            layer.bias.data.normal_()
+    return model.train()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_training_mode_batchnorm_bounds_use_the_clean_batch_statistics_and_are_sound(seed: int) -> None:
+    model = training_batchnorm_net(seed)
+    torch.manual_seed(100 + seed)
+    x, y, eps = torch.rand(12, 1, 28, 28), torch.randint(0, 10, (12,)), 0.05
+    margins = margin_lower_bounds(model, x, y, eps)
+    as_affine = nn.Sequential(*_prepared_layers(model, x))  # BatchNorms as the affine maps of x's statistics
+    assert torch.allclose(as_affine(x), model(x), atol=1e-5)  # the same function as the training forward pass
+    lower, upper = input_box(x, eps)
+    with torch.no_grad():
+        for _ in range(100):
+            logits = as_affine(lower + (upper - lower) * torch.rand_like(x))
+            assert bool((margins <= logits.gather(1, y[:, None]) - logits + TOL).all())
+    margins.sum().backward()
+    batchnorm = model[1]
+    assert isinstance(batchnorm, nn.BatchNorm2d) and batchnorm.weight.grad is not None
+    assert float(batchnorm.weight.grad.abs().sum()) > 0
+
+
+@pytest.mark.parametrize("batchnorm", [False, True])
+def test_forward_and_ibp_loss_matches_the_two_separate_calls_with_one_statistics_update(batchnorm: bool) -> None:
+    model = training_batchnorm_net(4) if batchnorm else small_conv(4)
+    twin = copy.deepcopy(model)
+    torch.manual_seed(7)
+    x, y = torch.rand(10, 1, 28, 28), torch.randint(0, 10, (10,))
+    logits, robust = forward_and_ibp_loss(model, x, y, 0.1)
+    expected_robust = ibp_loss(twin, x, y, 0.1)  # statistics from its own clean pass, running ones untouched
+    expected_logits = twin(x)  # one update of the running statistics
+    assert torch.allclose(logits, expected_logits, atol=1e-5)
+    assert float(robust.detach()) == pytest.approx(float(expected_robust.detach()), rel=1e-5)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), twin.state_dict().values(), strict=True))
+
+
+def test_training_mode_batchnorm_needs_the_batch_and_plain_ibp() -> None:
+    model = training_batchnorm_net(3)
+    x, y = torch.rand(4, 1, 28, 28), torch.randint(0, 10, (4,))
+    with pytest.raises(ModelError, match="clean batch"):
+        interval_bounds(model, x, x)
+    with pytest.raises(ModelError, match="eval mode"):
+        margin_lower_bounds(model, x, y, 0.1, method="crown-ibp")
+    model.eval()
+    assert margin_lower_bounds(model, x, y, 0.1, method="crown-ibp").shape == (4, 10)
+
+
+def test_ibp_initialisation_keeps_bound_widths_of_the_order_of_the_input_box() -> None:
+    x = torch.rand(8, 1, 28, 28)
+    widths = {}
+    for initialisation in ("default", "ibp"):
+        model = small_conv(5, channels=16, hidden=64)
+        if initialisation == "ibp":
+            ibp_initialise(model)
+            assert all(not layer.bias.detach().any() for layer in model if isinstance(layer, nn.Conv2d | nn.Linear))
+        with torch.no_grad():
+            low, high = interval_bounds(model[:-1], *input_box(x, 0.1))  # up to the last hidden layer
+        widths[initialisation] = float((high - low).mean())
+    box = float((input_box(x, 0.1)[1] - input_box(x, 0.1)[0]).mean())
+    assert box / 3 < widths["ibp"] < 3 * box  # the default initialisation widens the box about 30-fold
+    assert widths["default"] > 10 * box
+
+
 def test_batchnorm_without_preceding_affine_layer_is_rejected() -> None:
     model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.BatchNorm2d(2), nn.Flatten(), nn.Linear(1352, 10))
     with pytest.raises(ModelError, match="BatchNorm2d"):
@@ -336,7 +407,10 @@ def test_schedule_warmup_ramp_and_lr_drop() -> None:
     assert [lr_at(hyper, epoch) for epoch in (0, 7, 8, 9)] == pytest.approx([1e-3, 1e-3, 1e-4, 1e-4])
 
 
-def test_train_ibp_end_to_end_writes_checkpoint_and_card(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("options", [{}, {"batchnorm": True, "ibp_init": True}], ids=["plain", "batchnorm"])
+def test_train_ibp_end_to_end_writes_checkpoint_and_card(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: dict[str, bool]
+) -> None:
     import core.zoo.evaluation as evaluation
     import core.zoo.registry as registry
     from core.train import train_model
@@ -353,6 +427,7 @@ def test_train_ibp_end_to_end_writes_checkpoint_and_card(tmp_path: Path, monkeyp
             "warmup_epochs": 2,
             "ramp_epochs": 2,
             "kappa_end": 0.5,
+            **options,
         },
     )
     monkeypatch.setitem(registry.ZOO, "ibp-0.4", entry)

@@ -4,13 +4,21 @@ The loss mixes clean and worst-case cross-entropy::
 
     loss = κ_t · CE(model(x), y) + (1 − κ_t) · IBP-CE(model, x, y, ε_t)
 
-where IBP-CE is :func:`core.certify.ibp_loss` (cross-entropy on the worst-case logits of the ε_t box). The first
+where IBP-CE is :func:`core.certify.ibp_loss` (cross-entropy on the worst-case logits of the ε_t box; computed
+together with the clean logits by :func:`core.certify.forward_and_ibp_loss`, one clean pass for both). The first
 ``warmup_epochs`` epochs are clean (ε_t = 0, κ_t = 1); then, per step, ε_t grows linearly from 0 to ``train_eps``
 and κ_t falls linearly from 1 to ``kappa_end`` over ``ramp_epochs``; both then stay put. Adam with ``lr``, times
 0.1 from ``lr_drop_epoch`` (default: the last ~20% of the epochs).
 
 Hyper-parameters (``ctx.hyper``): ``epochs``, ``batch_size``, ``lr``, ``train_eps``, ``warmup_epochs``,
-``ramp_epochs``, ``kappa_end``, optional ``lr_drop_epoch`` and ``verify_eps`` (default: the entry's ε, else 0.4).
+``ramp_epochs``, ``kappa_end``, optional ``lr_drop_epoch`` and ``verify_eps`` (default: the entry's ε, else 0.4),
+and two options from Shi et al. (2021), "Fast certified robust training with short warmup":
+
+- ``batchnorm``: train with a BatchNorm after every Conv2d/Linear but the last (bounds through it use the clean
+  batch's statistics, see :mod:`core.certify`); the returned network has them folded in, so the checkpoint is
+  the plain architecture and anyone can re-verify it;
+- ``ibp_init``: draw every weight from N(0, σ²) with σ = √(2π) / fan-in and zero the biases, which keeps the
+  width of interval bounds about constant from layer to layer at initialisation.
 
 After every epoch the recipe logs clean and IBP-verified accuracy (at ``verify_eps``) on a fixed held-out slice
 of the *training* images (the last 500, never trained on; the test set is not touched) and saves resumable state.
@@ -26,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.certify import certified, ibp_loss
+from core.certify import certified, fold_batchnorm, forward_and_ibp_loss
 from core.errors import ModelError
 from core.train import Recipe, TrainContext
 
@@ -62,6 +70,12 @@ def train_ibp(ctx: TrainContext, model: nn.Module) -> nn.Module:
         raise ModelError(f"model {ctx.entry.name!r}: {len(ctx.labels)} training images are too few for IBP training")
     held_x, held_y = ctx.images[-held:].to(ctx.device), ctx.labels[-held:].to(ctx.device)
     ctx.images, ctx.labels = ctx.images[:-held], ctx.labels[:-held]
+    if not isinstance(model, nn.Sequential):
+        raise ModelError(f"model {ctx.entry.name!r}: the ibp recipe needs an nn.Sequential network")
+    if hyper.get("ibp_init"):
+        ibp_initialise(model)
+    if hyper.get("batchnorm"):
+        model = with_batchnorm(model).to(ctx.device)
 
     optimizer = torch.optim.Adam(model.parameters(), lr=float(hyper["lr"]))
     start_epoch, _ = ctx.load_state(model, optimizer)
@@ -77,12 +91,13 @@ def train_ibp(ctx: TrainContext, model: nn.Module) -> nn.Module:
         eps_t, kappa = schedule(hyper, epoch, 0.0)
         for step, (x, y) in enumerate(ctx.batches(epoch)):
             eps_t, kappa = schedule(hyper, epoch, step / steps_per_epoch)
-            logits = model(x)
-            loss = F.cross_entropy(logits, y)
             if eps_t > 0:
-                robust = ibp_loss(model, x, y, eps_t)
-                loss = kappa * loss + (1.0 - kappa) * robust
+                logits, robust = forward_and_ibp_loss(model, x, y, eps_t)
+                loss = kappa * F.cross_entropy(logits, y) + (1.0 - kappa) * robust
                 robust_loss_sum += float(robust.detach()) * len(y)
+            else:
+                logits = model(x)
+                loss = F.cross_entropy(logits, y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -104,7 +119,33 @@ def train_ibp(ctx: TrainContext, model: nn.Module) -> nn.Module:
         if ctx.end_epoch(model, optimizer, epoch):
             break
     model.eval()
-    return model
+    return fold_batchnorm(model) if hyper.get("batchnorm") else model
+
+
+def with_batchnorm(model: nn.Sequential) -> nn.Sequential:
+    """A copy of ``model`` with a BatchNorm after every Conv2d / Linear except the last layer (same weights)."""
+    layers = list(model)
+    augmented: list[nn.Module] = []
+    for index, layer in enumerate(layers):
+        augmented.append(layer)
+        if index == len(layers) - 1:
+            break
+        if isinstance(layer, nn.Conv2d):
+            augmented.append(nn.BatchNorm2d(layer.out_channels))
+        elif isinstance(layer, nn.Linear):
+            augmented.append(nn.BatchNorm1d(layer.out_features))
+    return nn.Sequential(*augmented)
+
+
+def ibp_initialise(model: nn.Module) -> None:
+    """IBP initialisation (Shi et al., 2021): weights ~ N(0, (√(2π) / fan-in)²), zero biases, in place."""
+    with torch.no_grad():
+        for layer in model.modules():
+            if isinstance(layer, (nn.Conv2d, nn.Linear)):
+                fan_in = layer.weight[0].numel()
+                layer.weight.normal_(0.0, math.sqrt(2 * math.pi) / fan_in)
+                if layer.bias is not None:
+                    layer.bias.zero_()
 
 
 def heldout_figures(
