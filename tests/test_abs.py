@@ -184,6 +184,8 @@ def test_train_abs_and_share_weights_end_to_end(tmp_path: Path, monkeypatch: pyt
             "calibrate_n": 100,
             "monitor_n": 20,
             "contrast_weight": 1.0,
+            "augment_degrees": 5.0,
+            "augment_shift": 1.0,
         },
     )
     monkeypatch.setitem(registry.ZOO, "abs", dataclasses.replace(entry, hyper={**entry.hyper, "likelihood": "poisson"}))

@@ -15,7 +15,9 @@ Hyper-parameters (``ctx.hyper``): ``epochs``, ``batch_size``, ``lr``, optional `
 "bernoulli"), ``sigma`` (0.3, Gaussian only), ``beta`` (1.0),
 ``lr_drop_epoch`` (learning rate × 0.1 from this 0-based epoch on; default: never), ``contrast_weight`` (0: off)
 and ``contrast_scale`` (0.05) of the optional :func:`contrastive_loss` term, ``calibrate_n`` (1000),
-``monitor_n`` (200: held-out images classified after each epoch for the log).
+``monitor_n`` (200: held-out images classified after each epoch for the log), ``augment_degrees`` and
+``augment_shift`` (0: off; each training image randomly rotated by up to that many degrees and shifted by up to
+that many pixels, :func:`core.attacks.random_moves`).
 
 With ``share_weights_with: <name>`` (Binary ABS) nothing is trained: the weights, σ and calibration of the trained
 model ``<name>`` are loaded (checksum-verified) into ``model``; a missing checkpoint raises ModelError.
@@ -27,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.attacks import random_moves
 from core.errors import ModelError
 from core.train import Recipe, TrainContext
 from core.zoo.abs import CLASSES, ABSClassifier
@@ -72,6 +75,8 @@ def train_abs(ctx: TrainContext, model: nn.Module) -> nn.Module:
         beta,
     )
     drop_epoch = int(hyper.get("lr_drop_epoch", epochs))
+    degrees, shift = float(hyper.get("augment_degrees", 0.0)), float(hyper.get("augment_shift", 0.0))
+    generator = torch.Generator().manual_seed(ctx.seed)
     for epoch in range(start_epoch, epochs):
         lr = float(hyper["lr"]) * (0.1 if epoch >= drop_epoch else 1.0)
         for group in optimizer.param_groups:
@@ -79,7 +84,8 @@ def train_abs(ctx: TrainContext, model: nn.Module) -> nn.Module:
         model.train()
         sums = {"loss": 0.0, "reconstruction": 0.0, "kl": 0.0, "contrast": 0.0}
         seen = 0
-        for x, y in ctx.batches(epoch):
+        for batch, y in ctx.batches(epoch):
+            x = random_moves(batch, degrees, shift, generator) if degrees or shift else batch
             reconstruction, kl = vae_losses(model, x, y)
             loss = (reconstruction + beta * kl) / len(y)
             if contrast_weight > 0:
