@@ -125,7 +125,7 @@ def _entries() -> list[ZooEntry]:
                 "train_eps": 0.44,
                 "warmup_epochs": 1,
                 "ramp_epochs": 20,
-                "kappa_end": 0.6,
+                "kappa_end": 0.7,
             },
         ),
         ZooEntry(
