@@ -122,7 +122,7 @@ def _entries() -> list[ZooEntry]:
                 "batch_size": 100,
                 "lr": 1e-3,
                 "lr_drop_epoch": 40,
-                "train_eps": 0.44,
+                "train_eps": 0.42,
                 "warmup_epochs": 1,
                 "ramp_epochs": 20,
                 "kappa_end": 0.7,
