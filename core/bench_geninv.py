@@ -14,7 +14,7 @@ import platform
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import torch
@@ -42,6 +42,9 @@ class GenInvBench:
     mean_l0_binary: float | None
     mean_l0: float | None
     convincing_fraction: float | None
+    no_suggestion: int = 0
+    """Digits (of n) that got no suggestion within the budget."""
+    mean_p_human: float | None = None
     machine: dict[str, str | int] = field(default_factory=dict)
 
 
@@ -112,8 +115,8 @@ def bench_geninv(
         first = first or results
     assert first is not None
     median = statistics.median(per_example)
-    best = [suggestions[0] for suggestions in first]
-    is_l0 = norm == "l0"
+    best = [suggestions[0] for suggestions in first if suggestions]
+    is_l0 = norm == "l0" and bool(best)
     return GenInvBench(
         norm=norm,
         eps=eps,
@@ -127,8 +130,10 @@ def bench_geninv(
         warmup_seconds=warmup,
         mean_l0_binary=float(np.mean([s.distortion["l0_binary"] for s in best])) if is_l0 else None,
         mean_l0=float(np.mean([s.distortion["l0"] for s in best])) if is_l0 else None,
-        convincing_fraction=float(np.mean([s.convincing for s in best])),
+        convincing_fraction=float(np.mean([s.convincing for s in best])) if best else None,
         machine=machine_description(chosen),
+        no_suggestion=n - len(best),
+        mean_p_human=float(np.mean([s.p_human for s in best])) if best else None,
     )
 
 
@@ -152,8 +157,12 @@ def format_bench(result: GenInvBench) -> str:
             f"  quality: mean pixels changed by more than 1/2: {result.mean_l0_binary:.2f}; "
             f"mean pixels changed at all (> 1/510): {result.mean_l0:.2f}"
         )
-    if result.convincing_fraction is not None:
-        lines.append(f"  convincing to the generative scorer: {100 * result.convincing_fraction:.0f}%")
+    lines.append(f"  no suggestion within budget: {result.no_suggestion} of {result.n} digits")
+    if result.convincing_fraction is not None and result.mean_p_human is not None:
+        lines.append(
+            f"  mean p_human: {result.mean_p_human:.3f}; convincing (p_human >= 0.5): "
+            f"{100 * result.convincing_fraction:.0f}%"
+        )
     return "\n".join(lines)
 
 
@@ -170,6 +179,21 @@ def register_bench(subparsers: argparse._SubParsersAction) -> None:  # type: ign
         "--threads", type=int, default=None, help="torch CPU threads (default $INVARIANCE_THREADS, else 1)"
     )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--seed", type=int, default=None, help="--human-pack: digit choice and shuffle seed")
+    parser.add_argument("--human-pack", metavar="OUT", help="write a blind human study pack into the new folder OUT")
+    parser.add_argument(
+        "--sets", help="--human-pack sets, e.g. 'l0:40,linf@0.4:20' (default: --norm/--eps with --n digits)"
+    )
+    parser.add_argument("--digits", default="5000:10000", help="--human-pack test index range (default held out)")
+    parser.add_argument(
+        "--add-collection", action="append", default=[], metavar="NAME=PATH",
+        help="--human-pack: also show the items of an existing collection, as set NAME",
+    )  # fmt: skip
+    parser.add_argument("--print-digits", action="store_true", help="--human-pack: print the chosen digits, exit")
+    parser.add_argument(
+        "--calibration", nargs="+", metavar="FILE",
+        help="rates and calibration table: organiser/mapping.json of a human pack, then answers files",
+    )  # fmt: skip
     parser.set_defaults(handler=run_bench)
 
 
@@ -178,6 +202,93 @@ def run_bench(args: argparse.Namespace) -> int:
     from core.device import configure_threads
 
     configure_threads(geninv_threads(args.threads))
+    if args.calibration:
+        return _calibration(args.calibration, args.json)
+    if args.human_pack:
+        return _human_pack(args)
     result = bench_geninv(args.norm, args.n, args.repeats, args.device, args.eps, args.pool_size)
     print(json.dumps(asdict(result), indent=2) if args.json else format_bench(result))
+    return 0
+
+
+def _pack_specs(args: argparse.Namespace) -> list[Any]:
+    from core.geninv.human_pack import SetSpec, parse_sets
+
+    if args.sets:
+        return parse_sets(args.sets)
+    from core.geninv.api import check_eps
+
+    if args.norm == "linf" and args.eps is None:
+        raise InvarianceError("--human-pack with --norm linf needs --eps")
+    if args.eps is not None:
+        check_eps(args.norm, args.eps)
+    group = args.norm + (f"-{args.eps:g}" if args.eps is not None else "")
+    return [SetSpec(group, args.norm, args.eps, args.n)]
+
+
+def _human_pack(args: argparse.Namespace) -> int:
+    from core.geninv.human_pack import build_human_pack, choose_digits, parse_range
+
+    if args.seed is None:
+        raise InvarianceError("--human-pack needs --seed")
+    specs = _pack_specs(args)
+    digit_range = parse_range(args.digits)
+    if args.print_digits:
+        print(json.dumps(choose_digits(specs, args.seed, digit_range)))
+        return 0
+    extra: dict[str, str] = {}
+    for entry in args.add_collection:
+        name, sep, path = entry.partition("=")
+        if not sep or not name or not path:
+            raise InvarianceError(f"--add-collection must look like NAME=PATH, got {entry!r}")
+        extra[name] = path
+    summary = build_human_pack(
+        args.human_pack, specs, seed=args.seed, digit_range=digit_range, extra_collections=extra, device=args.device
+    )
+    print(json.dumps(summary, indent=2) if args.json else _format_pack_summary(args.human_pack, summary))
+    return 0
+
+
+def _format_pack_summary(out: str, summary: dict[str, Any]) -> str:
+    lines = [f"human pack {out}: {summary['trials']} trials, {summary['controls']} unchanged controls"]
+    for name, info in summary["sets"].items():
+        missing = info.get("no_suggestion_within_budget")
+        tail = "" if missing is None else f"; no suggestion within budget: {len(missing)}"
+        lines.append(f"  {name}: {info['suggestions']} suggestions{tail}")
+    lines.append("  rater view: rater-view/ (images + answers-template.json); organiser files: organiser/")
+    return "\n".join(lines)
+
+
+def _calibration(files: list[str], as_json: bool) -> int:
+    from core.geninv.calibration import (
+        calibration_table,
+        outcomes,
+        read_mapping_file,
+        read_rater_answers,
+        success_rates,
+    )
+
+    if len(files) < 2:
+        raise InvarianceError("--calibration needs the pack's organiser/mapping.json and at least one answers file")
+    mapping = read_mapping_file(files[0])
+    answers: dict[str, dict[int, int]] = {}
+    for path in files[1:]:
+        rater, given = read_rater_answers(path)
+        if rater in answers:
+            raise InvarianceError(f"{path}: rater {rater!r} appears twice")
+        answers[rater] = given
+    rated = outcomes(mapping, answers)
+    rates, table = success_rates(rated), calibration_table(rated)
+    if as_json:
+        print(json.dumps({"raters": len(answers), "rates": rates, "calibration": table}, indent=2))
+        return 0
+    print(f"{len(answers)} rater(s), {len(rated)} ratings")
+    for group, row in rates.items():
+        print(
+            f"  {group}: {row['ratings']} ratings, target seen {100 * row['success_rate']:.0f}%, "
+            f"source seen {100 * row['source_seen_rate']:.0f}%"
+        )
+    print("calibration (suggestions only): p_human bin | ratings | mean p_human | rated success")
+    for entry in table:
+        print(f"  {entry['bin']} | {entry['ratings']} | {entry['mean_p_human']:.2f} | {entry['success_rate']:.2f}")
     return 0

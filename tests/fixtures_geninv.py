@@ -1,4 +1,4 @@
-"""Small GenInv fixtures: a tiny scorer trained on 1,500 digits and a 300-digit candidate pool."""
+"""Small GenInv fixtures: a tiny scorer and a tiny judge trained on a few thousand digits, a 300-digit pool."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from core.data import load_mnist, to_float
-from core.geninv import CandidateBank, Scorer, load_scorer
+from core.geninv import CandidateBank, Judge, Scorer, load_judge, load_scorer
+from core.geninv.judge import train_judge
 from core.geninv.scorer import clear_cache, train_scorer
 
 POOL = 300
@@ -42,3 +43,16 @@ def pool_bank(pool_arrays: tuple[np.ndarray, np.ndarray]) -> CandidateBank:
 def queries() -> tuple[np.ndarray, np.ndarray]:
     images, labels = load_mnist("test")
     return to_float(images[:4]), labels[:4].copy()
+
+
+@pytest.fixture(scope="session")
+def judge_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A one-member judge trained for 2 epochs on 3,000 digits (~10 s)."""
+    folder = tmp_path_factory.mktemp("geninv-judge")
+    train_judge(members=1, epochs=2, seed=0, folder=folder, limit=3000, command="tests")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_judge(judge_dir: Path) -> Judge:
+    return load_judge("cpu", folder=judge_dir)

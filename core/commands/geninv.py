@@ -56,6 +56,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--train-scorer", action="store_true", help="retrain the generative scorer and exit")
     parser.add_argument("--epochs", type=int, default=None, help="epochs for --train-scorer (default 15)")
     parser.add_argument("--eval-scorer", action="store_true", help="measure the scorer and update its card")
+    parser.add_argument("--train-judge", action="store_true", help="retrain GenInv's CNN judge ensemble and exit")
+    parser.add_argument("--members", type=int, default=None, help="ensemble members for --train-judge (default 3)")
     parser.set_defaults(handler=run)
 
 
@@ -68,14 +70,15 @@ def run(args: argparse.Namespace) -> int:
         return _train_scorer(args, device)
     if args.eval_scorer:
         return _eval_scorer(device)
+    if args.train_judge:
+        return _train_judge(args, device)
     return _suggest(args, device)
 
 
 def _suggest(args: argparse.Namespace, device: Any) -> int:
-    from tqdm import tqdm
-
     from core.data import load_mnist, to_float
-    from core.geninv import default_bank, load_scorer, suggest_batch
+    from core.geninv import check_eps
+    from core.geninv.store import add_suggestions, open_output_collection, remove_created_collection
 
     if args.norm is None:
         raise InvarianceError("geninv needs --norm l0 or --norm linf (or --train-scorer / --eval-scorer)")
@@ -83,40 +86,69 @@ def _suggest(args: argparse.Namespace, device: Any) -> int:
         raise InvarianceError("geninv needs --out (a collection folder, or a path ending in .npz)")
     if args.norm == "linf" and args.eps is None:
         raise InvarianceError("geninv --norm linf needs --eps (e.g. 0.3 or 0.4)")
+    if args.eps is not None:
+        check_eps(args.norm, args.eps)
     indices = select_indices(args.indices, args.random, args.seed)
     targets = parse_targets(args.targets) if args.targets else None
-    started = time.perf_counter()
     images, labels = load_mnist("test")
-    bank = default_bank(device, args.pool_size)
-    scorer = load_scorer(device)
-    one_time = time.perf_counter() - started
-    bar = tqdm(total=len(indices), desc=f"geninv {args.norm}", unit="digit", file=sys.stderr, disable=None)
-
-    def progress(done: int, total: int) -> None:
-        bar.update(done - bar.n)
-
-    search_started = time.perf_counter()
-    try:
-        results = suggest_batch(
-            to_float(images[indices]), labels[indices], args.norm, args.eps, k=1, seed=args.seed,
-            progress=progress, targets=targets, bank=bank, scorer=scorer,
-        )  # fmt: skip
-    finally:
-        bar.close()
-    search_seconds = time.perf_counter() - search_started
-    best = [suggestions[0] for suggestions in results]
+    out = Path(args.out)
     if args.out.endswith(".npz"):
-        out = write_suggestions_npz(Path(args.out), best, indices, images[indices], args.norm, args.eps)
+        _check_npz_target(out)
+        run = search_digits(to_float(images[indices]), labels[indices], args, device, targets)
+        if not run.found:
+            raise InvarianceError(_none_found(len(indices), args.norm, args.eps))
+        kept = [index for index, found in zip(indices, run.best, strict=True) if found is not None]
+        chosen = [found for found in run.best if found is not None]
+        write_suggestions_npz(out, chosen, np.array(kept), images[kept], args.norm, args.eps)
     else:
-        out = write_suggestions_collection(Path(args.out), best, indices, args.norm, args.eps)
-    log.info("wrote %d suggestions to %s", len(best), out)
+        # open (and lock) the collection before the search: a bad or busy collection fails in a second
+        collection, created = open_output_collection(out)
+        try:
+            run = search_digits(to_float(images[indices]), labels[indices], args, device, targets)
+            if run.found:
+                add_suggestions(collection, run.best, indices, args.norm, args.eps)
+        finally:
+            collection.close()
+        if not run.found:
+            if created:
+                remove_created_collection(out)
+            raise InvarianceError(_none_found(len(indices), args.norm, args.eps))
+    missing = len(indices) - run.found
+    log.info("wrote %d suggestions to %s", run.found, out)
     if args.json:
-        summary = {
+        print(json.dumps(run.summary(indices, out, args, device), indent=2))
+    else:
+        print(
+            f"wrote {run.found} suggestions to {out} ({run.seconds_per_example:.3f} s per example); "
+            f"no suggestion within budget: {missing} of {len(indices)} digits"
+        )
+    return 0
+
+
+def _none_found(count: int, norm: str, eps: float | None) -> str:
+    budget = "no budget" if eps is None else f"eps {eps:g}"
+    return f"no suggestion within budget for any of the {count} digits ({norm}, {budget}); nothing written"
+
+
+class SearchRun:
+    """The best suggestion per digit (None: no suggestion within budget) and the timing of one search."""
+
+    def __init__(self, best: list[Any], seconds: float, one_time: float) -> None:
+        self.best = best
+        self.found = sum(found is not None for found in best)
+        self.seconds_per_example = seconds / max(1, len(best))
+        self.one_time = one_time
+
+    def summary(self, indices: np.ndarray, out: Path, args: argparse.Namespace, device: Any) -> dict[str, Any]:
+        return {
             "format_version": NPZ_FORMAT_VERSION,
             "norm": args.norm,
             "eps": args.eps,
             "out": str(out),
             "device": str(device),
+            "digits": len(indices),
+            "suggestions": self.found,
+            "no_suggestion_within_budget": [int(i) for i, s in zip(indices, self.best, strict=True) if s is None],
             "examples": [
                 {
                     "index": int(index),
@@ -124,19 +156,46 @@ def _suggest(args: argparse.Namespace, device: Any) -> int:
                     "target_label": s.target_label,
                     "train_index": s.train_index,
                     "distortion": s.distortion,
-                    "score": round(s.score, 3),
+                    "p_human": round(s.p_human, 4),
+                    "raw_score": round(s.raw_score, 4),
                     "convincing": s.convincing,
                     "seconds": round(s.seconds, 4),
                 }
-                for index, s in zip(indices, best, strict=True)
+                for index, s in zip(indices, self.best, strict=True)
+                if s is not None
             ],
-            "seconds_per_example": round(search_seconds / max(1, len(best)), 4),
-            "one_time_seconds": round(one_time, 3),
+            "seconds_per_example": round(self.seconds_per_example, 4),
+            "one_time_seconds": round(self.one_time, 3),
         }
-        print(json.dumps(summary, indent=2))
-    else:
-        print(f"wrote {len(best)} suggestions to {out} ({search_seconds / max(1, len(best)):.3f} s per example)")
-    return 0
+
+
+def search_digits(
+    queries: np.ndarray, labels: np.ndarray, args: argparse.Namespace, device: Any, targets: Any = None
+) -> SearchRun:
+    """Best suggestion per digit (k=1) with a progress bar; ``args``: norm, eps, seed, pool_size."""
+    from tqdm import tqdm
+
+    from core.geninv import default_bank, load_judge, suggest_batch
+
+    started = time.perf_counter()
+    bank = default_bank(device, getattr(args, "pool_size", None))
+    judge = load_judge(device)
+    one_time = time.perf_counter() - started
+    bar = tqdm(total=len(labels), desc=f"geninv {args.norm}", unit="digit", file=sys.stderr, disable=None)
+
+    def progress(done: int, total: int) -> None:
+        bar.update(done - bar.n)
+
+    search_started = time.perf_counter()
+    try:
+        results = suggest_batch(
+            queries, labels, args.norm, args.eps, k=1, seed=args.seed, progress=progress, targets=targets,
+            bank=bank, judge=judge,
+        )  # fmt: skip
+    finally:
+        bar.close()
+    best = [suggestions[0] if suggestions else None for suggestions in results]
+    return SearchRun(best, time.perf_counter() - search_started, one_time)
 
 
 def geninv_threads(requested: int | None) -> int:
@@ -186,37 +245,23 @@ def parse_targets(text: str) -> dict[int, list[int]]:
     return table
 
 
+def _check_npz_target(path: Path) -> None:
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise InvarianceError(f"{path}: folder {parent} does not exist")
+    if path.exists() and path.is_dir():
+        raise InvarianceError(f"{path}: is a folder, not an .npz file")
+
+
 def write_suggestions_collection(
     path: Path, suggestions: Sequence[Any], test_indices: np.ndarray, norm: str, eps: float | None
 ) -> Path:
-    """Add the best suggestion per example to the collection at ``path`` (created if missing).
+    """:func:`core.geninv.store.add_suggestions` into the collection at ``path`` (created if missing)."""
+    from core.geninv.store import add_suggestions, open_output_collection
 
-    Each item: the test digit as original, the suggestion's target as intended label, method ``geninv-<norm>``,
-    set ``geninv/<norm>[/eps]``; ℓ0 suggestions without a budget record their own ℓ0 distance as ε. The
-    training image, transform, generative score and "convincing" flag go into the item's extra fields.
-    """
-    from core.collection import Collection
-
-    collection = Collection.open(path) if (path / "manifest.json").exists() else Collection.create(path, path.name)
-    set_name = f"geninv/{norm}" + (f"/eps{eps:g}" if eps is not None else "")
-    with collection, collection.batch():
-        for index, suggestion in zip(test_indices, suggestions, strict=True):
-            collection.add(
-                suggestion.image_u8(),
-                source_split="test",
-                source_index=int(index),
-                intended_label=suggestion.target_label,
-                norm=norm,
-                eps=float(eps) if eps is not None else float(suggestion.distortion["l0"]),
-                method=f"geninv-{norm}",
-                set_name=set_name,
-                extra={
-                    "train_index": suggestion.train_index,
-                    "score": round(float(suggestion.score), 4),
-                    "convincing": bool(suggestion.convincing),
-                    "transform": suggestion.transform.as_dict(),
-                },
-            )
+    collection, _ = open_output_collection(path)
+    with collection:
+        add_suggestions(collection, suggestions, test_indices, norm, eps)
     return path
 
 
@@ -231,7 +276,8 @@ def write_suggestions_npz(
     """Write the best suggestion per example as ``.npz`` (atomically) and return the path.
 
     Arrays: images, originals (N, 28, 28) uint8; source_indices (test indices), labels, target_labels,
-    train_indices (N,) int64; l0, l1, l2, linf, l0_binary (N,) float64; scores, seconds (N,) float64;
+    train_indices (N,) int64; l0, l1, l2, linf, l0_binary (N,) float64; scores (= raw judge scores), p_human,
+    seconds (N,) float64;
     convincing (N,) bool; transforms (N, 6) float32 (angle, scale_x, scale_y, shear, shift_x, shift_y);
     format_version, norm, eps (NaN when none) as 0-d arrays. Loads with ``allow_pickle=False``.
     """
@@ -249,7 +295,8 @@ def write_suggestions_npz(
         "labels": np.array([s.label for s in suggestions], dtype=np.int64),
         "target_labels": np.array([s.target_label for s in suggestions], dtype=np.int64),
         "train_indices": np.array([s.train_index for s in suggestions], dtype=np.int64),
-        "scores": np.array([s.score for s in suggestions], dtype=np.float64),
+        "scores": np.array([s.raw_score for s in suggestions], dtype=np.float64),
+        "p_human": np.array([s.p_human for s in suggestions], dtype=np.float64),
         "seconds": np.array([s.seconds for s in suggestions], dtype=np.float64),
         "convincing": np.array([s.convincing for s in suggestions], dtype=bool),
         "transforms": np.array(
@@ -287,4 +334,23 @@ def _eval_scorer(device: Any) -> int:
     accuracy = elbo_classifier_accuracy(load_scorer(device))
     update_card_evaluation(accuracy)
     print(f"ELBO-classifier accuracy on the first 1000 MNIST test digits: {accuracy:.4f}")
+    return 0
+
+
+def _train_judge(args: argparse.Namespace, device: Any) -> int:
+    from core.geninv.judge import DEFAULT_EPOCHS, DEFAULT_MEMBERS, train_judge
+
+    epochs = args.epochs or DEFAULT_EPOCHS
+    members = args.members or DEFAULT_MEMBERS
+    if epochs < 1 or members < 1:
+        raise InvarianceError(f"--train-judge needs --epochs >= 1 and --members >= 1, got {epochs} and {members}")
+    command = f"invariance geninv --train-judge --epochs {epochs} --members {members} --seed {args.seed}"
+
+    def progress(member: int, epoch: int, total: int, loss: float) -> None:
+        print(f"member {member} epoch {epoch}/{total}: loss {loss:.4f}", file=sys.stderr, flush=True)
+
+    card = train_judge(
+        members=members, epochs=epochs, seed=args.seed, device=device, command=command, progress=progress
+    )
+    print(json.dumps(card, indent=2))
     return 0

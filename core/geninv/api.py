@@ -5,13 +5,17 @@ Pipeline per query x (label y), see the sibling modules for each step:
 1. candidates S = bank digits whose label differs from y (ℓ0), or whose label is one of the convincing
    targets for y (ℓ∞, :data:`LINF_TARGETS`, overridable);
 2. x* = the aligned t(x̂) closest to x (:mod:`core.geninv.search`; exact norm for the final choice);
-3. ℓ0: keep the clusters of Δ that make the change convincing (:mod:`core.geninv.refine`);
+3. ℓ0: keep the clusters of Δ that the judge says make the target show (:mod:`core.geninv.refine`);
    ℓ∞: ``project(x, x*, "linf", eps)`` (interpolation towards x* within the budget);
-4. round to uint8 without leaving the budget (:func:`core.budget.quantize`) and check the budget again.
+4. round to uint8 without leaving the budget (:func:`core.budget.quantize`) and check the budget again;
+5. judge the final uint8 image (:mod:`core.geninv.judge`): ``raw_score`` = the judge's log-odds margin of the
+   target over every other class, ``p_human`` = the fitted mapping of it (:mod:`core.geninv.calibration`).
 
-Suggestions for one query come from different training digits; they are ordered best first:
-ℓ0 — convincing before not convincing, then fewer pixels changed by more than 1/2, then higher score;
-ℓ∞ — higher generative score first (every ℓ∞ suggestion uses the budget as far as x* asks for it).
+A candidate is kept only if it changes at least one pixel and the judge's top class is the target ("the target
+is reached within the budget"); a digit with no such candidate gets an empty list ("no suggestion within
+budget"), never a relabelled copy. Suggestions for one query come from different training digits; they are
+ordered by ``p_human`` (highest first), then by fewer pixels changed by more than 1/2. ``convincing`` means
+``p_human >= 0.5``.
 """
 
 from __future__ import annotations
@@ -30,8 +34,10 @@ from core.budget import NORMS, distance, project, quantize, within_budget
 from core.device import resolve_device
 from core.errors import BudgetError, InvarianceError
 from core.geninv.bank import CandidateBank, default_bank
-from core.geninv.refine import CONVINCING_MARGIN, MIN_GAIN, refine_l0
-from core.geninv.scorer import Scorer, load_scorer
+from core.geninv.calibration import PHumanMapping, load_mapping, raw_score
+from core.geninv.judge import Judge, load_judge
+from core.geninv.refine import PIXEL_COST, refine_l0
+from core.geninv.scorer import Scorer
 from core.geninv.search import find_matches
 from core.geninv.transforms import TransformParams
 
@@ -75,10 +81,8 @@ class SearchSettings:
     """Starts per candidate: the coarse transform, plus (starts - 1) seeded jittered ones."""
     refine: int = 10
     """Aligned neighbours per query that go through ℓ0 refinement / ℓ∞ projection (at least k)."""
-    margin: float = CONVINCING_MARGIN
-    """ℓ0: nats by which a convincing edit's target ELBO beats its source ELBO."""
-    min_gain: float = MIN_GAIN
-    """ℓ0: nats by which a convincing edit's score exceeds the unedited query's."""
+    pixel_cost: float = PIXEL_COST
+    """ℓ0: judge margin (nats) one changed pixel must buy when choosing Δ's clusters."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,7 +91,9 @@ class Suggestion:
 
     image: float32 (28, 28) in [0, 1] on the uint8 grid (k / 255), within budget after rounding.
     distortion: distance to the (grid-snapped) query in "l0", "l1", "l2", "linf" and "l0_binary"
-    (pixels changed by more than 1/2). score: ELBO(image, target) - ELBO(image, label) in nats.
+    (pixels changed by more than 1/2). raw_score: the judge's margin log p(target) - log max_{c != target} p(c)
+    in nats on the final image (``score`` is the same number, kept for older callers); p_human: the estimated
+    probability that a person sees the target (:mod:`core.geninv.calibration`); convincing: p_human >= 0.5.
     seconds: wall time spent on this query (shared by its k suggestions).
     """
 
@@ -104,6 +110,8 @@ class Suggestion:
     convincing: bool
     aligned_cost: float
     """Exact objective of the aligned neighbour x* (ℓ0: differing binarised pixels; ℓ∞: squared excess)."""
+    p_human: float
+    raw_score: float
     extras: dict[str, float] = field(default_factory=dict)
 
     def image_u8(self) -> np.ndarray:
@@ -123,17 +131,21 @@ def suggest(
     targets: Mapping[int, Sequence[int]] | None = None,
     bank: CandidateBank | None = None,
     scorer: Scorer | None = None,
+    judge: Judge | None = None,
+    mapping: PHumanMapping | None = None,
     settings: SearchSettings | None = None,
     cancel: CancelFn | None = None,
     progress: ProgressFn | None = None,
 ) -> list[Suggestion]:
-    """Up to ``k`` suggestions for one digit, best first (see module docstring).
+    """Up to ``k`` suggestions for one digit, best first (see module docstring); empty when none is within budget.
 
     image: float32 (28, 28) in [0, 1]; label: its digit 0-9; norm: "l0" (eps None = no budget, the paper's
-    setting) or "linf" (eps required, e.g. 0.3 or 0.4). ``bank``/``scorer`` default to MNIST train and the
-    trained scorer, built lazily and cached on ``device``. Raises :class:`BudgetError` / :class:`InvarianceError`
-    for bad input, :class:`CancelledError` when ``cancel()`` returns True. ``progress(done, total)`` counts
-    steps of this one query: the search, then each aligned neighbour refined (total = 1 + max(k, refine)).
+    setting; else a whole number of pixels >= 1) or "linf" (eps required, e.g. 0.3 or 0.4).
+    ``bank``/``judge``/``mapping`` default to MNIST train (filtered with ``scorer``, the generative VAE), the
+    trained judge and the stored p_human mapping, built lazily and cached on ``device``.
+    Raises :class:`BudgetError` / :class:`InvarianceError` for bad input, :class:`CancelledError` when
+    ``cancel()`` returns True. ``progress(done, total)`` counts steps of this one query: the search, then each
+    aligned neighbour refined (total = 1 + max(k, refine)).
     """
     array = np.asarray(image)
     if array.ndim != 2:
@@ -149,7 +161,8 @@ def suggest(
 
     results = suggest_batch(
         array[None], [label], norm, eps, k, seed, device,
-        targets=targets, bank=bank, scorer=scorer, settings=settings, cancel=cancel, _step=step,
+        targets=targets, bank=bank, scorer=scorer, judge=judge, mapping=mapping, settings=settings, cancel=cancel,
+        _step=step,
     )  # fmt: skip
     if progress is not None and done[0] < total:
         progress(total, total)
@@ -170,6 +183,8 @@ def suggest_batch(
     targets: Mapping[int, Sequence[int]] | None = None,
     bank: CandidateBank | None = None,
     scorer: Scorer | None = None,
+    judge: Judge | None = None,
+    mapping: PHumanMapping | None = None,
     settings: SearchSettings | None = None,
     cancel: CancelFn | None = None,
     _step: Callable[[], None] | None = None,
@@ -182,10 +197,11 @@ def suggest_batch(
     queries, label_array = _validate(images, labels, norm, eps, k)
     settings = settings or SearchSettings()
     chosen = resolve_device(device) if bank is None else bank.device
+    del scorer  # the generative scorer only filters the default bank (core.geninv.bank)
     if bank is None:
         bank = default_bank(chosen)
-    if scorer is None:
-        scorer = load_scorer(chosen)
+    judge = judge or load_judge(chosen)
+    mapping = mapping or load_mapping()
     table = _target_table(targets)
     batch_size = batch_size or (32 if chosen.type == "cuda" else 1)
     total = queries.shape[0]
@@ -195,7 +211,7 @@ def suggest_batch(
         stop = min(start + batch_size, total)
         started = time.perf_counter()
         batch = _run_batch(
-            bank, scorer, queries[start:stop], label_array[start:stop], norm, eps, k, seed, table, settings,
+            bank, judge, mapping, queries[start:stop], label_array[start:stop], norm, eps, k, seed, table, settings,
             cancel, _step,
         )  # fmt: skip
         elapsed = (time.perf_counter() - started) / (stop - start)
@@ -208,7 +224,8 @@ def suggest_batch(
 
 def _run_batch(
     bank: CandidateBank,
-    scorer: Scorer,
+    judge: Judge,
+    mapping: PHumanMapping,
     queries_np: np.ndarray,
     labels: np.ndarray,
     norm: str,
@@ -247,7 +264,7 @@ def _run_batch(
         original = queries[row]
         # snapping moved each pixel by at most 1/510: keep the ℓ∞ budget around the *given* image too
         slack = float(np.abs(snapped[row] - queries_np[row]).max())
-        candidates: list[Suggestion] = []
+        finished: list[_Edited] = []
         for column in range(matches.indices.shape[1]):
             if not math.isfinite(float(matches.cost[row, column])):
                 continue
@@ -256,79 +273,111 @@ def _run_batch(
             target = int(bank.labels[index])
             aligned = matches.warped[row, column]
             if norm == "l0":
-                refined = refine_l0(
-                    original, aligned, source, target, scorer, eps, margin=settings.margin, min_gain=settings.min_gain
-                )
-                edited, score, convincing = refined.image, refined.score, refined.convincing
+                refined = refine_l0(original, aligned, target, judge, eps, pixel_cost=settings.pixel_cost)
+                edited = refined.image
                 extras = {"clusters_used": float(refined.clusters_used), "clusters": float(refined.clusters_total)}
             else:
                 assert eps is not None
                 edited = project(original, aligned, "linf", max(0.0, eps - slack))
-                elbo = scorer.elbo_all(edited[None])[0]
-                score = float(elbo[target] - elbo[source])
-                convincing = int(elbo.argmax()) == target
                 extras = {}
-            candidates.append(
-                _finalise(
-                    snapped[row], edited, source, target, int(bank.train_indices[index]), matches.params[row, column],
-                    score, norm, eps, slack, convincing, float(matches.cost[row, column]), extras,
+            finished.append(
+                _Edited(
+                    _round_within_budget(snapped[row], edited, norm, eps, slack), target,
+                    int(bank.train_indices[index]), matches.params[row, column], float(matches.cost[row, column]),
+                    extras,
                 )
             )  # fmt: skip
             if step is not None:
                 step()
-        out.append(_rank(candidates, norm)[:k])
+        out.append(_rank(_judged(snapped[row], source, finished, judge, mapping, norm, eps), k))
     return out
 
 
-def _finalise(
-    original: np.ndarray,
-    edited: torch.Tensor,
-    source: int,
-    target: int,
-    train_index: int,
-    params: torch.Tensor,
-    score: float,
-    norm: str,
-    eps: float | None,
-    slack: float,
-    convincing: bool,
-    aligned_cost: float,
-    extras: dict[str, float],
-) -> Suggestion:
-    """Round to uint8 within budget, re-check, measure."""
+@dataclass(frozen=True)
+class _Edited:
+    """One rounded candidate edit of a query, before judging."""
+
+    image_u8: np.ndarray
+    target: int
+    train_index: int
+    params: torch.Tensor
+    aligned_cost: float
+    extras: dict[str, float]
+
+
+def _round_within_budget(
+    original: np.ndarray, edited: torch.Tensor, norm: str, eps: float | None, slack: float
+) -> np.ndarray:
+    """Round to uint8 within the budget and re-check it."""
     edited_np = edited.detach().cpu().numpy().astype(np.float64)
     if eps is None:
-        image_u8 = np.clip(np.rint(edited_np * 255.0), 0, 255).astype(np.uint8)
-    else:
-        budget = eps if norm == "l0" else max(0.0, eps - slack)
-        image_u8 = quantize(original, edited_np, norm, budget)
-        if not within_budget(original, image_u8 / 255.0, norm, budget):
-            raise InvarianceError(f"GenInv produced an image outside the {norm} budget {eps} (bug)")
-    image64 = image_u8.astype(np.float64) / 255.0
-    distortion = {name: float(distance(original, image64, name)) for name in NORMS}
-    distortion["l0_binary"] = float((np.abs(image64 - original) > 0.5).sum())
-    image = image64.astype(np.float32)
-    return Suggestion(
-        image=image,
-        label=source,
-        target_label=target,
-        train_index=train_index,
-        transform=TransformParams.from_row(params.detach().cpu()),
-        distortion=distortion,
-        score=score,
-        seconds=0.0,
-        norm=norm,
-        eps=eps,
-        convincing=convincing,
-        aligned_cost=aligned_cost,
-        extras=extras,
-    )
+        return np.clip(np.rint(edited_np * 255.0), 0, 255).astype(np.uint8)
+    budget = eps if norm == "l0" else max(0.0, eps - slack)
+    image_u8 = quantize(original, edited_np, norm, budget)
+    if not within_budget(original, image_u8 / 255.0, norm, budget):
+        raise InvarianceError(f"GenInv produced an image outside the {norm} budget {eps} (bug)")
+    return image_u8
 
 
-def _rank(candidates: list[Suggestion], norm: str) -> list[Suggestion]:
-    if norm == "l0":
-        return sorted(candidates, key=lambda s: (not s.convincing, s.distortion["l0_binary"], -s.score))
-    return sorted(candidates, key=lambda s: -s.score)
+def _judged(
+    original: np.ndarray,
+    source: int,
+    finished: list[_Edited],
+    judge: Judge,
+    mapping: PHumanMapping,
+    norm: str,
+    eps: float | None,
+) -> list[Suggestion]:
+    """Judge the final uint8 images of one query; keep those that change something and reach their target."""
+    if not finished:
+        return []
+    original_u8 = np.rint(original * 255.0).astype(np.uint8)
+    stack = torch.from_numpy(np.stack([entry.image_u8 for entry in finished]).astype(np.float32) / 255.0)
+    probs = judge.probs(stack).cpu()
+    kept: list[Suggestion] = []
+    for entry, row in zip(finished, probs, strict=True):
+        if not np.any(entry.image_u8 != original_u8):
+            continue  # changes nothing
+        if int(row.argmax()) != entry.target:
+            continue  # the target is not reached within the budget
+        margin = _margin(row, entry.target)
+        p_human = float(mapping(margin))
+        image64 = entry.image_u8.astype(np.float64) / 255.0
+        distortion = {name: float(distance(original, image64, name)) for name in NORMS}
+        distortion["l0_binary"] = float((np.abs(image64 - original) > 0.5).sum())
+        kept.append(
+            Suggestion(
+                image=image64.astype(np.float32),
+                label=source,
+                target_label=entry.target,
+                train_index=entry.train_index,
+                transform=TransformParams.from_row(entry.params.detach().cpu()),
+                distortion=distortion,
+                score=margin,
+                seconds=0.0,
+                norm=norm,
+                eps=eps,
+                convincing=p_human >= 0.5,
+                aligned_cost=entry.aligned_cost,
+                p_human=p_human,
+                raw_score=margin,
+                extras={
+                    **entry.extras,
+                    "judge_p_target": float(row[entry.target]),
+                    "judge_p_source": float(row[source]),
+                },
+            )
+        )
+    return kept
+
+
+def _margin(probs: torch.Tensor, target: int) -> float:
+    """log p(target) - log max over the other classes of p, from one row of judge probabilities."""
+    return raw_score(probs.numpy(), target)
+
+
+def _rank(candidates: list[Suggestion], k: int) -> list[Suggestion]:
+    return sorted(candidates, key=lambda s: (-s.p_human, s.distortion["l0_binary"], -s.raw_score))[:k]
 
 
 def _with_seconds(suggestion: Suggestion, seconds: float) -> Suggestion:
@@ -350,6 +399,16 @@ def _target_table(targets: Mapping[int, Sequence[int]] | None) -> dict[int, tupl
     return table
 
 
+def check_eps(norm: str, eps: float) -> None:
+    """ℓ0: a whole number of pixels >= 1; ℓ∞: finite, in (0, 1]. Raises :class:`BudgetError` otherwise."""
+    value = float(eps)
+    if norm == "l0":
+        if not math.isfinite(value) or value < 1 or value != math.floor(value):
+            raise BudgetError(f"GenInv l0 budget eps must be a whole number of pixels >= 1, got {eps:g}")
+    elif not math.isfinite(value) or value <= 0 or value > 1:
+        raise BudgetError(f"GenInv {norm} budget eps must be in (0, 1], got {eps:g}")
+
+
 def _validate(
     images: np.ndarray, labels: Sequence[int] | np.ndarray, norm: str, eps: float | None, k: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -359,8 +418,8 @@ def _validate(
         raise BudgetError(f"GenInv supports the norms {', '.join(SUPPORTED_NORMS)}, not {norm!r}")
     if norm == "linf" and eps is None:
         raise BudgetError("GenInv linf needs a budget eps (e.g. 0.3 or 0.4)")
-    if eps is not None and (not math.isfinite(eps) or eps < 0 or (norm == "linf" and eps > 1)):
-        raise BudgetError(f"GenInv budget eps must be finite, >= 0 (and <= 1 for linf), got {eps}")
+    if eps is not None:
+        check_eps(norm, eps)
     if not isinstance(k, int) or k < 1:
         raise InvarianceError(f"GenInv needs k >= 1 suggestions, got {k}")
     array = np.asarray(images)

@@ -1,23 +1,21 @@
-"""ℓ0 refinement (paper, Appendix A): keep only the clusters of the change that make the class change.
+"""ℓ0 refinement (paper, Appendix A): keep the clusters of the change that make a person see the target.
 
 Given the query x and its aligned neighbour x*, ``Δ = |x - x*| > 1/2`` marks the pixels that change
-substantially. Its pixels are clustered by scikit-learn's agglomerative clustering (Ward linkage on the
-features (row, column, 1.5 x sign of the change), so clusters are spatially compact and rarely mix added
-and removed ink) into at most :data:`MAX_CLUSTERS` clusters. No connectivity graph is passed: with one,
-scikit-learn's Ward tree took ~20 ms per call on our 2-core CPU against ~2 ms without, and Ward on pixel
-coordinates already yields contiguous blobs. Every non-empty subset S of clusters gives a candidate ``x_S``
-(x with the pixels of S replaced by x*'s values): at most 2^6 - 1 = 63 candidates.
+substantially: ink x* adds (the target's strokes) and ink x* lacks (source strokes the target does not have).
+Its pixels are clustered by scikit-learn's agglomerative clustering (Ward linkage on the features (row,
+column, 1.5 x sign of the change), so clusters are spatially compact and rarely mix added and removed ink)
+into at most :data:`MAX_CLUSTERS` clusters. No connectivity graph is passed: with one, scikit-learn's Ward
+tree took ~20 ms per call on our 2-core CPU against ~2 ms without. Every non-empty subset S of clusters gives
+a candidate ``x_S`` (x with the pixels of S replaced by x*'s values): at most 2^6 - 1 = 63 candidates.
 
-Each candidate is scored with the class-conditional VAE (:mod:`core.geninv.scorer`):
-``score = ELBO(x_S, target) - ELBO(x_S, source)`` (nats, a log-likelihood ratio).
-
-**Selection rule.** A candidate is *convincing* when (a) the target class has the highest ELBO of all ten
-classes, (b) ``score >= margin`` (default 4 nats) and (c) ``score >= score(x) + min_gain`` (default 12 nats;
-this stops "convincing" edits of digits the VAE already found ambiguous). Among convincing candidates the one
-with the fewest changed pixels wins (ties: higher score): the smallest edit that is convincing. When none
-is convincing, the candidate with the highest score wins and is flagged not convincing. With an ℓ0 budget ε,
-only candidates with at most ε changed pixels compete; when every subset is too large, the best-scoring one
-is projected onto the budget (its ε largest changes kept).
+**Selection rule.** Each candidate is judged by the CNN ensemble (:mod:`core.geninv.judge`, trained to ignore
+stray strokes and dots): ``margin = log p(target) - log max_{c != target} p(c)``, which is high only when the
+target shows *and* the source (or any other digit) no longer does. The chosen subset maximises
+``margin - pixel_cost x pixels`` among those within the budget: pixels are a cost, not the objective, so a
+subset that completes the target's strokes wins over "the source plus a stray stroke" whenever the judge sees
+the difference, and the judge's saturation (label smoothing caps the margin near 5 nats) stops spending
+pixels once the target is clear. With an ℓ0 budget ε only subsets with at most ε changed pixels compete; when
+every subset is too large, the best one is projected onto the budget (its ε largest changes kept).
 """
 
 from __future__ import annotations
@@ -29,24 +27,20 @@ import numpy as np
 import torch
 
 from core.budget import project
-from core.geninv.scorer import Scorer
+from core.geninv.judge import Judge
 
 MAX_CLUSTERS: Final = 6
-CONVINCING_MARGIN: Final = 4.0
-"""Nats by which the target's ELBO must beat the source's (on top of being the top class)."""
-MIN_GAIN: Final = 12.0
-"""Nats by which the score must rise above the unedited query's score."""
+PIXEL_COST: Final = 0.04
+"""Nats of judge margin one changed pixel must buy (25 pixels = 1 nat)."""
 SIGN_WEIGHT: Final = 1.5
-CHECK_CHUNK: Final = 8
 
 
 @dataclass(frozen=True)
 class Refined:
-    """The chosen candidate: image (28, 28) float32 tensor, score, convincing flag, clusters used / found."""
+    """The chosen candidate: image (28, 28) float32 tensor, judge margin (nats), clusters used / found."""
 
     image: torch.Tensor
-    score: float
-    convincing: bool
+    margin: float
     clusters_used: int
     clusters_total: int
 
@@ -83,22 +77,24 @@ def subset_candidates(query: torch.Tensor, target_image: torch.Tensor, clusters:
     return torch.where(combined, target_image, query)
 
 
+def judge_margins(judge: Judge, images: torch.Tensor, target: int) -> torch.Tensor:
+    """``log p(target) - log max_{c != target} p(c)`` per image under the judge: (B, 28, 28) -> (B,)."""
+    probs = judge.probs(images).clamp_min(1e-12).log()
+    others = probs.clone()
+    others[:, target] = -float("inf")
+    return probs[:, target] - others.max(dim=1).values
+
+
 def refine_l0(
     query: torch.Tensor,
     aligned: torch.Tensor,
-    source: int,
     target: int,
-    scorer: Scorer,
+    judge: Judge,
     eps: float | None = None,
     *,
-    margin: float = CONVINCING_MARGIN,
-    min_gain: float = MIN_GAIN,
+    pixel_cost: float = PIXEL_COST,
 ) -> Refined:
-    """Choose the subset of Δ's clusters to apply (see module docstring). query, aligned: (28, 28) in [0, 1].
-
-    Cost: the source and target ELBOs of every subset, then all ten ELBOs only for the few subsets that are
-    checked for "target is the top class", in order of preference.
-    """
+    """Choose the subset of Δ's clusters to apply (see module docstring). query, aligned: (28, 28) in [0, 1]."""
     difference = aligned - query
     change = (np.sign(difference.cpu().numpy()) * (difference.abs() > 0.5).cpu().numpy()).astype(np.int8)
     clusters = cluster_change(change)
@@ -108,33 +104,18 @@ def refine_l0(
     else:
         candidates = subset_candidates(query, aligned, clusters)
         used = torch.tensor([bin(code).count("1") for code in range(1, 2 ** len(clusters))])
-    sizes = ((candidates - query).abs() > 0.5).flatten(1).sum(1).float()
-    pair = scorer.elbo_classes(torch.cat([query[None], candidates]), [source, target]).to(query.device)
-    scores = pair[1:, 1] - pair[1:, 0]
-    threshold = max(margin, float(pair[0, 1] - pair[0, 0]) + min_gain)
+    margins = judge_margins(judge, candidates, target).to(query.device)
     pixels = ((candidates - query).abs() > 1.0 / 510.0).flatten(1).sum(1).float()
-    fits = torch.ones_like(scores, dtype=torch.bool) if eps is None else pixels <= eps
-    hopeful = fits & (scores >= threshold)
-    if bool(hopeful.any()):
-        key = torch.where(hopeful, sizes * 1e6 - scores, torch.full_like(scores, float("inf")))
-        order = torch.argsort(key)[: int(hopeful.sum())]
-        for start in range(0, order.shape[0], CHECK_CHUNK):
-            chunk = order[start : start + CHECK_CHUNK]
-            top = scorer.elbo_all(candidates[chunk]).argmax(dim=1).to(query.device)
-            passing = torch.nonzero(top == target).flatten()
-            if passing.numel():
-                best = int(chunk[passing[0]])
-                return Refined(candidates[best], float(scores[best]), True, int(used[best]), len(clusters))
+    fits = pixels >= 1 if eps is None else (pixels >= 1) & (pixels <= eps)
+    objective = margins - pixel_cost * pixels
     if bool(fits.any()):
-        best = int(torch.where(fits, scores, torch.full_like(scores, -float("inf"))).argmax())
-        return Refined(candidates[best], float(scores[best]), False, int(used[best]), len(clusters))
-    # nothing fits the ℓ0 budget: project the best-scoring candidate onto it (keeps its largest changes)
-    best = int(scores.argmax())
+        best = int(torch.where(fits, objective, torch.full_like(objective, -float("inf"))).argmax())
+        return Refined(candidates[best], float(margins[best]), int(used[best]), len(clusters))
+    # nothing fits the ℓ0 budget: project the best candidate onto it (keeps its largest changes)
+    best = int(margins.argmax())
     projected = project(query, candidates[best], "l0", float(eps or 0.0))
-    elbo = scorer.elbo_all(projected[None]).to(query.device)[0]
-    score = float(elbo[target] - elbo[source])
-    convincing = int(elbo.argmax()) == target and score >= threshold
-    return Refined(projected, score, convincing, int(used[best]), len(clusters))
+    margin = float(judge_margins(judge, projected[None], target)[0])
+    return Refined(projected, margin, int(used[best]), len(clusters))
 
 
 def combinations_count(clusters: int) -> int:
@@ -142,4 +123,12 @@ def combinations_count(clusters: int) -> int:
     return 2**clusters - 1 if clusters else 1
 
 
-__all__ = ["Refined", "cluster_change", "combinations_count", "refine_l0", "subset_candidates"]
+__all__ = [
+    "PIXEL_COST",
+    "Refined",
+    "cluster_change",
+    "combinations_count",
+    "judge_margins",
+    "refine_l0",
+    "subset_candidates",
+]

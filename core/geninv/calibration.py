@@ -1,0 +1,297 @@
+"""``p_human``: the estimated probability that a person labelling blind sees a suggestion's target.
+
+Every suggestion stores its **raw score** (``Suggestion.raw_score``): the judge's log-odds margin of the target
+over the strongest other class, ``log p(target) - log max_{c != target} p(c)`` (nats, judge =
+:mod:`core.geninv.judge`). ``p_human = sigmoid(slope * raw + intercept)``; the two numbers live in a small
+JSON file next to the judge (``checkpoints/geninv-judge.p_human.json``), so refitting on ratings needs no new
+search: :func:`fit_p_human` takes the stored raw scores and the rated outcomes and returns the new mapping,
+:func:`save_mapping` writes it.
+
+Until ratings exist, the file holds a *prior* (``"fitted_on": 0``): chosen by hand so that a judge margin of
+about 3 nats maps to 0.5 and the judge's ceiling (~5 nats, label smoothing) to ~0.85.
+
+The second half of the module turns a rated pack into figures: :func:`read_rater_answers` reads answers
+(the rater-view template filled in, or study answers files with ``order``), :func:`outcomes` joins them with
+the organiser's mapping, and :func:`success_rates` / :func:`calibration_table` summarise them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+
+from core.errors import InvarianceError
+from core.files import atomic_write_text
+
+MAPPING_FORMAT: Final = 1
+PRIOR_SLOPE: Final = 0.8
+PRIOR_INTERCEPT: Final = -2.4
+DEFAULT_BINS: Final = (0.0, 0.25, 0.5, 0.75, 1.0)
+NOT_A_DIGIT: Final = -1
+
+
+@dataclass(frozen=True)
+class PHumanMapping:
+    """p_human = sigmoid(slope * raw + intercept); ``fitted_on`` = ratings used (0: the hand-set prior)."""
+
+    slope: float = PRIOR_SLOPE
+    intercept: float = PRIOR_INTERCEPT
+    fitted_on: int = 0
+    note: str = "prior: judge margin of 3 nats -> 0.5 (not fitted on ratings yet)"
+
+    def __call__(self, raw: float | np.ndarray) -> np.ndarray:
+        value = np.asarray(raw, dtype=np.float64)
+        return 1.0 / (1.0 + np.exp(-(self.slope * value + self.intercept)))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format_version": MAPPING_FORMAT,
+            "kind": "logistic",
+            "slope": self.slope,
+            "intercept": self.intercept,
+            "fitted_on": self.fitted_on,
+            "note": self.note,
+        }
+
+
+def mapping_path(folder: Path | None = None) -> Path:
+    from core.geninv.judge import JUDGE_NAME
+    from core.geninv.scorer import checkpoint_dir
+
+    return (checkpoint_dir() if folder is None else folder) / f"{JUDGE_NAME}.p_human.json"
+
+
+def load_mapping(folder: Path | None = None) -> PHumanMapping:
+    """The stored mapping; the prior when no file exists; :class:`InvarianceError` when the file is malformed."""
+    path = mapping_path(folder)
+    if not path.exists():
+        return PHumanMapping()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("format_version") != MAPPING_FORMAT or data.get("kind") != "logistic":
+            raise ValueError("unsupported format")
+        slope, intercept = float(data["slope"]), float(data["intercept"])
+        if not (math.isfinite(slope) and math.isfinite(intercept)):
+            raise ValueError("non-finite parameters")
+        return PHumanMapping(slope, intercept, int(data.get("fitted_on", 0)), str(data.get("note", "")))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise InvarianceError(f"{path}: cannot read the p_human mapping ({error})") from None
+
+
+def save_mapping(mapping: PHumanMapping, folder: Path | None = None) -> Path:
+    path = mapping_path(folder)
+    atomic_write_text(path, json.dumps(mapping.to_json(), indent=2) + "\n")
+    return path
+
+
+def raw_score(probs: np.ndarray, target: int) -> float:
+    """Judge margin in nats: log p(target) - log max over the other classes of p. probs: (10,)."""
+    p = np.clip(np.asarray(probs, dtype=np.float64), 1e-12, 1.0)
+    others = np.delete(p, target)
+    return float(np.log(p[target]) - np.log(others.max()))
+
+
+def fit_p_human(
+    raw_scores: Sequence[float] | np.ndarray,
+    rated_success: Sequence[bool | float] | np.ndarray,
+    *,
+    l2: float = 1e-2,
+    note: str = "",
+) -> PHumanMapping:
+    """Logistic regression of rated success (0/1, or the share of raters who saw the target) on raw scores.
+
+    Newton's method with a small L2 penalty on the slope (so a perfectly separable set still gives finite
+    parameters). Raises :class:`InvarianceError` for empty, mismatched or non-finite input.
+    """
+    x = np.asarray(raw_scores, dtype=np.float64).reshape(-1)
+    y = np.asarray(rated_success, dtype=np.float64).reshape(-1)
+    if x.size == 0 or x.shape != y.shape:
+        raise InvarianceError(f"fit_p_human needs as many outcomes as scores (>0), got {x.size} and {y.size}")
+    if not (np.isfinite(x).all() and np.isfinite(y).all()) or y.min() < 0 or y.max() > 1:
+        raise InvarianceError("fit_p_human needs finite scores and outcomes in [0, 1]")
+    design = np.column_stack([x, np.ones_like(x)])
+    theta = np.zeros(2)
+    penalty = np.diag([l2, 0.0])
+    for _ in range(100):
+        p = 1.0 / (1.0 + np.exp(-(design @ theta)))
+        gradient = design.T @ (p - y) + penalty @ theta
+        hessian = design.T @ (design * (p * (1 - p))[:, None]) + penalty + 1e-9 * np.eye(2)
+        step = np.linalg.solve(hessian, gradient)
+        theta -= step
+        if np.abs(step).max() < 1e-10:
+            break
+    return PHumanMapping(float(theta[0]), float(theta[1]), int(x.size), note or f"logistic fit on {x.size} ratings")
+
+
+# ---------------------------------------------------------------- rated packs
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One rating of one trial: what was shown (from the organiser's mapping) and what the rater answered."""
+
+    trial: int
+    group: str
+    control: bool
+    source_label: int
+    target_label: int | None
+    p_human: float | None
+    raw_score: float | None
+    answer: int
+    rater: str
+
+    @property
+    def success(self) -> bool:
+        """Control: the rater saw the digit's own label; suggestion: the rater saw the target."""
+        wanted = self.source_label if self.control else self.target_label
+        return self.answer == wanted
+
+    @property
+    def source_seen(self) -> bool:
+        return self.answer == self.source_label
+
+
+def read_mapping_file(path: str | Path) -> list[dict[str, Any]]:
+    """The organiser's mapping written with a human pack (``organiser/mapping.json``): one entry per trial."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        trials = data["trials"]
+        if not isinstance(trials, list):
+            raise TypeError("'trials' is not a list")
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise InvarianceError(f"{path}: cannot read the organiser mapping ({error})") from None
+    return trials
+
+
+def read_rater_answers(path: str | Path) -> tuple[str, dict[int, int]]:
+    """(rater, {trial number (1-based): answer}) from a filled rater-view template or a study answers file.
+
+    Rater-view: ``{"rater": "ada", "answers": [{"trial": 1, "answer": 7}, ...]}``; study answers files
+    (``core.study.answers``) give ``order`` (0-based), converted to trial = order + 1. Answers: 0-9, or -1 /
+    "N" / "X" for "not a digit"; empty answers are skipped.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise InvarianceError(f"{path}: cannot read answers ({error})") from None
+    if not isinstance(data, dict):
+        raise InvarianceError(f"{path}: answers must be a JSON object")
+    rater = str(data.get("rater") or path.stem)
+    answers: dict[int, int] = {}
+    if isinstance(data.get("answers"), list):
+        rows = [(row.get("trial"), row.get("answer")) for row in data["answers"] if isinstance(row, dict)]
+    elif isinstance(data.get("trials"), list):
+        rows = [
+            (None if row.get("order") is None else int(row["order"]) + 1, row.get("answer"))
+            for row in data["trials"]
+            if isinstance(row, dict)
+        ]
+    else:
+        raise InvarianceError(f"{path}: no 'answers' or 'trials' list")
+    for trial, answer in rows:
+        if answer is None or answer == "":
+            continue
+        if not isinstance(trial, int) or trial < 1:
+            raise InvarianceError(f"{path}: bad trial number {trial!r}")
+        answers[trial] = _parse_answer(answer, path, trial)
+    return rater, answers
+
+
+def _parse_answer(answer: object, path: Path, trial: int) -> int:
+    if isinstance(answer, str) and answer.strip().upper() in ("N", "X", "-1"):
+        return NOT_A_DIGIT
+    try:
+        value = int(str(answer).strip())
+    except ValueError:
+        raise InvarianceError(f"{path}: trial {trial}: answer {answer!r} is not 0-9, N or X") from None
+    if not -1 <= value <= 9:
+        raise InvarianceError(f"{path}: trial {trial}: answer {value} is not 0-9 or -1")
+    return value
+
+
+def outcomes(mapping: Sequence[Mapping[str, Any]], answers: Mapping[str, Mapping[int, int]]) -> list[Outcome]:
+    """Join the organiser's mapping with each rater's answers ({rater: {trial: answer}})."""
+    by_trial = {int(entry["trial"]): entry for entry in mapping}
+    out: list[Outcome] = []
+    for rater, given in answers.items():
+        for trial, answer in sorted(given.items()):
+            entry = by_trial.get(trial)
+            if entry is None:
+                raise InvarianceError(f"rater {rater}: trial {trial} is not in the pack's mapping")
+            out.append(
+                Outcome(
+                    trial=trial,
+                    group=str(entry["group"]),
+                    control=bool(entry["control"]),
+                    source_label=int(entry["source_label"]),
+                    target_label=None if entry.get("target_label") is None else int(entry["target_label"]),
+                    p_human=None if entry.get("p_human") is None else float(entry["p_human"]),
+                    raw_score=None if entry.get("raw_score") is None else float(entry["raw_score"]),
+                    answer=int(answer),
+                    rater=rater,
+                )
+            )
+    return out
+
+
+def success_rates(rated: Sequence[Outcome]) -> dict[str, dict[str, float | int]]:
+    """Per group: ratings, success rate (target seen; controls: own label seen), share still seeing the source."""
+    groups: dict[str, list[Outcome]] = {}
+    for outcome in rated:
+        groups.setdefault(outcome.group, []).append(outcome)
+    return {
+        name: {
+            "ratings": len(rows),
+            "success_rate": float(np.mean([row.success for row in rows])),
+            "source_seen_rate": float(np.mean([row.source_seen for row in rows])),
+        }
+        for name, rows in sorted(groups.items())
+    }
+
+
+def calibration_table(
+    rated: Sequence[Outcome], bins: Sequence[float] = DEFAULT_BINS
+) -> list[dict[str, float | int | str]]:
+    """Rated success by p_human bin over the suggestions (controls excluded); bins are [lo, hi), last closed."""
+    edges = list(bins)
+    if len(edges) < 2 or any(b <= a for a, b in itertools.pairwise(edges)):
+        raise InvarianceError(f"calibration bins must increase, got {edges}")
+    rows: list[dict[str, float | int | str]] = []
+    scored = [o for o in rated if not o.control and o.p_human is not None]
+    for low, high in itertools.pairwise(edges):
+        last = high == edges[-1]
+        members = [o for o in scored if low <= (o.p_human or 0.0) < high or (last and o.p_human == high)]
+        rows.append(
+            {
+                "bin": f"[{low:.2f}, {high:.2f}{']' if last else ')'}",
+                "ratings": len(members),
+                "mean_p_human": float(np.mean([o.p_human for o in members])) if members else float("nan"),
+                "success_rate": float(np.mean([o.success for o in members])) if members else float("nan"),
+            }
+        )
+    return rows
+
+
+__all__ = [
+    "Outcome",
+    "PHumanMapping",
+    "calibration_table",
+    "fit_p_human",
+    "load_mapping",
+    "mapping_path",
+    "outcomes",
+    "raw_score",
+    "read_mapping_file",
+    "read_rater_answers",
+    "save_mapping",
+    "success_rates",
+]

@@ -1,0 +1,288 @@
+"""Blind human packs for GenInv: suggestions for test digits, mixed with unchanged controls, no labels shown.
+
+``build_human_pack(out, sets, seed, digit_range)`` writes::
+
+    OUT/pack/          the study module's browser pack (core.study.pack.write_pack): suggestions + as many
+                       unchanged test digits (controls), shuffled with the seed
+    OUT/rater-view/    trial_001.png ... (each trial x10, nearest, 280x280, white on black, in the pack's
+                       order) and answers-template.json (trial numbers, empty answers): nothing else
+    OUT/organiser/     mapping.json (trial -> group, collection, item, source/target label, p_human, raw
+                       score, control), summary.json (counts per set, "no suggestion within budget"),
+                       collections/<group>/ (the suggestions, one collection per set)
+
+Digits are drawn without replacement from the test indices in ``digit_range`` (default 5000-9999, held out
+from tuning), disjoint across sets, with the seed: :func:`choose_digits`. A set may also be an existing
+collection (e.g. suggestions of an older GenInv for the same digits), added under its own group name.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+
+from core.errors import InvarianceError
+from core.files import atomic_write_bytes, atomic_write_text
+
+log = logging.getLogger(__name__)
+
+HELD_OUT: Final = (5000, 10_000)
+UPSCALE: Final = 10
+CLEAN_PREFIX: Final = "clean:"
+
+
+@dataclass(frozen=True)
+class SetSpec:
+    """One set of a pack: ``count`` new suggestions for ``norm``/``eps`` under the name ``group``."""
+
+    group: str
+    norm: str
+    eps: float | None
+    count: int
+
+
+def parse_sets(text: str) -> list[SetSpec]:
+    """'l0:40,linf@0.4:20,linf@0.3:20' -> SetSpecs (group names l0, linf-0.4, linf-0.3)."""
+    from core.geninv.api import check_eps
+
+    specs: list[SetSpec] = []
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        try:
+            head, count_text = part.strip().rsplit(":", 1)
+            norm, _, eps_text = head.partition("@")
+            eps = float(eps_text) if eps_text else None
+            count = int(count_text)
+        except ValueError:
+            raise InvarianceError(f"--sets entry {part!r} must look like l0:40 or linf@0.4:20") from None
+        if norm not in ("l0", "linf") or count < 1 or (norm == "linf" and eps is None):
+            raise InvarianceError(f"--sets entry {part!r}: norm l0|linf, linf needs @eps, count >= 1")
+        if eps is not None:
+            check_eps(norm, eps)
+        specs.append(SetSpec(norm + (f"-{eps:g}" if eps is not None else ""), norm, eps, count))
+    if not specs:
+        raise InvarianceError("--sets is empty")
+    if len({spec.group for spec in specs}) != len(specs):
+        raise InvarianceError(f"--sets names a set twice: {text!r}")
+    return specs
+
+
+def parse_range(text: str) -> tuple[int, int]:
+    """'5000:10000' -> (5000, 10000) within 0..10000."""
+    try:
+        low, high = (int(v) for v in text.split(":"))
+    except ValueError:
+        raise InvarianceError(f"--digits must look like 5000:10000, got {text!r}") from None
+    if not 0 <= low < high <= 10_000:
+        raise InvarianceError(f"--digits {text!r} must satisfy 0 <= low < high <= 10000")
+    return low, high
+
+
+def choose_digits(specs: Sequence[SetSpec], seed: int, digit_range: tuple[int, int] = HELD_OUT) -> dict[str, list[int]]:
+    """Disjoint random test indices per set (in set order), drawn from ``digit_range`` with ``seed``."""
+    low, high = digit_range
+    needed = sum(spec.count for spec in specs)
+    if needed > high - low:
+        raise InvarianceError(f"the sets need {needed} digits but the range {low}:{high} has {high - low}")
+    order = np.random.default_rng(seed).permutation(np.arange(low, high))
+    chosen: dict[str, list[int]] = {}
+    start = 0
+    for spec in specs:
+        chosen[spec.group] = sorted(int(i) for i in order[start : start + spec.count])
+        start += spec.count
+    return chosen
+
+
+def build_human_pack(
+    out: str | Path,
+    specs: Sequence[SetSpec],
+    *,
+    seed: int,
+    digit_range: tuple[int, int] = HELD_OUT,
+    extra_collections: Mapping[str, str | Path] | None = None,
+    device: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Generate the sets' suggestions, write the pack, the rater view and the organiser's files; -> summary."""
+    from core.data import load_mnist, to_float
+    from core.device import resolve_device
+    from core.geninv import default_bank, load_judge, suggest_batch
+    from core.geninv.store import add_suggestions, open_output_collection
+
+    out = Path(out).expanduser().resolve()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InvarianceError(f"human pack folder {out} already exists and is not empty; choose a new one")
+    extras = {name: Path(path).expanduser().resolve() for name, path in (extra_collections or {}).items()}
+    for name, path in extras.items():
+        if not (path / "manifest.json").exists():
+            raise InvarianceError(f"--add-collection {name}: {path} is not a collection")
+        if any(name == spec.group for spec in specs):
+            raise InvarianceError(f"--add-collection {name}: the name is already a generated set")
+    digits = choose_digits(specs, seed, digit_range)
+    chosen_device = resolve_device(device)
+    images, labels = load_mnist("test")
+    bank = default_bank(chosen_device)
+    judge = load_judge(chosen_device)
+    organiser = out / "organiser"
+    collections: dict[str, Path] = {}
+    summary: dict[str, Any] = {"seed": seed, "digit_range": list(digit_range), "sets": {}}
+    for spec in specs:
+        indices = np.array(digits[spec.group], dtype=np.int64)
+        results = suggest_batch(
+            to_float(images[indices]), labels[indices], spec.norm, spec.eps, k=1, seed=seed, bank=bank, judge=judge,
+            progress=progress,
+        )  # fmt: skip
+        best = [found[0] if found else None for found in results]
+        path = organiser / "collections" / spec.group
+        collection, _ = open_output_collection(path)
+        with collection:
+            add_suggestions(collection, best, indices, spec.norm, spec.eps)
+        collections[spec.group] = path
+        summary["sets"][spec.group] = {
+            "norm": spec.norm,
+            "eps": spec.eps,
+            "digits": [int(i) for i in indices],
+            "suggestions": sum(s is not None for s in best),
+            "no_suggestion_within_budget": [int(i) for i, s in zip(indices, best, strict=True) if s is None],
+            "mean_l0_binary": _mean([s.distortion["l0_binary"] for s in best if s is not None]),
+            "mean_p_human": _mean([s.p_human for s in best if s is not None]),
+        }
+    for name, path in extras.items():
+        collections[name] = path
+        summary["sets"][name] = {"collection": str(path), "suggestions": _count_items(path)}
+    mapping = write_pack_and_views(out, collections, seed=seed, test_labels=labels)
+    summary["trials"] = len(mapping)
+    summary["controls"] = sum(entry["control"] for entry in mapping)
+    atomic_write_text(organiser / "summary.json", json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
+def _count_items(path: Path) -> int:
+    from core.collection import Collection
+
+    with Collection.open(path, read_only=True) as collection:
+        return len(collection)
+
+
+def write_pack_and_views(
+    out: Path, collections: Mapping[str, Path], *, seed: int, test_labels: np.ndarray
+) -> list[dict[str, Any]]:
+    """The study pack of every item of ``collections`` (+ controls), the rater view and organiser/mapping.json."""
+    from core.collection import Collection
+    from core.study import load_items, write_pack
+
+    items = [item for path in collections.values() for item in load_items(path)]
+    pack = write_pack(items, out / "pack", seed=seed)
+    group_of = {str(path.resolve()): name for name, path in collections.items()}
+    extra_of: dict[tuple[str, str], Mapping[str, Any]] = {}
+    for path in collections.values():
+        with Collection.open(path, read_only=True) as collection:
+            for stored in collection.items:
+                extra_of[(str(path.resolve()), stored.id)] = stored.extra
+    by_key = {(item.collection, item.item_id): item for item in items}
+    mapping: list[dict[str, Any]] = []
+    shown: list[np.ndarray] = []
+    for order, (collection_key, item_id, image) in enumerate(pack_trials(pack, items)):
+        shown.append(image)
+        trial = order + 1
+        if collection_key is None:
+            index = int(item_id[len(CLEAN_PREFIX) :])
+            mapping.append(
+                {"trial": trial, "group": "control", "control": True, "collection": None, "item": item_id,
+                 "source_index": index, "source_label": int(test_labels[index]), "target_label": None,
+                 "norm": None, "eps": None, "p_human": None, "raw_score": None}
+            )  # fmt: skip
+            continue
+        item = by_key[(collection_key, item_id)]
+        extra = extra_of.get((collection_key, item_id), {})
+        mapping.append(
+            {"trial": trial, "group": group_of.get(collection_key, collection_key), "control": False,
+             "collection": collection_key, "item": item_id, "source_index": item.source_index,
+             "source_label": item.original_label, "target_label": item.intended_label, "norm": item.norm,
+             "eps": item.eps, "p_human": extra.get("p_human"), "raw_score": extra.get("raw_score")}
+        )  # fmt: skip
+    write_rater_view(out / "rater-view", shown)
+    organiser = out / "organiser"
+    organiser.mkdir(parents=True, exist_ok=True)
+    document = {"kind": "invariance-lab.geninv-human-pack-mapping", "seed": seed, "pack": str(pack), "trials": mapping}
+    atomic_write_text(organiser / "mapping.json", json.dumps(document, indent=1) + "\n")
+    return mapping
+
+
+def pack_trials(pack: Path, items: Sequence[Any]) -> list[tuple[str | None, str, np.ndarray]]:
+    """(collection or None for a control, item id or ``clean:<index>``, image) per trial, in the pack's order.
+
+    Reads the trial references from the pack's ``study.json`` when it lists them; otherwise (a pack format
+    that keeps them out of the rater's files) identifies each shown image by its pixels.
+    """
+    from core.collection.png import decode_png
+    from core.data import load_mnist
+
+    study = json.loads((pack / "study.json").read_text(encoding="utf-8"))
+    trials = sorted(study["trials"], key=lambda t: int(t["order"]))
+    images = [decode_png((pack / t["image"]).read_bytes()) for t in trials]
+    if all("item" in t for t in trials):
+        return [(t.get("collection"), str(t["item"]), image) for t, image in zip(trials, images, strict=True)]
+    by_pixels: dict[bytes, tuple[str | None, str]] = {}
+    for item in items:
+        by_pixels.setdefault(_u8(item.image).tobytes(), (item.collection, item.item_id))
+    test, _ = load_mnist("test")
+    for index in range(test.shape[0] - 1, -1, -1):
+        by_pixels.setdefault(test[index].tobytes(), (None, f"{CLEAN_PREFIX}{index}"))
+    out: list[tuple[str | None, str, np.ndarray]] = []
+    for t, image in zip(trials, images, strict=True):
+        found = by_pixels.get(_u8(image).tobytes())
+        if found is None:
+            raise InvarianceError(f"{pack}: trial {t['order']} shows an image that is no item and no test digit")
+        out.append((found[0], found[1], image))
+    return out
+
+
+def _u8(image: np.ndarray) -> np.ndarray:
+    array = np.asarray(image)
+    if array.dtype == np.uint8:
+        return array
+    return np.clip(np.rint(array.astype(np.float64) * 255.0), 0, 255).astype(np.uint8)
+
+
+def write_rater_view(folder: Path, images: Sequence[np.ndarray]) -> None:
+    """trial_001.png ... (x10 nearest, no metadata) and answers-template.json; nothing else."""
+    from core.collection.png import encode_png
+
+    if folder.exists() and any(folder.iterdir()):
+        raise InvarianceError(f"{folder} already exists and is not empty")
+    folder.mkdir(parents=True, exist_ok=True)
+    width = max(3, len(str(len(images))))
+    for number, image in enumerate(images, start=1):
+        big = np.repeat(np.repeat(_u8(image), UPSCALE, axis=0), UPSCALE, axis=1)
+        atomic_write_bytes(folder / f"trial_{number:0{width}d}.png", encode_png(np.ascontiguousarray(big)))
+    template = {
+        "instructions": "For each trial image, write the digit you see (0-9), or N if it shows no digit. "
+        "Answer with your first impression. Put your name or initials in 'rater'.",
+        "rater": "",
+        "answers": [{"trial": number, "answer": ""} for number in range(1, len(images) + 1)],
+    }
+    atomic_write_text(folder / "answers-template.json", json.dumps(template, indent=1) + "\n")
+
+
+__all__ = [
+    "HELD_OUT",
+    "SetSpec",
+    "build_human_pack",
+    "choose_digits",
+    "pack_trials",
+    "parse_range",
+    "parse_sets",
+    "write_pack_and_views",
+    "write_rater_view",
+]

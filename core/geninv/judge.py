@@ -1,0 +1,386 @@
+"""GenInv's judge: a small CNN ensemble that says which digit a person is likely to see in an image.
+
+It ranks ℓ0/ℓ∞ edits (how clearly the target shows *and* how little the source still shows) and feeds
+``p_human`` (:mod:`core.geninv.calibration`). It is not one of the zoo models that reports evaluate: it lives
+under the GenInv namespace (``checkpoints/geninv-judge.safetensors`` + ``.json`` card with its sha256).
+
+Training (:func:`train_judge`) uses wide natural variation so that a judge's confidence tracks what a person
+sees rather than pixel statistics:
+
+- affine (rotation ±15°, per-axis scale 0.8-1.2, shear ±0.2, shifts ±2.5 px), elastic deformation
+  (smoothed random displacement, ~1.5 px), stroke width (dilation / erosion);
+- **stray-mark negatives**: a third of each batch gets 1-3 short strokes or dots added, or a small piece of
+  ink erased, and keeps its label; so "the source digit plus a stray stroke" is still the source to the judge.
+
+Architecture per member: conv 5x5 1->16, ReLU, max-pool 2; conv 5x5 16->32, ReLU, max-pool 2;
+linear 1568->128, ReLU, linear 128->10. The ensemble's output is the mean of the members' softmax.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core.errors import ModelError
+from core.files import atomic_output, atomic_write_text
+from core.geninv.scorer import checkpoint_dir
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION: Final = 1
+JUDGE_NAME: Final = "geninv-judge"
+DEFAULT_MEMBERS: Final = 3
+DEFAULT_EPOCHS: Final = 4
+DEFAULT_BATCH: Final = 128
+DEFAULT_LR: Final = 2e-3
+TUNING_TEST_COUNT: Final = 5000
+"""Test digits with index < 5000 may be used for tuning; those >= 5000 are held out for the human study."""
+STRAY_FRACTION: Final = 1.0 / 3.0
+
+
+def judge_paths(folder: Path | None = None) -> tuple[Path, Path]:
+    """(weights ``.safetensors``, card ``.json``) of the judge in ``folder`` (default: the checkpoints)."""
+    folder = checkpoint_dir() if folder is None else folder
+    return folder / f"{JUDGE_NAME}.safetensors", folder / f"{JUDGE_NAME}.json"
+
+
+class JudgeNet(nn.Module):
+    """One ensemble member (see module docstring)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 16, 5, padding=2)
+        self.conv2 = nn.Conv2d(16, 32, 5, padding=2)
+        self.fc1 = nn.Linear(32 * 7 * 7, 128)
+        self.fc2 = nn.Linear(128, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, 28, 28) in [0, 1] -> logits (B, 10)."""
+        h = F.max_pool2d(F.relu(self.conv1(x.unsqueeze(1))), 2)
+        h = F.max_pool2d(F.relu(self.conv2(h)), 2)
+        return self.fc2(F.relu(self.fc1(h.flatten(1))))
+
+
+@dataclass(frozen=True)
+class Judge:
+    """A loaded judge ensemble (eval mode, on ``device``)."""
+
+    members: tuple[JudgeNet, ...]
+    device: torch.device
+    sha256: str
+
+    @torch.no_grad()
+    def probs(self, images: torch.Tensor, batch: int = 1024) -> torch.Tensor:
+        """Mean member softmax: images (B, 28, 28) in [0, 1] -> (B, 10) probabilities."""
+        flat = images.reshape(-1, 28, 28).to(self.device, torch.float32)
+        out = []
+        for start in range(0, flat.shape[0], batch):
+            chunk = flat[start : start + batch]
+            out.append(torch.stack([F.softmax(m(chunk), dim=1) for m in self.members]).mean(0))
+        return torch.cat(out) if out else torch.zeros((0, 10), device=self.device)
+
+
+_CACHE: dict[tuple[str, str], Judge] = {}
+_LOCK = threading.Lock()
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_judge(device: torch.device | str = "cpu", folder: Path | None = None) -> Judge:
+    """The judge from ``checkpoints/geninv-judge.*``, sha256-checked against its card, cached per device."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    weights, card_path = judge_paths(folder)
+    device = torch.device(device)
+    key = (str(weights), str(device))
+    with _LOCK:
+        if key in _CACHE:
+            return _CACHE[key]
+        if not weights.exists():
+            raise ModelError(f"{weights}: GenInv judge checkpoint missing; run 'invariance geninv --train-judge'")
+        card = read_judge_card(folder)
+        actual = file_sha256(weights)
+        if actual != card.get("sha256"):
+            raise ModelError(f"{weights}: sha256 {actual[:12]}… does not match its card {card_path.name}")
+        try:
+            tensors = load_file(str(weights))
+        except (SafetensorError, OSError) as error:
+            raise ModelError(f"{weights}: cannot read GenInv judge ({error})") from None
+        count = int(card.get("members", 0))
+        members = []
+        for index in range(count):
+            prefix = f"m{index}."
+            member = JudgeNet()
+            state = {name[len(prefix) :]: t for name, t in tensors.items() if name.startswith(prefix)}
+            try:
+                member.load_state_dict(state)
+            except RuntimeError as error:
+                first = str(error).splitlines()[0]
+                raise ModelError(f"{weights}: member {index} does not match JudgeNet ({first})") from None
+            members.append(member.eval().to(device))
+        if not members:
+            raise ModelError(f"{weights}: GenInv judge card lists no ensemble members")
+        judge = Judge(tuple(members), device, actual)
+        _CACHE[key] = judge
+        return judge
+
+
+def clear_judge_cache() -> None:
+    with _LOCK:
+        _CACHE.clear()
+
+
+def read_judge_card(folder: Path | None = None) -> dict[str, Any]:
+    _, card_path = judge_paths(folder)
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise ModelError(f"{card_path}: cannot read GenInv judge card ({error})") from None
+    if not isinstance(card, dict) or card.get("format_version") != FORMAT_VERSION:
+        raise ModelError(f"{card_path}: unsupported GenInv judge card format")
+    return card
+
+
+# ---------------------------------------------------------------- augmentation
+
+
+def _gaussian_kernel(sigma: float, device: torch.device) -> torch.Tensor:
+    radius = math.ceil(2.5 * sigma)
+    xs = torch.arange(-radius, radius + 1, dtype=torch.float32, device=device)
+    kernel = torch.exp(-0.5 * (xs / sigma) ** 2)
+    return kernel / kernel.sum()
+
+
+def elastic(images: torch.Tensor, generator: torch.Generator, alpha: float = 1.5, sigma: float = 3.0) -> torch.Tensor:
+    """Elastic deformation (Simard et al.): smoothed random displacement of ~``alpha`` px, bilinear resampling."""
+    batch = images.shape[0]
+    device = images.device
+    field = torch.rand((batch, 2, 28, 28), generator=generator).to(device) * 2 - 1
+    kernel = _gaussian_kernel(sigma, device)
+    size = kernel.shape[0]
+    field = F.conv2d(field.reshape(-1, 1, 28, 28), kernel.view(1, 1, 1, size), padding=(0, size // 2))
+    field = F.conv2d(field, kernel.view(1, 1, size, 1), padding=(size // 2, 0)).reshape(batch, 2, 28, 28)
+    field = field / field.abs().amax(dim=(2, 3), keepdim=True).clamp_min(1e-6) * (alpha * 2.0 / 28.0)
+    centres = (2.0 * torch.arange(28, device=device, dtype=torch.float32) + 1.0) / 28.0 - 1.0
+    yy, xx = torch.meshgrid(centres, centres, indexing="ij")
+    grid = torch.stack([xx, yy], -1)[None] + field.permute(0, 2, 3, 1)
+    out = F.grid_sample(images.unsqueeze(1), grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return out.squeeze(1)
+
+
+def random_affine(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    from core.geninv.transforms import warp
+
+    batch = images.shape[0]
+    u = torch.rand((batch, 6), generator=generator) * 2 - 1
+    spread = torch.tensor([15.0, 0.2, 0.2, 0.2, 2.5, 2.5])
+    centre = torch.tensor([0.0, 1.0, 1.0, 0.0, 0.0, 0.0])
+    return warp(images, (centre + u * spread).to(images.device))
+
+
+def stroke_width(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """A third thicker (dilated), a third thinner (eroded), a third unchanged."""
+    choice = torch.randint(0, 3, (images.shape[0],), generator=generator).to(images.device)
+    x = images.unsqueeze(1)
+    thick = F.max_pool2d(x, 3, stride=1, padding=1).squeeze(1)
+    thin = (-F.max_pool2d(-x, 3, stride=1, padding=1)).squeeze(1)
+    # blend so that strokes change by about one pixel of width, not a full 3x3 morphology step
+    thick = torch.maximum(images, 0.7 * thick)
+    thin = torch.maximum(thin, 0.35 * images)
+    return torch.where((choice == 1)[:, None, None], thick, torch.where((choice == 2)[:, None, None], thin, images))
+
+
+def stray_marks(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Add 1-3 short strokes (up to 6 px) or dots anywhere, or erase a small disc of ink; labels are unchanged."""
+    batch = images.shape[0]
+    device = images.device
+    centres = torch.arange(28, dtype=torch.float32, device=device)
+    yy, xx = torch.meshgrid(centres, centres, indexing="ij")
+    out = images.clone()
+    for _ in range(3):
+        active = torch.rand(batch, generator=generator).to(device) < 0.6
+        start = torch.rand((batch, 2), generator=generator).to(device) * 22 + 3
+        angle = torch.rand(batch, generator=generator).to(device) * math.pi
+        length = torch.rand(batch, generator=generator).to(device) * 6
+        direction = torch.stack([torch.cos(angle), torch.sin(angle)], 1)
+        end = start + direction * length[:, None]
+        # distance of each pixel to the segment start-end
+        p = torch.stack([xx, yy], -1)[None]  # (1, 28, 28, 2)
+        a, b = start[:, None, None, :], end[:, None, None, :]
+        ab = b - a
+        t = (((p - a) * ab).sum(-1) / ab.square().sum(-1).clamp_min(1e-6)).clamp(0, 1)
+        distance = (p - (a + t[..., None] * ab)).norm(dim=-1)
+        width = 0.8 + torch.rand(batch, generator=generator).to(device)[:, None, None] * 0.8
+        ink = (width + 0.5 - distance).clamp(0, 1)
+        out = torch.where(active[:, None, None], torch.maximum(out, ink), out)
+    erase = torch.rand(batch, generator=generator).to(device) < 0.25
+    centre = torch.rand((batch, 2), generator=generator).to(device) * 16 + 6
+    disc = ((xx[None] - centre[:, 0, None, None]).square() + (yy[None] - centre[:, 1, None, None]).square()) < 4.0
+    return torch.where(erase[:, None, None] & disc, torch.zeros_like(out), out)
+
+
+def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """The training augmentation of one batch (see module docstring)."""
+    x = random_affine(images, generator)
+    x = elastic(x, generator)
+    x = stroke_width(x, generator)
+    stray = torch.rand(x.shape[0], generator=generator).to(x.device) < STRAY_FRACTION
+    x = torch.where(stray[:, None, None], stray_marks(x, generator), x)
+    return x.clamp(0, 1)
+
+
+# ---------------------------------------------------------------- training
+
+
+def train_judge(
+    *,
+    members: int = DEFAULT_MEMBERS,
+    epochs: int = DEFAULT_EPOCHS,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    folder: Path | None = None,
+    command: str = "invariance geninv --train-judge",
+    limit: int | None = None,
+    progress: Callable[[int, int, int, float], None] | None = None,
+) -> dict[str, Any]:
+    """Train the ensemble on augmented MNIST train, write weights + card (with sha256); returns the card.
+
+    ``progress(member, epoch, epochs, mean_loss)`` after each epoch. ``limit`` = first N training digits (tests).
+    """
+    from safetensors.torch import save_file
+
+    from core.data import load_mnist, to_float
+
+    device = torch.device(device)
+    images_u8, labels_np = load_mnist("train")
+    if limit is not None:
+        images_u8, labels_np = images_u8[:limit], labels_np[:limit]
+    x_all = torch.from_numpy(to_float(images_u8))
+    y_all = torch.from_numpy(labels_np.astype(np.int64))
+    count = x_all.shape[0]
+    started = time.perf_counter()
+    state: dict[str, torch.Tensor] = {}
+    trained: list[JudgeNet] = []
+    losses: list[float] = []
+    steps_per_epoch = math.ceil(count / DEFAULT_BATCH)
+    for member_index in range(members):
+        torch.manual_seed(seed * 100 + member_index)
+        generator = torch.Generator().manual_seed(seed * 100 + member_index)
+        model = JudgeNet().to(device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=DEFAULT_LR)
+        total_steps = epochs * steps_per_epoch
+        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=DEFAULT_LR, total_steps=total_steps)
+        mean_loss = float("nan")
+        for epoch in range(epochs):
+            model.train()
+            order = torch.randperm(count, generator=generator)
+            total = 0.0
+            for start in range(0, count, DEFAULT_BATCH):
+                idx = order[start : start + DEFAULT_BATCH]
+                xb = augment(x_all[idx].to(device), generator)
+                yb = y_all[idx].to(device)
+                loss = F.cross_entropy(model(xb), yb, label_smoothing=0.05)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+                total += float(loss.detach()) * idx.shape[0]
+            mean_loss = total / count
+            log.info("judge member %d epoch %d/%d: loss %.4f", member_index, epoch + 1, epochs, mean_loss)
+            if progress is not None:
+                progress(member_index, epoch + 1, epochs, mean_loss)
+        losses.append(mean_loss)
+        model.eval()
+        trained.append(model)
+        for name, tensor in model.state_dict().items():
+            state[f"m{member_index}.{name}"] = tensor.detach().cpu().contiguous()
+    seconds = time.perf_counter() - started
+    judge = Judge(tuple(trained), device, "")
+    accuracy = judge_accuracy(judge)
+    weights, card_path = judge_paths(folder)
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(weights) as temporary:
+        save_file(state, str(temporary))
+    card: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "name": JUDGE_NAME,
+        "family": "geninv-judge",
+        "description": "CNN ensemble used by GenInv to rank edits and estimate p_human; not a zoo model",
+        "members": members,
+        "architecture": "per member: conv5x5 1->16, ReLU, maxpool2; conv5x5 16->32, ReLU, maxpool2; "
+        "linear 1568->128, ReLU, linear 128->10; ensemble = mean softmax",
+        "training": {
+            "command": command,
+            "data": f"MNIST train, first {count} images" if limit is not None else "MNIST train (60000 images)",
+            "augmentation": "affine (±15°, scale 0.8-1.2, shear ±0.2, shift ±2.5 px), elastic (~1.5 px), "
+            "stroke width (dilate/erode), 1/3 of each batch with stray strokes/dots or a small erasure "
+            "(label kept)",
+            "seed": seed,
+            "epochs": epochs,
+            "batch_size": DEFAULT_BATCH,
+            "optimizer": f"Adam, one-cycle lr max {DEFAULT_LR}, label smoothing 0.05",
+            "seconds": round(seconds, 1),
+            "final_mean_losses": [round(v, 4) for v in losses],
+            "device": str(device),
+            "torch_threads": torch.get_num_threads(),
+        },
+        "evaluation": {
+            **{key: round(value, 4) for key, value in accuracy.items()},
+            "definition": f"argmax of the mean softmax on MNIST test digits with index < {TUNING_TEST_COUNT} "
+            "(clean, and with the training stray-mark augmentation, seed 0); indices >= 5000 are held out",
+        },
+        "files": {"weights": weights.name},
+        "sha256": file_sha256(weights),
+    }
+    atomic_write_text(card_path, json.dumps(card, indent=2) + "\n")
+    clear_judge_cache()
+    return card
+
+
+def judge_accuracy(judge: Judge, count: int = TUNING_TEST_COUNT) -> dict[str, float]:
+    """Accuracy on the first ``count`` test digits, clean and with stray marks added (seed 0)."""
+    from core.data import load_mnist, to_float
+
+    images, labels = load_mnist("test")
+    x = torch.from_numpy(to_float(images[:count]))
+    y = labels[:count]
+    clean = judge.probs(x).argmax(1).cpu().numpy()
+    marked = judge.probs(stray_marks(x, torch.Generator().manual_seed(0))).argmax(1).cpu().numpy()
+    return {
+        "accuracy_test_lt_5000": float((clean == y).mean()),
+        "accuracy_stray_marks_test_lt_5000": float((marked == y).mean()),
+    }
+
+
+__all__ = [
+    "JUDGE_NAME",
+    "Judge",
+    "JudgeNet",
+    "augment",
+    "clear_judge_cache",
+    "judge_accuracy",
+    "judge_paths",
+    "load_judge",
+    "read_judge_card",
+    "train_judge",
+]

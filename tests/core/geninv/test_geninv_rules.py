@@ -1,0 +1,131 @@
+"""GenInv's rules on a 300-digit pool with a tiny judge: budgets after uint8 rounding, target != source,
+no zero-change suggestion, "no suggestion within budget" as an empty list, ℓ0 ε validation, p_human in [0, 1],
+same seed -> same output, and the CLI's fail-fast collection and one-line ε error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from core.budget import within_budget
+from core.cli import main
+from core.errors import BudgetError
+from core.geninv import Judge, SearchSettings, suggest, suggest_batch
+from core.geninv.calibration import PHumanMapping
+from tests.fixtures_geninv import judge_dir, pool_arrays, pool_bank, queries, tiny_judge  # noqa: F401
+
+FAST = SearchSettings(pool=16, steps=10, refine=6)
+
+
+@pytest.fixture(scope="module")
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    from core.data import load_mnist, to_float
+
+    images, labels = load_mnist("test")
+    return to_float(images[:8]), labels[:8].copy()
+
+
+@pytest.mark.parametrize(("norm", "eps"), [("l0", None), ("l0", 12.0), ("linf", 0.3), ("linf", 0.4)])
+def test_every_suggestion_obeys_the_rules(norm, eps, digits, pool_bank, tiny_judge) -> None:  # noqa: F811
+    images, labels = digits
+    results = suggest_batch(images, labels, norm, eps, k=3, bank=pool_bank, judge=tiny_judge, settings=FAST)
+    assert len(results) == len(labels)
+    found = [s for suggestions in results for s in suggestions]
+    assert found, "the tiny judge should accept at least one suggestion out of 8 digits"
+    for image, label, suggestions in zip(images, labels, results, strict=True):
+        snapped = np.rint(image * 255.0) / 255.0
+        for s in suggestions:
+            assert s.label == label and s.target_label != label
+            u8 = s.image_u8()
+            assert np.any(u8 != np.rint(image * 255.0).astype(np.uint8)), "a suggestion must change something"
+            assert np.allclose(u8 / 255.0, s.image, atol=1e-6)
+            if eps is not None:  # the stored uint8 image, not a float before rounding, is within budget
+                assert within_budget(snapped, u8 / 255.0, norm, eps)
+            assert 0.0 <= s.p_human <= 1.0 and np.isfinite(s.raw_score)
+            assert s.convincing == (s.p_human >= 0.5)
+            probs = tiny_judge.probs(torch.from_numpy(u8[None] / 255.0).float())[0]
+            assert int(probs.argmax()) == s.target_label, "the judge's top class must be the target"
+        assert [s.p_human for s in suggestions] == sorted((s.p_human for s in suggestions), reverse=True)
+
+
+def test_same_seed_same_output(digits, pool_bank, tiny_judge) -> None:  # noqa: F811
+    images, labels = digits
+    config = SearchSettings(pool=12, steps=8, starts=2, refine=4)
+    runs = [
+        suggest_batch(images[:3], labels[:3], "l0", None, k=2, seed=7, bank=pool_bank, judge=tiny_judge, settings=config)
+        for _ in range(2)
+    ]
+    for first, second in zip(*runs, strict=True):
+        assert len(first) == len(second)
+        for a, b in zip(first, second, strict=True):
+            assert np.array_equal(a.image, b.image) and a.target_label == b.target_label
+            assert a.p_human == b.p_human and a.raw_score == b.raw_score
+
+
+class _SourceJudge(Judge):
+    """A judge that always sees the query's own class: no target is ever reached."""
+
+    def __init__(self, label: int) -> None:
+        super().__init__((), torch.device("cpu"), "stub")
+        object.__setattr__(self, "label", label)
+
+    def probs(self, images: torch.Tensor, batch: int = 1024) -> torch.Tensor:
+        out = torch.full((images.reshape(-1, 28, 28).shape[0], 10), 0.01)
+        out[:, self.label] = 0.91  # type: ignore[attr-defined]
+        return out
+
+
+def test_unreachable_target_gives_an_empty_list(digits, pool_bank) -> None:  # noqa: F811
+    images, labels = digits
+    judge = _SourceJudge(int(labels[0]))
+    for norm, eps in (("l0", None), ("l0", 5.0), ("linf", 0.3)):
+        assert suggest(images[0], int(labels[0]), norm, eps, k=3, bank=pool_bank, judge=judge, settings=FAST) == []
+
+
+@pytest.mark.parametrize("eps", [0.3, 0.0, 2.5, -1.0, float("nan"), float("inf")])
+def test_l0_eps_must_be_whole_pixels(eps, digits, pool_bank, tiny_judge) -> None:  # noqa: F811
+    images, labels = digits
+    with pytest.raises(BudgetError, match="whole number of pixels"):
+        suggest(images[0], int(labels[0]), "l0", eps, bank=pool_bank, judge=tiny_judge)
+
+
+def test_p_human_mapping_is_monotone_and_bounded() -> None:
+    mapping = PHumanMapping()
+    values = mapping(np.linspace(-50, 50, 101))
+    assert np.all((values >= 0) & (values <= 1)) and np.all(np.diff(values) >= 0)
+
+
+@pytest.mark.parametrize("eps", ["0.3", "0", "2.5"])
+def test_cli_l0_fractional_eps_is_one_line_and_writes_nothing(eps, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "coll"
+    npz = tmp_path / "out.npz"
+    for target in (out, npz):
+        code = main(["geninv", "--norm", "l0", "--eps", eps, "--indices", "1", "--out", str(target)])
+        error = capsys.readouterr().err.strip()
+        assert code != 0 and error.startswith("invariance: error:") and "whole number" in error
+        assert len(error.splitlines()) == 1
+        assert not target.exists()
+
+
+def test_cli_opens_a_locked_collection_before_searching(tmp_path: Path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    from core.collection import Collection
+    from core.commands import geninv as command
+
+    def fail(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("the search ran before the collection was opened")
+
+    monkeypatch.setattr(command, "search_digits", fail)
+    path = tmp_path / "busy"
+    holder = Collection.create(path, "busy")
+    try:
+        code = main(["geninv", "--norm", "l0", "--indices", "1", "--out", str(path)])
+    finally:
+        holder.close()
+    assert code != 0 and "already open" in capsys.readouterr().err
+    (tmp_path / "not-a-collection").mkdir()
+    (tmp_path / "not-a-collection" / "stray.txt").write_text("x")
+    assert main(["geninv", "--norm", "l0", "--indices", "1", "--out", str(tmp_path / "not-a-collection")]) != 0
+    assert (tmp_path / "not-a-collection" / "stray.txt").read_text() == "x"
