@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from core.data import load_mnist, to_float
 from core.geninv import CandidateBank, Judge, Scorer, load_judge, load_scorer
@@ -56,3 +57,16 @@ def judge_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_judge(judge_dir: Path) -> Judge:
     return load_judge("cpu", folder=judge_dir)
+
+
+class FixedJudge(Judge):
+    """A judge that always sees digit ``label`` (to test what GenInv does with a given verdict)."""
+
+    def __init__(self, label: int) -> None:
+        super().__init__((), torch.device("cpu"), "stub")
+        object.__setattr__(self, "label", label)
+
+    def probs(self, images: torch.Tensor, batch: int = 1024) -> torch.Tensor:
+        out = torch.full((images.reshape(-1, 28, 28).shape[0], 10), 0.01)
+        out[:, self.label] = 0.91  # type: ignore[attr-defined]
+        return out

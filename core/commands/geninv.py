@@ -246,10 +246,10 @@ def parse_targets(text: str) -> dict[int, list[int]]:
 
 
 def _check_npz_target(path: Path) -> None:
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise InvarianceError(f"{path}: folder {parent} does not exist")
-    if path.exists() and path.is_dir():
+    for parent in path.resolve().parents:
+        if parent.exists() and not parent.is_dir():
+            raise InvarianceError(f"{path}: {parent} is a file, not a folder")
+    if path.is_dir():
         raise InvarianceError(f"{path}: is a folder, not an .npz file")
 
 

@@ -28,6 +28,8 @@ import numpy as np
 
 from core.errors import InvarianceError
 from core.files import atomic_write_bytes, atomic_write_text
+from core.geninv.bank import CandidateBank
+from core.geninv.judge import Judge
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +110,13 @@ def build_human_pack(
     extra_collections: Mapping[str, str | Path] | None = None,
     device: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    bank: CandidateBank | None = None,
+    judge: Judge | None = None,
 ) -> dict[str, Any]:
-    """Generate the sets' suggestions, write the pack, the rater view and the organiser's files; -> summary."""
+    """Generate the sets' suggestions, write the pack, the rater view and the organiser's files; -> summary.
+
+    ``bank``/``judge`` default to the full candidate bank and the trained judge (tests pass small ones).
+    """
     from core.data import load_mnist, to_float
     from core.device import resolve_device
     from core.geninv import default_bank, load_judge, suggest_batch
@@ -127,8 +134,8 @@ def build_human_pack(
     digits = choose_digits(specs, seed, digit_range)
     chosen_device = resolve_device(device)
     images, labels = load_mnist("test")
-    bank = default_bank(chosen_device)
-    judge = load_judge(chosen_device)
+    bank = bank or default_bank(chosen_device)
+    judge = judge or load_judge(chosen_device)
     organiser = out / "organiser"
     collections: dict[str, Path] = {}
     summary: dict[str, Any] = {"seed": seed, "digit_range": list(digit_range), "sets": {}}

@@ -13,9 +13,9 @@ import torch
 from core.budget import within_budget
 from core.cli import main
 from core.errors import BudgetError
-from core.geninv import Judge, SearchSettings, suggest, suggest_batch
+from core.geninv import SearchSettings, suggest, suggest_batch
 from core.geninv.calibration import PHumanMapping
-from tests.fixtures_geninv import judge_dir, pool_arrays, pool_bank, queries, tiny_judge  # noqa: F401
+from tests.fixtures_geninv import FixedJudge, judge_dir, pool_arrays, pool_bank, queries, tiny_judge  # noqa: F401
 
 FAST = SearchSettings(pool=16, steps=10, refine=6)
 
@@ -55,7 +55,9 @@ def test_same_seed_same_output(digits, pool_bank, tiny_judge) -> None:  # noqa: 
     images, labels = digits
     config = SearchSettings(pool=12, steps=8, starts=2, refine=4)
     runs = [
-        suggest_batch(images[:3], labels[:3], "l0", None, k=2, seed=7, bank=pool_bank, judge=tiny_judge, settings=config)
+        suggest_batch(
+            images[:3], labels[:3], "l0", None, k=2, seed=7, bank=pool_bank, judge=tiny_judge, settings=config
+        )
         for _ in range(2)
     ]
     for first, second in zip(*runs, strict=True):
@@ -65,22 +67,9 @@ def test_same_seed_same_output(digits, pool_bank, tiny_judge) -> None:  # noqa: 
             assert a.p_human == b.p_human and a.raw_score == b.raw_score
 
 
-class _SourceJudge(Judge):
-    """A judge that always sees the query's own class: no target is ever reached."""
-
-    def __init__(self, label: int) -> None:
-        super().__init__((), torch.device("cpu"), "stub")
-        object.__setattr__(self, "label", label)
-
-    def probs(self, images: torch.Tensor, batch: int = 1024) -> torch.Tensor:
-        out = torch.full((images.reshape(-1, 28, 28).shape[0], 10), 0.01)
-        out[:, self.label] = 0.91  # type: ignore[attr-defined]
-        return out
-
-
 def test_unreachable_target_gives_an_empty_list(digits, pool_bank) -> None:  # noqa: F811
     images, labels = digits
-    judge = _SourceJudge(int(labels[0]))
+    judge = FixedJudge(int(labels[0]))
     for norm, eps in (("l0", None), ("l0", 5.0), ("linf", 0.3)):
         assert suggest(images[0], int(labels[0]), norm, eps, k=3, bank=pool_bank, judge=judge, settings=FAST) == []
 

@@ -1,0 +1,151 @@
+"""The blind human pack: controls included, every label / item id / path hidden from what a rater sees,
+the organiser's mapping complete, and the rates + calibration table from filled-in answers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.cli import main
+from core.collection.png import decode_png
+from core.geninv.calibration import (
+    calibration_table,
+    fit_p_human,
+    outcomes,
+    read_mapping_file,
+    read_rater_answers,
+    success_rates,
+)
+from core.geninv.human_pack import SetSpec, build_human_pack, choose_digits, parse_sets
+from tests.fixtures_geninv import judge_dir, pool_arrays, pool_bank, tiny_judge  # noqa: F401
+
+SPECS = [SetSpec("l0", "l0", None, 4), SetSpec("linf-0.4", "linf", 0.4, 3)]
+
+
+@pytest.fixture(scope="module")
+def pack(tmp_path_factory, pool_bank, tiny_judge) -> tuple[Path, dict]:  # type: ignore[no-untyped-def]  # noqa: F811
+    out = tmp_path_factory.mktemp("human") / "pack-a"
+    summary = build_human_pack(out, SPECS, seed=3, digit_range=(5000, 5200), bank=pool_bank, judge=tiny_judge)
+    return out, summary
+
+
+def _secrets(out: Path) -> set[str]:
+    """Strings a rater must never see: item ids, collection paths, labels/norms written as words."""
+    mapping = read_mapping_file(out / "organiser" / "mapping.json")
+    words = {str(out), "clean:", "intended", "target", "label", "geninv", "organiser", "control", "p_human"}
+    for entry in mapping:
+        words.add(str(entry["item"]))
+        if entry["collection"]:
+            words.add(str(entry["collection"]))
+    return words
+
+
+def test_pack_has_controls_and_a_complete_mapping(pack) -> None:  # type: ignore[no-untyped-def]
+    out, summary = pack
+    mapping = read_mapping_file(out / "organiser" / "mapping.json")
+    suggestions = sum(info["suggestions"] for info in summary["sets"].values())
+    controls = [entry for entry in mapping if entry["control"]]
+    assert suggestions >= 1
+    assert len(controls) == suggestions == summary["controls"] and len(mapping) == 2 * suggestions
+    assert [entry["trial"] for entry in mapping] == list(range(1, len(mapping) + 1))
+    for entry in mapping:
+        if not entry["control"]:
+            assert entry["target_label"] != entry["source_label"] and 0 <= entry["p_human"] <= 1
+            assert 5000 <= entry["source_index"] < 5200
+    for name, info in summary["sets"].items():
+        assert info["suggestions"] + len(info["no_suggestion_within_budget"]) == len(info["digits"]), name
+    # the same trials, in the same order, in the rater view: x10, white on black as stored
+    view = out / "rater-view"
+    names = sorted(p.name for p in view.iterdir())
+    trials = [n for n in names if n.startswith("trial_")]
+    assert names == sorted([*trials, "answers-template.json"]) and len(trials) == len(mapping)
+    study = json.loads((out / "pack" / "study.json").read_text())
+    for number, trial in enumerate(sorted(study["trials"], key=lambda t: t["order"]), start=1):
+        big = decode_png((view / f"trial_{number:03d}.png").read_bytes())
+        small = decode_png((out / "pack" / trial["image"]).read_bytes())
+        assert big.shape == (280, 280) and np.array_equal(big[::10, ::10], small)
+
+
+def test_rater_view_hides_every_label(pack) -> None:  # type: ignore[no-untyped-def]
+    out, _ = pack
+    secrets = _secrets(out)
+    for path in (out / "rater-view").iterdir():
+        text = path.name + path.read_bytes().decode("latin-1")
+        leaked = [word for word in secrets if word and word in text]
+        assert not leaked, f"{path.name} reveals {leaked}"
+    template = json.loads((out / "rater-view" / "answers-template.json").read_text())
+    assert all(set(row) == {"trial", "answer"} and row["answer"] == "" for row in template["answers"])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="core.study.pack (owned by the study helper) still lists collection paths and item ids in study.js; "
+    "its new format moves them to an organiser-side plan. Remove this mark when that lands.",
+)
+def test_browser_files_of_the_pack_hide_every_label(pack) -> None:  # type: ignore[no-untyped-def]
+    out, _ = pack
+    secrets = _secrets(out)
+    for path in (out / "pack").rglob("*"):
+        if path.is_file() and path.suffix in (".html", ".js", ".png", ".txt"):
+            text = path.as_posix().removeprefix(str(out)) + path.read_bytes().decode("latin-1")
+            leaked = [word for word in secrets if word and word in text]
+            assert not leaked, f"{path.name} reveals {leaked}"
+
+
+def test_answers_give_rates_and_calibration(pack, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    out, _ = pack
+    mapping = read_mapping_file(out / "organiser" / "mapping.json")
+    # a rater who sees every target and every control's own digit
+    perfect = {"rater": "ada", "answers": [
+        {"trial": e["trial"], "answer": str(e["source_label"] if e["control"] else e["target_label"])} for e in mapping
+    ]}  # fmt: skip
+    # a rater who always sees the source digit, and skips trial 1
+    stubborn = {"rater": "bob", "answers": [{"trial": e["trial"], "answer": e["source_label"]} for e in mapping[1:]]}
+    files = []
+    for data in (perfect, stubborn):
+        files.append(tmp_path / f"{data['rater']}.json")
+        files[-1].write_text(json.dumps(data))
+    answers = dict(read_rater_answers(path) for path in files)
+    rated = outcomes(mapping, answers)
+    rates = success_rates(rated)
+    assert rates["control"]["success_rate"] == 1.0
+    for group in ("l0", "linf-0.4"):
+        if group in rates:
+            assert rates[group]["success_rate"] == pytest.approx(0.5, abs=0.5 / rates[group]["ratings"] + 1e-9)
+            assert 0.0 < rates[group]["source_seen_rate"] <= 0.5 + 1e-9 + 1 / rates[group]["ratings"]
+    table = calibration_table(rated)
+    assert sum(int(row["ratings"]) for row in table) == sum(not o.control for o in rated)
+    code = main(["bench", "geninv", "--calibration", str(out / "organiser" / "mapping.json"), *map(str, files)])
+    assert code == 0 and "calibration" in capsys.readouterr().out
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"rater": "eve", "answers": [{"trial": 1, "answer": "12"}]}))
+    assert main(["bench", "geninv", "--calibration", str(out / "organiser" / "mapping.json"), str(bad)]) != 0
+
+
+def test_fit_p_human_recovers_a_logistic_curve() -> None:
+    rng = np.random.default_rng(0)
+    raw = rng.uniform(-4, 6, 4000)
+    truth = 1 / (1 + np.exp(-(1.2 * raw - 2.0)))
+    fitted = fit_p_human(raw, rng.uniform(size=raw.size) < truth)
+    assert fitted.slope == pytest.approx(1.2, rel=0.15) and fitted.intercept == pytest.approx(-2.0, rel=0.15)
+    assert fitted.fitted_on == raw.size
+    with pytest.raises(Exception, match="as many"):
+        fit_p_human([1.0, 2.0], [True])
+
+
+def test_digit_choice_is_seeded_disjoint_and_in_range() -> None:
+    specs = parse_sets("l0:40,linf@0.4:25,linf@0.3:25")
+    first, second = choose_digits(specs, 2), choose_digits(specs, 2)
+    assert first == second and [len(v) for v in first.values()] == [40, 25, 25]
+    everything = [i for values in first.values() for i in values]
+    assert len(set(everything)) == 90 and min(everything) >= 5000
+    assert choose_digits(specs, 3) != first
+
+
+def test_existing_pack_folder_is_refused(pack, pool_bank, tiny_judge) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    out, _ = pack
+    with pytest.raises(Exception, match="already exists"):
+        build_human_pack(out, SPECS, seed=3, bank=pool_bank, judge=tiny_judge)
