@@ -9,7 +9,8 @@ Pipeline per query x (label y), see the sibling modules for each step:
    ℓ∞: ``project(x, x*, "linf", eps)`` (interpolation towards x* within the budget);
 4. round to uint8 without leaving the budget (:func:`core.budget.quantize`) and check the budget again;
 5. judge the final uint8 image (:mod:`core.geninv.judge`): ``raw_score`` = the judge's log-odds margin of the
-   target over every other class, ``p_human`` = the fitted mapping of it (:mod:`core.geninv.calibration`).
+   target over every other class, minus 0.2 nats per ink pixel outside the largest connected component
+   (debris a person notices), ``p_human`` = the fitted mapping of it (:mod:`core.geninv.calibration`).
 
 A candidate is kept only if it changes at least one pixel and the judge's top class is the target ("the target
 is reached within the budget"); a digit with no such candidate gets an empty list ("no suggestion within
@@ -36,7 +37,7 @@ from core.errors import BudgetError, InvarianceError
 from core.geninv.bank import CandidateBank, default_bank
 from core.geninv.calibration import PHumanMapping, load_mapping, raw_score
 from core.geninv.judge import Judge, load_judge
-from core.geninv.refine import PIXEL_COST, refine_l0
+from core.geninv.refine import FRAGMENT_COST, PIXEL_COST, fragment_pixels, refine_l0
 from core.geninv.scorer import Scorer
 from core.geninv.search import find_matches
 from core.geninv.transforms import TransformParams
@@ -92,7 +93,8 @@ class Suggestion:
     image: float32 (28, 28) in [0, 1] on the uint8 grid (k / 255), within budget after rounding.
     distortion: distance to the (grid-snapped) query in "l0", "l1", "l2", "linf" and "l0_binary"
     (pixels changed by more than 1/2). raw_score: the judge's margin log p(target) - log max_{c != target} p(c)
-    in nats on the final image (``score`` is the same number, kept for older callers); p_human: the estimated
+    in nats on the final image, minus ``FRAGMENT_COST`` per debris pixel (``score`` is the same number, kept for
+    older callers); p_human: the estimated
     probability that a person sees the target (:mod:`core.geninv.calibration`); convincing: p_human >= 0.5.
     seconds: wall time spent on this query (shared by its k suggestions).
     """
@@ -334,14 +336,16 @@ def _judged(
     original_u8 = np.rint(original * 255.0).astype(np.uint8)
     stack = torch.from_numpy(np.stack([entry.image_u8 for entry in finished]).astype(np.float32) / 255.0)
     probs = judge.probs(stack).cpu()
+    debris = fragment_pixels(stack).tolist()
     kept: list[Suggestion] = []
-    for entry, row in zip(finished, probs, strict=True):
+    for entry, row, fragments in zip(finished, probs, debris, strict=True):
         if not np.any(entry.image_u8 != original_u8):
             continue  # changes nothing
         if int(row.argmax()) != entry.target:
             continue  # the target is not reached within the budget
         margin = _margin(row, entry.target)
-        p_human = float(mapping(margin))
+        raw = margin - FRAGMENT_COST * fragments
+        p_human = float(mapping(raw))
         image64 = entry.image_u8.astype(np.float64) / 255.0
         distortion = {name: float(distance(original, image64, name)) for name in NORMS}
         distortion["l0_binary"] = float((np.abs(image64 - original) > 0.5).sum())
@@ -353,14 +357,14 @@ def _judged(
                 train_index=entry.train_index,
                 transform=TransformParams.from_row(entry.params.detach().cpu()),
                 distortion=distortion,
-                score=margin,
+                score=raw,
                 seconds=0.0,
                 norm=norm,
                 eps=eps,
                 convincing=p_human >= 0.5,
                 aligned_cost=entry.aligned_cost,
                 p_human=p_human,
-                raw_score=margin,
+                raw_score=raw,
                 extras={
                     **entry.extras,
                     "judge_p_target": float(row[entry.target]),

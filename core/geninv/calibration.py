@@ -2,7 +2,8 @@
 
 Every suggestion stores its **raw score** (``Suggestion.raw_score``): the judge's log-odds margin of the target
 over the strongest other class, ``log p(target) - log max_{c != target} p(c)`` (nats, judge =
-:mod:`core.geninv.judge`). ``p_human = sigmoid(slope * raw + intercept)``; the two numbers live in a small
+:mod:`core.geninv.judge`), minus 0.2 nats per ink pixel outside the image's largest connected component
+(debris; ``core.geninv.refine.FRAGMENT_COST``). ``p_human = sigmoid(slope * raw + intercept)``; the two numbers live in a small
 JSON file next to the judge (``checkpoints/geninv-judge.p_human.json``), so refitting on ratings needs no new
 search: :func:`fit_p_human` takes the stored raw scores and the rated outcomes and returns the new mapping,
 :func:`save_mapping` writes it.

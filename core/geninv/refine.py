@@ -25,14 +25,21 @@ from typing import Final
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from core.budget import project
 from core.geninv.judge import Judge
 
 MAX_CLUSTERS: Final = 6
-PIXEL_COST: Final = 0.04
-"""Nats of judge margin one changed pixel must buy (25 pixels = 1 nat)."""
+PIXEL_COST: Final = 0.1
+"""Nats of judge margin one pixel changed by more than 1/2 must buy (10 pixels = 1 nat)."""
 SIGN_WEIGHT: Final = 1.5
+DEFAULT_MAX_PIXELS: Final = 40
+"""Without an ℓ0 budget, subsets changing more pixels than this by more than 1/2 are not considered."""
+FRAGMENT_COST: Final = 0.2
+"""Nats charged per ink pixel outside the largest connected component (debris of removed strokes)."""
+HALO_THRESHOLD: Final = 0.1
+"""Pixels changing by more than this (and at most 1/2) next to a chosen cluster go with it (no grey ghosts)."""
 
 
 @dataclass(frozen=True)
@@ -60,14 +67,23 @@ def cluster_change(change: np.ndarray, max_clusters: int = MAX_CLUSTERS) -> list
     return [coords[assignment == label] for label in range(clusters) if np.any(assignment == label)]
 
 
-def subset_candidates(query: torch.Tensor, target_image: torch.Tensor, clusters: list[np.ndarray]) -> torch.Tensor:
-    """All non-empty cluster subsets applied to the query: -> (2^K - 1, 28, 28); bit i of row r-1 = cluster i."""
+def subset_candidates(
+    query: torch.Tensor, target_image: torch.Tensor, clusters: list[np.ndarray], halo: torch.Tensor | None = None
+) -> torch.Tensor:
+    """All non-empty cluster subsets applied to the query: -> (2^K - 1, 28, 28); bit i of row r-1 = cluster i.
+
+    ``halo`` (28, 28) bool: pixels that follow a cluster when they touch it (8-neighbourhood), so that the
+    faint edges of a removed or added stroke go with it instead of leaving a grey ghost of the stroke.
+    """
     count = len(clusters)
     masks = torch.zeros((count, 28, 28), dtype=torch.bool, device=query.device)
     for index, coords in enumerate(clusters):
         rows = torch.as_tensor(coords[:, 0], device=query.device)
         cols = torch.as_tensor(coords[:, 1], device=query.device)
         masks[index, rows, cols] = True
+    if halo is not None and count:
+        grown = F.max_pool2d(masks[:, None].float(), 3, stride=1, padding=1)[:, 0] > 0
+        masks = masks | (grown & halo)
     choose = torch.tensor(
         [[bool(code >> bit & 1) for bit in range(count)] for code in range(1, 2**count)],
         dtype=torch.float32,
@@ -75,6 +91,29 @@ def subset_candidates(query: torch.Tensor, target_image: torch.Tensor, clusters:
     )  # (S, K)
     combined = (choose @ masks.reshape(count, -1).float()).reshape(-1, 28, 28) > 0
     return torch.where(combined, target_image, query)
+
+
+def fragment_pixels(images: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
+    """Ink pixels (> threshold) outside each image's largest 8-connected component: (B, 28, 28) -> (B,).
+
+    Leftover bits of a removed stroke read as "a digit plus debris" to a person even when a classifier
+    ignores them. Components are found by propagating the largest pixel id through 3x3 max-pooling within
+    the ink until nothing changes (batched, no SciPy).
+    """
+    ink = images > threshold
+    count = ink.shape[0]
+    ids = torch.arange(1, 28 * 28 + 1, dtype=torch.float32, device=images.device).reshape(1, 28, 28)
+    labels = torch.where(ink, ids.expand(count, -1, -1), torch.zeros(()))
+    for _ in range(28 * 28):
+        grown = F.max_pool2d(labels[:, None], 3, stride=1, padding=1)[:, 0]
+        grown = torch.where(ink, grown, torch.zeros(()))
+        if torch.equal(grown, labels):
+            break
+        labels = grown
+    sizes = torch.zeros((count, 28 * 28 + 1), device=images.device)
+    sizes.scatter_add_(1, labels.reshape(count, -1).long(), ink.reshape(count, -1).float())
+    largest = sizes[:, 1:].max(dim=1).values
+    return ink.flatten(1).sum(1).float() - largest
 
 
 def judge_margins(judge: Judge, images: torch.Tensor, target: int) -> torch.Tensor:
@@ -93,6 +132,7 @@ def refine_l0(
     eps: float | None = None,
     *,
     pixel_cost: float = PIXEL_COST,
+    halo_edges: bool = True,
 ) -> Refined:
     """Choose the subset of Δ's clusters to apply (see module docstring). query, aligned: (28, 28) in [0, 1]."""
     difference = aligned - query
@@ -102,18 +142,20 @@ def refine_l0(
         candidates = aligned[None]
         used = torch.zeros(1, dtype=torch.long)
     else:
-        candidates = subset_candidates(query, aligned, clusters)
+        halo = (difference.abs() > HALO_THRESHOLD) & (difference.abs() <= 0.5) if halo_edges else None
+        candidates = subset_candidates(query, aligned, clusters, halo)
         used = torch.tensor([bin(code).count("1") for code in range(1, 2 ** len(clusters))])
     margins = judge_margins(judge, candidates, target).to(query.device)
     pixels = ((candidates - query).abs() > 1.0 / 510.0).flatten(1).sum(1).float()
-    fits = pixels >= 1 if eps is None else (pixels >= 1) & (pixels <= eps)
-    objective = margins - pixel_cost * pixels
+    binary = ((candidates - query).abs() > 0.5).flatten(1).sum(1).float()
+    fits = (pixels >= 1) & (binary <= DEFAULT_MAX_PIXELS) if eps is None else (pixels >= 1) & (pixels <= eps)
+    objective = margins - pixel_cost * binary - FRAGMENT_COST * fragment_pixels(candidates)
     if bool(fits.any()):
         best = int(torch.where(fits, objective, torch.full_like(objective, -float("inf"))).argmax())
         return Refined(candidates[best], float(margins[best]), int(used[best]), len(clusters))
     # nothing fits the ℓ0 budget: project the best candidate onto it (keeps its largest changes)
     best = int(margins.argmax())
-    projected = project(query, candidates[best], "l0", float(eps or 0.0))
+    projected = project(query, candidates[best], "l0", float(DEFAULT_MAX_PIXELS if eps is None else eps))
     margin = float(judge_margins(judge, projected[None], target)[0])
     return Refined(projected, margin, int(used[best]), len(clusters))
 
