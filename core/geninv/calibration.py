@@ -3,10 +3,11 @@
 Every suggestion stores its **raw score** (``Suggestion.raw_score``): the judge's log-odds margin of the target
 over the strongest other class, ``log p(target) - log max_{c != target} p(c)`` (nats, judge =
 :mod:`core.geninv.judge`), minus 0.2 nats per ink pixel outside the image's largest connected component
-(debris; ``core.geninv.refine.FRAGMENT_COST``). ``p_human = sigmoid(slope * raw + intercept)``; the two numbers live in a small
-JSON file next to the judge (``checkpoints/geninv-judge.p_human.json``), so refitting on ratings needs no new
-search: :func:`fit_p_human` takes the stored raw scores and the rated outcomes and returns the new mapping,
-:func:`save_mapping` writes it.
+(debris; ``core.geninv.refine.FRAGMENT_COST``). ``p_human = sigmoid(slope * raw + intercept)``; the two
+numbers live in a small JSON file next to the judge (``checkpoints/geninv-judge.p_human.json``), so
+refitting on ratings needs no new search: :func:`fit_p_human` takes the stored raw scores and the rated
+outcomes and returns the new mapping (:func:`fit_from_outcomes` does it from a rated pack), :func:`save_mapping`
+writes it.
 
 Until ratings exist, the file holds a *prior* (``"fitted_on": 0``): chosen by hand so that a judge margin of
 about 3 nats maps to 0.5 and the judge's ceiling (~5 nats, label smoothing) to ~0.85.
@@ -129,6 +130,12 @@ def fit_p_human(
         if np.abs(step).max() < 1e-10:
             break
     return PHumanMapping(float(theta[0]), float(theta[1]), int(x.size), note or f"logistic fit on {x.size} ratings")
+
+
+def fit_from_outcomes(rated: Sequence[Outcome], *, note: str = "") -> PHumanMapping:
+    """:func:`fit_p_human` on the rated suggestions (controls and items without a raw score skipped)."""
+    pairs = [(o.raw_score, o.success) for o in rated if not o.control and o.raw_score is not None]
+    return fit_p_human([raw for raw, _ in pairs], [success for _, success in pairs], note=note)
 
 
 # ---------------------------------------------------------------- rated packs
@@ -286,6 +293,7 @@ __all__ = [
     "Outcome",
     "PHumanMapping",
     "calibration_table",
+    "fit_from_outcomes",
     "fit_p_human",
     "load_mapping",
     "mapping_path",

@@ -34,7 +34,7 @@ MAX_CLUSTERS: Final = 6
 PIXEL_COST: Final = 0.1
 """Nats of judge margin one pixel changed by more than 1/2 must buy (10 pixels = 1 nat)."""
 SIGN_WEIGHT: Final = 1.5
-DEFAULT_MAX_PIXELS: Final = 40
+DEFAULT_MAX_PIXELS: Final = 36
 """Without an ℓ0 budget, subsets changing more pixels than this by more than 1/2 are not considered."""
 FRAGMENT_COST: Final = 0.2
 """Nats charged per ink pixel outside the largest connected component (debris of removed strokes)."""
