@@ -2,8 +2,10 @@
 
 Every export re-measures each item's distance on its uint8 pixels and refuses (CollectionError, nothing written)
 when one exceeds its budget, unless ``allow_violations`` is set; then the violations are flagged in the output.
-The output is built in a hidden temporary folder beside ``out`` and renamed into place; an existing ``out`` is
-replaced only with ``force``.
+The output is built in a hidden temporary folder beside ``out`` and renamed into place. ``out`` may never equal,
+contain or lie inside the collection. An existing ``out`` is replaced only with ``force``, and only when it is an
+earlier export: a folder holding :data:`EXPORT_MARKER` and nothing but the files that marker lists (so never a
+collection, a ``.lock`` or a user's file), or an npz file carrying the :data:`NPZ_MARKER` array.
 
 Sentinels: in the npz, unknown labels are ``-2`` (:data:`UNKNOWN_LABEL`; ``-1`` is "not a digit"), unknown
 source indices ``-1``, unknown eps ``NaN``, unknown norms ``""``; in CSV and JSON, unknown values are empty / null.
@@ -15,6 +17,7 @@ import csv
 import io
 import json
 import os
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +40,12 @@ UNKNOWN_LABEL: Final = -2
 """npz sentinel for a label that is not known (``-1`` already means "not a digit")."""
 NOT_A_DIGIT_FOLDER: Final = "not_a_digit"
 NORM_ORDER: Final = tuple(NORMS)
+EXPORT_MARKER: Final = ".invariance-export.json"
+"""File written last into every folder export: it lists the export's files, so ``force`` can tell it apart."""
+NPZ_MARKER: Final = "written_by"
+"""Array in every npz export (``"invariance export"``), so ``force`` replaces only an earlier export."""
+WRITTEN_BY: Final = "invariance export"
+_NEVER_REPLACED: Final = ("manifest.json", ".lock")
 
 LabelKind = Literal["intended", "human"]
 
@@ -99,10 +108,7 @@ def export_collection(
         raise CollectionError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
     if label not in LABEL_KINDS:
         raise CollectionError(f"unknown label kind {label!r}; choose intended or human")
-    if (out.exists() or out.is_symlink()) and not force:
-        raise CollectionError(f"{out}: already exists; pass --force to replace it")
-    if out.resolve() == collection.path.resolve() or collection.path.resolve() in out.resolve().parents:
-        raise CollectionError(f"{out}: cannot export into the collection folder itself")
+    _check_destination(out, collection.path, fmt, force=force)
     items = collection.items
     violations = check_budgets(items)
     if violations and not allow_violations:
@@ -113,7 +119,10 @@ def export_collection(
             "pass --allow-violations to export them flagged"
         )
     flagged = {violation.item_id: violation for violation in violations}
-    staged = staging_dir(out, "export")
+    try:
+        staged = staging_dir(out, "export")
+    except OSError as error:
+        raise CollectionError(f"{out}: cannot create the output's folder ({error.strerror or error})") from None
     try:
         if fmt == "npz":
             target = staged / "export.npz"
@@ -130,6 +139,8 @@ def export_collection(
             target = staged
             skipped = []
             _write_hf(staged, items, flagged, label)
+        if fmt != "npz":
+            _write_marker(staged, fmt)
         _fsync_tree(staged)
         try:
             publish(target, out, force=force)
@@ -140,6 +151,61 @@ def export_collection(
     finally:
         remove_tree(staged)
     return ExportReport(out, fmt, len(items) - len(skipped), tuple(skipped), tuple(violations))
+
+
+def _check_destination(out: Path, collection: Path, fmt: str, *, force: bool) -> None:
+    """Refuse an ``out`` that overlaps ``collection``, or that exists and is not an earlier export to replace."""
+    home = collection.resolve()
+    target = out.parent.resolve() / out.name if out.is_symlink() else out.resolve()
+    if target == home or home in target.parents or target in home.parents:
+        raise CollectionError(f"{out}: overlaps the collection {collection}; choose an output outside it")
+    if not (out.exists() or out.is_symlink()):
+        return
+    if not force:
+        raise CollectionError(f"{out}: already exists; pass --force to replace it")
+    problem = _not_an_export(out, fmt)
+    if problem:
+        raise CollectionError(f"{out}: not replacing it: {problem}")
+
+
+def _not_an_export(out: Path, fmt: str) -> str:
+    """Why ``out`` is not an earlier ``fmt`` export that ``force`` may replace ("" when it is one)."""
+    if out.is_symlink():
+        return "it is a symbolic link"
+    if fmt == "npz":
+        if not out.is_file():
+            return "it is not a file"
+        try:
+            with zipfile.ZipFile(out) as archive:
+                ours = f"{NPZ_MARKER}.npy" in archive.namelist()
+        except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile):
+            ours = False
+        return "" if ours else f"not written by {WRITTEN_BY}"
+    if not out.is_dir():
+        return "it is not a folder"
+    try:
+        listed = json.loads((out / EXPORT_MARKER).read_text(encoding="utf-8"))["files"]
+        expected = {str(name) for name in listed} | {EXPORT_MARKER}
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        return f"not written by {WRITTEN_BY} (no valid {EXPORT_MARKER})"
+    for folder, dirs, files in os.walk(out):
+        for name in dirs + files:
+            path = Path(folder) / name
+            if name in _NEVER_REPLACED:
+                return f"it holds {path.relative_to(out)}"
+            if path.is_symlink():
+                return f"it holds a symbolic link {path.relative_to(out)}"
+            if path.is_file() and path.relative_to(out).as_posix() not in expected:
+                return f"{path.relative_to(out)} was not written by {WRITTEN_BY}"
+    return ""
+
+
+def _write_marker(root: Path, fmt: str) -> None:
+    files = sorted(
+        (Path(folder) / name).relative_to(root).as_posix() for folder, _, names in os.walk(root) for name in names
+    )
+    marker = {"format_version": FORMAT_VERSION, "written_by": WRITTEN_BY, "format": fmt, "files": files}
+    (root / EXPORT_MARKER).write_text(json.dumps(marker, indent=1) + "\n", encoding="utf-8")
 
 
 def _write_npz(target: Path, items: Sequence[Item], flagged: dict[str, Violation]) -> None:
@@ -153,6 +219,7 @@ def _write_npz(target: Path, items: Sequence[Item], flagged: dict[str, Violation
 
     arrays: dict[str, np.ndarray] = {
         "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
+        NPZ_MARKER: np.array(WRITTEN_BY),
         "images": np.stack([item.image for item in items]) if count else np.zeros((0, 28, 28), np.uint8),
         "originals": np.stack([_original_or_zeros(item) for item in items])
         if count
