@@ -57,7 +57,7 @@ def test_npz_roundtrip_is_lossless(tmp_path: Path, saved: Path) -> None:
     assert report.count == len(originals) and not report.violations
     data = np.load(tmp_path / "out.npz", allow_pickle=False)
     assert data["images"].shape == (7, 28, 28) and data["images"].dtype == np.uint8
-    assert list(data["human_labels"]) == [3, UNKNOWN_LABEL, 5, NOT_A_DIGIT, UNKNOWN_LABEL, 2, UNKNOWN_LABEL]
+    assert list(data["consensus_labels"]) == [3, UNKNOWN_LABEL, 5, NOT_A_DIGIT, UNKNOWN_LABEL, 2, UNKNOWN_LABEL]
     assert list(data["source_indices"]) == [0, 1, 2, 3, 4, 5, -1]
     assert not data["has_original"][-1]
     import_npz(tmp_path / "out.npz", tmp_path / "back")
@@ -166,7 +166,7 @@ def test_violations_refuse_export_unless_allowed_and_then_flag_them(
     assert sum(row["exceeds_budget"] for row in rows) == 1
     assert (tmp_path / "out-imagefolder" / "budget_violations.csv").read_text().count("\n") == 2
     with (tmp_path / "out-csv" / "items.csv").open(newline="") as handle:
-        assert sum(row["exceeds_budget"] == "True" for row in csv.DictReader(handle)) == 1
+        assert sum(row["exceeds_budget"] == "1" for row in csv.DictReader(handle)) == 1
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 

@@ -7,6 +7,13 @@ contain or lie inside the collection. An existing ``out`` is replaced only with 
 earlier export: a folder holding :data:`EXPORT_MARKER` and nothing but the files that marker lists (so never a
 collection, a ``.lock`` or a user's file), or an npz file carrying the :data:`NPZ_MARKER` array.
 
+Labels: ``--label`` picks one of :data:`~core.collection.schema.LABEL_KINDS` (original, intended, human or
+consensus; see there for their meanings). It fills the ImageFolder classes, the CSV/HF ``label`` column and the
+npz ``labels`` array (named in ``label_kind``); every format also carries each kind under its own name (CSV/HF
+``original_label``, ``intended_label``, ``human_label`` and the per-rater ``human_labels``; npz
+``original_labels``, ``intended_labels``, ``consensus_labels``, ``rater_labels``) and every model's saved
+prediction (CSV/HF ``pred_<model>``; npz ``prediction_models`` and ``predictions`` (N, models)).
+
 Sentinels: in the npz, unknown labels are ``-2`` (:data:`UNKNOWN_LABEL`; ``-1`` is "not a digit"), unknown
 source indices ``-1``, unknown eps ``NaN``, unknown norms ``""``; in CSV and JSON, unknown values are empty / null.
 """
@@ -28,14 +35,13 @@ import numpy as np
 from core.budget import FEASIBILITY_TOLERANCE, NORMS, distance
 from core.collection import png
 from core.collection.fsutil import fsync_dir, fsync_file, publish, remove_tree, staging_dir
-from core.collection.schema import FORMAT_VERSION, SCALAR_FIELDS, Item
+from core.collection.schema import FORMAT_VERSION, LABEL_FIELDS, LABEL_KINDS, SCALAR_FIELDS, Item
 from core.collection.store import Collection
 from core.data import to_float
 from core.errors import CollectionError
 from core.labels import NOT_A_DIGIT
 
 EXPORT_FORMATS: Final = ("npz", "imagefolder", "csv", "hf")
-LABEL_KINDS: Final = ("intended", "human")
 UNKNOWN_LABEL: Final = -2
 """npz sentinel for a label that is not known (``-1`` already means "not a digit")."""
 NOT_A_DIGIT_FOLDER: Final = "not_a_digit"
@@ -47,7 +53,7 @@ NPZ_MARKER: Final = "written_by"
 WRITTEN_BY: Final = "invariance export"
 _NEVER_REPLACED: Final = ("manifest.json", ".lock")
 
-LabelKind = Literal["intended", "human"]
+LabelKind = Literal["original", "intended", "human", "consensus"]
 
 
 @dataclass(frozen=True)
@@ -84,8 +90,9 @@ def check_budgets(items: Sequence[Item]) -> list[Violation]:
 
 
 def label_of(item: Item, kind: str) -> int | None:
-    """The intended or the (consensus) human label of ``item``."""
-    return item.intended_label if kind == "intended" else item.human_label
+    """The label of ``item`` that ``kind`` (one of :data:`LABEL_KINDS`) names."""
+    value: int | None = getattr(item, LABEL_FIELDS[kind])
+    return value
 
 
 def export_collection(
@@ -99,7 +106,8 @@ def export_collection(
 ) -> ExportReport:
     """Write ``collection`` to ``out`` in format ``fmt`` (one of :data:`EXPORT_FORMATS`).
 
-    ``label`` picks the label used for ImageFolder classes and the ``label`` column (``intended`` or ``human``).
+    ``label`` (one of :data:`LABEL_KINDS`) picks the label of the ImageFolder classes, the ``label`` column and
+    the npz ``labels`` array.
     Raises CollectionError (and writes nothing) on budget violations unless ``allow_violations``, and when
     ``out`` exists unless ``force``.
     """
@@ -107,7 +115,7 @@ def export_collection(
     if fmt not in EXPORT_FORMATS:
         raise CollectionError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
     if label not in LABEL_KINDS:
-        raise CollectionError(f"unknown label kind {label!r}; choose intended or human")
+        raise CollectionError(f"unknown label kind {label!r}; choose one of {', '.join(LABEL_KINDS)}")
     _check_destination(out, collection.path, fmt, force=force)
     items = collection.items
     violations = check_budgets(items)
@@ -126,7 +134,7 @@ def export_collection(
     try:
         if fmt == "npz":
             target = staged / "export.npz"
-            _write_npz(target, items, flagged)
+            _write_npz(target, items, flagged, label)
             skipped: list[str] = []
         elif fmt == "imagefolder":
             target = staged
@@ -208,8 +216,14 @@ def _write_marker(root: Path, fmt: str) -> None:
     (root / EXPORT_MARKER).write_text(json.dumps(marker, indent=1) + "\n", encoding="utf-8")
 
 
-def _write_npz(target: Path, items: Sequence[Item], flagged: dict[str, Violation]) -> None:
+def _models(items: Sequence[Item]) -> list[str]:
+    """Every model with a saved prediction on at least one item, sorted."""
+    return sorted({model for item in items for model in item.predictions})
+
+
+def _write_npz(target: Path, items: Sequence[Item], flagged: dict[str, Violation], kind: str) -> None:
     count = len(items)
+    models = _models(items)
 
     def labels(values: list[int | None]) -> np.ndarray:
         return np.array([UNKNOWN_LABEL if v is None else v for v in values], dtype=np.int64).reshape(count)
@@ -217,7 +231,7 @@ def _write_npz(target: Path, items: Sequence[Item], flagged: dict[str, Violation
     def strings(values: list[str]) -> np.ndarray:
         return np.array(values, dtype=str).reshape(count) if count else np.zeros(0, dtype="<U1")
 
-    arrays: dict[str, np.ndarray] = {
+    arrays: dict[str, Any] = {
         "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
         NPZ_MARKER: np.array(WRITTEN_BY),
         "images": np.stack([item.image for item in items]) if count else np.zeros((0, 28, 28), np.uint8),
@@ -225,9 +239,16 @@ def _write_npz(target: Path, items: Sequence[Item], flagged: dict[str, Violation
         if count
         else np.zeros((0, 28, 28), np.uint8),
         "has_original": np.array([item.original is not None for item in items], dtype=bool).reshape(count),
-        "labels": labels([item.original_label for item in items]),
+        "labels": labels([label_of(item, kind) for item in items]),
+        "label_kind": np.array(kind),
+        "original_labels": labels([item.original_label for item in items]),
         "intended_labels": labels([item.intended_label for item in items]),
-        "human_labels": labels([item.human_label for item in items]),
+        "consensus_labels": labels([item.human_label for item in items]),
+        "rater_labels": strings([json.dumps(dict(item.human_labels), sort_keys=True) for item in items]),
+        "prediction_models": np.array(models, dtype=str) if models else np.zeros(0, dtype="<U1"),
+        "predictions": np.array(
+            [[item.predictions.get(model, UNKNOWN_LABEL) for model in models] for item in items], dtype=np.int64
+        ).reshape(count, len(models)),
         "source_indices": np.array(
             [-1 if item.source_index is None else item.source_index for item in items], dtype=np.int64
         ).reshape(count),
@@ -279,21 +300,23 @@ def _write_violations(path: Path, flagged: dict[str, Violation]) -> None:
             writer.writerow([violation.item_id, violation.norm, violation.eps, repr(violation.distance)])
 
 
-def _row(item: Item, flagged: dict[str, Violation], kind: str) -> dict[str, Any]:
+def _row(item: Item, flagged: dict[str, Violation], kind: str, models: Sequence[str]) -> dict[str, Any]:
     row: dict[str, Any] = {name: getattr(item, name) for name in SCALAR_FIELDS}
     row["label"] = label_of(item, kind)
     for name in NORM_ORDER:
         row[f"dist_{name}"] = item.distances.get(name)
-    row["exceeds_budget"] = item.id in flagged
+    row["exceeds_budget"] = int(item.id in flagged)
     row["human_labels"] = json.dumps(dict(item.human_labels), sort_keys=True)
     row["predictions"] = json.dumps(dict(item.predictions), sort_keys=True)
+    for model in models:
+        row[f"pred_{model}"] = item.predictions.get(model)
     return row
 
 
 def _write_csv(root: Path, items: Sequence[Item], flagged: dict[str, Violation], kind: str) -> None:
     (root / "images").mkdir()
     (root / "originals").mkdir()
-    models = sorted({model for item in items for model in item.predictions})
+    models = _models(items)
     columns = ["image_file", "original_file", *SCALAR_FIELDS, "label"]
     columns += [f"dist_{name}" for name in NORM_ORDER] + ["exceeds_budget", "human_labels", "predictions"]
     columns += [f"pred_{model}" for model in models]
@@ -301,22 +324,21 @@ def _write_csv(root: Path, items: Sequence[Item], flagged: dict[str, Violation],
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         for item in items:
-            row = _row(item, flagged, kind)
+            row = _row(item, flagged, kind, models)
             row["image_file"] = f"images/{item.id}.png"
             (root / row["image_file"]).write_bytes(png.encode_png(item.image))
             row["original_file"] = ""
             if item.original is not None:
                 row["original_file"] = f"originals/{item.id}.png"
                 (root / row["original_file"]).write_bytes(png.encode_png(item.original))
-            for model in models:
-                row[f"pred_{model}"] = item.predictions.get(model)
             writer.writerow({key: "" if value is None else value for key, value in row.items()})
 
 
 def _write_hf(root: Path, items: Sequence[Item], flagged: dict[str, Violation], kind: str) -> None:
+    models = _models(items)
     with (root / "metadata.jsonl").open("w", encoding="utf-8") as handle:
         for item in items:
-            row = {"file_name": f"{item.id}.png", **_row(item, flagged, kind)}
+            row = {"file_name": f"{item.id}.png", **_row(item, flagged, kind, models)}
             (root / row["file_name"]).write_bytes(png.encode_png(item.image))
             handle.write(json.dumps(row, allow_nan=False) + "\n")
 

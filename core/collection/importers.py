@@ -4,7 +4,8 @@
   indices (``indexs.npy``), the ℓ0 set ``l0/automated.npy`` (uint8 0-255) and the ℓ∞ sets under ``linf/``
   (``automated_eps03.npy`` float32 0-255, ``automated_eps04.npy`` uint8, ``manual_eps04.npy`` with its own
   ``manual_indexs.npy``), each with ``*_labels.npy`` holding the human consensus label.
-- :func:`import_npz` reads ``images`` (N, 28, 28) uint8 or float in [0, 1], ``labels`` (intended) and optional
+- :func:`import_npz` reads ``images`` (N, 28, 28) uint8 or float in [0, 1], ``labels`` (the original labels
+  unless ``label`` says otherwise), optional ``originals`` (uint8 or float in [0, 1], like ``images``) and
   ``source_indices`` (MNIST test); files written by ``invariance export --format npz`` round-trip every field.
 - :func:`import_folder` reads a Hugging Face imagefolder (``metadata.jsonl``), a CSV export (``items.csv``) or a
   torchvision ImageFolder (class folders).
@@ -31,7 +32,7 @@ from core.collection import png
 from core.collection.export import UNKNOWN_LABEL
 from core.collection.fsutil import publish, remove_tree, staging_dir
 from core.collection.npyio import load_npy, load_npz
-from core.collection.schema import METHODS, SPLITS
+from core.collection.schema import LABEL_FIELDS, LABEL_KINDS, METHODS, SPLITS
 from core.collection.store import Collection, mnist_source
 from core.data import to_float
 from core.errors import CollectionError, InvarianceError
@@ -158,20 +159,20 @@ def import_npz(
     *,
     norm: str | None = None,
     eps: float | None = None,
-    label: str = "intended",
+    label: str = "original",
     name: str = "",
     author: str = "",
 ) -> ImportReport:
     """Import a plain ``.npz`` (``images``, ``labels``, optional ``source_indices``) or one of our npz exports.
 
-    Plain files: ``labels`` are the intended labels (or human labels with ``label="human"``); ``source_indices``
-    refer to the MNIST test split; ``norm``/``eps`` give every item's budget. Our exports (recognised by
-    ``intended_labels``) restore ids, all labels, sources, originals, set names, methods and budgets.
+    Plain files: ``labels`` are the original labels (the digits' true labels; ``label`` may say they are the
+    ``intended`` or the ``human``/``consensus`` labels instead); ``source_indices`` refer to the MNIST test split;
+    ``norm``/``eps`` give every item's budget. Our exports (recognised by ``intended_labels``) restore ids, all
+    labels, rater labels, predictions, sources, originals, set names, methods and budgets.
     """
     path = Path(path)
     out = _check_out(out)
-    if label not in ("intended", "human"):
-        raise CollectionError(f"unknown label kind {label!r}; choose intended or human")
+    _check_kind(label)
     if (norm is None) != (eps is None):
         raise CollectionError("--norm and --eps go together")
     arrays = load_npz(path)
@@ -186,15 +187,27 @@ def import_npz(
     original_labels: list[int | None]
     intended: list[int | None]
     human: list[int | None]
-    if ours:
+    raters: list[dict[str, int]] = [{} for _ in range(count)]
+    predictions: list[dict[str, int]] = [{} for _ in range(count)]
+    if ours and "label_kind" in arrays:
+        original_labels = get.labels("original_labels", allow_unknown=True, digits_only=True)
+        intended = get.labels("intended_labels", allow_unknown=True)
+        human = get.labels("consensus_labels", allow_unknown=True)
+        raters = get.label_maps("rater_labels")
+        predictions = _prediction_table(arrays, path, count)
+    elif ours:  # the layout before label_kind: 'labels' held the original labels, 'human_labels' the consensus
         original_labels = get.labels("labels", allow_unknown=True, digits_only=True)
         intended = get.labels("intended_labels", allow_unknown=True)
         human = get.labels("human_labels", allow_unknown=True, optional=True)
     else:
-        given = get.labels("labels", allow_unknown=True)
-        unknown: list[int | None] = [None] * count
-        original_labels = unknown
-        intended, human = (given, unknown) if label == "intended" else (unknown, given)
+        given = get.labels("labels", allow_unknown=True, digits_only=label == "original")
+        by_field: dict[str, list[int | None]] = {name: [None] * count for name in set(LABEL_FIELDS.values())}
+        by_field[LABEL_FIELDS[label]] = given
+        original_labels, intended, human = (
+            by_field["original_label"],
+            by_field["intended_label"],
+            by_field["human_label"],
+        )
     indices = get.indices("source_indices")
     splits = get.strings("source_splits", allowed=("", *SPLITS))
     ids = get.strings("ids", pattern=_ID_PATTERN)
@@ -206,7 +219,7 @@ def import_npz(
     eps_values = get.floats("eps")
     originals = None
     if "originals" in arrays:
-        originals = _images(arrays["originals"], f"{path}[originals]", pixel_max=255, count=count)
+        originals = _images(arrays["originals"], f"{path}[originals]", pixel_max=1, count=count)
     has_original = get.flags("has_original")
     rows = []
     for i in range(count):
@@ -221,6 +234,8 @@ def import_npz(
             "original_label": original_labels[i],
             "intended_label": intended[i],
             "human_label": human[i],
+            "human_labels": raters[i],
+            "predictions": predictions[i],
             "method": methods[i] if methods is not None else "imported",
             "set_name": set_names[i] if set_names is not None else path.stem,
         }
@@ -265,8 +280,24 @@ class _Getter:
         values = _labels(array, f"{self.path}[{key}]", self.count, allow_unknown=allow_unknown)
         out: list[int | None] = [None if v == UNKNOWN_LABEL else int(v) for v in values]
         if digits_only and any(v is not None and v < 0 for v in out):
-            raise CollectionError(f"{self.path}[{key}]: original labels must be digits 0-9 or -2 (unknown)")
+            raise CollectionError(
+                f"{self.path}[{key}]: original labels must be digits 0-9 or -2 (unknown); "
+                "if they are not the digits' own labels, say which they are with --label"
+            )
         return out
+
+    def label_maps(self, key: str) -> list[dict[str, int]]:
+        """Per-item JSON objects (rater or model -> label) stored as text; empty maps when the array is absent."""
+        values = self.strings(key)
+        if values is None:
+            return [{} for _ in range(self.count)]
+        maps = []
+        for value in values:
+            mapping = _json_loads(value, f"{self.path}[{key}]")
+            if not isinstance(mapping, dict):
+                raise CollectionError(f"{self.path}[{key}]: expected JSON objects mapping names to labels")
+            maps.append(mapping)
+        return maps
 
     def indices(self, key: str) -> np.ndarray | None:
         array = self._get(key)
@@ -306,6 +337,22 @@ class _Getter:
         return array
 
 
+def _prediction_table(arrays: dict[str, np.ndarray], path: Path, count: int) -> list[dict[str, int]]:
+    """Per-item model -> label maps from ``prediction_models`` (M,) and ``predictions`` (N, M) (-2 = none)."""
+    models, table = arrays.get("prediction_models"), arrays.get("predictions")
+    if models is None and table is None:
+        return [{} for _ in range(count)]
+    if models is None or table is None or models.ndim != 1 or models.dtype.kind != "U":
+        raise CollectionError(f"{path}: 'prediction_models' (text) and 'predictions' go together")
+    if table.shape != (count, len(models)):
+        raise CollectionError(f"{path}[predictions]: expected shape ({count}, {len(models)}), got {table.shape}")
+    values = _integers(table, f"{path}[predictions]")
+    if values.size and (values.min() < UNKNOWN_LABEL or values.max() > 9):
+        raise CollectionError(f"{path}[predictions]: predictions must be 0-9 or -2 (none)")
+    names = [str(model) for model in models]
+    return [{name: int(v) for name, v in zip(names, row, strict=True) if v != UNKNOWN_LABEL} for row in values]
+
+
 # ---------------------------------------------------------------------------------------------------- folders
 
 
@@ -314,13 +361,12 @@ def import_folder(
 ) -> ImportReport:
     """Import a Hugging Face imagefolder (``metadata.jsonl``), a CSV export or a torchvision ImageFolder.
 
-    ``label`` says what the ImageFolder classes / the HF ``label`` field mean (``intended`` or ``human``); HF
-    rows written by our export carry every field and restore them.
+    ``label`` (one of :data:`LABEL_KINDS`) says what the ImageFolder classes / the HF and CSV ``label`` field
+    mean; rows written by our export carry every field and restore them.
     """
     folder = Path(folder)
     out = _check_out(out)
-    if label not in ("intended", "human"):
-        raise CollectionError(f"unknown label kind {label!r}; choose intended or human")
+    _check_kind(label)
     if not folder.is_dir():
         raise CollectionError(f"{folder}: no such directory")
     if (folder / "metadata.jsonl").is_file():
@@ -363,7 +409,7 @@ def _hf_rows(folder: Path, kind: str) -> list[dict[str, Any]]:
             if key in entry:
                 row[key] = _json_label(entry[key], f"{where} '{key}'")
         if "intended_label" not in entry and "human_label" not in entry:
-            row[f"{kind}_label"] = _json_label(entry.get("label"), f"{where} 'label'")
+            row[LABEL_FIELDS[kind]] = _json_label(entry.get("label"), f"{where} 'label'")
         if "original_label" in entry:
             row["original_label"] = _json_label(entry["original_label"], f"{where} 'original_label'", digits=True)
         split, index = entry.get("source_split"), entry.get("source_index")
@@ -427,7 +473,7 @@ def _csv_rows(folder: Path, kind: str) -> list[dict[str, Any]]:
             if key in text:
                 row[key] = _csv_int(text[key], f"{where} '{key}'")
         if "intended_label" not in text and "human_label" not in text and "label" in text:
-            row[f"{kind}_label"] = _csv_int(text["label"], f"{where} 'label'")
+            row[LABEL_FIELDS[kind]] = _csv_int(text["label"], f"{where} 'label'")
         if "source_split" in text:
             row["source_split"] = text["source_split"]
         if "author" in text:
@@ -478,7 +524,7 @@ def _imagefolder_rows(folder: Path, kind: str) -> list[dict[str, Any]]:
                 raise CollectionError(f"{file}: not a PNG image")
             row: dict[str, Any] = {
                 "image": png.read_digit_png(file),
-                f"{kind}_label": value,
+                LABEL_FIELDS[kind]: value,
                 "method": "imported",
                 "set_name": folder.name,
             }
@@ -510,6 +556,19 @@ def _json_label(value: object, where: str, *, digits: bool = False) -> int | Non
 
 
 # ---------------------------------------------------------------------------------------------------- shared
+
+
+def _check_kind(label: str) -> None:
+    if label not in LABEL_KINDS:
+        raise CollectionError(f"unknown label kind {label!r}; choose one of {', '.join(LABEL_KINDS)}")
+
+
+def _json_loads(text: str, where: str) -> object:
+    """Parse untrusted JSON text; CollectionError (one line) on bad syntax, deep nesting or huge numbers."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as error:
+        raise CollectionError(f"{where}: invalid JSON ({type(error).__name__})") from None
 
 
 def _check_out(out: str | Path) -> Path:

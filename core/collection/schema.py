@@ -28,6 +28,25 @@ FORMAT_VERSION: Final = 1
 METHODS: Final = ("manual", "geninv-l0", "geninv-linf", "imported")
 """How an item was made."""
 
+LABEL_KINDS: Final = ("original", "intended", "human", "consensus")
+"""What ``--label`` may pick, in every export format and importer. The meanings (DESIGN.md, "A labelled item"):
+
+- ``original``: ``original_label``, the source data set's (MNIST's) label of the unedited digit;
+- ``intended``: ``intended_label``, what the item's author meant it to become;
+- ``consensus``: ``human_label``, the label people agree on: written by ``study ingest`` when at least the
+  study's threshold (70% by default) of the raters gave it, or imported (the paper's consensus labels);
+- ``human``: the same field as ``consensus`` (one human label per item); the raters' own labels are
+  ``human_labels`` (rater -> label), exported beside it.
+"""
+
+LABEL_FIELDS: Final = {
+    "original": "original_label",
+    "intended": "intended_label",
+    "human": "human_label",
+    "consensus": "human_label",
+}
+"""The :class:`Item` field each of :data:`LABEL_KINDS` reads."""
+
 SPLITS: Final = ("train", "test")
 IMAGE_SHAPE: Final = (28, 28)
 
