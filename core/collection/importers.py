@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -32,14 +33,13 @@ from core.collection import png
 from core.collection.export import UNKNOWN_LABEL
 from core.collection.fsutil import publish, remove_tree, staging_dir
 from core.collection.npyio import load_npy, load_npz
-from core.collection.schema import LABEL_FIELDS, LABEL_KINDS, METHODS, SPLITS
+from core.collection.schema import ID_PATTERN, LABEL_FIELDS, LABEL_KINDS, METHODS, SPLITS, is_item_id
 from core.collection.store import Collection, mnist_source
 from core.data import to_float
 from core.errors import CollectionError, InvarianceError
 from core.labels import NOT_A_DIGIT, is_valid_label
 
 MNIST_TEST_SIZE: Final = 10_000
-_ID_PATTERN: Final = re.compile(r"^[0-9a-f]{32}$")
 
 
 @dataclass(frozen=True)
@@ -210,7 +210,7 @@ def import_npz(
         )
     indices = get.indices("source_indices")
     splits = get.strings("source_splits", allowed=("", *SPLITS))
-    ids = get.strings("ids", pattern=_ID_PATTERN)
+    ids = get.strings("ids", pattern=ID_PATTERN)
     if ids is not None and len(set(ids)) != len(ids):
         raise CollectionError(f"{path}[ids]: duplicate item ids")
     set_names = get.strings("set_names")
@@ -315,7 +315,7 @@ class _Getter:
             raise CollectionError(f"{self.path}[{key}]: expected text, got {array.dtype}")
         values = [str(value) for value in array]
         for value in values:
-            if (allowed is not None and value not in allowed) or (pattern is not None and not pattern.match(value)):
+            if (allowed is not None and value not in allowed) or (pattern is not None and not pattern.fullmatch(value)):
                 raise CollectionError(f"{self.path}[{key}]: invalid value {value[:40]!r}")
         return values
 
@@ -379,9 +379,9 @@ def import_folder(
 
 
 def _hf_rows(folder: Path, kind: str) -> list[dict[str, Any]]:
-    metadata = folder / "metadata.jsonl"
+    metadata = _no_link(folder / "metadata.jsonl")
     try:
-        lines = metadata.read_text(encoding="utf-8").splitlines()
+        lines = metadata.read_text(encoding="utf-8").split("\n")  # JSON Lines: "\n" only, never U+2028 or \f
     except (OSError, UnicodeDecodeError) as error:
         raise CollectionError(f"{metadata}: cannot read ({error})") from None
     rows = []
@@ -390,10 +390,7 @@ def _hf_rows(folder: Path, kind: str) -> list[dict[str, Any]]:
         if not line.strip():
             continue
         where = f"{metadata} line {number}"
-        try:
-            entry = json.loads(line)
-        except (json.JSONDecodeError, RecursionError) as error:
-            raise CollectionError(f"{where}: invalid JSON ({error})") from None
+        entry = _json_loads(line, where)
         if not isinstance(entry, dict):
             raise CollectionError(f"{where}: not a JSON object")
         file_name = entry.get("file_name")
@@ -402,7 +399,7 @@ def _hf_rows(folder: Path, kind: str) -> list[dict[str, Any]]:
         image = png.read_digit_png(_inside(folder, file_name, where))
         row: dict[str, Any] = {"image": image, "method": "imported", "set_name": folder.name}
         item_id = entry.get("id")
-        if isinstance(item_id, str) and _ID_PATTERN.match(item_id) and item_id not in seen:
+        if is_item_id(item_id) and item_id not in seen:
             row["item_id"] = item_id
             seen.add(item_id)
         for key in ("intended_label", "human_label"):
@@ -423,15 +420,14 @@ def _hf_rows(folder: Path, kind: str) -> list[dict[str, Any]]:
         if entry.get("method") in METHODS:
             row["method"] = entry["method"]
         norm, eps = entry.get("norm"), entry.get("eps")
+        if eps is not None and not _finite_number(eps):
+            raise CollectionError(f"{where}: 'eps' must be a finite number, got {str(eps)[:20]}")
         if norm is not None and eps is not None and "source_index" in row:
             row["norm"], row["eps"] = norm, eps
         for key in ("human_labels", "predictions"):
             value = entry.get(key)
             if isinstance(value, str):
-                try:
-                    value = json.loads(value)
-                except (json.JSONDecodeError, RecursionError):
-                    raise CollectionError(f"{where}: '{key}' is not valid JSON") from None
+                value = _json_loads(value, f"{where} '{key}'")
             if value is not None:
                 if not isinstance(value, dict):
                     raise CollectionError(f"{where}: '{key}' must map names to labels")
@@ -442,7 +438,7 @@ def _hf_rows(folder: Path, kind: str) -> list[dict[str, Any]]:
 
 def _csv_rows(folder: Path, kind: str) -> list[dict[str, Any]]:
     """Rows of a CSV export (``items.csv`` + ``images/`` + ``originals/``); every field but timestamps returns."""
-    table = folder / "items.csv"
+    table = _no_link(folder / "items.csv")
     try:
         with table.open(newline="", encoding="utf-8") as handle:
             records = list(csv.DictReader(handle))
@@ -466,7 +462,7 @@ def _csv_rows(folder: Path, kind: str) -> list[dict[str, Any]]:
         if "original_file" in text:
             row["original"] = png.read_digit_png(_inside(folder, text["original_file"], where))
         item_id = text.get("id", "")
-        if _ID_PATTERN.match(item_id) and item_id not in seen:
+        if is_item_id(item_id) and item_id not in seen:
             row["item_id"] = item_id
             seen.add(item_id)
         for key in ("intended_label", "human_label", "original_label", "source_index"):
@@ -484,12 +480,11 @@ def _csv_rows(folder: Path, kind: str) -> list[dict[str, Any]]:
                 row["eps"] = float(text["eps"])
             except ValueError:
                 raise CollectionError(f"{where}: 'eps' is not a number") from None
+            if not _finite_number(row["eps"]):
+                raise CollectionError(f"{where}: 'eps' must be a finite number")
         for key in ("human_labels", "predictions"):
             if key in text:
-                try:
-                    value = json.loads(text[key])
-                except (json.JSONDecodeError, RecursionError):
-                    raise CollectionError(f"{where}: '{key}' is not valid JSON") from None
+                value = _json_loads(text[key], f"{where} '{key}'")
                 if not isinstance(value, dict):
                     raise CollectionError(f"{where}: '{key}' must map names to labels")
                 row[key] = value
@@ -499,14 +494,28 @@ def _csv_rows(folder: Path, kind: str) -> list[dict[str, Any]]:
 
 def _csv_int(value: str, where: str) -> int:
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise CollectionError(f"{where}: {value[:20]!r} is not an integer") from None
+    if abs(number) >= 2**31:
+        raise CollectionError(f"{where}: {value[:20]!r} is out of range")
+    return number
+
+
+def _finite_number(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 def _imagefolder_rows(folder: Path, kind: str) -> list[dict[str, Any]]:
     rows = []
     seen: set[str] = set()
+    for entry in folder.iterdir():
+        _no_link(entry)
     classes = sorted(entry for entry in folder.iterdir() if entry.is_dir() and not entry.name.startswith("."))
     if not classes:
         raise CollectionError(f"{folder}: neither metadata.jsonl nor class folders (0-9, not_a_digit) found")
@@ -518,6 +527,7 @@ def _imagefolder_rows(folder: Path, kind: str) -> list[dict[str, Any]]:
         else:
             raise CollectionError(f"{class_dir}: unexpected class folder (expected 0-9 or not_a_digit)")
         for file in sorted(class_dir.iterdir()):
+            _no_link(file)
             if file.name.startswith("."):
                 continue
             if file.suffix.lower() != ".png" or not file.is_file():
@@ -528,7 +538,7 @@ def _imagefolder_rows(folder: Path, kind: str) -> list[dict[str, Any]]:
                 "method": "imported",
                 "set_name": folder.name,
             }
-            if _ID_PATTERN.match(file.stem) and file.stem not in seen:
+            if is_item_id(file.stem) and file.stem not in seen:
                 row["item_id"] = file.stem
                 seen.add(file.stem)
             rows.append(row)
@@ -538,13 +548,27 @@ def _imagefolder_rows(folder: Path, kind: str) -> list[dict[str, Any]]:
 def _inside(folder: Path, relative: str, where: str) -> Path:
     if not relative or any(ord(char) < 32 for char in relative):
         raise CollectionError(f"{where}: invalid file name {relative[:40]!r}")
+    parts = Path(relative).parts
+    if Path(relative).is_absolute() or ".." in parts:
+        raise CollectionError(f"{where}: file_name {relative[:40]!r} points outside {folder}")
+    candidate = folder
+    for part in parts:
+        candidate = _no_link(candidate / part, where)
     try:
-        candidate = (folder / relative).resolve()
+        resolved = candidate.resolve()
     except (OSError, ValueError, RuntimeError) as error:
         raise CollectionError(f"{where}: invalid file name {relative[:40]!r} ({error})") from None
-    if folder.resolve() not in candidate.parents:
-        raise CollectionError(f"{where}: file_name {relative!r} points outside {folder}")
+    if folder.resolve() not in resolved.parents:
+        raise CollectionError(f"{where}: file_name {relative[:40]!r} points outside {folder}")
     return candidate
+
+
+def _no_link(path: Path, where: str = "") -> Path:
+    """``path``, unless it is a symbolic link: importers never follow links (out of the folder or anywhere)."""
+    if path.is_symlink():
+        context = f"{where}: " if where else ""
+        raise CollectionError(f"{context}{path} is a symbolic link; links are not followed")
+    return path
 
 
 def _json_label(value: object, where: str, *, digits: bool = False) -> int | None:
@@ -664,7 +688,10 @@ def _integers(array: np.ndarray, where: object) -> np.ndarray:
 
 def _build(out: Path, name: str, author: str, rows: Iterable[dict[str, Any]], *, source: Path) -> ImportReport:
     """Create the collection in a staging folder, add ``rows`` (keyword arguments of ``add``), publish it."""
-    staged = staging_dir(out, "import")
+    try:
+        staged = staging_dir(out, "import")
+    except OSError as error:
+        raise CollectionError(f"{out}: cannot create the collection's folder ({error.strerror or error})") from None
     counts: dict[str, list[Any]] = {}
     try:
         collection = Collection.create(staged, name, author=author)

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, TypeGuard
 
 import numpy as np
 
@@ -50,8 +50,14 @@ LABEL_FIELDS: Final = {
 SPLITS: Final = ("train", "test")
 IMAGE_SHAPE: Final = (28, 28)
 
-_ID_PATTERN: Final = re.compile(r"^[0-9a-f]{32}$")
-_FILE_PATTERN: Final = re.compile(r"^(images|originals)/[0-9a-zA-Z_.-]+\.png$")
+ID_PATTERN: Final = re.compile(r"[0-9a-f]{32}")
+"""An item id: 32 lowercase hex digits (always matched whole, with ``fullmatch``)."""
+_FILE_PATTERN: Final = re.compile(r"(images|originals)/[0-9a-zA-Z_.-]+\.png")
+
+
+def is_item_id(value: object) -> TypeGuard[str]:
+    """Whether ``value`` is a valid item id (32 lowercase hex digits, nothing before or after)."""
+    return isinstance(value, str) and ID_PATTERN.fullmatch(value) is not None
 
 
 def now_iso() -> str:
@@ -157,7 +163,7 @@ def record_to_fields(record: object, where: str) -> dict[str, Any]:
     if not isinstance(record, dict):
         raise CollectionError(f"{where}: item is not a JSON object")
     item_id = record.get("id")
-    if not isinstance(item_id, str) or not _ID_PATTERN.match(item_id):
+    if not is_item_id(item_id):
         raise CollectionError(f"{where}: invalid item id {item_id!r}")
     where = f"{where} (item {item_id})"
     out: dict[str, Any] = {"id": item_id}
@@ -169,8 +175,8 @@ def record_to_fields(record: object, where: str) -> dict[str, Any]:
     if out["source_split"] is not None and out["source_split"] not in SPLITS:
         raise CollectionError(f"{where}: unknown source split {out['source_split']!r}")
     out["source_index"] = _optional_int(record, "source_index", where)
-    if out["source_index"] is not None and out["source_index"] < 0:
-        raise CollectionError(f"{where}: negative source index")
+    if out["source_index"] is not None and not 0 <= out["source_index"] < 2**31:
+        raise CollectionError(f"{where}: source index out of range")
     out["original_label"] = _optional_label(record, "original_label", where, digits_only=True)
     out["intended_label"] = _optional_label(record, "intended_label", where)
     out["human_label"] = _optional_label(record, "human_label", where)
@@ -190,11 +196,11 @@ def record_to_fields(record: object, where: str) -> dict[str, Any]:
         raise CollectionError(f"{where}: 'distances' must map norm names to numbers")
     out["distances"] = {key: float(value) for key, value in distances.items()}
     image_file = record.get("image_file")
-    if not isinstance(image_file, str) or not _FILE_PATTERN.match(image_file):
+    if not isinstance(image_file, str) or not _FILE_PATTERN.fullmatch(image_file):
         raise CollectionError(f"{where}: invalid image_file {image_file!r}")
     out["image_file"] = image_file
     original_file = record.get("original_file")
-    if original_file is not None and (not isinstance(original_file, str) or not _FILE_PATTERN.match(original_file)):
+    if original_file is not None and (not isinstance(original_file, str) or not _FILE_PATTERN.fullmatch(original_file)):
         raise CollectionError(f"{where}: invalid original_file {original_file!r}")
     out["original_file"] = original_file
     extra = record.get("extra", {})
@@ -221,7 +227,13 @@ def check_label(label: object, what: str, *, digits_only: bool = False) -> int |
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite JSON number that fits a float (an integer with hundreds of digits does not)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 def _string(record: dict[str, Any], name: str, where: str) -> str:

@@ -45,6 +45,7 @@ from core.collection.schema import (
     SPLITS,
     Item,
     check_label,
+    is_item_id,
     item_to_record,
     now_iso,
     record_to_fields,
@@ -253,7 +254,9 @@ class Collection:
         measured distance is kept in ``budget_violation``.
         """
         self._check_writable()
-        item_id = item_id or uuid.uuid4().hex
+        item_id = uuid.uuid4().hex if item_id is None else item_id
+        if not is_item_id(item_id):
+            raise CollectionError(f"{self.path}: invalid item id {str(item_id)[:40]!r} (expected 32 hex digits)")
         if item_id in self._items:
             raise CollectionError(f"{self.path}: an item with id {item_id} already exists")
         if (source_split is None) != (source_index is None):
@@ -575,8 +578,9 @@ class Collection:
             raise CollectionError(f"{manifest_path}: cannot read ({error}){backup_hint}") from None
         except UnicodeDecodeError as error:
             raise CollectionError(f"{manifest_path}: not UTF-8 text (byte {error.start}){backup_hint}") from None
-        except (json.JSONDecodeError, RecursionError) as error:
-            raise CollectionError(f"{manifest_path}: invalid JSON ({error}){backup_hint}") from None
+        except (ValueError, RecursionError) as error:  # ValueError: bad syntax, or an integer too long to read
+            reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)[:120]
+            raise CollectionError(f"{manifest_path}: invalid JSON ({reason}){backup_hint}") from None
         try:
             self._read_manifest(document, manifest_path)
         except CollectionError as error:
