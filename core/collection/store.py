@@ -28,7 +28,7 @@ import os
 import uuid
 import weakref
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -66,6 +66,15 @@ JOURNAL: Final = "journal.jsonl"
 LOCK: Final = ".lock"
 DEFAULT_COMPACT_EVERY: Final = 256
 """Journal lines after which the manifest is rewritten and the journal truncated."""
+
+write_step_hook: Callable[[str], None] | None = None
+"""Tests only: called with a step's name before each write a save makes (image files, journal line, fsync,
+manifest, truncation), so a test can end the process at every step in turn and check what survives."""
+
+
+def _step(name: str) -> None:
+    if write_step_hook is not None:
+        write_step_hook(name)
 
 
 @functools.lru_cache(maxsize=2)
@@ -365,7 +374,9 @@ class Collection:
             self._sync_pending()
             self._write_manifest(backup=True)
             if self._journal_fd is not None:
+                _step("truncate journal")
                 os.ftruncate(self._journal_fd, 0)
+                _step("fsync truncated journal")
                 os.fsync(self._journal_fd)
         except OSError as error:
             raise CollectionError(f"{self.path}: cannot rewrite the manifest ({error})") from None
@@ -475,6 +486,7 @@ class Collection:
         target = self.path / relative
         if target.exists():
             return
+        _step(f"write {relative}")
         try:
             atomic_write_bytes(target, png.encode_png(np.ascontiguousarray(pixels)), durable=self._durable)
         except OSError as error:
@@ -489,10 +501,12 @@ class Collection:
         body = json.dumps(entry, sort_keys=True, separators=(",", ":"), allow_nan=False)
         line = f"{zlib.crc32(body.encode()):08x} {body}\n".encode()
         try:
+            _step("append journal line")
             written = os.write(self._journal_fd, line)
             if written != len(line):
                 raise OSError(f"short write ({written} of {len(line)} bytes)")
             if self._durable:
+                _step("fsync journal")
                 os.fsync(self._journal_fd)
             else:
                 self._journal_unsynced = True
@@ -543,6 +557,7 @@ class Collection:
     def _write_manifest(self, *, backup: bool) -> None:
         manifest_path = self.path / MANIFEST
         if backup and manifest_path.exists():
+            _step("write manifest backup")
             atomic_write_bytes(self.path / BACKUP, manifest_path.read_bytes())
         document = {
             "format_version": FORMAT_VERSION,
@@ -553,6 +568,7 @@ class Collection:
             "journal_seq": self._seq,
             "items": [item_to_record(self._items[item_id]) for item_id in self._order],
         }
+        _step("write manifest")
         atomic_write_bytes(manifest_path, (json.dumps(document, indent=1, allow_nan=False) + "\n").encode())
 
     def _open_journal(self) -> None:
