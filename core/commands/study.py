@@ -10,7 +10,12 @@ from pathlib import Path
 
 from core.device import configure_threads, resolve_device
 from core.errors import StudyError
-from core.study.consensus import DEFAULT_MIN_RATER_ACCURACY, DEFAULT_THRESHOLD, check_threshold
+from core.study.consensus import (
+    DEFAULT_MIN_RATER_ACCURACY,
+    DEFAULT_THRESHOLD,
+    check_min_accuracy,
+    check_threshold,
+)
 from core.study.sets import StudyItem, load_items
 
 
@@ -150,6 +155,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     threshold = check_threshold(args.threshold if args.threshold is not None else recorded_threshold(args.collections))
+    check_min_accuracy(args.min_rater_accuracy)
     if args.batch_size < 1:
         raise StudyError(f"--batch-size {args.batch_size} must be at least 1")
     if args.models:
