@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import struct
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core import data
 from core.cli import build_parser, main
 from core.collection import Collection, import_folder, import_npz, npyio, png
 from core.data import load_mnist
@@ -275,3 +277,28 @@ def test_n_is_not_taken_for_norm(tmp_path: Path, capsys) -> None:
     assert exit_info.value.code == 2
     assert "unrecognized arguments: --nor" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+# ---------------------------------------------------------------------------------------------- IDX (data --data-dir)
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "bomb"])
+def test_idx_gzip_damage_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, damage: str
+) -> None:
+    monkeypatch.setattr(data, "MAX_IDX_BYTES", 1024 * 1024)
+    header = bytes([0, 0, 8, 3]) + struct.pack(">III", 2, 28, 28)
+    if damage == "corrupt":
+        packed = bytearray(gzip.compress(header + bytes(2 * 784)))
+        packed[12] ^= 0x5A  # inside the deflate stream
+    else:
+        packed = bytearray(gzip.compress(header + bytes(70 * 1024 * 1024), compresslevel=1))
+    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(bytes(packed))
+    tracemalloc.start()
+    try:
+        assert main(["data", "--data-dir", str(tmp_path)]) == 1
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    one_line_error(capsys, "train-images-idx3-ubyte.gz")
+    assert peak < 8 * 1024 * 1024  # read in bounded pieces, never the whole 70 MB
