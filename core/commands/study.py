@@ -158,6 +158,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     check_min_accuracy(args.min_rater_accuracy)
     if args.batch_size < 1:
         raise StudyError(f"--batch-size {args.batch_size} must be at least 1")
+    rater_clean = rater_clean_counts(args.collections)  # read every input before the first warning
+    items = _items(args.collections)
     if args.models:
         models = [name.strip() for name in args.models.split(",") if name.strip()]
         unknown = [name for name in models if name not in ZOO]
@@ -169,13 +171,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
             print("invariance: warning: no trained model found; reporting human results only", file=sys.stderr)
     device = resolve_device(args.device)
     configure_threads()
-    items = _items(args.collections)
     report = evaluate(
         items,
         models,
         device=device,
         infos=zoo_infos(models),
-        rater_clean=rater_clean_counts(args.collections),
+        rater_clean=rater_clean,
         threshold=threshold,
         min_rater_accuracy=args.min_rater_accuracy,
         not_a_digit_succeeds=args.count_not_a_digit,
