@@ -50,8 +50,9 @@ def load_npz(path: Path) -> dict[str, np.ndarray]:
             members = archive.infolist()
             total = sum(info.file_size for info in members)
             if total > MAX_TOTAL_BYTES + 4096 * len(members):
-                raise CollectionError(f"{path}: too large ({total} bytes once decompressed; the limit is "
-                                      f"{MAX_TOTAL_BYTES})")
+                raise CollectionError(
+                    f"{path}: too large ({total} bytes once decompressed; the limit is {MAX_TOTAL_BYTES})"
+                )
             for info in members:
                 if info.is_dir():
                     continue

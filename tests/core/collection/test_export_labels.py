@@ -122,8 +122,9 @@ def test_exports_carry_each_models_prediction(tmp_path: Path, labelled: Path, fm
             rows = [json.loads(line) for line in (out / "metadata.jsonl").open()]
         for row in rows:
             got[row["id"]] = {
-                key[len("pred_") :]: int(value) for key, value in row.items() if key.startswith("pred_") and value != ""
-                and value is not None
+                key[len("pred_") :]: int(value)
+                for key, value in row.items()
+                if key.startswith("pred_") and value != "" and value is not None
             }
     assert got == want
 
@@ -186,3 +187,11 @@ def test_imported_imagefolder_as_original_labels(tmp_path: Path, labelled: Path)
     import_folder(tmp_path / "if", tmp_path / "back", label="original")
     with Collection.open(tmp_path / "back", read_only=True) as back:
         assert sorted(item.original_label for item in back.items) == sorted(ORIGINALS)
+
+
+def test_export_options_have_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["export", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "Hugging Face imagefolder" in text and "torchvision class folders" in text
+    assert "{original,intended,human,consensus}" in text

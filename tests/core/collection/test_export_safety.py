@@ -48,7 +48,11 @@ def project(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("fmt", EXPORT_FORMATS)
 @pytest.mark.parametrize("where", ["parent", "collection", "inside", "sibling", "home"])
 def test_force_never_touches_anything_but_its_own_export(
-    tmp_path: Path, project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], fmt: str,
+    tmp_path: Path,
+    project: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    fmt: str,
     where: str,
 ) -> None:
     home = tmp_path  # stands in for the home folder (and for "/"): it holds the project and the user's files
