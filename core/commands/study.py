@@ -96,6 +96,15 @@ def _min_accuracy_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _check_output_folder(folder: Path, option: str) -> None:
+    """Refuse an output folder that is a file or lies under one, before anything is computed or written."""
+    for path in (folder, *folder.parents):
+        if path.exists():
+            if not path.is_dir():
+                raise StudyError(f"{option} {folder}: {path} is a file, not a folder")
+            return
+
+
 def _usage(parser: argparse.ArgumentParser) -> int:
     parser.print_help()
     return 2
@@ -158,6 +167,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     check_min_accuracy(args.min_rater_accuracy)
     if args.batch_size < 1:
         raise StudyError(f"--batch-size {args.batch_size} must be at least 1")
+    for option, folder in (("--csv", args.csv), ("--plot", args.plot)):
+        if folder:
+            _check_output_folder(Path(folder), option)
     rater_clean = rater_clean_counts(args.collections)  # read every input before the first warning
     items = _items(args.collections)
     if args.models:
@@ -189,7 +201,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
             print(f"wrote {path}", file=sys.stderr if args.json else sys.stdout)
     if args.plot:
         path = Path(args.plot) / "figure6.svg"
-        write_text_atomic(path, figure6_svg(report))
+        try:
+            write_text_atomic(path, figure6_svg(report))
+        except OSError as error:
+            raise StudyError(f"cannot write {path}: {error.strerror or error}") from None
         print(f"wrote {path}", file=sys.stderr if args.json else sys.stdout)
     if args.json:
         print(json.dumps(report.to_json()))

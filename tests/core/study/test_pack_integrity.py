@@ -270,3 +270,19 @@ def test_csv_cells_cannot_run_as_formulas(tmp_path: Path) -> None:
         0.5,
         "",
     ]
+
+
+def test_evaluate_outputs_under_a_file_are_one_line_errors_and_write_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INVARIANCE_CHECKPOINTS", str(tmp_path / "no-models"))
+    coll = tmp_path / "coll"
+    make_collection(coll, [10])
+    (tmp_path / "file").write_text("x")
+    for args in (["--plot", str(tmp_path / "file" / "plot")], ["--csv", str(tmp_path / "file")],
+                 ["--csv", str(tmp_path / "csv"), "--plot", str(tmp_path / "file" / "x")]):  # fmt: skip
+        capsys.readouterr()
+        assert main(["evaluate", str(coll), *args]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("invariance: error: ") and err.count("\n") == 1 and "is a file" in err
+        assert not (tmp_path / "csv").exists()
