@@ -18,6 +18,7 @@ Items outside their budget are kept with ``budget_violation`` set to the measure
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import re
@@ -31,7 +32,7 @@ import numpy as np
 from core.budget import distance
 from core.collection import png
 from core.collection.export import UNKNOWN_LABEL
-from core.collection.fsutil import publish, remove_tree, staging_dir
+from core.collection.fsutil import publish, read_limited, remove_tree, staging_dir
 from core.collection.npyio import load_npy, load_npz
 from core.collection.schema import ID_PATTERN, LABEL_FIELDS, LABEL_KINDS, METHODS, SPLITS, is_item_id
 from core.collection.store import Collection, mnist_source
@@ -381,7 +382,7 @@ def import_folder(
 def _hf_rows(folder: Path, kind: str) -> list[dict[str, Any]]:
     metadata = _no_link(folder / "metadata.jsonl")
     try:
-        lines = metadata.read_text(encoding="utf-8").split("\n")  # JSON Lines: "\n" only, never U+2028 or \f
+        lines = read_limited(metadata).decode("utf-8").split("\n")  # JSON Lines: "\n" only, never U+2028 or \f
     except (OSError, UnicodeDecodeError) as error:
         raise CollectionError(f"{metadata}: cannot read ({error})") from None
     rows = []
@@ -440,8 +441,7 @@ def _csv_rows(folder: Path, kind: str) -> list[dict[str, Any]]:
     """Rows of a CSV export (``items.csv`` + ``images/`` + ``originals/``); every field but timestamps returns."""
     table = _no_link(folder / "items.csv")
     try:
-        with table.open(newline="", encoding="utf-8") as handle:
-            records = list(csv.DictReader(handle))
+        records = list(csv.DictReader(io.StringIO(read_limited(table).decode("utf-8"), newline="")))
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise CollectionError(f"{table}: cannot read ({error})") from None
     rows = []

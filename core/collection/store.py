@@ -36,7 +36,7 @@ import numpy as np
 
 from core.budget import FEASIBILITY_TOLERANCE, NORMS, distance, quantize
 from core.collection import png
-from core.collection.fsutil import TEMP_SUFFIX, atomic_write_bytes, fsync_dir, fsync_file
+from core.collection.fsutil import TEMP_SUFFIX, atomic_write_bytes, fsync_dir, fsync_file, read_limited
 from core.collection.schema import (
     EDITABLE_FIELDS,
     FORMAT_VERSION,
@@ -588,7 +588,7 @@ class Collection:
         if not manifest_path.is_file():
             raise CollectionError(f"{manifest_path}: missing; {self.path} is not a collection{backup_hint}")
         try:
-            raw = manifest_path.read_bytes()
+            raw = read_limited(manifest_path)
             document = json.loads(raw.decode("utf-8"))
         except OSError as error:
             raise CollectionError(f"{manifest_path}: cannot read ({error}){backup_hint}") from None
@@ -650,7 +650,7 @@ class Collection:
 
     def _replay(self, journal: Path) -> bool:
         try:
-            raw = journal.read_bytes()
+            raw = read_limited(journal)
         except FileNotFoundError:
             return False
         except OSError as error:

@@ -18,7 +18,7 @@ import pytest
 
 from core import data
 from core.cli import build_parser, main
-from core.collection import Collection, import_folder, import_npz, npyio, png
+from core.collection import Collection, fsutil, import_folder, import_npz, npyio, png
 from core.data import load_mnist
 from core.errors import CollectionError
 
@@ -302,3 +302,25 @@ def test_idx_gzip_damage_is_one_line(
         tracemalloc.stop()
     one_line_error(capsys, "train-images-idx3-ubyte.gz")
     assert peak < 8 * 1024 * 1024  # read in bounded pieces, never the whole 70 MB
+
+
+@pytest.mark.parametrize("what", ["manifest.json", "journal.jsonl", "metadata.jsonl", "items.csv"])
+def test_text_files_over_the_size_cap_are_one_line(
+    tmp_path: Path, coll: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, what: str
+) -> None:
+    if what in ("metadata.jsonl", "items.csv"):
+        with Collection.open(coll, read_only=True) as collection:
+            from core.collection import export_collection
+
+            export_collection(collection, tmp_path / "exp", "hf" if what == "metadata.jsonl" else "csv")
+        target, args = tmp_path / "exp" / what, ["import", str(tmp_path / "exp"), "--out", str(tmp_path / "out")]
+    else:
+        target, args = coll / what, ["collection", str(coll)]
+        if what == "journal.jsonl":
+            target.write_bytes(b"")
+    limit = max(target.stat().st_size, (coll / "manifest.json").stat().st_size)
+    monkeypatch.setattr(fsutil, "MAX_TEXT_BYTES", limit)
+    with target.open("ab") as handle:
+        handle.write(b" " * (limit + 1 - target.stat().st_size) if what != "journal.jsonl" else b"x" * (limit + 1))
+    assert main(args) == 1
+    one_line_error(capsys, what, "too large")
