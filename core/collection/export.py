@@ -12,7 +12,8 @@ consensus; see there for their meanings). It fills the ImageFolder classes, the 
 npz ``labels`` array (named in ``label_kind``); every format also carries each kind under its own name (CSV/HF
 ``original_label``, ``intended_label``, ``human_label`` and the per-rater ``human_labels``; npz
 ``original_labels``, ``intended_labels``, ``consensus_labels``, ``rater_labels``) and every model's saved
-prediction (CSV/HF ``pred_<model>``; npz ``prediction_models`` and ``predictions`` (N, models)).
+prediction (CSV/HF ``pred_<model>``; npz ``prediction_models`` and ``predictions`` (N, models); ImageFolder
+:data:`PREDICTIONS_FILE`).
 
 Sentinels: in the npz, unknown labels are ``-2`` (:data:`UNKNOWN_LABEL`; ``-1`` is "not a digit"), unknown
 source indices ``-1``, unknown eps ``NaN``, unknown norms ``""``; in CSV and JSON, unknown values are empty / null.
@@ -45,6 +46,8 @@ EXPORT_FORMATS: Final = ("npz", "imagefolder", "csv", "hf")
 UNKNOWN_LABEL: Final = -2
 """npz sentinel for a label that is not known (``-1`` already means "not a digit")."""
 NOT_A_DIGIT_FOLDER: Final = "not_a_digit"
+PREDICTIONS_FILE: Final = "predictions.csv"
+"""Beside an ImageFolder export's class folders: each model's saved prediction per item (``id``, ``pred_<model>``)."""
 NORM_ORDER: Final = tuple(NORMS)
 EXPORT_MARKER: Final = ".invariance-export.json"
 """File written last into every folder export: it lists the export's files, so ``force`` can tell it apart."""
@@ -287,6 +290,14 @@ def _write_imagefolder(root: Path, items: Sequence[Item], flagged: dict[str, Vio
         folder = root / _class_folder(value)
         folder.mkdir(exist_ok=True)
         (folder / f"{item.id}.png").write_bytes(png.encode_png(item.image))
+    models = _models(items)
+    if models:
+        written = [item for item in items if item.id not in skipped]
+        with (root / PREDICTIONS_FILE).open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["id", *(f"pred_{model}" for model in models)])
+            for item in written:
+                writer.writerow([item.id, *("" if (p := item.predictions.get(m)) is None else p for m in models)])
     if flagged:
         _write_violations(root / "budget_violations.csv", flagged)
     return skipped

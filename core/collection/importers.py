@@ -31,7 +31,7 @@ import numpy as np
 
 from core.budget import distance
 from core.collection import png
-from core.collection.export import UNKNOWN_LABEL
+from core.collection.export import PREDICTIONS_FILE, UNKNOWN_LABEL
 from core.collection.fsutil import publish, read_limited, remove_tree, staging_dir
 from core.collection.npyio import load_npy, load_npz
 from core.collection.schema import ID_PATTERN, LABEL_FIELDS, LABEL_KINDS, METHODS, SPLITS, is_item_id
@@ -516,6 +516,7 @@ def _imagefolder_rows(folder: Path, kind: str) -> list[dict[str, Any]]:
     seen: set[str] = set()
     for entry in folder.iterdir():
         _no_link(entry)
+    predictions = _imagefolder_predictions(folder)
     classes = sorted(entry for entry in folder.iterdir() if entry.is_dir() and not entry.name.startswith("."))
     if not classes:
         raise CollectionError(f"{folder}: neither metadata.jsonl nor class folders (0-9, not_a_digit) found")
@@ -541,8 +542,33 @@ def _imagefolder_rows(folder: Path, kind: str) -> list[dict[str, Any]]:
             if is_item_id(file.stem) and file.stem not in seen:
                 row["item_id"] = file.stem
                 seen.add(file.stem)
+                if file.stem in predictions:
+                    row["predictions"] = predictions[file.stem]
             rows.append(row)
     return rows
+
+
+def _imagefolder_predictions(folder: Path) -> dict[str, dict[str, int]]:
+    """Item id -> model -> label from an ImageFolder export's :data:`PREDICTIONS_FILE` (empty when absent)."""
+    table = _no_link(folder / PREDICTIONS_FILE)
+    if not table.exists():
+        return {}
+    try:
+        records = list(csv.DictReader(io.StringIO(read_limited(table).decode("utf-8"), newline="")))
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise CollectionError(f"{table}: cannot read ({error})") from None
+    found: dict[str, dict[str, int]] = {}
+    for number, record in enumerate(records, start=2):
+        where = f"{table} line {number}"
+        if None in record or any(value is None for value in record.values()):
+            raise CollectionError(f"{where}: wrong number of columns")
+        item_id = record.get("id", "")
+        found[item_id] = {
+            key[len("pred_") :]: _csv_int(value, f"{where} '{key}'")
+            for key, value in record.items()
+            if key.startswith("pred_") and value != ""
+        }
+    return found
 
 
 def _inside(folder: Path, relative: str, where: str) -> Path:

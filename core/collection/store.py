@@ -276,6 +276,11 @@ class Collection:
                 original = source_pixels
             if original_label is None:
                 original_label = source_label
+            elif original_label != source_label:
+                raise CollectionError(
+                    f"original label {original_label} disagrees with MNIST {source_split}[{source_index}], "
+                    f"which is a {source_label}"
+                )
         timestamp = now_iso()
         fields: dict[str, Any] = {
             "id": item_id,

@@ -102,7 +102,7 @@ def test_npz_and_hf_agree_on_every_label_array(tmp_path: Path, labelled: Path) -
         assert json.loads(str(data["rater_labels"][k])) == json.loads(row["human_labels"])
 
 
-@pytest.mark.parametrize("fmt", ["npz", "csv", "hf"])
+@pytest.mark.parametrize("fmt", EXPORT_FORMATS)
 def test_exports_carry_each_models_prediction(tmp_path: Path, labelled: Path, fmt: str) -> None:
     out = tmp_path / ("e.npz" if fmt == "npz" else "e")
     with Collection.open(labelled, read_only=True) as coll:
@@ -115,8 +115,8 @@ def test_exports_carry_each_models_prediction(tmp_path: Path, labelled: Path, fm
         for item_id, row in zip(data["ids"], data["predictions"], strict=True):
             got[str(item_id)] = {m: int(v) for m, v in zip(models, row, strict=True) if v != UNKNOWN_LABEL}
     else:
-        if fmt == "csv":
-            with (out / "items.csv").open(newline="") as handle:
+        if fmt in ("csv", "imagefolder"):
+            with (out / ("items.csv" if fmt == "csv" else "predictions.csv")).open(newline="") as handle:
                 rows = list(csv.DictReader(handle))
         else:
             rows = [json.loads(line) for line in (out / "metadata.jsonl").open()]
@@ -127,6 +127,10 @@ def test_exports_carry_each_models_prediction(tmp_path: Path, labelled: Path, fm
                 if key.startswith("pred_") and value != "" and value is not None
             }
     assert got == want
+    back = tmp_path / "back"
+    (import_npz if fmt == "npz" else import_folder)(out, back)
+    with Collection.open(back, read_only=True) as coll:
+        assert {item.id: dict(item.predictions) for item in coll.items} == want
 
 
 def test_csv_figures_are_numbers(tmp_path: Path, labelled: Path) -> None:
@@ -195,3 +199,14 @@ def test_export_options_have_help(capsys: pytest.CaptureFixture[str]) -> None:
     text = " ".join(capsys.readouterr().out.split())
     assert "Hugging Face imagefolder" in text and "torchvision class folders" in text
     assert "{original,intended,human,consensus}" in text
+
+
+def test_plain_npz_labels_that_contradict_mnist_are_refused(tmp_path: Path, capsys) -> None:
+    images, labels = load_mnist("test")
+    wrong = (labels[:3] + 1) % 10
+    np.savez(tmp_path / "p.npz", images=images[:3], labels=wrong, source_indices=np.arange(3))
+    assert main(["import", str(tmp_path / "p.npz"), "--out", str(tmp_path / "c")]) == 1
+    err = capsys.readouterr().err
+    assert "disagrees with MNIST test[0]" in err and err.count("\n") == 1
+    assert not (tmp_path / "c").exists()
+    assert main(["import", str(tmp_path / "p.npz"), "--out", str(tmp_path / "c"), "--label", "intended"]) == 0
