@@ -29,7 +29,7 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import numpy as np
 
@@ -55,8 +55,6 @@ NPZ_MARKER: Final = "written_by"
 """Array in every npz export (``"invariance export"``), so ``force`` replaces only an earlier export."""
 WRITTEN_BY: Final = "invariance export"
 _NEVER_REPLACED: Final = ("manifest.json", ".lock")
-
-LabelKind = Literal["original", "intended", "human", "consensus"]
 
 
 @dataclass(frozen=True)

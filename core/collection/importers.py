@@ -20,7 +20,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -34,7 +33,15 @@ from core.collection import png
 from core.collection.export import PREDICTIONS_FILE, UNKNOWN_LABEL
 from core.collection.fsutil import publish, read_limited, remove_tree, staging_dir
 from core.collection.npyio import load_npy, load_npz
-from core.collection.schema import ID_PATTERN, LABEL_FIELDS, LABEL_KINDS, METHODS, SPLITS, is_item_id
+from core.collection.schema import (
+    ID_PATTERN,
+    LABEL_FIELDS,
+    LABEL_KINDS,
+    METHODS,
+    SPLITS,
+    is_finite_number,
+    is_item_id,
+)
 from core.collection.store import Collection, mnist_source
 from core.data import to_float
 from core.errors import CollectionError, InvarianceError
@@ -421,7 +428,7 @@ def _hf_rows(folder: Path, kind: str) -> list[dict[str, Any]]:
         if entry.get("method") in METHODS:
             row["method"] = entry["method"]
         norm, eps = entry.get("norm"), entry.get("eps")
-        if eps is not None and not _finite_number(eps):
+        if eps is not None and not is_finite_number(eps):
             raise CollectionError(f"{where}: 'eps' must be a finite number, got {str(eps)[:20]}")
         if norm is not None and eps is not None and "source_index" in row:
             row["norm"], row["eps"] = norm, eps
@@ -480,7 +487,7 @@ def _csv_rows(folder: Path, kind: str) -> list[dict[str, Any]]:
                 row["eps"] = float(text["eps"])
             except ValueError:
                 raise CollectionError(f"{where}: 'eps' is not a number") from None
-            if not _finite_number(row["eps"]):
+            if not is_finite_number(row["eps"]):
                 raise CollectionError(f"{where}: 'eps' must be a finite number")
         for key in ("human_labels", "predictions"):
             if key in text:
@@ -500,15 +507,6 @@ def _csv_int(value: str, where: str) -> int:
     if abs(number) >= 2**31:
         raise CollectionError(f"{where}: {value[:20]!r} is out of range")
     return number
-
-
-def _finite_number(value: object) -> bool:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    try:
-        return math.isfinite(float(value))
-    except OverflowError:
-        return False
 
 
 def _imagefolder_rows(folder: Path, kind: str) -> list[dict[str, Any]]:

@@ -191,7 +191,7 @@ def record_to_fields(record: object, where: str) -> dict[str, Any]:
     out["predictions"] = _label_map(record, "predictions", where, digits_only=True)
     distances = record.get("distances")
     if not isinstance(distances, dict) or not all(
-        key in NORMS and _is_number(value) for key, value in distances.items()
+        key in NORMS and is_finite_number(value) for key, value in distances.items()
     ):
         raise CollectionError(f"{where}: 'distances' must map norm names to numbers")
     out["distances"] = {key: float(value) for key, value in distances.items()}
@@ -226,8 +226,8 @@ def check_label(label: object, what: str, *, digits_only: bool = False) -> int |
     return value
 
 
-def _is_number(value: object) -> bool:
-    """A finite JSON number that fits a float (an integer with hundreds of digits does not)."""
+def is_finite_number(value: object) -> bool:
+    """A finite JSON number (not a bool) that fits a float (an integer with hundreds of digits does not)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
     try:
@@ -263,7 +263,7 @@ def _optional_number(record: dict[str, Any], name: str, where: str) -> float | N
     value = record.get(name)
     if value is None:
         return None
-    if not _is_number(value) or value < 0:
+    if not is_finite_number(value) or value < 0:
         raise CollectionError(f"{where}: '{name}' must be a finite number >= 0 or null")
     return float(value)
 
