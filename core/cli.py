@@ -11,6 +11,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from core import __version__
 from core.errors import InvarianceError
@@ -26,8 +27,20 @@ COMMAND_MODULES = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that never takes an abbreviation for an option (``--n`` is not ``--norm``).
+
+    Sub-command parsers inherit the class (argparse builds them with ``type(parent)``), so this holds for every
+    command and sub-command without each module having to ask.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="invariance",
         description="Invariance Lab batch tools: MNIST data, the model zoo, GenInv, labeled sets and studies.",
     )

@@ -19,9 +19,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import importlib.util
+import io
 import logging
 import os
 import pickle
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
@@ -135,14 +137,21 @@ def to_float(images: np.ndarray) -> np.ndarray:
     return images.astype(np.float32) / np.float32(255.0)
 
 
+MAX_IDX_BYTES: Final = 64 * 1024 * 1024
+"""Largest IDX file read (MNIST's largest, the training images, is 47 MB uncompressed)."""
+
+
 def read_idx(path: str | Path) -> np.ndarray:
     """Parse one IDX file (optionally gzipped) into a numpy array; raises :class:`DataError` if malformed."""
     path = Path(path)
     try:
         raw = path.read_bytes()
         if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
-    except (OSError, EOFError, gzip.BadGzipFile) as error:
+            with gzip.GzipFile(fileobj=io.BytesIO(raw)) as handle:
+                raw = handle.read(MAX_IDX_BYTES + 1)  # bounded: a small file may expand without limit
+            if len(raw) > MAX_IDX_BYTES:
+                raise DataError(f"{path}: IDX file expands to more than {MAX_IDX_BYTES} bytes")
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as error:
         raise DataError(f"{path}: cannot read IDX file ({error})") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
         raise DataError(f"{path}: not an IDX file (bad magic number)")

@@ -57,7 +57,7 @@ def test_npz_roundtrip_is_lossless(tmp_path: Path, saved: Path) -> None:
     assert report.count == len(originals) and not report.violations
     data = np.load(tmp_path / "out.npz", allow_pickle=False)
     assert data["images"].shape == (7, 28, 28) and data["images"].dtype == np.uint8
-    assert list(data["human_labels"]) == [3, UNKNOWN_LABEL, 5, NOT_A_DIGIT, UNKNOWN_LABEL, 2, UNKNOWN_LABEL]
+    assert list(data["consensus_labels"]) == [3, UNKNOWN_LABEL, 5, NOT_A_DIGIT, UNKNOWN_LABEL, 2, UNKNOWN_LABEL]
     assert list(data["source_indices"]) == [0, 1, 2, 3, 4, 5, -1]
     assert not data["has_original"][-1]
     import_npz(tmp_path / "out.npz", tmp_path / "back")
@@ -87,7 +87,7 @@ def test_folder_formats_roundtrip_images_and_labels(tmp_path: Path, saved: Path,
     if fmt == "imagefolder":
         expected_ids = [item_id for item_id, value in chosen.items() if value is not None]
         assert sorted(report.skipped) == sorted(set(chosen) - set(expected_ids))
-        folders = {p.name for p in (tmp_path / "out").iterdir()}
+        folders = {p.name for p in (tmp_path / "out").iterdir() if p.is_dir()}
         assert folders <= {*(str(d) for d in range(10)), "not_a_digit"}
         if label == "intended":
             assert "not_a_digit" in folders
@@ -166,7 +166,7 @@ def test_violations_refuse_export_unless_allowed_and_then_flag_them(
     assert sum(row["exceeds_budget"] for row in rows) == 1
     assert (tmp_path / "out-imagefolder" / "budget_violations.csv").read_text().count("\n") == 2
     with (tmp_path / "out-csv" / "items.csv").open(newline="") as handle:
-        assert sum(row["exceeds_budget"] == "True" for row in csv.DictReader(handle)) == 1
+        assert sum(row["exceeds_budget"] == "1" for row in csv.DictReader(handle)) == 1
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
@@ -177,11 +177,14 @@ def test_existing_output_is_kept_unless_force(tmp_path: Path, saved: Path) -> No
     with Collection.open(saved, read_only=True) as coll:
         with pytest.raises(CollectionError, match="already exists"):
             export_collection(coll, out, "hf")
+        with pytest.raises(CollectionError, match="not replacing it"):
+            export_collection(coll, out, "hf", force=True)
         assert (out / "precious.txt").read_text() == "keep me"
-        export_collection(coll, out, "hf", force=True)
+        export_collection(coll, tmp_path / "exported", "hf")
+        export_collection(coll, tmp_path / "exported", "hf", force=True)
         with pytest.raises(CollectionError, match="unknown export format"):
             export_collection(coll, tmp_path / "x", "parquet")
-    assert not (out / "precious.txt").exists() and (out / "metadata.jsonl").exists()
+    assert (out / "precious.txt").exists() and (tmp_path / "exported" / "metadata.jsonl").exists()
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 

@@ -110,7 +110,7 @@ def test_plain_npz_import_uint8_and_float(tmp_path: Path) -> None:
     images = test_images[indices].copy()
     images[:, 10, 10] = 255
     np.savez(tmp_path / "u8.npz", images=images, labels=np.array([1, -1, 7]), source_indices=indices)
-    report = import_npz(tmp_path / "u8.npz", tmp_path / "c1", norm="l0", eps=1)
+    report = import_npz(tmp_path / "u8.npz", tmp_path / "c1", norm="l0", eps=1, label="intended")
     assert report.total == 3
     with Collection.open(tmp_path / "c1", read_only=True) as coll:
         assert [item.intended_label for item in coll.items] == [1, -1, 7]

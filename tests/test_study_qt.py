@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import threading
 from pathlib import Path
 
 import pytest
@@ -99,7 +100,10 @@ def test_rater_labels_a_mixed_set_and_the_report_reflects_it(qtbot, collection: 
         "undefended": LookupModel(images + originals, [8, 8, 1, 0, 6, 9]),  # 2 of 3 agree; originals right
     }
 
+    release = threading.Event()  # the worker waits here, so the panel's busy state is checked deterministically
+
     def loader(name: str, device: torch.device) -> nn.Module:
+        assert release.wait(10), "the test never released the evaluation"
         if name not in models:
             raise ModelError(f"checkpoint for {name!r} is missing")
         return models[name]
@@ -109,7 +113,9 @@ def test_rater_labels_a_mixed_set_and_the_report_reflects_it(qtbot, collection: 
     qtbot.addWidget(panel)
     with qtbot.waitSignal(panel.sigReportReady, timeout=20_000):
         qtbot.mouseClick(panel.evaluate_button, Qt.MouseButton.LeftButton)
-        assert panel.busy_bar.isVisibleTo(panel) or panel.report is not None
+        busy = (panel.busy_bar.isVisibleTo(panel), panel.evaluate_button.isEnabled(), panel.report)
+        release.set()
+    assert busy == (True, False, None)  # while the worker runs: busy bar shown, button off, no report yet
     table1 = panel.tables["table1"]
     header = [table1.horizontalHeaderItem(c).text() for c in range(table1.columnCount())]  # type: ignore[union-attr]
     row = {header[c]: table1.item(0, c).text() for c in range(table1.columnCount())}  # type: ignore[union-attr]

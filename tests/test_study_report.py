@@ -166,8 +166,9 @@ def test_json_csv_text_and_svg_outputs(tmp_path: Path) -> None:
     with open(tmp_path / "csv" / "table2.csv", newline="") as handle:
         rows = list(csv.reader(handle))
     assert rows[0] == ["set", "successful", "undefended", "linf-pgd-0.1", "l1-slide-5", "ibp-0.4"]
-    assert rows[1] == ["clean digits", "6", "100.0%", "83.3%", "100.0%", "100.0%"]
-    assert rows[2] == ["linf-a", "2", "50.0%", "50.0%", "0.0%", "50.0%"]
+    # CSV figures are numbers (shares in [0, 1]), not display strings (issue 18)
+    assert rows[1][:2] == ["clean digits", "6"] and [float(c) for c in rows[1][2:]] == pytest.approx([1, 5 / 6, 1, 1])
+    assert rows[2] == ["linf-a", "2", "0.5", "0.5", "0.0", "0.5"]
 
     text = format_report(report)
     assert "Table 1" in text and "Table 2" in text and "linf-a" in text and "83.3%" in text

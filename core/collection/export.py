@@ -2,8 +2,18 @@
 
 Every export re-measures each item's distance on its uint8 pixels and refuses (CollectionError, nothing written)
 when one exceeds its budget, unless ``allow_violations`` is set; then the violations are flagged in the output.
-The output is built in a hidden temporary folder beside ``out`` and renamed into place; an existing ``out`` is
-replaced only with ``force``.
+The output is built in a hidden temporary folder beside ``out`` and renamed into place. ``out`` may never equal,
+contain or lie inside the collection. An existing ``out`` is replaced only with ``force``, and only when it is an
+earlier export: a folder holding :data:`EXPORT_MARKER` and nothing but the files that marker lists (so never a
+collection, a ``.lock`` or a user's file), or an npz file carrying the :data:`NPZ_MARKER` array.
+
+Labels: ``--label`` picks one of :data:`~core.collection.schema.LABEL_KINDS` (original, intended, human or
+consensus; see there for their meanings). It fills the ImageFolder classes, the CSV/HF ``label`` column and the
+npz ``labels`` array (named in ``label_kind``); every format also carries each kind under its own name (CSV/HF
+``original_label``, ``intended_label``, ``human_label`` and the per-rater ``human_labels``; npz
+``original_labels``, ``intended_labels``, ``consensus_labels``, ``rater_labels``) and every model's saved
+prediction (CSV/HF ``pred_<model>``; npz ``prediction_models`` and ``predictions`` (N, models); ImageFolder
+:data:`PREDICTIONS_FILE`).
 
 Sentinels: in the npz, unknown labels are ``-2`` (:data:`UNKNOWN_LABEL`; ``-1`` is "not a digit"), unknown
 source indices ``-1``, unknown eps ``NaN``, unknown norms ``""``; in CSV and JSON, unknown values are empty / null.
@@ -15,30 +25,36 @@ import csv
 import io
 import json
 import os
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import numpy as np
 
 from core.budget import FEASIBILITY_TOLERANCE, NORMS, distance
 from core.collection import png
 from core.collection.fsutil import fsync_dir, fsync_file, publish, remove_tree, staging_dir
-from core.collection.schema import FORMAT_VERSION, SCALAR_FIELDS, Item
+from core.collection.schema import FORMAT_VERSION, LABEL_FIELDS, LABEL_KINDS, SCALAR_FIELDS, Item
 from core.collection.store import Collection
 from core.data import to_float
 from core.errors import CollectionError
 from core.labels import NOT_A_DIGIT
 
 EXPORT_FORMATS: Final = ("npz", "imagefolder", "csv", "hf")
-LABEL_KINDS: Final = ("intended", "human")
 UNKNOWN_LABEL: Final = -2
 """npz sentinel for a label that is not known (``-1`` already means "not a digit")."""
 NOT_A_DIGIT_FOLDER: Final = "not_a_digit"
+PREDICTIONS_FILE: Final = "predictions.csv"
+"""Beside an ImageFolder export's class folders: each model's saved prediction per item (``id``, ``pred_<model>``)."""
 NORM_ORDER: Final = tuple(NORMS)
-
-LabelKind = Literal["intended", "human"]
+EXPORT_MARKER: Final = ".invariance-export.json"
+"""File written last into every folder export: it lists the export's files, so ``force`` can tell it apart."""
+NPZ_MARKER: Final = "written_by"
+"""Array in every npz export (``"invariance export"``), so ``force`` replaces only an earlier export."""
+WRITTEN_BY: Final = "invariance export"
+_NEVER_REPLACED: Final = ("manifest.json", ".lock")
 
 
 @dataclass(frozen=True)
@@ -75,8 +91,9 @@ def check_budgets(items: Sequence[Item]) -> list[Violation]:
 
 
 def label_of(item: Item, kind: str) -> int | None:
-    """The intended or the (consensus) human label of ``item``."""
-    return item.intended_label if kind == "intended" else item.human_label
+    """The label of ``item`` that ``kind`` (one of :data:`LABEL_KINDS`) names."""
+    value: int | None = getattr(item, LABEL_FIELDS[kind])
+    return value
 
 
 def export_collection(
@@ -90,7 +107,8 @@ def export_collection(
 ) -> ExportReport:
     """Write ``collection`` to ``out`` in format ``fmt`` (one of :data:`EXPORT_FORMATS`).
 
-    ``label`` picks the label used for ImageFolder classes and the ``label`` column (``intended`` or ``human``).
+    ``label`` (one of :data:`LABEL_KINDS`) picks the label of the ImageFolder classes, the ``label`` column and
+    the npz ``labels`` array.
     Raises CollectionError (and writes nothing) on budget violations unless ``allow_violations``, and when
     ``out`` exists unless ``force``.
     """
@@ -98,11 +116,8 @@ def export_collection(
     if fmt not in EXPORT_FORMATS:
         raise CollectionError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
     if label not in LABEL_KINDS:
-        raise CollectionError(f"unknown label kind {label!r}; choose intended or human")
-    if (out.exists() or out.is_symlink()) and not force:
-        raise CollectionError(f"{out}: already exists; pass --force to replace it")
-    if out.resolve() == collection.path.resolve() or collection.path.resolve() in out.resolve().parents:
-        raise CollectionError(f"{out}: cannot export into the collection folder itself")
+        raise CollectionError(f"unknown label kind {label!r}; choose one of {', '.join(LABEL_KINDS)}")
+    _check_destination(out, collection.path, fmt, force=force)
     items = collection.items
     violations = check_budgets(items)
     if violations and not allow_violations:
@@ -113,11 +128,14 @@ def export_collection(
             "pass --allow-violations to export them flagged"
         )
     flagged = {violation.item_id: violation for violation in violations}
-    staged = staging_dir(out, "export")
+    try:
+        staged = staging_dir(out, "export")
+    except OSError as error:
+        raise CollectionError(f"{out}: cannot create the output's folder ({error.strerror or error})") from None
     try:
         if fmt == "npz":
             target = staged / "export.npz"
-            _write_npz(target, items, flagged)
+            _write_npz(target, items, flagged, label)
             skipped: list[str] = []
         elif fmt == "imagefolder":
             target = staged
@@ -130,6 +148,8 @@ def export_collection(
             target = staged
             skipped = []
             _write_hf(staged, items, flagged, label)
+        if fmt != "npz":
+            _write_marker(staged, fmt)
         _fsync_tree(staged)
         try:
             publish(target, out, force=force)
@@ -142,8 +162,69 @@ def export_collection(
     return ExportReport(out, fmt, len(items) - len(skipped), tuple(skipped), tuple(violations))
 
 
-def _write_npz(target: Path, items: Sequence[Item], flagged: dict[str, Violation]) -> None:
+def _check_destination(out: Path, collection: Path, fmt: str, *, force: bool) -> None:
+    """Refuse an ``out`` that overlaps ``collection``, or that exists and is not an earlier export to replace."""
+    home = collection.resolve()
+    target = out.parent.resolve() / out.name if out.is_symlink() else out.resolve()
+    if target == home or home in target.parents or target in home.parents:
+        raise CollectionError(f"{out}: overlaps the collection {collection}; choose an output outside it")
+    if not (out.exists() or out.is_symlink()):
+        return
+    if not force:
+        raise CollectionError(f"{out}: already exists; pass --force to replace it")
+    problem = _not_an_export(out, fmt)
+    if problem:
+        raise CollectionError(f"{out}: not replacing it: {problem}")
+
+
+def _not_an_export(out: Path, fmt: str) -> str:
+    """Why ``out`` is not an earlier ``fmt`` export that ``force`` may replace ("" when it is one)."""
+    if out.is_symlink():
+        return "it is a symbolic link"
+    if fmt == "npz":
+        if not out.is_file():
+            return "it is not a file"
+        try:
+            with zipfile.ZipFile(out) as archive:
+                ours = f"{NPZ_MARKER}.npy" in archive.namelist()
+        except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile):
+            ours = False
+        return "" if ours else f"not written by {WRITTEN_BY}"
+    if not out.is_dir():
+        return "it is not a folder"
+    try:
+        listed = json.loads((out / EXPORT_MARKER).read_text(encoding="utf-8"))["files"]
+        expected = {str(name) for name in listed} | {EXPORT_MARKER}
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        return f"not written by {WRITTEN_BY} (no valid {EXPORT_MARKER})"
+    for folder, dirs, files in os.walk(out):
+        for name in dirs + files:
+            path = Path(folder) / name
+            if name in _NEVER_REPLACED:
+                return f"it holds {path.relative_to(out)}"
+            if path.is_symlink():
+                return f"it holds a symbolic link {path.relative_to(out)}"
+            if path.is_file() and path.relative_to(out).as_posix() not in expected:
+                return f"{path.relative_to(out)} was not written by {WRITTEN_BY}"
+    return ""
+
+
+def _write_marker(root: Path, fmt: str) -> None:
+    files = sorted(
+        (Path(folder) / name).relative_to(root).as_posix() for folder, _, names in os.walk(root) for name in names
+    )
+    marker = {"format_version": FORMAT_VERSION, "written_by": WRITTEN_BY, "format": fmt, "files": files}
+    (root / EXPORT_MARKER).write_text(json.dumps(marker, indent=1) + "\n", encoding="utf-8")
+
+
+def _models(items: Sequence[Item]) -> list[str]:
+    """Every model with a saved prediction on at least one item, sorted."""
+    return sorted({model for item in items for model in item.predictions})
+
+
+def _write_npz(target: Path, items: Sequence[Item], flagged: dict[str, Violation], kind: str) -> None:
     count = len(items)
+    models = _models(items)
 
     def labels(values: list[int | None]) -> np.ndarray:
         return np.array([UNKNOWN_LABEL if v is None else v for v in values], dtype=np.int64).reshape(count)
@@ -151,16 +232,24 @@ def _write_npz(target: Path, items: Sequence[Item], flagged: dict[str, Violation
     def strings(values: list[str]) -> np.ndarray:
         return np.array(values, dtype=str).reshape(count) if count else np.zeros(0, dtype="<U1")
 
-    arrays: dict[str, np.ndarray] = {
+    arrays: dict[str, Any] = {
         "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
+        NPZ_MARKER: np.array(WRITTEN_BY),
         "images": np.stack([item.image for item in items]) if count else np.zeros((0, 28, 28), np.uint8),
         "originals": np.stack([_original_or_zeros(item) for item in items])
         if count
         else np.zeros((0, 28, 28), np.uint8),
         "has_original": np.array([item.original is not None for item in items], dtype=bool).reshape(count),
-        "labels": labels([item.original_label for item in items]),
+        "labels": labels([label_of(item, kind) for item in items]),
+        "label_kind": np.array(kind),
+        "original_labels": labels([item.original_label for item in items]),
         "intended_labels": labels([item.intended_label for item in items]),
-        "human_labels": labels([item.human_label for item in items]),
+        "consensus_labels": labels([item.human_label for item in items]),
+        "rater_labels": strings([json.dumps(dict(item.human_labels), sort_keys=True) for item in items]),
+        "prediction_models": np.array(models, dtype=str) if models else np.zeros(0, dtype="<U1"),
+        "predictions": np.array(
+            [[item.predictions.get(model, UNKNOWN_LABEL) for model in models] for item in items], dtype=np.int64
+        ).reshape(count, len(models)),
         "source_indices": np.array(
             [-1 if item.source_index is None else item.source_index for item in items], dtype=np.int64
         ).reshape(count),
@@ -199,6 +288,14 @@ def _write_imagefolder(root: Path, items: Sequence[Item], flagged: dict[str, Vio
         folder = root / _class_folder(value)
         folder.mkdir(exist_ok=True)
         (folder / f"{item.id}.png").write_bytes(png.encode_png(item.image))
+    models = _models(items)
+    if models:
+        written = [item for item in items if item.id not in skipped]
+        with (root / PREDICTIONS_FILE).open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["id", *(f"pred_{model}" for model in models)])
+            for item in written:
+                writer.writerow([item.id, *("" if (p := item.predictions.get(m)) is None else p for m in models)])
     if flagged:
         _write_violations(root / "budget_violations.csv", flagged)
     return skipped
@@ -212,21 +309,23 @@ def _write_violations(path: Path, flagged: dict[str, Violation]) -> None:
             writer.writerow([violation.item_id, violation.norm, violation.eps, repr(violation.distance)])
 
 
-def _row(item: Item, flagged: dict[str, Violation], kind: str) -> dict[str, Any]:
+def _row(item: Item, flagged: dict[str, Violation], kind: str, models: Sequence[str]) -> dict[str, Any]:
     row: dict[str, Any] = {name: getattr(item, name) for name in SCALAR_FIELDS}
     row["label"] = label_of(item, kind)
     for name in NORM_ORDER:
         row[f"dist_{name}"] = item.distances.get(name)
-    row["exceeds_budget"] = item.id in flagged
+    row["exceeds_budget"] = int(item.id in flagged)
     row["human_labels"] = json.dumps(dict(item.human_labels), sort_keys=True)
     row["predictions"] = json.dumps(dict(item.predictions), sort_keys=True)
+    for model in models:
+        row[f"pred_{model}"] = item.predictions.get(model)
     return row
 
 
 def _write_csv(root: Path, items: Sequence[Item], flagged: dict[str, Violation], kind: str) -> None:
     (root / "images").mkdir()
     (root / "originals").mkdir()
-    models = sorted({model for item in items for model in item.predictions})
+    models = _models(items)
     columns = ["image_file", "original_file", *SCALAR_FIELDS, "label"]
     columns += [f"dist_{name}" for name in NORM_ORDER] + ["exceeds_budget", "human_labels", "predictions"]
     columns += [f"pred_{model}" for model in models]
@@ -234,22 +333,21 @@ def _write_csv(root: Path, items: Sequence[Item], flagged: dict[str, Violation],
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         for item in items:
-            row = _row(item, flagged, kind)
+            row = _row(item, flagged, kind, models)
             row["image_file"] = f"images/{item.id}.png"
             (root / row["image_file"]).write_bytes(png.encode_png(item.image))
             row["original_file"] = ""
             if item.original is not None:
                 row["original_file"] = f"originals/{item.id}.png"
                 (root / row["original_file"]).write_bytes(png.encode_png(item.original))
-            for model in models:
-                row[f"pred_{model}"] = item.predictions.get(model)
             writer.writerow({key: "" if value is None else value for key, value in row.items()})
 
 
 def _write_hf(root: Path, items: Sequence[Item], flagged: dict[str, Violation], kind: str) -> None:
+    models = _models(items)
     with (root / "metadata.jsonl").open("w", encoding="utf-8") as handle:
         for item in items:
-            row = {"file_name": f"{item.id}.png", **_row(item, flagged, kind)}
+            row = {"file_name": f"{item.id}.png", **_row(item, flagged, kind, models)}
             (root / row["file_name"]).write_bytes(png.encode_png(item.image))
             handle.write(json.dumps(row, allow_nan=False) + "\n")
 

@@ -8,9 +8,36 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from core.errors import CollectionError
 from core.files import TEMP_SUFFIX, atomic_write_bytes, fsync_dir
 
-__all__ = ["TEMP_SUFFIX", "atomic_write_bytes", "fsync_dir", "fsync_file", "publish", "remove_tree", "staging_dir"]
+__all__ = [
+    "MAX_TEXT_BYTES",
+    "TEMP_SUFFIX",
+    "atomic_write_bytes",
+    "fsync_dir",
+    "fsync_file",
+    "publish",
+    "read_limited",
+    "remove_tree",
+    "staging_dir",
+]
+
+MAX_TEXT_BYTES = 256 * 1024 * 1024
+"""Largest manifest, journal, metadata.jsonl or items.csv read (100,000 items take about 60 MB)."""
+
+
+def read_limited(path: Path, limit: int | None = None) -> bytes:
+    """The bytes of ``path``; CollectionError when it holds more than ``limit`` (default :data:`MAX_TEXT_BYTES`).
+
+    Never reads more than ``limit`` + 1 bytes, whatever the file claims. OSError passes through to the caller.
+    """
+    limit = MAX_TEXT_BYTES if limit is None else limit
+    with path.open("rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise CollectionError(f"{path}: too large (more than {limit} bytes)")
+    return data
 
 
 def fsync_file(path: Path) -> None:

@@ -4,7 +4,8 @@
   indices (``indexs.npy``), the ℓ0 set ``l0/automated.npy`` (uint8 0-255) and the ℓ∞ sets under ``linf/``
   (``automated_eps03.npy`` float32 0-255, ``automated_eps04.npy`` uint8, ``manual_eps04.npy`` with its own
   ``manual_indexs.npy``), each with ``*_labels.npy`` holding the human consensus label.
-- :func:`import_npz` reads ``images`` (N, 28, 28) uint8 or float in [0, 1], ``labels`` (intended) and optional
+- :func:`import_npz` reads ``images`` (N, 28, 28) uint8 or float in [0, 1], ``labels`` (the original labels
+  unless ``label`` says otherwise), optional ``originals`` (uint8 or float in [0, 1], like ``images``) and
   ``source_indices`` (MNIST test); files written by ``invariance export --format npz`` round-trip every field.
 - :func:`import_folder` reads a Hugging Face imagefolder (``metadata.jsonl``), a CSV export (``items.csv``) or a
   torchvision ImageFolder (class folders).
@@ -17,6 +18,7 @@ Items outside their budget are kept with ``budget_violation`` set to the measure
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -28,17 +30,24 @@ import numpy as np
 
 from core.budget import distance
 from core.collection import png
-from core.collection.export import UNKNOWN_LABEL
-from core.collection.fsutil import publish, remove_tree, staging_dir
+from core.collection.export import PREDICTIONS_FILE, UNKNOWN_LABEL
+from core.collection.fsutil import publish, read_limited, remove_tree, staging_dir
 from core.collection.npyio import load_npy, load_npz
-from core.collection.schema import METHODS, SPLITS
+from core.collection.schema import (
+    ID_PATTERN,
+    LABEL_FIELDS,
+    LABEL_KINDS,
+    METHODS,
+    SPLITS,
+    is_finite_number,
+    is_item_id,
+)
 from core.collection.store import Collection, mnist_source
 from core.data import to_float
 from core.errors import CollectionError, InvarianceError
 from core.labels import NOT_A_DIGIT, is_valid_label
 
 MNIST_TEST_SIZE: Final = 10_000
-_ID_PATTERN: Final = re.compile(r"^[0-9a-f]{32}$")
 
 
 @dataclass(frozen=True)
@@ -158,20 +167,20 @@ def import_npz(
     *,
     norm: str | None = None,
     eps: float | None = None,
-    label: str = "intended",
+    label: str = "original",
     name: str = "",
     author: str = "",
 ) -> ImportReport:
     """Import a plain ``.npz`` (``images``, ``labels``, optional ``source_indices``) or one of our npz exports.
 
-    Plain files: ``labels`` are the intended labels (or human labels with ``label="human"``); ``source_indices``
-    refer to the MNIST test split; ``norm``/``eps`` give every item's budget. Our exports (recognised by
-    ``intended_labels``) restore ids, all labels, sources, originals, set names, methods and budgets.
+    Plain files: ``labels`` are the original labels (the digits' true labels; ``label`` may say they are the
+    ``intended`` or the ``human``/``consensus`` labels instead); ``source_indices`` refer to the MNIST test split;
+    ``norm``/``eps`` give every item's budget. Our exports (recognised by ``intended_labels``) restore ids, all
+    labels, rater labels, predictions, sources, originals, set names, methods and budgets.
     """
     path = Path(path)
     out = _check_out(out)
-    if label not in ("intended", "human"):
-        raise CollectionError(f"unknown label kind {label!r}; choose intended or human")
+    _check_kind(label)
     if (norm is None) != (eps is None):
         raise CollectionError("--norm and --eps go together")
     arrays = load_npz(path)
@@ -186,18 +195,30 @@ def import_npz(
     original_labels: list[int | None]
     intended: list[int | None]
     human: list[int | None]
-    if ours:
+    raters: list[dict[str, int]] = [{} for _ in range(count)]
+    predictions: list[dict[str, int]] = [{} for _ in range(count)]
+    if ours and "label_kind" in arrays:
+        original_labels = get.labels("original_labels", allow_unknown=True, digits_only=True)
+        intended = get.labels("intended_labels", allow_unknown=True)
+        human = get.labels("consensus_labels", allow_unknown=True)
+        raters = get.label_maps("rater_labels")
+        predictions = _prediction_table(arrays, path, count)
+    elif ours:  # the layout before label_kind: 'labels' held the original labels, 'human_labels' the consensus
         original_labels = get.labels("labels", allow_unknown=True, digits_only=True)
         intended = get.labels("intended_labels", allow_unknown=True)
         human = get.labels("human_labels", allow_unknown=True, optional=True)
     else:
-        given = get.labels("labels", allow_unknown=True)
-        unknown: list[int | None] = [None] * count
-        original_labels = unknown
-        intended, human = (given, unknown) if label == "intended" else (unknown, given)
+        given = get.labels("labels", allow_unknown=True, digits_only=label == "original")
+        by_field: dict[str, list[int | None]] = {name: [None] * count for name in set(LABEL_FIELDS.values())}
+        by_field[LABEL_FIELDS[label]] = given
+        original_labels, intended, human = (
+            by_field["original_label"],
+            by_field["intended_label"],
+            by_field["human_label"],
+        )
     indices = get.indices("source_indices")
     splits = get.strings("source_splits", allowed=("", *SPLITS))
-    ids = get.strings("ids", pattern=_ID_PATTERN)
+    ids = get.strings("ids", pattern=ID_PATTERN)
     if ids is not None and len(set(ids)) != len(ids):
         raise CollectionError(f"{path}[ids]: duplicate item ids")
     set_names = get.strings("set_names")
@@ -206,7 +227,7 @@ def import_npz(
     eps_values = get.floats("eps")
     originals = None
     if "originals" in arrays:
-        originals = _images(arrays["originals"], f"{path}[originals]", pixel_max=255, count=count)
+        originals = _images(arrays["originals"], f"{path}[originals]", pixel_max=1, count=count)
     has_original = get.flags("has_original")
     rows = []
     for i in range(count):
@@ -221,6 +242,8 @@ def import_npz(
             "original_label": original_labels[i],
             "intended_label": intended[i],
             "human_label": human[i],
+            "human_labels": raters[i],
+            "predictions": predictions[i],
             "method": methods[i] if methods is not None else "imported",
             "set_name": set_names[i] if set_names is not None else path.stem,
         }
@@ -265,8 +288,24 @@ class _Getter:
         values = _labels(array, f"{self.path}[{key}]", self.count, allow_unknown=allow_unknown)
         out: list[int | None] = [None if v == UNKNOWN_LABEL else int(v) for v in values]
         if digits_only and any(v is not None and v < 0 for v in out):
-            raise CollectionError(f"{self.path}[{key}]: original labels must be digits 0-9 or -2 (unknown)")
+            raise CollectionError(
+                f"{self.path}[{key}]: original labels must be digits 0-9 or -2 (unknown); "
+                "if they are not the digits' own labels, say which they are with --label"
+            )
         return out
+
+    def label_maps(self, key: str) -> list[dict[str, int]]:
+        """Per-item JSON objects (rater or model -> label) stored as text; empty maps when the array is absent."""
+        values = self.strings(key)
+        if values is None:
+            return [{} for _ in range(self.count)]
+        maps = []
+        for value in values:
+            mapping = _json_loads(value, f"{self.path}[{key}]")
+            if not isinstance(mapping, dict):
+                raise CollectionError(f"{self.path}[{key}]: expected JSON objects mapping names to labels")
+            maps.append(mapping)
+        return maps
 
     def indices(self, key: str) -> np.ndarray | None:
         array = self._get(key)
@@ -284,7 +323,7 @@ class _Getter:
             raise CollectionError(f"{self.path}[{key}]: expected text, got {array.dtype}")
         values = [str(value) for value in array]
         for value in values:
-            if (allowed is not None and value not in allowed) or (pattern is not None and not pattern.match(value)):
+            if (allowed is not None and value not in allowed) or (pattern is not None and not pattern.fullmatch(value)):
                 raise CollectionError(f"{self.path}[{key}]: invalid value {value[:40]!r}")
         return values
 
@@ -306,6 +345,22 @@ class _Getter:
         return array
 
 
+def _prediction_table(arrays: dict[str, np.ndarray], path: Path, count: int) -> list[dict[str, int]]:
+    """Per-item model -> label maps from ``prediction_models`` (M,) and ``predictions`` (N, M) (-2 = none)."""
+    models, table = arrays.get("prediction_models"), arrays.get("predictions")
+    if models is None and table is None:
+        return [{} for _ in range(count)]
+    if models is None or table is None or models.ndim != 1 or models.dtype.kind != "U":
+        raise CollectionError(f"{path}: 'prediction_models' (text) and 'predictions' go together")
+    if table.shape != (count, len(models)):
+        raise CollectionError(f"{path}[predictions]: expected shape ({count}, {len(models)}), got {table.shape}")
+    values = _integers(table, f"{path}[predictions]")
+    if values.size and (values.min() < UNKNOWN_LABEL or values.max() > 9):
+        raise CollectionError(f"{path}[predictions]: predictions must be 0-9 or -2 (none)")
+    names = [str(model) for model in models]
+    return [{name: int(v) for name, v in zip(names, row, strict=True) if v != UNKNOWN_LABEL} for row in values]
+
+
 # ---------------------------------------------------------------------------------------------------- folders
 
 
@@ -314,13 +369,12 @@ def import_folder(
 ) -> ImportReport:
     """Import a Hugging Face imagefolder (``metadata.jsonl``), a CSV export or a torchvision ImageFolder.
 
-    ``label`` says what the ImageFolder classes / the HF ``label`` field mean (``intended`` or ``human``); HF
-    rows written by our export carry every field and restore them.
+    ``label`` (one of :data:`LABEL_KINDS`) says what the ImageFolder classes / the HF and CSV ``label`` field
+    mean; rows written by our export carry every field and restore them.
     """
     folder = Path(folder)
     out = _check_out(out)
-    if label not in ("intended", "human"):
-        raise CollectionError(f"unknown label kind {label!r}; choose intended or human")
+    _check_kind(label)
     if not folder.is_dir():
         raise CollectionError(f"{folder}: no such directory")
     if (folder / "metadata.jsonl").is_file():
@@ -333,9 +387,9 @@ def import_folder(
 
 
 def _hf_rows(folder: Path, kind: str) -> list[dict[str, Any]]:
-    metadata = folder / "metadata.jsonl"
+    metadata = _no_link(folder / "metadata.jsonl")
     try:
-        lines = metadata.read_text(encoding="utf-8").splitlines()
+        lines = read_limited(metadata).decode("utf-8").split("\n")  # JSON Lines: "\n" only, never U+2028 or \f
     except (OSError, UnicodeDecodeError) as error:
         raise CollectionError(f"{metadata}: cannot read ({error})") from None
     rows = []
@@ -344,10 +398,7 @@ def _hf_rows(folder: Path, kind: str) -> list[dict[str, Any]]:
         if not line.strip():
             continue
         where = f"{metadata} line {number}"
-        try:
-            entry = json.loads(line)
-        except (json.JSONDecodeError, RecursionError) as error:
-            raise CollectionError(f"{where}: invalid JSON ({error})") from None
+        entry = _json_loads(line, where)
         if not isinstance(entry, dict):
             raise CollectionError(f"{where}: not a JSON object")
         file_name = entry.get("file_name")
@@ -356,14 +407,14 @@ def _hf_rows(folder: Path, kind: str) -> list[dict[str, Any]]:
         image = png.read_digit_png(_inside(folder, file_name, where))
         row: dict[str, Any] = {"image": image, "method": "imported", "set_name": folder.name}
         item_id = entry.get("id")
-        if isinstance(item_id, str) and _ID_PATTERN.match(item_id) and item_id not in seen:
+        if is_item_id(item_id) and item_id not in seen:
             row["item_id"] = item_id
             seen.add(item_id)
         for key in ("intended_label", "human_label"):
             if key in entry:
                 row[key] = _json_label(entry[key], f"{where} '{key}'")
         if "intended_label" not in entry and "human_label" not in entry:
-            row[f"{kind}_label"] = _json_label(entry.get("label"), f"{where} 'label'")
+            row[LABEL_FIELDS[kind]] = _json_label(entry.get("label"), f"{where} 'label'")
         if "original_label" in entry:
             row["original_label"] = _json_label(entry["original_label"], f"{where} 'original_label'", digits=True)
         split, index = entry.get("source_split"), entry.get("source_index")
@@ -377,15 +428,14 @@ def _hf_rows(folder: Path, kind: str) -> list[dict[str, Any]]:
         if entry.get("method") in METHODS:
             row["method"] = entry["method"]
         norm, eps = entry.get("norm"), entry.get("eps")
+        if eps is not None and not is_finite_number(eps):
+            raise CollectionError(f"{where}: 'eps' must be a finite number, got {str(eps)[:20]}")
         if norm is not None and eps is not None and "source_index" in row:
             row["norm"], row["eps"] = norm, eps
         for key in ("human_labels", "predictions"):
             value = entry.get(key)
             if isinstance(value, str):
-                try:
-                    value = json.loads(value)
-                except (json.JSONDecodeError, RecursionError):
-                    raise CollectionError(f"{where}: '{key}' is not valid JSON") from None
+                value = _json_loads(value, f"{where} '{key}'")
             if value is not None:
                 if not isinstance(value, dict):
                     raise CollectionError(f"{where}: '{key}' must map names to labels")
@@ -396,10 +446,9 @@ def _hf_rows(folder: Path, kind: str) -> list[dict[str, Any]]:
 
 def _csv_rows(folder: Path, kind: str) -> list[dict[str, Any]]:
     """Rows of a CSV export (``items.csv`` + ``images/`` + ``originals/``); every field but timestamps returns."""
-    table = folder / "items.csv"
+    table = _no_link(folder / "items.csv")
     try:
-        with table.open(newline="", encoding="utf-8") as handle:
-            records = list(csv.DictReader(handle))
+        records = list(csv.DictReader(io.StringIO(read_limited(table).decode("utf-8"), newline="")))
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise CollectionError(f"{table}: cannot read ({error})") from None
     rows = []
@@ -420,14 +469,14 @@ def _csv_rows(folder: Path, kind: str) -> list[dict[str, Any]]:
         if "original_file" in text:
             row["original"] = png.read_digit_png(_inside(folder, text["original_file"], where))
         item_id = text.get("id", "")
-        if _ID_PATTERN.match(item_id) and item_id not in seen:
+        if is_item_id(item_id) and item_id not in seen:
             row["item_id"] = item_id
             seen.add(item_id)
         for key in ("intended_label", "human_label", "original_label", "source_index"):
             if key in text:
                 row[key] = _csv_int(text[key], f"{where} '{key}'")
         if "intended_label" not in text and "human_label" not in text and "label" in text:
-            row[f"{kind}_label"] = _csv_int(text["label"], f"{where} 'label'")
+            row[LABEL_FIELDS[kind]] = _csv_int(text["label"], f"{where} 'label'")
         if "source_split" in text:
             row["source_split"] = text["source_split"]
         if "author" in text:
@@ -438,12 +487,11 @@ def _csv_rows(folder: Path, kind: str) -> list[dict[str, Any]]:
                 row["eps"] = float(text["eps"])
             except ValueError:
                 raise CollectionError(f"{where}: 'eps' is not a number") from None
+            if not is_finite_number(row["eps"]):
+                raise CollectionError(f"{where}: 'eps' must be a finite number")
         for key in ("human_labels", "predictions"):
             if key in text:
-                try:
-                    value = json.loads(text[key])
-                except (json.JSONDecodeError, RecursionError):
-                    raise CollectionError(f"{where}: '{key}' is not valid JSON") from None
+                value = _json_loads(text[key], f"{where} '{key}'")
                 if not isinstance(value, dict):
                     raise CollectionError(f"{where}: '{key}' must map names to labels")
                 row[key] = value
@@ -453,14 +501,20 @@ def _csv_rows(folder: Path, kind: str) -> list[dict[str, Any]]:
 
 def _csv_int(value: str, where: str) -> int:
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise CollectionError(f"{where}: {value[:20]!r} is not an integer") from None
+    if abs(number) >= 2**31:
+        raise CollectionError(f"{where}: {value[:20]!r} is out of range")
+    return number
 
 
 def _imagefolder_rows(folder: Path, kind: str) -> list[dict[str, Any]]:
     rows = []
     seen: set[str] = set()
+    for entry in folder.iterdir():
+        _no_link(entry)
+    predictions = _imagefolder_predictions(folder)
     classes = sorted(entry for entry in folder.iterdir() if entry.is_dir() and not entry.name.startswith("."))
     if not classes:
         raise CollectionError(f"{folder}: neither metadata.jsonl nor class folders (0-9, not_a_digit) found")
@@ -472,33 +526,73 @@ def _imagefolder_rows(folder: Path, kind: str) -> list[dict[str, Any]]:
         else:
             raise CollectionError(f"{class_dir}: unexpected class folder (expected 0-9 or not_a_digit)")
         for file in sorted(class_dir.iterdir()):
+            _no_link(file)
             if file.name.startswith("."):
                 continue
             if file.suffix.lower() != ".png" or not file.is_file():
                 raise CollectionError(f"{file}: not a PNG image")
             row: dict[str, Any] = {
                 "image": png.read_digit_png(file),
-                f"{kind}_label": value,
+                LABEL_FIELDS[kind]: value,
                 "method": "imported",
                 "set_name": folder.name,
             }
-            if _ID_PATTERN.match(file.stem) and file.stem not in seen:
+            if is_item_id(file.stem) and file.stem not in seen:
                 row["item_id"] = file.stem
                 seen.add(file.stem)
+                if file.stem in predictions:
+                    row["predictions"] = predictions[file.stem]
             rows.append(row)
     return rows
+
+
+def _imagefolder_predictions(folder: Path) -> dict[str, dict[str, int]]:
+    """Item id -> model -> label from an ImageFolder export's :data:`PREDICTIONS_FILE` (empty when absent)."""
+    table = _no_link(folder / PREDICTIONS_FILE)
+    if not table.exists():
+        return {}
+    try:
+        records = list(csv.DictReader(io.StringIO(read_limited(table).decode("utf-8"), newline="")))
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise CollectionError(f"{table}: cannot read ({error})") from None
+    found: dict[str, dict[str, int]] = {}
+    for number, record in enumerate(records, start=2):
+        where = f"{table} line {number}"
+        if None in record or any(value is None for value in record.values()):
+            raise CollectionError(f"{where}: wrong number of columns")
+        item_id = record.get("id", "")
+        found[item_id] = {
+            key[len("pred_") :]: _csv_int(value, f"{where} '{key}'")
+            for key, value in record.items()
+            if key.startswith("pred_") and value != ""
+        }
+    return found
 
 
 def _inside(folder: Path, relative: str, where: str) -> Path:
     if not relative or any(ord(char) < 32 for char in relative):
         raise CollectionError(f"{where}: invalid file name {relative[:40]!r}")
+    parts = Path(relative).parts
+    if Path(relative).is_absolute() or ".." in parts:
+        raise CollectionError(f"{where}: file_name {relative[:40]!r} points outside {folder}")
+    candidate = folder
+    for part in parts:
+        candidate = _no_link(candidate / part, where)
     try:
-        candidate = (folder / relative).resolve()
+        resolved = candidate.resolve()
     except (OSError, ValueError, RuntimeError) as error:
         raise CollectionError(f"{where}: invalid file name {relative[:40]!r} ({error})") from None
-    if folder.resolve() not in candidate.parents:
-        raise CollectionError(f"{where}: file_name {relative!r} points outside {folder}")
+    if folder.resolve() not in resolved.parents:
+        raise CollectionError(f"{where}: file_name {relative[:40]!r} points outside {folder}")
     return candidate
+
+
+def _no_link(path: Path, where: str = "") -> Path:
+    """``path``, unless it is a symbolic link: importers never follow links (out of the folder or anywhere)."""
+    if path.is_symlink():
+        context = f"{where}: " if where else ""
+        raise CollectionError(f"{context}{path} is a symbolic link; links are not followed")
+    return path
 
 
 def _json_label(value: object, where: str, *, digits: bool = False) -> int | None:
@@ -510,6 +604,19 @@ def _json_label(value: object, where: str, *, digits: bool = False) -> int | Non
 
 
 # ---------------------------------------------------------------------------------------------------- shared
+
+
+def _check_kind(label: str) -> None:
+    if label not in LABEL_KINDS:
+        raise CollectionError(f"unknown label kind {label!r}; choose one of {', '.join(LABEL_KINDS)}")
+
+
+def _json_loads(text: str, where: str) -> object:
+    """Parse untrusted JSON text; CollectionError (one line) on bad syntax, deep nesting or huge numbers."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as error:
+        raise CollectionError(f"{where}: invalid JSON ({type(error).__name__})") from None
 
 
 def _check_out(out: str | Path) -> Path:
@@ -605,7 +712,10 @@ def _integers(array: np.ndarray, where: object) -> np.ndarray:
 
 def _build(out: Path, name: str, author: str, rows: Iterable[dict[str, Any]], *, source: Path) -> ImportReport:
     """Create the collection in a staging folder, add ``rows`` (keyword arguments of ``add``), publish it."""
-    staged = staging_dir(out, "import")
+    try:
+        staged = staging_dir(out, "import")
+    except OSError as error:
+        raise CollectionError(f"{out}: cannot create the collection's folder ({error.strerror or error})") from None
     counts: dict[str, list[Any]] = {}
     try:
         collection = Collection.create(staged, name, author=author)

@@ -17,12 +17,15 @@ from core.errors import CollectionError
 
 MAX_BYTES: Final = 256 * 1024 * 1024
 """Largest array (in bytes, as declared by its header) that will be read."""
+MAX_TOTAL_BYTES: Final = 256 * 1024 * 1024
+"""Largest sum of an ``.npz``'s members (as declared by the archive, which reading never exceeds)."""
 
 _NUMPY_ERRORS: Final = (ValueError, OSError, EOFError, TypeError, SyntaxError, OverflowError, MemoryError, KeyError)
 
 
 def load_npy(path: Path) -> np.ndarray:
     """The array in the ``.npy`` file ``path`` (``allow_pickle=False``); CollectionError when absent or invalid."""
+    _refuse_link(path)
     if not path.is_file():
         raise CollectionError(f"{path}: file not found")
     try:
@@ -33,13 +36,24 @@ def load_npy(path: Path) -> np.ndarray:
 
 
 def load_npz(path: Path) -> dict[str, np.ndarray]:
-    """All arrays of the ``.npz`` archive ``path`` by name (without ``.npy``); CollectionError when invalid."""
+    """All arrays of the ``.npz`` archive ``path`` by name (without ``.npy``); CollectionError when invalid.
+
+    The archive's declared sizes are checked before anything is decompressed: no member over :data:`MAX_BYTES`
+    and no more than :data:`MAX_TOTAL_BYTES` in all (``zipfile`` never reads past a member's declared size).
+    """
+    _refuse_link(path)
     if not path.is_file():
         raise CollectionError(f"{path}: file not found")
     try:
         with zipfile.ZipFile(path) as archive:
             arrays: dict[str, np.ndarray] = {}
-            for info in archive.infolist():
+            members = archive.infolist()
+            total = sum(info.file_size for info in members)
+            if total > MAX_TOTAL_BYTES + 4096 * len(members):
+                raise CollectionError(
+                    f"{path}: too large ({total} bytes once decompressed; the limit is {MAX_TOTAL_BYTES})"
+                )
+            for info in members:
                 if info.is_dir():
                     continue
                 if not info.filename.endswith(".npy"):
@@ -55,6 +69,11 @@ def load_npz(path: Path) -> dict[str, np.ndarray]:
         raise CollectionError(f"{path}: not a valid .npz archive ({error})") from None
     except _NUMPY_ERRORS as error:
         raise CollectionError(f"{path}: not a valid .npz archive ({type(error).__name__}: {error})") from None
+
+
+def _refuse_link(path: Path) -> None:
+    if path.is_symlink():
+        raise CollectionError(f"{path}: is a symbolic link; links are not followed")
 
 
 def _read_array(handle: IO[bytes], where: str) -> np.ndarray:

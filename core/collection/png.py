@@ -20,6 +20,8 @@ from core.errors import CollectionError
 SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
 MAX_SIDE: Final = 4096
 """Largest width or height accepted when decoding (guards against absurd headers)."""
+MAX_DIGIT_FILE_BYTES: Final = 1024 * 1024
+"""Largest file :func:`read_digit_png` reads (a 28x28 digit takes well under 2 kB even uncompressed)."""
 
 _CHANNELS: Final = {0: 1, 2: 3, 4: 2, 6: 4}
 
@@ -37,8 +39,15 @@ def encode_png(image: np.ndarray) -> bytes:
     )
 
 
-def decode_png(data: bytes) -> np.ndarray:
-    """uint8 (H, W) gray image from PNG ``data``; raises ValueError when the bytes are not a supported PNG."""
+class PngSizeError(ValueError):
+    """The PNG's header declares a size other than the one asked for (raised before any pixel is decoded)."""
+
+
+def decode_png(data: bytes, *, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """uint8 (H, W) gray image from PNG ``data``; raises ValueError when the bytes are not a supported PNG.
+
+    With ``shape`` (height, width), a header declaring another size raises :class:`PngSizeError` before decoding.
+    """
     if not data.startswith(SIGNATURE):
         raise ValueError("not a PNG file (bad signature)")
     position = len(SIGNATURE)
@@ -70,6 +79,8 @@ def decode_png(data: bytes) -> np.ndarray:
     width, height, depth, colour, method, filtering, interlace = struct.unpack(">IIBBBBB", header)
     if depth != 8 or colour not in _CHANNELS or method != 0 or filtering != 0 or interlace != 0:
         raise ValueError(f"unsupported PNG (bit depth {depth}, colour type {colour}, interlace {interlace})")
+    if shape is not None and (height, width) != shape:
+        raise PngSizeError(f"image is {width}x{height}, expected {shape[1]}x{shape[0]}")
     if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
         raise ValueError(f"unsupported image size {width}x{height}")
     channels = _CHANNELS[colour]
@@ -142,11 +153,17 @@ def read_digit_png(path: Path, where: str = "") -> np.ndarray:
     """
     context = f"; {where}" if where else ""
     try:
-        pixels = decode_png(path.read_bytes())
+        if path.is_symlink():
+            raise CollectionError(f"{path}: is a symbolic link; links are not followed{context}")
+        if path.stat().st_size > MAX_DIGIT_FILE_BYTES:
+            raise CollectionError(f"{path}: {path.stat().st_size} bytes is too large for a 28x28 digit")
+        pixels = decode_png(path.read_bytes(), shape=(28, 28))
     except FileNotFoundError:
         raise CollectionError(f"{path}: image file missing (file not found{context})") from None
     except OSError as error:
-        raise CollectionError(f"{path}: cannot read ({error})") from None
+        raise CollectionError(f"{path}: cannot read ({error.strerror or error})") from None
+    except PngSizeError as error:
+        raise CollectionError(f"{path}: {error}") from None
     except ValueError as error:
         raise CollectionError(f"{path}: corrupt image ({error})") from None
     if pixels.shape != (28, 28):

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, TypeGuard
 
 import numpy as np
 
@@ -28,11 +28,36 @@ FORMAT_VERSION: Final = 1
 METHODS: Final = ("manual", "geninv-l0", "geninv-linf", "imported")
 """How an item was made."""
 
+LABEL_KINDS: Final = ("original", "intended", "human", "consensus")
+"""What ``--label`` may pick, in every export format and importer. The meanings (DESIGN.md, "A labelled item"):
+
+- ``original``: ``original_label``, the source data set's (MNIST's) label of the unedited digit;
+- ``intended``: ``intended_label``, what the item's author meant it to become;
+- ``consensus``: ``human_label``, the label people agree on: written by ``study ingest`` when at least the
+  study's threshold (70% by default) of the raters gave it, or imported (the paper's consensus labels);
+- ``human``: the same field as ``consensus`` (one human label per item); the raters' own labels are
+  ``human_labels`` (rater -> label), exported beside it.
+"""
+
+LABEL_FIELDS: Final = {
+    "original": "original_label",
+    "intended": "intended_label",
+    "human": "human_label",
+    "consensus": "human_label",
+}
+"""The :class:`Item` field each of :data:`LABEL_KINDS` reads."""
+
 SPLITS: Final = ("train", "test")
 IMAGE_SHAPE: Final = (28, 28)
 
-_ID_PATTERN: Final = re.compile(r"^[0-9a-f]{32}$")
-_FILE_PATTERN: Final = re.compile(r"^(images|originals)/[0-9a-zA-Z_.-]+\.png$")
+ID_PATTERN: Final = re.compile(r"[0-9a-f]{32}")
+"""An item id: 32 lowercase hex digits (always matched whole, with ``fullmatch``)."""
+_FILE_PATTERN: Final = re.compile(r"(images|originals)/[0-9a-zA-Z_.-]+\.png")
+
+
+def is_item_id(value: object) -> TypeGuard[str]:
+    """Whether ``value`` is a valid item id (32 lowercase hex digits, nothing before or after)."""
+    return isinstance(value, str) and ID_PATTERN.fullmatch(value) is not None
 
 
 def now_iso() -> str:
@@ -138,7 +163,7 @@ def record_to_fields(record: object, where: str) -> dict[str, Any]:
     if not isinstance(record, dict):
         raise CollectionError(f"{where}: item is not a JSON object")
     item_id = record.get("id")
-    if not isinstance(item_id, str) or not _ID_PATTERN.match(item_id):
+    if not is_item_id(item_id):
         raise CollectionError(f"{where}: invalid item id {item_id!r}")
     where = f"{where} (item {item_id})"
     out: dict[str, Any] = {"id": item_id}
@@ -150,8 +175,8 @@ def record_to_fields(record: object, where: str) -> dict[str, Any]:
     if out["source_split"] is not None and out["source_split"] not in SPLITS:
         raise CollectionError(f"{where}: unknown source split {out['source_split']!r}")
     out["source_index"] = _optional_int(record, "source_index", where)
-    if out["source_index"] is not None and out["source_index"] < 0:
-        raise CollectionError(f"{where}: negative source index")
+    if out["source_index"] is not None and not 0 <= out["source_index"] < 2**31:
+        raise CollectionError(f"{where}: source index out of range")
     out["original_label"] = _optional_label(record, "original_label", where, digits_only=True)
     out["intended_label"] = _optional_label(record, "intended_label", where)
     out["human_label"] = _optional_label(record, "human_label", where)
@@ -166,16 +191,16 @@ def record_to_fields(record: object, where: str) -> dict[str, Any]:
     out["predictions"] = _label_map(record, "predictions", where, digits_only=True)
     distances = record.get("distances")
     if not isinstance(distances, dict) or not all(
-        key in NORMS and _is_number(value) for key, value in distances.items()
+        key in NORMS and is_finite_number(value) for key, value in distances.items()
     ):
         raise CollectionError(f"{where}: 'distances' must map norm names to numbers")
     out["distances"] = {key: float(value) for key, value in distances.items()}
     image_file = record.get("image_file")
-    if not isinstance(image_file, str) or not _FILE_PATTERN.match(image_file):
+    if not isinstance(image_file, str) or not _FILE_PATTERN.fullmatch(image_file):
         raise CollectionError(f"{where}: invalid image_file {image_file!r}")
     out["image_file"] = image_file
     original_file = record.get("original_file")
-    if original_file is not None and (not isinstance(original_file, str) or not _FILE_PATTERN.match(original_file)):
+    if original_file is not None and (not isinstance(original_file, str) or not _FILE_PATTERN.fullmatch(original_file)):
         raise CollectionError(f"{where}: invalid original_file {original_file!r}")
     out["original_file"] = original_file
     extra = record.get("extra", {})
@@ -201,8 +226,14 @@ def check_label(label: object, what: str, *, digits_only: bool = False) -> int |
     return value
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+def is_finite_number(value: object) -> bool:
+    """A finite JSON number (not a bool) that fits a float (an integer with hundreds of digits does not)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 def _string(record: dict[str, Any], name: str, where: str) -> str:
@@ -232,7 +263,7 @@ def _optional_number(record: dict[str, Any], name: str, where: str) -> float | N
     value = record.get(name)
     if value is None:
         return None
-    if not _is_number(value) or value < 0:
+    if not is_finite_number(value) or value < 0:
         raise CollectionError(f"{where}: '{name}' must be a finite number >= 0 or null")
     return float(value)
 

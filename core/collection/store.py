@@ -28,7 +28,7 @@ import os
 import uuid
 import weakref
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -36,7 +36,7 @@ import numpy as np
 
 from core.budget import FEASIBILITY_TOLERANCE, NORMS, distance, quantize
 from core.collection import png
-from core.collection.fsutil import TEMP_SUFFIX, atomic_write_bytes, fsync_dir, fsync_file
+from core.collection.fsutil import TEMP_SUFFIX, atomic_write_bytes, fsync_dir, fsync_file, read_limited
 from core.collection.schema import (
     EDITABLE_FIELDS,
     FORMAT_VERSION,
@@ -45,6 +45,7 @@ from core.collection.schema import (
     SPLITS,
     Item,
     check_label,
+    is_item_id,
     item_to_record,
     now_iso,
     record_to_fields,
@@ -65,6 +66,15 @@ JOURNAL: Final = "journal.jsonl"
 LOCK: Final = ".lock"
 DEFAULT_COMPACT_EVERY: Final = 256
 """Journal lines after which the manifest is rewritten and the journal truncated."""
+
+write_step_hook: Callable[[str], None] | None = None
+"""Tests only: called with a step's name before each write a save makes (image files, journal line, fsync,
+manifest, truncation), so a test can end the process at every step in turn and check what survives."""
+
+
+def _step(name: str) -> None:
+    if write_step_hook is not None:
+        write_step_hook(name)
 
 
 @functools.lru_cache(maxsize=2)
@@ -253,7 +263,9 @@ class Collection:
         measured distance is kept in ``budget_violation``.
         """
         self._check_writable()
-        item_id = item_id or uuid.uuid4().hex
+        item_id = uuid.uuid4().hex if item_id is None else item_id
+        if not is_item_id(item_id):
+            raise CollectionError(f"{self.path}: invalid item id {str(item_id)[:40]!r} (expected 32 hex digits)")
         if item_id in self._items:
             raise CollectionError(f"{self.path}: an item with id {item_id} already exists")
         if (source_split is None) != (source_index is None):
@@ -264,6 +276,11 @@ class Collection:
                 original = source_pixels
             if original_label is None:
                 original_label = source_label
+            elif original_label != source_label:
+                raise CollectionError(
+                    f"original label {original_label} disagrees with MNIST {source_split}[{source_index}], "
+                    f"which is a {source_label}"
+                )
         timestamp = now_iso()
         fields: dict[str, Any] = {
             "id": item_id,
@@ -362,7 +379,9 @@ class Collection:
             self._sync_pending()
             self._write_manifest(backup=True)
             if self._journal_fd is not None:
+                _step("truncate journal")
                 os.ftruncate(self._journal_fd, 0)
+                _step("fsync truncated journal")
                 os.fsync(self._journal_fd)
         except OSError as error:
             raise CollectionError(f"{self.path}: cannot rewrite the manifest ({error})") from None
@@ -472,6 +491,7 @@ class Collection:
         target = self.path / relative
         if target.exists():
             return
+        _step(f"write {relative}")
         try:
             atomic_write_bytes(target, png.encode_png(np.ascontiguousarray(pixels)), durable=self._durable)
         except OSError as error:
@@ -486,10 +506,12 @@ class Collection:
         body = json.dumps(entry, sort_keys=True, separators=(",", ":"), allow_nan=False)
         line = f"{zlib.crc32(body.encode()):08x} {body}\n".encode()
         try:
+            _step("append journal line")
             written = os.write(self._journal_fd, line)
             if written != len(line):
                 raise OSError(f"short write ({written} of {len(line)} bytes)")
             if self._durable:
+                _step("fsync journal")
                 os.fsync(self._journal_fd)
             else:
                 self._journal_unsynced = True
@@ -540,6 +562,7 @@ class Collection:
     def _write_manifest(self, *, backup: bool) -> None:
         manifest_path = self.path / MANIFEST
         if backup and manifest_path.exists():
+            _step("write manifest backup")
             atomic_write_bytes(self.path / BACKUP, manifest_path.read_bytes())
         document = {
             "format_version": FORMAT_VERSION,
@@ -550,6 +573,7 @@ class Collection:
             "journal_seq": self._seq,
             "items": [item_to_record(self._items[item_id]) for item_id in self._order],
         }
+        _step("write manifest")
         atomic_write_bytes(manifest_path, (json.dumps(document, indent=1, allow_nan=False) + "\n").encode())
 
     def _open_journal(self) -> None:
@@ -569,14 +593,15 @@ class Collection:
         if not manifest_path.is_file():
             raise CollectionError(f"{manifest_path}: missing; {self.path} is not a collection{backup_hint}")
         try:
-            raw = manifest_path.read_bytes()
+            raw = read_limited(manifest_path)
             document = json.loads(raw.decode("utf-8"))
         except OSError as error:
             raise CollectionError(f"{manifest_path}: cannot read ({error}){backup_hint}") from None
         except UnicodeDecodeError as error:
             raise CollectionError(f"{manifest_path}: not UTF-8 text (byte {error.start}){backup_hint}") from None
-        except (json.JSONDecodeError, RecursionError) as error:
-            raise CollectionError(f"{manifest_path}: invalid JSON ({error}){backup_hint}") from None
+        except (ValueError, RecursionError) as error:  # ValueError: bad syntax, or an integer too long to read
+            reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)[:120]
+            raise CollectionError(f"{manifest_path}: invalid JSON ({reason}){backup_hint}") from None
         try:
             self._read_manifest(document, manifest_path)
         except CollectionError as error:
@@ -630,7 +655,7 @@ class Collection:
 
     def _replay(self, journal: Path) -> bool:
         try:
-            raw = journal.read_bytes()
+            raw = read_limited(journal)
         except FileNotFoundError:
             return False
         except OSError as error:

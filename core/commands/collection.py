@@ -18,17 +18,31 @@ from core.collection import (
     import_npz,
     import_paper,
 )
+from core.collection.schema import LABEL_KINDS
 from core.errors import CollectionError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     export = subparsers.add_parser("export", help="export a collection (npz, imagefolder, csv, hf)")
     export.add_argument("collection", help="collection folder")
-    export.add_argument("--format", required=True, choices=EXPORT_FORMATS, dest="fmt")
+    export.add_argument(
+        "--format",
+        required=True,
+        choices=EXPORT_FORMATS,
+        dest="fmt",
+        help="npz: one file of arrays; imagefolder: torchvision class folders; csv: items.csv + PNGs; "
+        "hf: Hugging Face imagefolder (metadata.jsonl + PNGs)",
+    )
     export.add_argument("--out", required=True, help="output file (npz) or folder (other formats)")
-    export.add_argument("--label", choices=("intended", "human"), default="intended", help="label for classes")
+    export.add_argument(
+        "--label",
+        choices=LABEL_KINDS,
+        default="intended",
+        help="label of the classes, the 'label' column and the npz 'labels': original (the source digit's), "
+        "intended (the author's), human or consensus (the raters' consensus label)",
+    )
     export.add_argument("--allow-violations", action="store_true", help="export items over budget, flagged")
-    export.add_argument("--force", action="store_true", help="replace an existing output")
+    export.add_argument("--force", action="store_true", help="replace an earlier export at --out (nothing else)")
     export.set_defaults(handler=run_export)
 
     paper = subparsers.add_parser("import-paper", help="import the paper's invariance examples (ftramer repo)")
@@ -43,7 +57,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     plain.add_argument("--out", required=True, help="new collection folder")
     plain.add_argument("--norm", choices=tuple(NORMS), help="budget norm of every item (npz only)")
     plain.add_argument("--eps", type=float, help="budget of every item (npz only)")
-    plain.add_argument("--label", choices=("intended", "human"), default="intended", help="what the labels mean")
+    plain.add_argument(
+        "--label",
+        choices=LABEL_KINDS,
+        help="what the labels mean (default: original for an .npz's 'labels', intended for folder classes)",
+    )
     plain.add_argument("--name", default="", help="collection name")
     plain.add_argument("--author", default="", help="author recorded on every item")
     plain.set_defaults(handler=run_import)
@@ -89,10 +107,12 @@ def run_import(args: argparse.Namespace) -> int:
     if source.is_dir():
         if args.norm is not None or args.eps is not None:
             raise CollectionError(f"{source}: --norm/--eps apply to .npz files only")
-        report = import_folder(source, args.out, label=args.label, name=args.name, author=args.author)
+        label = args.label or "intended"
+        report = import_folder(source, args.out, label=label, name=args.name, author=args.author)
     else:
+        label = args.label or "original"
         report = import_npz(
-            source, args.out, norm=args.norm, eps=args.eps, label=args.label, name=args.name, author=args.author
+            source, args.out, norm=args.norm, eps=args.eps, label=label, name=args.name, author=args.author
         )
     _print_report(report, started)
     return 0

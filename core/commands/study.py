@@ -10,7 +10,12 @@ from pathlib import Path
 
 from core.device import configure_threads, resolve_device
 from core.errors import StudyError
-from core.study.consensus import DEFAULT_THRESHOLD, check_threshold
+from core.study.consensus import (
+    DEFAULT_MIN_RATER_ACCURACY,
+    DEFAULT_THRESHOLD,
+    check_min_accuracy,
+    check_threshold,
+)
 from core.study.sets import StudyItem, load_items
 
 
@@ -22,7 +27,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     pack = actions.add_parser("pack", help="write an offline browser study (images, order, index.html)")
     pack.add_argument("collections", nargs="+", metavar="COLL", help="collection folders whose items to show")
     pack.add_argument("--out", required=True, metavar="DIR", help="new folder for the pack")
-    pack.add_argument("--seed", type=int, default=0, help="seed for the clean digits and the order (default 0)")
+    pack.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed (>= 0) for the clean digits and the order, kept in the plan (default 0)",
+    )
     pack.add_argument("--rater-instructions", metavar="TEXT", help="instructions shown before the first image")
     pack.set_defaults(handler=run_pack)
 
@@ -33,8 +43,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         action="append",
         default=[],
         metavar="COLL",
-        help="where a collection now lives if it moved since the pack was made (matched by folder name)",
+        help="a collection the pack was made from (its study-plans/ folder holds the pack's plan), or where a "
+        "collection of in-app answers now lives (matched by folder name); repeat for several",
     )
+    ingest.add_argument(
+        "--replace-rater",
+        action="store_true",
+        help="replace the labels of a rater already ingested for these items (default: refuse)",
+    )
+    ingest.add_argument(
+        "--threshold",
+        type=float,
+        help=f"share of kept raters that must agree for a consensus label (default: the collection's, else "
+        f"{DEFAULT_THRESHOLD}); recorded in the collection",
+    )
+    _min_accuracy_option(ingest)
     ingest.set_defaults(handler=run_ingest)
 
     evaluate = subparsers.add_parser(
@@ -45,15 +68,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     evaluate.add_argument(
         "--threshold",
         type=float,
-        default=DEFAULT_THRESHOLD,
-        help=f"share of raters that must agree for a consensus (default {DEFAULT_THRESHOLD})",
+        help=f"share of raters that must agree for a consensus (default: the one recorded at ingest, else "
+        f"{DEFAULT_THRESHOLD})",
     )
-    evaluate.add_argument(
-        "--min-rater-accuracy",
-        type=float,
-        metavar="A",
-        help="leave out raters whose accuracy on the clean digits is below A (0-1)",
-    )
+    _min_accuracy_option(evaluate)
     evaluate.add_argument(
         "--count-not-a-digit",
         action="store_true",
@@ -65,6 +83,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     evaluate.add_argument("--csv", metavar="DIR", help="also write each table as DIR/<table>.csv")
     evaluate.add_argument("--plot", metavar="DIR", help="also write Figure 6 as DIR/figure6.svg")
     evaluate.set_defaults(handler=run_evaluate)
+
+
+def _min_accuracy_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--min-rater-accuracy",
+        type=float,
+        default=DEFAULT_MIN_RATER_ACCURACY,
+        metavar="A",
+        help=f"leave out of consensus and rates the raters whose accuracy on the control digits is below A, or who "
+        f"answered none (default {DEFAULT_MIN_RATER_ACCURACY}; 0 keeps everyone)",
+    )
+
+
+def _check_output_folder(folder: Path, option: str) -> None:
+    """Refuse an output folder that is a file or lies under one, before anything is computed or written."""
+    for path in (folder, *folder.parents):
+        if path.exists():
+            if not path.is_dir():
+                raise StudyError(f"{option} {folder}: {path} is a file, not a folder")
+            return
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
@@ -83,7 +121,12 @@ def run_pack(args: argparse.Namespace) -> int:
     items = _items(args.collections)
     out = write_pack(items, args.out, seed=args.seed, instructions=args.rater_instructions or DEFAULT_INSTRUCTIONS)
     print(f"wrote study pack {out}: {2 * len(items)} images ({len(items)} items + {len(items)} clean digits)")
-    print(f"open {out / 'index.html'} in a browser; ingest the answers with: invariance study ingest answers-*.json")
+    from core.study.pack import pack_id_of
+
+    print(f"pack id {pack_id_of(out)}; its plan (what each image is) is kept in each collection's study-plans/ folder")
+    collections = " ".join(f"--collection {path}" for path in args.collections)
+    print(f"open {out / 'index.html'} in a browser; ingest the answers with: "
+          f"invariance study ingest answers-*.json {collections}")  # fmt: skip
     print(f"done in {time.perf_counter() - started:.2f} s")
     return 0
 
@@ -91,26 +134,44 @@ def run_pack(args: argparse.Namespace) -> int:
 def run_ingest(args: argparse.Namespace) -> int:
     from core.study.ingest import ingest
 
-    summary = ingest(args.answers, collections=args.collection)
+    summary = ingest(
+        args.answers,
+        collections=args.collection,
+        replace_rater=args.replace_rater,
+        threshold=args.threshold,
+        min_rater_accuracy=args.min_rater_accuracy,
+    )
     for (rater, name), (n_clean, n_correct) in summary.clean.items():
         accuracy = f"{100 * n_correct / n_clean:.1f}%" if n_clean else "n/a"
         print(f"{name}: rater {rater!r}, clean digits {n_correct}/{n_clean} correct ({accuracy})")
+    for path in summary.unchanged:
+        print(f"{path.name}: already ingested, nothing changed")
+    for rater, reason in summary.excluded.items():
+        print(f"rater {rater!r} left out of consensus and rates: {reason}")
     for collection, count in summary.labels.items():
         print(f"{collection}: {count} labels written")
+    for collection, count in summary.consensus.items():
+        print(f"{collection}: {count} items with a consensus label (threshold {100 * summary.threshold:g}%)")
     return 0
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
     from core.study.answers import write_text_atomic
-    from core.study.ingest import rater_clean_counts
+    from core.study.ingest import rater_clean_counts, recorded_threshold
     from core.study.plot import figure6_svg
     from core.study.report import evaluate, format_report, zoo_infos
     from core.zoo import ZOO, available_models
 
     started = time.perf_counter()
-    threshold = check_threshold(args.threshold)
+    threshold = check_threshold(args.threshold if args.threshold is not None else recorded_threshold(args.collections))
+    check_min_accuracy(args.min_rater_accuracy)
     if args.batch_size < 1:
         raise StudyError(f"--batch-size {args.batch_size} must be at least 1")
+    for option, folder in (("--csv", args.csv), ("--plot", args.plot)):
+        if folder:
+            _check_output_folder(Path(folder), option)
+    rater_clean = rater_clean_counts(args.collections)  # read every input before the first warning
+    items = _items(args.collections)
     if args.models:
         models = [name.strip() for name in args.models.split(",") if name.strip()]
         unknown = [name for name in models if name not in ZOO]
@@ -122,13 +183,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
             print("invariance: warning: no trained model found; reporting human results only", file=sys.stderr)
     device = resolve_device(args.device)
     configure_threads()
-    items = _items(args.collections)
     report = evaluate(
         items,
         models,
         device=device,
         infos=zoo_infos(models),
-        rater_clean=rater_clean_counts(args.collections),
+        rater_clean=rater_clean,
         threshold=threshold,
         min_rater_accuracy=args.min_rater_accuracy,
         not_a_digit_succeeds=args.count_not_a_digit,
@@ -141,7 +201,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
             print(f"wrote {path}", file=sys.stderr if args.json else sys.stdout)
     if args.plot:
         path = Path(args.plot) / "figure6.svg"
-        write_text_atomic(path, figure6_svg(report))
+        try:
+            write_text_atomic(path, figure6_svg(report))
+        except OSError as error:
+            raise StudyError(f"cannot write {path}: {error.strerror or error}") from None
         print(f"wrote {path}", file=sys.stderr if args.json else sys.stdout)
     if args.json:
         print(json.dumps(report.to_json()))

@@ -7,6 +7,13 @@ Format (JSON, ``format_version`` 1)::
      "trials": [{"order": 0, "collection": "/abs/set.coll", "item": "17", "answer": 3, "response_ms": 812},
                 {"order": 1, "collection": null, "item": "clean:4242", "answer": -1, "response_ms": 640}, ...]}
 
+Study packs write format 2 instead, which names no collection, item or clean digit: the page only knows the
+pack's opaque id and the positions, and the organiser's plan (:mod:`core.study.plan`) maps them back::
+
+    {"format_version": 2, "kind": "invariance-lab.answers", "pack_id": "3f0c9a51d2e8b7a4", "rater": "ada",
+     "source": "pack", "started": "...", "finished": "...",
+     "trials": [{"order": 0, "answer": 3, "response_ms": 812}, ...]}
+
 ``order`` is the position at which the image was shown (0-based); ``item`` is the collection's item id (as a
 string), or ``clean:<MNIST test index>`` for the unmodified digits mixed in as an attention check (then
 ``collection`` is null); ``answer`` is 0..9 or -1 (not a digit); ``response_ms`` is the monotonic time from
@@ -21,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +40,13 @@ from core.files import atomic_write_bytes
 from core.labels import is_valid_label
 
 FORMAT_VERSION: Final = 1
+PACK_FORMAT_VERSION: Final = 2
+"""Answers written by a study pack's page: ``pack_id`` and trials by position only (see :mod:`core.study.plan`)."""
+MAX_JSON_BYTES: Final = 32 * 2**20
+MAX_RESPONSE_MS: Final = 7 * 24 * 3600 * 1000
+"""A week: longer response times are not a human's."""
+MAX_RATER_LENGTH: Final = 200
+PACK_ID_RE: Final = re.compile(r"[0-9a-f]{16}")
 ANSWERS_KIND: Final = "invariance-lab.answers"
 SESSION_KIND: Final = "invariance-lab.session"
 CLEAN_PREFIX: Final = "clean:"
@@ -185,9 +200,11 @@ def parse_answers(data: object, where: str, *, kind: str = ANSWERS_KIND) -> Answ
     if version != FORMAT_VERSION:
         raise StudyError(f"{where}: unsupported format_version {version!r} (this version reads {FORMAT_VERSION})")
     rater = check_rater(data.get("rater"), where)
+    if len(rater) > MAX_RATER_LENGTH:
+        raise StudyError(f"{where}: rater name longer than {MAX_RATER_LENGTH} characters")
     seed = data.get("seed")
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise StudyError(f"{where}: seed must be an integer")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
+        raise StudyError(f"{where}: seed must be an integer in 0..2^63-1")
     raw_trials = data.get("trials")
     if not isinstance(raw_trials, list) or not raw_trials:
         raise StudyError(f"{where}: trials must be a non-empty list")
@@ -208,36 +225,146 @@ def _parse_trial(raw: object, where: str, partial: bool) -> Trial:
         raise StudyError(f"{where}: expected an object")
     order, collection, item = raw.get("order"), raw.get("collection"), raw.get("item")
     answer, response_ms = raw.get("answer"), raw.get("response_ms")
-    if not isinstance(order, int) or isinstance(order, bool):
-        raise StudyError(f"{where}: order must be an integer")
+    if not isinstance(order, int) or isinstance(order, bool) or not 0 <= order < 2**31:
+        raise StudyError(f"{where}: order must be a non-negative integer")
     if not isinstance(item, str) or not item:
         raise StudyError(f"{where}: item must be a non-empty string")
     if collection is None:
         index = item[len(CLEAN_PREFIX) :]
-        if not item.startswith(CLEAN_PREFIX) or not index.isdigit() or not 0 <= int(index) < MNIST_TEST_SIZE:
+        if not item.startswith(CLEAN_PREFIX) or not re.fullmatch(r"[0-9]{1,4}", index):
             raise StudyError(f"{where}: item {item!r} without a collection must be clean:<test index 0-9999>")
     elif not isinstance(collection, str) or not collection:
         raise StudyError(f"{where}: collection must be a path or null")
     if answer is None and response_ms is None and partial:
         return Trial(order, TrialRef(collection, item))
     if not isinstance(answer, int) or isinstance(answer, bool) or not is_valid_label(answer):
-        raise StudyError(f"{where}: answer {answer!r} is not 0-9 or -1 (not a digit)")
-    if not isinstance(response_ms, int) or isinstance(response_ms, bool) or response_ms < 0:
-        raise StudyError(f"{where}: response_ms {response_ms!r} must be a non-negative integer")
+        raise StudyError(f"{where}: answer {_short(answer)} is not 0-9 or -1 (not a digit)")
+    if not isinstance(response_ms, int) or isinstance(response_ms, bool) or not 0 <= response_ms <= MAX_RESPONSE_MS:
+        raise StudyError(f"{where}: response_ms {_short(response_ms)} must be an integer in 0..{MAX_RESPONSE_MS}")
     return Trial(order, TrialRef(collection, item), answer, response_ms)
 
 
 def read_answers(path: str | Path, *, kind: str = ANSWERS_KIND) -> AnswersFile:
-    """Read and validate one answers file; raises :class:`StudyError` with a one-line message."""
+    """Read and validate one in-app answers (or session state) file; raises :class:`StudyError` with one line.
+
+    A study pack's answers file (format 2) is refused here: it only makes sense with its plan
+    (:func:`core.study.ingest.ingest` resolves it).
+    """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise StudyError(f"{path}: no such answers file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise StudyError(f"{path}: cannot read ({error})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise StudyError(f"{path}: not valid JSON ({error.msg} at line {error.lineno})") from None
+    data = read_json(path, "answers file")
+    if isinstance(data, dict) and data.get("format_version") == PACK_FORMAT_VERSION and kind == ANSWERS_KIND:
+        raise StudyError(f"{path}: answers of study pack {str(data.get('pack_id'))[:40]!r}; ingest it with its plan")
     return parse_answers(data, str(path), kind=kind)
+
+
+def read_json(path: Path, what: str, *, max_bytes: int = MAX_JSON_BYTES) -> object:
+    """Decode the JSON file ``path``; any problem (missing, too large, not UTF-8, not JSON, nested too deep,
+    numbers too large or not finite) is a :class:`StudyError` naming ``path`` and ``what`` it should be."""
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise StudyError(f"{path}: no such {what}") from None
+    except OSError as error:
+        raise StudyError(f"{path}: cannot read the {what} ({error.strerror or error})") from None
+    if len(raw) > max_bytes:
+        raise StudyError(f"{path}: {what} is larger than {max_bytes // 2**20} MiB")
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite_float)
+    except UnicodeDecodeError:
+        raise StudyError(f"{path}: {what} is not UTF-8 text") from None
+    except json.JSONDecodeError as error:
+        raise StudyError(f"{path}: {what} is not valid JSON ({error.msg} at line {error.lineno})") from None
+    except RecursionError:
+        raise StudyError(f"{path}: {what} is nested too deeply") from None
+    except ValueError as error:  # integers beyond Python's digit limit, non-finite numbers
+        raise StudyError(f"{path}: {what} holds an unusable number ({str(error)[:80]})") from None
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:20]} is out of range")
+    return value
+
+
+@dataclass(frozen=True)
+class PackTrial:
+    """One answered trial of a study pack: its position and the rater's label; what it showed is in the plan."""
+
+    order: int
+    answer: int
+    response_ms: int
+
+
+@dataclass(frozen=True)
+class PackAnswers:
+    """An answers file written by a study pack's page (format 2): the pack's id and the answers by position."""
+
+    rater: str
+    pack_id: str
+    trials: list[PackTrial]
+    source: str = "pack"
+    started: str = ""
+    finished: str = ""
+
+
+def parse_pack_answers(data: dict[str, Any], where: str) -> PackAnswers:
+    """Validate a decoded format-2 answers object (see :func:`parse_answers` for the checks in common)."""
+    rater = check_rater(data.get("rater"), where)
+    if len(rater) > MAX_RATER_LENGTH:
+        raise StudyError(f"{where}: rater name longer than {MAX_RATER_LENGTH} characters")
+    pack_id = data.get("pack_id")
+    if not isinstance(pack_id, str) or not PACK_ID_RE.fullmatch(pack_id):
+        raise StudyError(f"{where}: pack_id must be the pack's id (16 hex digits)")
+    raw_trials = data.get("trials")
+    if not isinstance(raw_trials, list) or not raw_trials:
+        raise StudyError(f"{where}: trials must be a non-empty list")
+    trials = []
+    for number, raw in enumerate(raw_trials):
+        here = f"{where}: trial {number}"
+        if not isinstance(raw, dict):
+            raise StudyError(f"{here}: expected an object")
+        order = _bounded_int(raw.get("order"), f"{here}: order", 0, len(raw_trials) - 1)
+        answer = raw.get("answer")
+        if not isinstance(answer, int) or isinstance(answer, bool) or not is_valid_label(answer):
+            raise StudyError(f"{here}: answer {_short(answer)} is not 0-9 or -1 (not a digit)")
+        response_ms = _bounded_int(raw.get("response_ms"), f"{here}: response_ms", 0, MAX_RESPONSE_MS)
+        trials.append(PackTrial(order, answer, response_ms))
+    trials.sort(key=lambda trial: trial.order)
+    if [trial.order for trial in trials] != list(range(len(trials))):
+        raise StudyError(f"{where}: trial orders must be 0..{len(trials) - 1}, each once")
+    texts = {name: data.get(name, "") for name in ("source", "started", "finished")}
+    for name, value in texts.items():
+        if not isinstance(value, str):
+            raise StudyError(f"{where}: {name} must be a string")
+    return PackAnswers(rater, pack_id, trials, **texts)
+
+
+def _short(value: object) -> str:
+    """``repr(value)``, cut to 40 characters (huge numbers and strings stay one short line)."""
+    text = repr(value) if not isinstance(value, int) or abs(value) < 10**40 else f"<{value.bit_length()}-bit integer>"
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _bounded_int(value: object, what: str, low: int, high: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise StudyError(f"{what} must be an integer in {low}..{high}")
+    return value
+
+
+def read_any_answers(path: str | Path) -> AnswersFile | PackAnswers:
+    """An answers file of either format: in-app (format 1, :class:`AnswersFile`) or study pack (format 2)."""
+    path = Path(path)
+    data = read_json(path, "answers file")
+    if (
+        isinstance(data, dict)
+        and data.get("kind") == ANSWERS_KIND
+        and data.get("format_version") == PACK_FORMAT_VERSION
+    ):
+        return parse_pack_answers(data, str(path))
+    return parse_answers(data, str(path))

@@ -23,6 +23,9 @@ from core.labels import NOT_A_DIGIT, is_valid_label
 DEFAULT_THRESHOLD: Final = 0.7
 """Fraction of raters that must give one label for a consensus (the paper uses 70%)."""
 
+DEFAULT_MIN_RATER_ACCURACY: Final = 0.8
+"""Raters who get fewer of the control (clean) digits right are left out of consensus and rates by default."""
+
 _EPS: Final = 1e-9
 
 ConsensusSource = Literal["raters", "imported", "none"]
@@ -63,7 +66,7 @@ def check_threshold(threshold: float) -> float:
 
 def item_consensus(
     human_labels: Mapping[str, int],
-    original_label: int,
+    original_label: int | None,
     *,
     threshold: float = DEFAULT_THRESHOLD,
     imported_label: int | None = None,
@@ -73,8 +76,9 @@ def item_consensus(
     """Consensus of the raters in ``human_labels`` (rater -> label) on one image whose test label is ``original_label``.
 
     Raters in ``excluded_raters`` are ignored. When no rater is left and ``imported_label`` is given, that label
-    is the consensus (agreement 1.0, source ``"imported"``). Raises :class:`StudyError` for a label outside
-    0..9 / NOT_A_DIGIT or a threshold outside (0, 1].
+    is the consensus (agreement 1.0, source ``"imported"``). With ``original_label`` ``None`` (not known) nothing
+    counts as changed or successful, but the consensus label is still found. Raises :class:`StudyError` for a
+    label outside 0..9 / NOT_A_DIGIT or a threshold outside (0, 1].
     """
     check_threshold(threshold)
     excluded = set(excluded_raters)
@@ -98,24 +102,44 @@ def item_consensus(
     plurality = None if tied else top_label
     agreement = top_count / n
     reached = plurality is not None and top_count >= threshold * n - _EPS
-    changed = reached and plurality != original_label
+    changed = reached and original_label is not None and plurality != original_label
     successful = changed and (not_a_digit_succeeds or plurality != NOT_A_DIGIT)
     return Consensus(dict(sorted(counts.items())), n, plurality, agreement, reached, changed, successful, source)
 
 
 @dataclass(frozen=True)
 class RaterCheck:
-    """One rater's accuracy on the unmodified test digits mixed into their session."""
+    """One rater's accuracy on the unmodified test digits (controls) mixed into their sessions."""
 
     rater: str
     n_clean: int
     n_correct: int
     excluded: bool = False
+    min_accuracy: float | None = None
 
     @property
     def accuracy(self) -> float | None:
         """``n_correct / n_clean``, or ``None`` when the rater saw no clean digit."""
         return self.n_correct / self.n_clean if self.n_clean else None
+
+    @property
+    def reason(self) -> str:
+        """Why the rater is left out ("" when kept)."""
+        if not self.excluded:
+            return ""
+        if not self.n_clean:
+            return "answered no control digit, so their attention cannot be checked"
+        return (
+            f"{self.n_correct} of {self.n_clean} control digits right ({100 * (self.accuracy or 0.0):.1f}%), "
+            f"below the minimum {100 * (self.min_accuracy or 0.0):.0f}%"
+        )
+
+
+def check_min_accuracy(min_accuracy: float | None) -> float | None:
+    """Return ``min_accuracy`` if it is ``None`` or in [0, 1], else raise :class:`StudyError`."""
+    if min_accuracy is not None and not 0.0 <= min_accuracy <= 1.0:
+        raise StudyError(f"minimum rater accuracy {min_accuracy} must be in [0, 1]")
+    return min_accuracy
 
 
 def rater_checks(
@@ -123,15 +147,14 @@ def rater_checks(
 ) -> dict[str, RaterCheck]:
     """Attention check per rater from ``rater -> (n_clean, n_correct)``.
 
-    A rater is ``excluded`` when ``min_accuracy`` is given and their clean accuracy is below it; a rater
-    with no clean answers is never excluded (there is nothing to judge them by).
+    A rater is ``excluded`` when ``min_accuracy`` is given and positive and their clean accuracy is below it; a
+    rater with no clean answers is then excluded too (there is nothing to vouch for them).
     """
-    if min_accuracy is not None and not 0.0 <= min_accuracy <= 1.0:
-        raise StudyError(f"minimum rater accuracy {min_accuracy} must be in [0, 1]")
+    check_min_accuracy(min_accuracy)
     checks = {}
     for rater, (n_clean, n_correct) in sorted(clean_answers.items()):
         if n_correct < 0 or n_correct > n_clean:
             raise StudyError(f"rater {rater!r}: {n_correct} correct of {n_clean} clean answers is impossible")
-        excluded = bool(min_accuracy is not None and n_clean and n_correct / n_clean < min_accuracy - _EPS)
-        checks[rater] = RaterCheck(rater, n_clean, n_correct, excluded)
+        excluded = bool(min_accuracy and (not n_clean or n_correct / n_clean < min_accuracy - _EPS))
+        checks[rater] = RaterCheck(rater, n_clean, n_correct, excluded, min_accuracy)
     return checks

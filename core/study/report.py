@@ -22,6 +22,7 @@ from torch import nn
 
 from core import budget
 from core.errors import ModelError, StudyError
+from core.study.agreement import AgreementStats, agreement_stats
 from core.study.consensus import DEFAULT_THRESHOLD, Consensus, RaterCheck, item_consensus, rater_checks
 from core.study.sets import StudyItem, evaluable
 
@@ -35,6 +36,15 @@ _EPS: Final = 1e-6
 
 Predictions = Mapping[str, np.ndarray]
 """model name -> int64 (N,) predicted labels, aligned with the image batch they were made on."""
+
+
+class Percent(float):
+    """A share in [0, 1] shown as a percentage in text tables; CSV files get the plain number."""
+
+
+Cell = str | int | float | None
+"""A table cell: text, a count, a number (``Percent`` for shares) or nothing."""
+_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,8 @@ class SetReport:
     n_not_a_digit: int
     n_no_consensus: int
     agreement: dict[str, Agreement] = field(default_factory=dict)
+    stats: AgreementStats | None = None
+    """Inter-rater agreement of the kept raters (Krippendorff's α, Fleiss' κ, raters per item)."""
 
     @property
     def success_rate(self) -> float | None:
@@ -98,6 +110,36 @@ class SetReport:
             "n_not_a_digit": self.n_not_a_digit,
             "n_no_consensus": self.n_no_consensus,
             "models": {name: value.to_json() for name, value in self.agreement.items()},
+            "agreement_stats": None if self.stats is None else self.stats.to_json(),
+        }
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """One item of the report: its labels, the consensus of the kept raters and every model's prediction."""
+
+    collection: str
+    item_id: str
+    set_name: str
+    original_label: int | None
+    intended_label: int | None
+    human_labels: dict[str, int]
+    consensus: Consensus
+    predictions: dict[str, int]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "collection": self.collection,
+            "id": self.item_id,
+            "set": self.set_name,
+            "original_label": self.original_label,
+            "intended_label": self.intended_label,
+            "human_labels": self.human_labels,
+            "consensus_label": self.consensus.human_label,
+            "n_raters": self.consensus.n_raters,
+            "agreement": self.consensus.agreement,
+            "successful": self.consensus.successful,
+            "predictions": self.predictions,
         }
 
 
@@ -147,6 +189,8 @@ class Report:
     certified: list[CertifiedBreak]
     skipped_models: dict[str, str] = field(default_factory=dict)
     """model -> why it was skipped (missing checkpoint, ...)."""
+    items: list[ItemResult] = field(default_factory=list)
+    """Every evaluated item with its labels and each model's prediction (when predictions were given)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -162,6 +206,7 @@ class Report:
                     "n_correct": check.n_correct,
                     "accuracy": check.accuracy,
                     "excluded": check.excluded,
+                    "reason": check.reason,
                 }
                 for name, check in self.raters.items()
             },
@@ -176,75 +221,139 @@ class Report:
                 for name in dict.fromkeys(b.model for b in self.certified)
             },
             "skipped_models": self.skipped_models,
+            "items": [item.to_json() for item in self.items],
         }
 
     # --- tables as rows (shared by the CLI's text output, CSV export and the editor panel) ---------------
     def table1(self) -> tuple[list[str], list[list[str]]]:
-        """Header and rows of Table 1: success rate per set."""
+        """Header and rows of Table 1: success rate per set, with the raters' agreement."""
+        return _display(self._table1())
+
+    def _table1(self) -> tuple[list[str], list[list[Cell]]]:
         header = ["set", "method", "norm", "eps", "items", "rated", "successful", "success rate",
-                  "kept original", "not a digit", "no consensus"]  # fmt: skip
-        rows = [
-            [s.set_name, s.method, s.norm or "", _num(s.eps), str(s.n_items), str(s.n_rated), str(s.n_successful),
-             _pct(s.success_rate), str(s.n_original), str(s.n_not_a_digit), str(s.n_no_consensus)]
-            for s in self.sets
-        ]  # fmt: skip
+                  "kept original", "not a digit", "no consensus", "raters per item", "krippendorff alpha",
+                  "fleiss kappa"]  # fmt: skip
+        rows: list[list[Cell]] = []
+        for s in self.sets:
+            stats = s.stats
+            rows.append(
+                [s.set_name, s.method, s.norm or "", s.eps, s.n_items, s.n_rated, s.n_successful,
+                 _share(s.success_rate), s.n_original, s.n_not_a_digit, s.n_no_consensus,
+                 None if stats is None else stats.mean_raters, None if stats is None else stats.krippendorff_alpha,
+                 None if stats is None else stats.fleiss_kappa]
+            )  # fmt: skip
         return header, rows
 
     def table2(self) -> tuple[list[str], list[list[str]]]:
         """Header and rows of Table 2: agreement of each model with the human label on successful items."""
+        return _display(self._table2())
+
+    def _table2(self) -> tuple[list[str], list[list[Cell]]]:
         header = ["set", "successful", *self.models]
-        rows = [["clean digits", str(self.n_clean), *[_pct(self.clean[m].agreement) for m in self.models]]]
+        rows: list[list[Cell]] = [
+            ["clean digits", self.n_clean, *[_share(self.clean[m].agreement) for m in self.models]]
+        ]
         for s in self.sets:
-            rows.append([s.set_name, str(s.n_successful), *[_pct(s.agreement[m].agreement) for m in self.models]])
+            rows.append([s.set_name, s.n_successful, *[_share(s.agreement[m].agreement) for m in self.models]])
         return header, rows
 
     def figure6_table(self) -> tuple[list[str], list[list[str]]]:
+        return _display(self._figure6_table())
+
+    def _figure6_table(self) -> tuple[list[str], list[list[Cell]]]:
         header = ["panel", "model", "train eps", "agreement", "n"]
-        rows = [[p.panel, p.model, _num(p.eps), _pct(p.agreement.agreement), str(p.agreement.n)] for p in self.figure6]
+        rows: list[list[Cell]] = [
+            [p.panel, p.model, p.eps, _share(p.agreement.agreement), p.agreement.n] for p in self.figure6
+        ]
         return header, rows
 
     def certified_table(self) -> tuple[list[str], list[list[str]]]:
+        return _display(self._certified_table())
+
+    def _certified_table(self) -> tuple[list[str], list[list[Cell]]]:
         header = ["model", "set", "radius", "successful", "within radius", "inside certified", "agree"]
-        rows = [
-            [b.model, b.set_name, _num(b.radius), str(b.n_successful), str(b.n_within), str(b.n_inside),
-             str(b.n_inside_agree)]
+        rows: list[list[Cell]] = [
+            [b.model, b.set_name, b.radius, b.n_successful, b.n_within, b.n_inside, b.n_inside_agree]
             for b in self.certified
-        ]  # fmt: skip
+        ]
         return header, rows
 
     def raters_table(self) -> tuple[list[str], list[list[str]]]:
-        header = ["rater", "clean digits", "correct", "accuracy", "excluded"]
-        rows = [
-            [c.rater, str(c.n_clean), str(c.n_correct), _pct(c.accuracy), "yes" if c.excluded else ""]
+        return _display(self._raters_table())
+
+    def _raters_table(self) -> tuple[list[str], list[list[Cell]]]:
+        header = ["rater", "clean digits", "correct", "accuracy", "excluded", "reason"]
+        rows: list[list[Cell]] = [
+            [c.rater, c.n_clean, c.n_correct, _share(c.accuracy), "yes" if c.excluded else "", c.reason]
             for c in self.raters.values()
         ]
         return header, rows
 
-    def tables(self) -> dict[str, tuple[list[str], list[list[str]]]]:
-        """Every table by file stem: ``table1``, ``table2``, ``figure6``, ``certified``, ``raters``."""
+    def typed_tables(self) -> dict[str, tuple[list[str], list[list[Cell]]]]:
+        """Every table by file stem, with numbers as numbers (shares as :class:`Percent` in [0, 1])."""
         return {
-            "table1": self.table1(),
-            "table2": self.table2(),
-            "figure6": self.figure6_table(),
-            "certified": self.certified_table(),
-            "raters": self.raters_table(),
+            "table1": self._table1(),
+            "table2": self._table2(),
+            "figure6": self._figure6_table(),
+            "certified": self._certified_table(),
+            "raters": self._raters_table(),
         }
 
+    def tables(self) -> dict[str, tuple[list[str], list[list[str]]]]:
+        """Every table by file stem, as display text: ``table1``, ``table2``, ``figure6``, ``certified``, ``raters``."""
+        return {name: _display(table) for name, table in self.typed_tables().items()}
+
     def write_csv(self, directory: str | Path) -> list[Path]:
-        """Write each table as ``<directory>/<name>.csv`` (atomically); returns the paths."""
+        """Write each table as ``<directory>/<name>.csv`` (atomically); returns the paths.
+
+        Numbers are plain numbers (shares in [0, 1], not percent strings; an empty cell is unknown). Text cells
+        that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``, tab or CR) get a
+        leading ``'``.
+        """
         from core.study.answers import write_text_atomic
 
         directory = Path(directory)
         paths = []
-        for name, (header, rows) in self.tables().items():
+        for name, (header, rows) in self.typed_tables().items():
             buffer = io.StringIO()
             writer = csv.writer(buffer, lineterminator="\n")
-            writer.writerow(header)
-            writer.writerows(rows)
+            writer.writerow([csv_cell(cell) for cell in header])
+            writer.writerows([csv_cell(cell) for cell in row] for row in rows)
             path = directory / f"{name}.csv"
-            write_text_atomic(path, buffer.getvalue())
+            try:
+                write_text_atomic(path, buffer.getvalue())
+            except OSError as error:
+                raise StudyError(f"cannot write {path}: {error.strerror or error}") from None
             paths.append(path)
         return paths
+
+
+def csv_cell(cell: Cell) -> str | int | float:
+    """``cell`` for a CSV file: numbers as numbers, text escaped against spreadsheet formula injection."""
+    if cell is None:
+        return ""
+    if isinstance(cell, (int, float)):
+        return float(cell) if isinstance(cell, Percent) else cell
+    return f"'{cell}" if cell.startswith(_FORMULA_START) else cell
+
+
+def _display(table: tuple[list[str], list[list[Cell]]]) -> tuple[list[str], list[list[str]]]:
+    header, rows = table
+    return header, [[_text(cell) for cell in row] for row in rows]
+
+
+def _text(cell: Cell) -> str:
+    if cell is None:
+        return ""
+    if isinstance(cell, Percent):
+        return _pct(float(cell))
+    if isinstance(cell, float):
+        return f"{cell:.3g}" if abs(cell) < 1 else _num(cell)
+    return str(cell)
+
+
+def _share(value: float | None) -> Percent | None:
+    return None if value is None else Percent(value)
 
 
 def _pct(value: float | None) -> str:
@@ -334,6 +443,7 @@ def build_report(
     min_rater_accuracy: float | None = None,
     not_a_digit_succeeds: bool = False,
     skipped_models: Mapping[str, str] | None = None,
+    item_predictions: Predictions | None = None,
 ) -> Report:
     """Assemble every number of the report.
 
@@ -341,7 +451,8 @@ def build_report(
     order); ``clean_predictions[m]``: its labels for the originals at :func:`unique_originals`;
     ``certified_originals[m]`` (certified models only): bool (len(successful),) — whether the original of each
     successful item is certified at the item's distance (only meaningful where that distance <= the model's ε).
-    ``rater_clean``: rater -> (clean digits seen, answered correctly).
+    ``rater_clean``: rater -> (clean digits seen, answered correctly). ``item_predictions[m]`` (optional): model
+    ``m``'s labels for every item, in order, reported per item in :attr:`Report.items`.
     """
     checks = rater_checks(rater_clean or {}, min_accuracy=min_rater_accuracy)
     excluded = {name for name, check in checks.items() if check.excluded}
@@ -354,11 +465,16 @@ def build_report(
     for name in models:
         if len(successful_predictions[name]) != len(successful) or len(clean_predictions[name]) != len(originals):
             raise StudyError(f"predictions of {name!r} do not match the items")
+        if item_predictions is not None and len(item_predictions[name]) != len(items):
+            raise StudyError(f"per-item predictions of {name!r} do not match the items")
 
     def agreement_on(indices: Sequence[int], name: str) -> Agreement:
         predicted = successful_predictions[name]
         hits = sum(int(predicted[position[i]]) == consensuses[i].plurality for i in indices)
         return Agreement(hits, len(indices))
+
+    def kept_labels(item: StudyItem) -> dict[str, int]:
+        return {rater: label for rater, label in item.human_labels.items() if rater not in excluded}
 
     groups: dict[str, list[int]] = {}
     for i, item in enumerate(items):
@@ -382,6 +498,7 @@ def build_report(
                 n_not_a_digit=sum(consensuses[i].human_label == -1 and consensuses[i].changed for i in members),
                 n_no_consensus=sum(consensuses[i].n_raters > 0 and not consensuses[i].consensus for i in members),
                 agreement={name: agreement_on(wins, name) for name in models},
+                stats=agreement_stats([kept_labels(items[i]) for i in members]),
             )
         )
 
@@ -424,6 +541,19 @@ def build_report(
         figure6=figure6,
         certified=breaks,
         skipped_models=dict(skipped_models or {}),
+        items=[
+            ItemResult(
+                collection=item.collection,
+                item_id=item.item_id,
+                set_name=item.set_name,
+                original_label=item.original_label,
+                intended_label=item.intended_label,
+                human_labels=dict(item.human_labels),
+                consensus=consensuses[i],
+                predictions={name: int(item_predictions[name][i]) for name in models if item_predictions},
+            )
+            for i, item in enumerate(items)
+        ],
     )
 
 
@@ -486,7 +616,7 @@ def evaluate(
     batch_size: int = 256,
     progress: Progress | None = None,
 ) -> Report:
-    """Run ``models`` on the successful items and the clean originals and build the :class:`Report`.
+    """Run ``models`` on every item and on the clean originals and build the :class:`Report`.
 
     A model that fails to load with :class:`ModelError` (unknown name, missing checkpoint) is skipped and
     logged as a warning; its reason is kept in ``Report.skipped_models``.
@@ -500,11 +630,11 @@ def evaluate(
     )
     successful = successful_indices(consensuses)
     originals = unique_originals(items)
-    images = _stack([items[i].image for i in successful])
+    images = _stack([item.image for item in items])
     clean_images = _stack([_original(items[i]) for i in originals])
     kept: list[str] = []
     skipped: dict[str, str] = {}
-    on_successful: dict[str, np.ndarray] = {}
+    on_items: dict[str, np.ndarray] = {}
     on_clean: dict[str, np.ndarray] = {}
     certified_flags: dict[str, np.ndarray] = {}
     for number, name in enumerate(models, start=1):
@@ -517,7 +647,7 @@ def evaluate(
             skipped[name] = str(error)
             continue
         kept.append(name)
-        on_successful[name] = predict(model, images, device, batch_size=batch_size)
+        on_items[name] = predict(model, images, device, batch_size=batch_size)
         on_clean[name] = predict(model, clean_images, device, batch_size=batch_size)
         info = infos.get(name, ModelInfo(name))
         if info.certified and info.norm is not None and info.eps is not None:
@@ -526,7 +656,7 @@ def evaluate(
         items,
         models=kept,
         infos=infos,
-        successful_predictions=on_successful,
+        successful_predictions={name: labels[successful] for name, labels in on_items.items()},
         clean_predictions=on_clean,
         certified_originals=certified_flags,
         rater_clean=rater_clean,
@@ -534,6 +664,7 @@ def evaluate(
         min_rater_accuracy=min_rater_accuracy,
         not_a_digit_succeeds=not_a_digit_succeeds,
         skipped_models=skipped,
+        item_predictions=on_items,
     )
 
 
@@ -551,8 +682,8 @@ def _certified_flags(
     distances = np.array([_distance(item, info.norm) for item in items], dtype=np.float64)
     within = np.flatnonzero(np.isfinite(distances) & (distances <= info.eps + _EPS))
     if len(within):
-        x = torch.as_tensor(np.stack([_original(items[k]) for k in within]), dtype=torch.float32, device=device)
-        y = torch.tensor([_original_label(items[k]) for k in within], device=device)
+        x = torch.as_tensor(np.stack([_original(items[int(k)]) for k in within]), dtype=torch.float32, device=device)
+        y = torch.tensor([_original_label(items[int(k)]) for k in within], device=device)
         eps = torch.as_tensor(distances[within], dtype=torch.float32, device=device)
         flags[within] = certify(model, x[:, None], y, eps).cpu().numpy().astype(bool)
     return flags

@@ -45,6 +45,8 @@ def plan_trials(items: Sequence[StudyItem], *, seed: int, n_test: int = MNIST_TE
     """
     if not items:
         raise StudyError("a study needs at least one item; the collections given are empty")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
+        raise StudyError(f"seed {seed} must be an integer in 0..2^63-1")
     rng = np.random.default_rng(seed)
     used = {item.source_index for item in items if item.source_split == "test" and item.source_index is not None}
     pool = np.setdiff1d(np.arange(n_test), np.fromiter(used, dtype=np.int64, count=len(used)))
