@@ -199,11 +199,11 @@ def write_pack_and_views(
     by_key = {(item.collection, item.item_id): item for item in items}
     mapping: list[dict[str, Any]] = []
     shown: list[np.ndarray] = []
-    for order, (collection_key, item_id, image) in enumerate(pack_trials(pack, items)):
+    for order, (collection_key, item_id, image) in enumerate(pack_trials(pack, list(collections.values()))):
         shown.append(image)
         trial = order + 1
         if collection_key is None:
-            index = int(item_id[len(CLEAN_PREFIX) :])
+            index = int(item_id[len(CLEAN_PREFIX) :])  # a control: an unchanged test digit
             mapping.append(
                 {"trial": trial, "group": "control", "control": True, "collection": None, "item": item_id,
                  "source_index": index, "source_label": int(test_labels[index]), "target_label": None,
@@ -226,33 +226,24 @@ def write_pack_and_views(
     return mapping
 
 
-def pack_trials(pack: Path, items: Sequence[Any]) -> list[tuple[str | None, str, np.ndarray]]:
+def pack_trials(pack: Path, collections: Sequence[Path]) -> list[tuple[str | None, str, np.ndarray]]:
     """(collection or None for a control, item id or ``clean:<index>``, image) per trial, in the pack's order.
 
-    Reads the trial references from the pack's ``study.json`` when it lists them; otherwise (a pack format
-    that keeps them out of the rater's files) identifies each shown image by its pixels.
+    The pack itself names no item (only its opaque ``pack_id`` and the images by position); what each position
+    shows comes from the organiser's plan kept in the collections (:func:`core.study.pack.pack_plan`).
     """
     from core.collection.png import decode_png
-    from core.data import load_mnist
+    from core.study.pack import pack_plan
 
     study = json.loads((pack / "study.json").read_text(encoding="utf-8"))
     trials = sorted(study["trials"], key=lambda t: int(t["order"]))
-    images = [decode_png((pack / t["image"]).read_bytes()) for t in trials]
-    if all("item" in t for t in trials):
-        return [(t.get("collection"), str(t["item"]), image) for t, image in zip(trials, images, strict=True)]
-    by_pixels: dict[bytes, tuple[str | None, str]] = {}
-    for item in items:
-        by_pixels.setdefault(_u8(item.image).tobytes(), (item.collection, item.item_id))
-    test, _ = load_mnist("test")
-    for index in range(test.shape[0] - 1, -1, -1):
-        by_pixels.setdefault(test[index].tobytes(), (None, f"{CLEAN_PREFIX}{index}"))
-    out: list[tuple[str | None, str, np.ndarray]] = []
-    for t, image in zip(trials, images, strict=True):
-        found = by_pixels.get(_u8(image).tobytes())
-        if found is None:
-            raise InvarianceError(f"{pack}: trial {t['order']} shows an image that is no item and no test digit")
-        out.append((found[0], found[1], image))
-    return out
+    plan = pack_plan(pack, list(collections))
+    if len(plan.trials) != len(trials):
+        raise InvarianceError(f"{pack}: the plan lists {len(plan.trials)} positions, the pack {len(trials)}")
+    return [
+        (ref.collection, ref.item, decode_png((pack / t["image"]).read_bytes()))
+        for t, ref in zip(trials, plan.trials, strict=True)
+    ]
 
 
 def _u8(image: np.ndarray) -> np.ndarray:
