@@ -273,6 +273,33 @@ def write_rater_view(folder: Path, images: Sequence[np.ndarray]) -> None:
     atomic_write_text(folder / "answers-template.json", json.dumps(template, indent=1) + "\n")
 
 
+def rater_view_answers_to_pack(template: str | Path, pack: str | Path) -> dict[str, Any]:
+    """A filled-in rater-view template as a study-pack answers object (format 2), for ``invariance study ingest``.
+
+    Every trial must be answered (0-9, or N/X/-1 for "not a digit"). The rater view records no response times,
+    so ``response_ms`` is 0 and ``source`` says ``"rater-view"``. Write the result with ``json.dump``.
+    """
+    from core.geninv.calibration import read_rater_answers
+    from core.study.pack import pack_id_of
+
+    rater, answers = read_rater_answers(template)
+    study = json.loads((Path(pack) / "study.json").read_text(encoding="utf-8"))
+    count = len(study["trials"])
+    missing = [trial for trial in range(1, count + 1) if trial not in answers]
+    if missing or len(answers) != count:
+        raise InvarianceError(f"{template}: {len(missing)} of {count} trials unanswered (first: {missing[:3]})")
+    return {
+        "format_version": 2,
+        "kind": "invariance-lab.answers",
+        "pack_id": pack_id_of(pack),
+        "rater": rater,
+        "source": "rater-view",
+        "started": "",
+        "finished": "",
+        "trials": [{"order": trial - 1, "answer": answers[trial], "response_ms": 0} for trial in range(1, count + 1)],
+    }
+
+
 __all__ = [
     "HELD_OUT",
     "SetSpec",
@@ -281,6 +308,7 @@ __all__ = [
     "pack_trials",
     "parse_range",
     "parse_sets",
+    "rater_view_answers_to_pack",
     "write_pack_and_views",
     "write_rater_view",
 ]

@@ -150,3 +150,30 @@ def test_existing_pack_folder_is_refused(pack, pool_bank, tiny_judge) -> None:  
     out, _ = pack
     with pytest.raises(Exception, match="already exists"):
         build_human_pack(out, SPECS, seed=3, bank=pool_bank, judge=tiny_judge)
+
+
+def test_rater_view_answers_are_ingested_by_the_study_module(pack, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    from core.geninv.human_pack import rater_view_answers_to_pack
+
+    source, _ = pack
+    out = tmp_path / "copy"
+    shutil.copytree(source, out)  # ingest writes labels into the collections: keep the module's pack intact
+    mapping = read_mapping_file(out / "organiser" / "mapping.json")
+    filled = {"rater": "ada", "answers": [
+        {"trial": e["trial"], "answer": e["source_label"] if e["control"] else e["target_label"]} for e in mapping
+    ]}  # fmt: skip
+    template = tmp_path / "ada.json"
+    template.write_text(json.dumps(filled))
+    converted = rater_view_answers_to_pack(template, out / "pack")
+    answers = tmp_path / "answers-ada.json"
+    answers.write_text(json.dumps(converted))
+    collections = sorted((out / "organiser" / "collections").iterdir())
+    # the plan copies recorded the original paths: the study module finds moved collections by folder name
+    args = ["study", "ingest", str(answers)] + [f"--collection={c}" for c in collections]
+    assert main(args) == 0
+    partial = {"rater": "bob", "answers": filled["answers"][1:]}
+    template.write_text(json.dumps(partial))
+    with pytest.raises(Exception, match="unanswered"):
+        rater_view_answers_to_pack(template, out / "pack")
