@@ -21,6 +21,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         metavar="NAME",
         help="robust accuracy of NAME under ART's AutoPGD vs ours (gradient-masking audit)",
     )
+    parser.add_argument(
+        "--autoattack",
+        metavar="NAME",
+        help="robust accuracy of NAME under AutoAttack (standard, torchattacks) at its ℓ∞/ℓ2 threat model, "
+        "written to its card (default --n 1000)",
+    )
     parser.add_argument("--models", help="comma-separated subset (default: every trained model)")
     parser.add_argument("--n", type=int, default=None, help="test images (audit default 500)")
     parser.add_argument("--restarts", type=int, default=5, help="PGD restarts in the audit (as the cards)")
@@ -40,6 +46,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.independent:
         print(json.dumps(evaluation.independent_attack(args.independent, n=args.n or 200, device=args.device)))
+        return 0
+    if args.autoattack:
+        print(json.dumps(evaluation.evaluate_autoattack(args.autoattack, n=args.n, device=args.device), indent=2))
         return 0
     names = [get_entry(name).name for name in args.models.split(",")] if args.models else available_models()
     if args.audit:
