@@ -7,6 +7,7 @@ import json
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
 from core.errors import ModelError
 
@@ -127,7 +128,7 @@ def run_add(args: argparse.Namespace) -> int:
 def run_list(args: argparse.Namespace) -> int:
     from core.zoo import user
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in user.user_names():
         try:
             card = user.read_user_card(name)

@@ -139,7 +139,7 @@ def _card_row(name: str) -> ScoreRow:
         norm=norm,
         eps=eps,
         clean=_card_cell(card, "clean_accuracy"),
-        autoattack=_card_cell(card, autoattack.figure_key(norm, eps)) if threat else Cell(None),
+        autoattack=_card_cell(card, autoattack.figure_key(*threat)) if threat else Cell(None),
         pgd=_card_cell(card, f"robust_accuracy_{norm}_{eps}") if threat else Cell(None),
         certified=_card_cell(card, f"certified_accuracy_{model.eps}") if model.certified else Cell(None),
     )
