@@ -13,7 +13,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "scorecard",
         help="score models (user or zoo) beside every zoo model: clean, AutoAttack, PGD, IBP, human agreement",
     )
-    parser.add_argument("names", nargs="+", metavar="NAME", help="models to measure now (user or zoo)")
+    parser.add_argument(
+        "names", nargs="*", metavar="NAME", help="models to measure now (user or zoo); none: the zoo's cards only"
+    )
     shown = parser.add_mutually_exclusive_group()
     shown.add_argument("--json", action="store_true", help="print the rows as JSON")
     shown.add_argument("--markdown", action="store_true", help="print a Markdown table")

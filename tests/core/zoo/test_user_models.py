@@ -284,3 +284,27 @@ def test_user_model_in_evaluate_and_scorecard(tmp_path: Path, capsys: pytest.Cap
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the measured figures are cached on the user's card, so a second scorecard does not attack again
     assert "autoattack_linf_0.1@20" in user_models.read_user_card("tiny").evaluation["scorecard"]
+
+
+def test_a_slow_model_is_marked_slow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    factory = _bad_factory_module(
+        tmp_path,
+        monkeypatch,
+        """
+        import time
+        from torch import nn
+
+        class Slow(nn.Sequential):
+            def forward(self, x):
+                time.sleep(0.008)  # slower than SLOW_FORWARD_MS per single image
+                return super().forward(x)
+
+        def make():
+            return Slow(nn.Flatten(), nn.Linear(784, 10))
+        """,
+    )
+    weights = tmp_path / "w.safetensors"
+    save_file({key: value.contiguous() for key, value in tiny_classifier().state_dict().items()}, str(weights))
+    assert main(["models", "add", "slowpoke", "--factory", factory, "--weights", str(weights), "--n", "500"]) == 0
+    assert user_models.read_user_card("slowpoke").source["forward_ms_batch1"] > user_models.SLOW_FORWARD_MS
+    assert entry("slowpoke").slow and not entry("undefended").slow
