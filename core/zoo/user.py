@@ -26,6 +26,7 @@ import re
 import shutil
 import statistics
 import sys
+import threading
 import time
 import types
 import uuid
@@ -61,6 +62,7 @@ MAX_FILE_BYTES: Final = 2 * 1024**3
 FORMATS: Final = {"onnx": "model.onnx", "torchscript": "model.torchscript", "factory": "weights"}
 _WEIGHT_SUFFIXES: Final = (".safetensors", ".pt", ".pth")
 _TIMING_RUNS: Final = 20
+_IMPORT_LOCK: Final = threading.Lock()
 
 
 def user_dir() -> Path:
@@ -153,7 +155,7 @@ def _from_onnx(data: bytes, path: Path) -> nn.Module:
         import onnx
     except ImportError:
         raise ModelError("ONNX models need the 'onnx' and 'onnx2torch' packages (see the README)") from None
-    with _torchvision_placeholder():
+    with _IMPORT_LOCK, _torchvision_placeholder():  # the editor loads models on several threads
         try:
             from onnx2torch import convert
         except ImportError:

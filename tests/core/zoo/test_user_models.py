@@ -23,6 +23,7 @@ from core.zoo.cards import parse_card
 from tests.fixtures_collection import write_paper_layout
 from tests.fixtures_user_models import Scaled, export_onnx, mnist_test_digits, tiny_classifier
 
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.*is deprecated:DeprecationWarning")  # TorchScript route
 N_CHECK = "1000"  # the CLI default is all 10,000 test digits; 1,000 keeps these tests fast
 
 
