@@ -7,7 +7,8 @@ import json
 import time
 from typing import Any
 
-from core.zoo import ZOO, available_models, get_entry, load_card
+from core.zoo import ZOO, available_models, load_card
+from core.zoo import entry as model_entry
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     if args.autoattack:
         print(json.dumps(evaluation.evaluate_autoattack(args.autoattack, n=args.n, device=args.device), indent=2))
         return 0
-    names = [get_entry(name).name for name in args.models.split(",")] if args.models else available_models()
+    names = [model_entry(name).name for name in args.models.split(",")] if args.models else available_models()
     if args.audit:
         return _audit(names, args)
     trained = set(available_models())

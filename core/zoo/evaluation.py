@@ -221,11 +221,12 @@ def audit(
     workers = max(1, min(workers, len(names)))
 
     def audit_model(name: str) -> list[AuditRow]:
-        from core.zoo import load
+        from core.zoo import entry as find
+        from core.zoo import load, load_card
 
         if workers > 1:
             torch.set_num_threads(1)  # per OS thread (OpenMP): this worker's share of the cores
-        entry, card = get_entry(name), read_card(name)
+        entry, card = find(name), load_card(name)  # zoo or user model
         model = load(name, chosen)
         rows = []
         for figure in card_figures(entry, n, restarts):
