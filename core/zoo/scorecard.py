@@ -44,6 +44,8 @@ class Cell:
     source: str = ""
     """"card" | "measured" | "" (no figure)."""
     note: str = ""
+    first_500: float | None = None
+    """A card figure measured on more than 500 images also records its value on the first 500 (the PGD's n)."""
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,14 @@ def _card_cell(card: ModelCard, key: str) -> Cell:
     recorded = card.evaluation.get(key)
     if not isinstance(recorded, dict) or "value" not in recorded:
         return Cell(None)
-    return Cell(float(recorded["value"]), int(recorded.get("n", 0)), "card", str(recorded.get("attack", "")))
+    first = recorded.get("value_first_500")
+    return Cell(
+        float(recorded["value"]),
+        int(recorded.get("n", 0)),
+        "card",
+        str(recorded.get("attack", "")),
+        None if first is None or key == "clean_accuracy" else float(first),
+    )
 
 
 def _card_row(name: str) -> ScoreRow:
@@ -241,7 +250,10 @@ def _pct(cell: Cell) -> str:
     if cell.value is None:
         return "–"
     shown = f"{cell.value * 100:.1f}%"
-    return shown if cell.source != "card" or cell.n == 0 else f"{shown} (n={cell.n})"
+    if cell.source != "card" or cell.n == 0:
+        return shown
+    first = "" if cell.first_500 is None else f"; first 500: {cell.first_500 * 100:.1f}%"
+    return f"{shown} (n={cell.n}{first})"
 
 
 def markdown(rows: Sequence[ScoreRow], n: int) -> str:
@@ -263,9 +275,11 @@ def markdown(rows: Sequence[ScoreRow], n: int) -> str:
                 else f"{agreement.agreement * 100:.1f}% (n={agreement.n})"
             )
         lines.append("| " + " | ".join(cells) + " |")
+    measured = any(row.clean.source == "measured" or row.pgd.source == "measured" for row in rows)
+    where = f"Measured rows: first {n} MNIST test images (clean: all 10,000). " if measured else ""
     lines.append(
-        f"\nMeasured rows: first {n} MNIST test images (clean: all 10,000). Zoo rows: their model cards "
-        "(n shown). AutoAttack: standard version (torchattacks); PGD: PGD-100 x5 restarts (SLIDE for ℓ1)."
+        f"\n{where}Zoo rows: their model cards (n shown). AutoAttack: standard version (torchattacks); "
+        "PGD: PGD-100 x5 restarts (SLIDE for ℓ1)."
     )
     return "\n".join(lines)
 
