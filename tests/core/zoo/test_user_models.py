@@ -309,3 +309,15 @@ def test_a_slow_model_is_marked_slow(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert main(["models", "add", "slowpoke", "--factory", factory, "--weights", str(weights), "--n", "500"]) == 0
     assert user_models.read_user_card("slowpoke").source["forward_ms_batch1"] > user_models.SLOW_FORWARD_MS
     assert entry("slowpoke").slow and not entry("undefended").slow
+
+
+def test_standardized_inputs_are_wrapped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tiny = tiny_classifier()
+    path = export_onnx(tiny, tmp_path / "tiny.onnx")
+    assert add("std", "--onnx", str(path), "--mean", "0.1307") == 1
+    assert "--mean and --std go together" in capsys.readouterr().err
+    assert add("std", "--onnx", str(path), "--mean", "0.1307", "--std", "0.3081", "--input-range", "0-1") == 1
+    assert add("std", "--onnx", str(path), "--mean", "0.1307", "--std", "0.3081") == 0
+    x, _ = mnist_test_digits(50)
+    with torch.no_grad():
+        torch.testing.assert_close(load("std", "cpu")(x), tiny((x - 0.1307) / 0.3081), atol=1e-4, rtol=1e-4)
