@@ -61,6 +61,7 @@ NAME_PATTERN: Final = re.compile(r"[a-z0-9][a-z0-9._-]{0,47}")
 MAX_FILE_BYTES: Final = 2 * 1024**3
 FORMATS: Final = {"onnx": "model.onnx", "torchscript": "model.torchscript", "factory": "weights"}
 _WEIGHT_SUFFIXES: Final = (".safetensors", ".pt", ".pth")
+_STORED_NAMES: Final = ("model.onnx", "model.torchscript", *(f"weights{suffix}" for suffix in _WEIGHT_SUFFIXES))
 _TIMING_RUNS: Final = 20
 _IMPORT_LOCK: Final = threading.Lock()
 
@@ -96,6 +97,8 @@ def read_user_card(name: str) -> ModelCard:
         raise ModelError(
             f"{path}: not a user model card (origin {card.origin!r}, format {card.source.get('format')!r})"
         )
+    if card.source.get("file") not in _STORED_NAMES:  # never a path: load and remove touch only these names
+        raise ModelError(f"{path}: source.file must be one of {', '.join(_STORED_NAMES)}")
     return card
 
 
@@ -120,9 +123,7 @@ def load_user(name: str, device: torch.device) -> nn.Module:
     """User model ``name`` wrapped to the zoo's contract, eval mode, gradients off, on ``device``."""
     card = read_user_card(name)
     folder = models_dir() / name
-    stored = folder / str(card.source.get("file", ""))
-    if stored.parent != folder:
-        raise ModelError(f"{folder / CARD_NAME}: the card's source.file must be a file name in its folder")
+    stored = folder / str(card.source["file"])
     data = read_verified(stored, card.checkpoint_sha256)
     inner = build_network(str(card.source["format"]), data, stored, card.source.get("factory"))
     convention = Convention.from_dict(card.source.get("convention"), str(folder / CARD_NAME))

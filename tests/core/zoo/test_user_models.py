@@ -321,3 +321,17 @@ def test_standardized_inputs_are_wrapped(tmp_path: Path, capsys: pytest.CaptureF
     x, _ = mnist_test_digits(50)
     with torch.no_grad():
         torch.testing.assert_close(load("std", "cpu")(x), tiny((x - 0.1307) / 0.3081), atol=1e-4, rtol=1e-4)
+
+
+def test_a_card_cannot_point_outside_its_folder(tmp_path: Path) -> None:
+    assert add("tiny", "--onnx", str(export_onnx(tiny_classifier(), tmp_path / "tiny.onnx"))) == 0
+    card_path = user_models.models_dir() / "tiny" / "card.json"
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    card = json.loads(card_path.read_text())
+    card["source"]["file"] = str(Path("..") / ".." / ".." / victim.name)
+    card_path.write_text(json.dumps(card))
+    with pytest.raises(ModelError, match=r"source\.file must be one of"):
+        load("tiny", "cpu")
+    assert main(["models", "remove", "tiny"]) == 1
+    assert victim.read_text() == "keep me"
