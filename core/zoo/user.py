@@ -17,6 +17,7 @@ and registers nothing unless all is well.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib
 import importlib.util
 import io
@@ -418,8 +419,6 @@ def forward_ms(model: nn.Module) -> float:
 
 
 def _card(request: AddRequest, measured: Measured, stored_name: str, data: bytes) -> ModelCard:
-    import hashlib
-
     threat = {"norm": request.threat[0], "eps": request.threat[1]} if request.threat else {}
     what = f"{request.fmt} model from {request.file.name}" + (f" ({request.factory})" if request.factory else "")
     return ModelCard(
