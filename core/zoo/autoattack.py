@@ -2,8 +2,11 @@
 
 We do not implement AutoAttack: ``torchattacks`` (3.5, maintained, pure Python on top of torch, no torch pin
 of its own) provides the *standard* version, APGD-CE → APGD-T → FAB-T → Square, each run only on the images
-still classified correctly. Its result is projected onto the budget here (the attack is not trusted to stay in
-the ball), and every image is attacked once with a fixed seed, so a figure is reproducible.
+still classified correctly. Its gradient attacks take 10 steps (torchattacks' defaults; the reference
+implementation, fra31/auto-attack, takes 100), so a figure here is an upper bound that a longer run could only
+lower; its Square attack takes the reference's 5,000 queries. Each result is projected onto the budget here
+(the attack is not trusted to stay in the ball), and every image is attacked once with a fixed seed, so a
+figure is reproducible.
 """
 
 from __future__ import annotations
@@ -34,8 +37,8 @@ def attack_name(norm: str, eps: float) -> str:
     import torchattacks
 
     return (
-        f"AutoAttack standard (torchattacks {torchattacks.__version__}: APGD-CE, APGD-T, FAB-T, Square), "
-        f"{norm} ε={eps}, seed 0"
+        f"AutoAttack standard (torchattacks {torchattacks.__version__}: APGD-CE, APGD-T 9 targets, FAB-T 9 targets, "
+        f"10 steps each, then Square 5000 queries), {norm} ε={eps}, seed 0"
     )
 
 
