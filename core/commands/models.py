@@ -112,7 +112,7 @@ def run_add(args: argparse.Namespace) -> int:
         factory=args.factory,
         threat=user.parse_threat(args.threat) if args.threat else None,
         description=args.description,
-        command=shlex.join(["invariance", *sys.argv[1:]]) if sys.argv[1:2] == ["models"] else "",
+        command=shlex.join(["invariance", *sys.argv[1:]]) if "models" in sys.argv[1:3] else "",
     )
     card = user.add_model(request, n=args.n)
     clean = card.evaluation["clean_accuracy"]
