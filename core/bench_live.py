@@ -48,6 +48,7 @@ def register_bench(subparsers: argparse._SubParsersAction) -> None:  # type: ign
     """Add the ``live`` benchmark to the ``invariance bench`` sub-commands."""
     parser = subparsers.add_parser("live", help="editor latency: stroke -> projection -> model bars (Qt, offscreen)")
     parser.add_argument("--models", type=int, default=6, help="number of feed-forward models (default 6)")
+    parser.add_argument("--model-names", help="comma-separated zoo or user models to use instead of --models")
     parser.add_argument("--strokes", type=int, default=200, help="stroke events to time (default 200)")
     parser.add_argument("--norm", default="linf", choices=("l0", "l1", "l2", "linf"), help="budget norm")
     parser.add_argument("--eps", type=float, default=0.3, help="budget ε (default 0.3)")
@@ -86,17 +87,20 @@ def machine_info(device: torch.device) -> dict[str, Any]:
     return info
 
 
-def bench_models(count: int) -> tuple[dict[str, tuple[Any, nn.Module]], str]:
+def bench_models(count: int, names: str | None = None) -> tuple[dict[str, tuple[Any, nn.Module]], str]:
     """``count`` feed-forward models as a StaticSource table, and a sentence saying where they came from."""
     from core import zoo
     from core.zoo.architectures import build
     from editor.sources import ModelInfo
 
     def info_of(name: str, shown: str) -> ModelInfo:
-        entry = zoo.ZOO[name]
+        entry = zoo.entry(name)
         return ModelInfo(shown, entry.family, entry.norm, entry.eps, entry.certified, False, entry.description)
 
-    fast = [name for name in zoo.available_models() if not zoo.ZOO[name].slow]
+    fast = [name for name in zoo.available_models() if not zoo.entry(name).slow]  # zoo first, then user models
+    if names:
+        fast = [zoo.entry(name.strip()).name for name in names.split(",")]
+        count = len(fast)
     table: dict[str, tuple[ModelInfo, nn.Module]] = {}
     if fast:
         loaded = [(name, zoo.load(name, device="cpu")) for name in fast[:count]]
@@ -135,7 +139,7 @@ def run_live(args: argparse.Namespace) -> int:
 
     app = QApplication.instance() or QApplication(["invariance-bench-live"])
     images, labels = load_mnist("test")
-    table, origin = bench_models(args.models)
+    table, origin = bench_models(args.models, args.model_names)
     import tempfile
 
     with tempfile.TemporaryDirectory() as scratch:

@@ -24,6 +24,8 @@ COMMAND_MODULES = (
     "core.commands.study",
     "core.commands.collection",
     "core.commands.geninv",
+    "core.commands.models",
+    "core.commands.scorecard",
 )
 
 

@@ -64,10 +64,7 @@ class ZooSource:
     def info(self, name: str) -> ModelInfo:
         from core import zoo
 
-        try:
-            entry = zoo.ZOO[name]
-        except KeyError:
-            raise ModelError(f"unknown model {name!r}") from None
+        entry = zoo.entry(name)  # zoo or user model; ModelError when unknown
         return ModelInfo(
             name=entry.name,
             family=entry.family,

@@ -160,7 +160,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from core.study.ingest import rater_clean_counts, recorded_threshold
     from core.study.plot import figure6_svg
     from core.study.report import evaluate, format_report, zoo_infos
-    from core.zoo import ZOO, available_models
+    from core.zoo import available_models, find_entry
 
     started = time.perf_counter()
     threshold = check_threshold(args.threshold if args.threshold is not None else recorded_threshold(args.collections))
@@ -174,9 +174,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     items = _items(args.collections)
     if args.models:
         models = [name.strip() for name in args.models.split(",") if name.strip()]
-        unknown = [name for name in models if name not in ZOO]
+        unknown = [name for name in models if find_entry(name) is None]
         if unknown:
-            raise StudyError(f"unknown model {unknown[0]!r}; known models: {', '.join(ZOO)}")
+            raise StudyError(f"unknown model {unknown[0]!r}; known models: {', '.join(available_models())}")
     else:
         models = available_models()
         if not models:

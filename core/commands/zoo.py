@@ -7,7 +7,8 @@ import json
 import time
 from typing import Any
 
-from core.zoo import ZOO, available_models, get_entry, load_card
+from core.zoo import ZOO, available_models, load_card
+from core.zoo import entry as model_entry
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -20,6 +21,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--independent",
         metavar="NAME",
         help="robust accuracy of NAME under ART's AutoPGD vs ours (gradient-masking audit)",
+    )
+    parser.add_argument(
+        "--autoattack",
+        metavar="NAME",
+        help="robust accuracy of NAME under AutoAttack (standard, torchattacks) at its ℓ∞/ℓ2 threat model, "
+        "written to its card (default --n 1000)",
     )
     parser.add_argument("--models", help="comma-separated subset (default: every trained model)")
     parser.add_argument("--n", type=int, default=None, help="test images (audit default 500)")
@@ -41,7 +48,10 @@ def run(args: argparse.Namespace) -> int:
     if args.independent:
         print(json.dumps(evaluation.independent_attack(args.independent, n=args.n or 200, device=args.device)))
         return 0
-    names = [get_entry(name).name for name in args.models.split(",")] if args.models else available_models()
+    if args.autoattack:
+        print(json.dumps(evaluation.evaluate_autoattack(args.autoattack, n=args.n, device=args.device), indent=2))
+        return 0
+    names = [model_entry(name).name for name in args.models.split(",")] if args.models else available_models()
     if args.audit:
         return _audit(names, args)
     trained = set(available_models())

@@ -18,6 +18,7 @@ Files: ``checkpoints/geninv-scorer.safetensors`` (weights + ``train_elbo`` (6000
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -148,8 +149,7 @@ def load_scorer(device: torch.device | str = "cpu", folder: Path | None = None) 
 
     Raises :class:`ModelError` when the file is missing or does not hold the expected tensors.
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    from core.zoo.cards import load_safetensors_verified
 
     weights, _ = scorer_paths(folder)
     device = torch.device(device)
@@ -159,10 +159,7 @@ def load_scorer(device: torch.device | str = "cpu", folder: Path | None = None) 
             return _CACHE[key]
         if not weights.exists():
             raise ModelError(f"{weights}: GenInv scorer checkpoint missing; run 'invariance geninv --train-scorer'")
-        try:
-            tensors = load_file(str(weights))
-        except (SafetensorError, OSError) as error:
-            raise ModelError(f"{weights}: cannot read GenInv scorer ({error})") from None
+        tensors = load_safetensors_verified(weights, str(read_card(folder).get("checkpoint_sha256") or ""))
         train_elbo = tensors.pop("train_elbo", None)
         model = CVAE()
         try:
@@ -269,6 +266,7 @@ def train_scorer(
             "definition": "argmax over y of ELBO(x, y) (z = mu) on the first 1000 MNIST test digits",
         },
         "files": {"weights": weights.name, "extra_tensors": {"train_elbo": "own-class ELBO of each train image"}},
+        "checkpoint_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
     }
     _write_json(card_path, card)
     clear_cache()
@@ -290,7 +288,7 @@ def read_card(folder: Path | None = None) -> dict[str, Any]:
     _, card_path = scorer_paths(folder)
     try:
         card = json.loads(card_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
+    except (OSError, ValueError, RecursionError) as error:  # ValueError: bad JSON or not UTF-8
         raise ModelError(f"{card_path}: cannot read GenInv scorer card ({error})") from None
     if not isinstance(card, dict) or card.get("format_version") != FORMAT_VERSION:
         raise ModelError(f"{card_path}: unsupported GenInv scorer card format")

@@ -581,12 +581,10 @@ def predict(model: nn.Module, images: np.ndarray, device: torch.device, *, batch
 
 def zoo_infos(models: Sequence[str]) -> dict[str, ModelInfo]:
     """ModelInfo for each name from ``core.zoo.ZOO`` (unknown names get an empty info)."""
-    from core.zoo import ZOO
+    from core.zoo import find_entry
 
-    return {
-        name: ModelInfo(name, ZOO[name].norm, ZOO[name].eps, ZOO[name].certified) if name in ZOO else ModelInfo(name)
-        for name in models
-    }
+    entries = {name: find_entry(name) for name in models}  # zoo and user models (core.zoo resolves both)
+    return {name: ModelInfo(name, e.norm, e.eps, e.certified) if e else ModelInfo(name) for name, e in entries.items()}
 
 
 def zoo_loader(name: str, device: torch.device) -> nn.Module:

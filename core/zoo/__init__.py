@@ -1,7 +1,11 @@
-"""The model zoo: registry, architectures, checkpoints with model cards, and loading.
+"""The model zoo: registry, architectures, checkpoints with model cards, loading, and user models.
 
->>> from core.zoo import load, available_models
->>> model = load("undefended")          # eval mode, (N, 1, 28, 28) in [0, 1] -> logits (N, 10)
+One resolver covers the shipped models (``checkpoints/``) and the user's (``invariance models add``):
+
+>>> from core.zoo import available, entry, load
+>>> available()                          # trained zoo models, then user models
+>>> entry("undefended").origin           # "zoo" | "user"
+>>> model = load("undefended")           # eval mode, (N, 1, 28, 28) in [0, 1] -> logits (N, 10)
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from torch import nn
 
 from core.device import resolve_device
 from core.errors import ModelError
+from core.zoo import user
 from core.zoo.architectures import build
 from core.zoo.cards import ModelCard, card_path, checkpoint_dir, load_weights, read_card, weights_path
 from core.zoo.registry import ZOO, ZooEntry, get_entry, list_models
@@ -19,8 +24,11 @@ __all__ = [
     "ZOO",
     "ModelCard",
     "ZooEntry",
+    "available",
     "available_models",
     "checkpoint_dir",
+    "entry",
+    "find_entry",
     "get_entry",
     "list_models",
     "load",
@@ -28,32 +36,61 @@ __all__ = [
 ]
 
 
+def entry(name: str) -> ZooEntry:
+    """The registry entry of a zoo model or a user model (``origin`` says which); :class:`ModelError` if neither."""
+    if name in ZOO:
+        return ZOO[name]
+    if user.is_user_model(name):
+        return user.user_entry(name)
+    known = ", ".join([*ZOO, *user.user_names()])
+    raise ModelError(f"unknown model {name!r}; known models: {known}")
+
+
+def find_entry(name: str) -> ZooEntry | None:
+    """Like :func:`entry`, but ``None`` for an unknown name (or an unreadable user card)."""
+    try:
+        return entry(name)
+    except ModelError:
+        return None
+
+
 def load_card(name: str) -> ModelCard:
-    """The model card of ``name``; raises :class:`ModelError` for an unknown name or a missing card."""
+    """The model card of a zoo or user model; raises :class:`ModelError` for an unknown name or a bad card."""
+    if name not in ZOO and user.is_user_model(name):
+        return user.read_user_card(name)
     get_entry(name)
     return read_card(name)
 
 
-def available_models() -> list[str]:
-    """Registry names whose checkpoint and card are both present, in display order."""
-    return [name for name in ZOO if weights_path(name).exists() and card_path(name).exists()]
+def available() -> list[str]:
+    """Every loadable model: zoo models whose checkpoint and card are present (display order), then user models."""
+    shipped = [name for name in ZOO if weights_path(name).exists() and card_path(name).exists()]
+    return shipped + user.user_names()
+
+
+available_models = available
+"""The same list; the older name, kept for callers."""
 
 
 def load(name: str, device: str | torch.device | None = None) -> nn.Module:
-    """The trained model ``name`` in eval mode on ``device`` (auto: CUDA if available), gradients off.
+    """Model ``name`` (zoo or user) in eval mode on ``device`` (auto: CUDA if available), gradients off.
 
-    Maps (N, 1, 28, 28) float32 in [0, 1] to logits (N, 10). The checkpoint's sha256 is checked against its card.
+    Maps (N, 1, 28, 28) float32 in [0, 1] to logits (N, 10). The weights are checked against the card's sha256
+    (the bytes checked are the bytes loaded); a user model's input/output convention is wrapped.
     """
-    entry = get_entry(name)
+    chosen = resolve_device(device)
+    if name not in ZOO and user.is_user_model(name):
+        return user.load_user(name, chosen)
+    zoo_entry = get_entry(name)
     card = read_card(name)
-    model = build(entry.architecture)
+    model = build(zoo_entry.architecture)
     state = load_weights(name, card.checkpoint_sha256)
     try:
         model.load_state_dict(state)
     except RuntimeError as error:
         first_line = str(error).splitlines()[0]
         raise ModelError(
-            f"{weights_path(name)}: weights do not fit architecture {entry.architecture} ({first_line})"
+            f"{weights_path(name)}: weights do not fit architecture {zoo_entry.architecture} ({first_line})"
         ) from None
     model.eval().requires_grad_(False)
-    return model.to(resolve_device(device))
+    return model.to(chosen)

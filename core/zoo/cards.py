@@ -17,7 +17,8 @@ from typing import Any, Final
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save_file
 
 from core.errors import ModelError
 from core.files import atomic_output, atomic_write_text
@@ -53,6 +54,10 @@ class ModelCard:
     evaluation: dict[str, dict[str, Any]] = field(default_factory=dict)
     checkpoint_sha256: str = ""
     format_version: int = CARD_FORMAT_VERSION
+    origin: str = "zoo"
+    """``"zoo"`` (shipped in ``checkpoints/``) or ``"user"`` (added with ``invariance models add``)."""
+    source: dict[str, Any] = field(default_factory=dict)
+    """User models: the file format, file name, factory, and input/output convention (see ``core.zoo.user``)."""
 
     def figure(self, key: str) -> float | None:
         entry = self.evaluation.get(key)
@@ -76,24 +81,42 @@ def weights_path(name: str) -> Path:
 
 
 def read_card(name: str) -> ModelCard:
-    path = card_path(name)
+    return parse_card(card_path(name), name)
+
+
+def parse_card(path: Path, name: str) -> ModelCard:
+    """The model card at ``path``; a missing, non-UTF-8, non-JSON, non-object or malformed card, or one without
+    ``checkpoint_sha256``, raises :class:`ModelError` naming the file."""
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise ModelError(f"{path}: no model card for {name!r} (train it with 'invariance train {name}')") from None
-    except (OSError, json.JSONDecodeError) as error:
-        raise ModelError(f"{path}: unreadable model card ({error})") from None
-    if not isinstance(raw, dict) or raw.get("format_version") != CARD_FORMAT_VERSION:
+    except UnicodeDecodeError:
+        raise ModelError(f"{path}: model card is not UTF-8 text") from None
+    except (OSError, ValueError, RecursionError) as error:
+        raise ModelError(f"{path}: unreadable model card ({type(error).__name__}: {error})") from None
+    if not isinstance(raw, dict):
+        raise ModelError(f"{path}: a model card must be a JSON object, not {type(raw).__name__}")
+    if raw.get("format_version") != CARD_FORMAT_VERSION:
         raise ModelError(f"{path}: unsupported model card format_version {raw.get('format_version')!r}")
     try:
-        return ModelCard(**raw)
+        card = ModelCard(**raw)
     except TypeError as error:
         raise ModelError(f"{path}: malformed model card ({error})") from None
+    if not isinstance(card.checkpoint_sha256, str) or len(card.checkpoint_sha256) != 64:
+        raise ModelError(f"{path}: model card has no checkpoint_sha256; its weights cannot be verified")
+    if not isinstance(card.evaluation, dict) or not isinstance(card.source, dict):
+        raise ModelError(f"{path}: malformed model card (evaluation and source must be objects)")
+    return card
+
+
+def card_json(card: ModelCard) -> str:
+    return json.dumps(asdict(card), indent=2, sort_keys=False) + "\n"
 
 
 def write_card(card: ModelCard) -> Path:
     path = card_path(card.name)
-    atomic_write_text(path, json.dumps(asdict(card), indent=2, sort_keys=False) + "\n")
+    atomic_write_text(path, card_json(card))
     return path
 
 
@@ -106,15 +129,33 @@ def save_weights(name: str, model: torch.nn.Module) -> str:
     return file_sha256(path)
 
 
-def load_weights(name: str, expected_sha256: str | None) -> dict[str, torch.Tensor]:
+def load_weights(name: str, expected_sha256: str) -> dict[str, torch.Tensor]:
     path = weights_path(name)
     if not path.exists():
         raise ModelError(f"{path}: checkpoint for {name!r} is missing (train it with 'invariance train {name}')")
-    if expected_sha256 and file_sha256(path) != expected_sha256:
-        raise ModelError(f"{path}: checkpoint sha256 does not match its model card; the file is corrupt or replaced")
+    return load_safetensors_verified(path, expected_sha256)
+
+
+def read_verified(path: Path, expected_sha256: str) -> bytes:
+    """The bytes of ``path``, read once and checked against ``expected_sha256``: the caller deserialises exactly
+    the bytes that were checked (never the file reopened by name). Raises :class:`ModelError`."""
+    if not expected_sha256:
+        raise ModelError(f"{path}: no sha256 recorded for this file; refusing to load unverified weights")
     try:
-        return load_file(str(path))
-    except (SafetensorError, OSError) as error:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ModelError(f"{path}: cannot read ({error.strerror or error})") from None
+    if hashlib.sha256(data).hexdigest() != expected_sha256:
+        raise ModelError(f"{path}: sha256 does not match its model card; the file is corrupt or replaced")
+    return data
+
+
+def load_safetensors_verified(path: Path, expected_sha256: str) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file whose sha256 is ``expected_sha256`` (see :func:`read_verified`)."""
+    data = read_verified(path, expected_sha256)
+    try:
+        return load_safetensors(data)
+    except (SafetensorError, ValueError, OSError) as error:
         raise ModelError(f"{path}: unreadable checkpoint ({error})") from None
 
 

@@ -21,6 +21,7 @@ from torch import nn
 from core import attacks
 from core.data import load_mnist, to_float
 from core.device import resolve_device
+from core.errors import ModelError
 from core.zoo.cards import ModelCard, read_card, write_card
 from core.zoo.registry import ZooEntry, get_entry
 
@@ -220,11 +221,12 @@ def audit(
     workers = max(1, min(workers, len(names)))
 
     def audit_model(name: str) -> list[AuditRow]:
-        from core.zoo import load
+        from core.zoo import entry as find
+        from core.zoo import load, load_card
 
         if workers > 1:
             torch.set_num_threads(1)  # per OS thread (OpenMP): this worker's share of the cores
-        entry, card = get_entry(name), read_card(name)
+        entry, card = find(name), load_card(name)  # zoo or user model
         model = load(name, chosen)
         rows = []
         for figure in card_figures(entry, n, restarts):
@@ -296,3 +298,31 @@ def independent_attack(name: str, *, n: int = 200, device: str | None = None) ->
     card.evaluation["independent_attack"] = result
     write_card(card)
     return result
+
+
+def autoattack_threat(entry: ZooEntry) -> tuple[str, float] | None:
+    """The (norm, ε) at which a zoo model's card reports AutoAttack: its ℓ∞/ℓ2 threat model (undefended: ℓ∞ 0.3)."""
+    from core.zoo import autoattack
+
+    if entry.name == "undefended":
+        return "linf", 0.3
+    if entry.norm is not None and entry.eps is not None and autoattack.supports(entry.norm):
+        return entry.norm, entry.eps
+    return None
+
+
+def evaluate_autoattack(name: str, *, n: int | None = None, device: str | None = None) -> dict[str, Any]:
+    """Measure AutoAttack (standard) on the first ``n`` test images and record it on ``name``'s card."""
+    from core.zoo import autoattack, load
+
+    entry, card = get_entry(name), read_card(name)
+    threat = autoattack_threat(entry)
+    if threat is None:
+        raise ModelError(f"{name} has no ℓ∞ or ℓ2 threat model; AutoAttack does not apply")
+    n = n or autoattack.AUTOATTACK_N
+    chosen = resolve_device(device)
+    figure = autoattack.measure(load(name, chosen), *threat, n, chosen)
+    record = autoattack.card_entry(figure, f"invariance zoo --autoattack {name} --n {n}")
+    card.evaluation[figure.key] = record
+    write_card(card)
+    return record

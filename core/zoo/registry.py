@@ -18,7 +18,8 @@ class ZooEntry:
 
     ``norm``/``eps`` give the threat model it was trained against (``None`` for undefended / ABS);
     ``certified`` models are plain Sequential networks whose robustness ``core.certify`` can verify;
-    ``slow`` models take far longer than a feed-forward pass (the editor updates them asynchronously).
+    ``slow`` models take far longer than a feed-forward pass (the editor updates them asynchronously);
+    ``origin`` is ``"zoo"`` for the shipped models and ``"user"`` for models added with ``invariance models add``.
     """
 
     name: str
@@ -31,6 +32,7 @@ class ZooEntry:
     certified: bool = False
     slow: bool = False
     hyper: dict[str, Any] = field(default_factory=dict)
+    origin: str = "zoo"
 
 
 def _entries() -> list[ZooEntry]:

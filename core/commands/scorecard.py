@@ -1,0 +1,68 @@
+"""``invariance scorecard NAME…``: your models beside every zoo model (clean, AutoAttack, PGD, IBP, humans)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "scorecard",
+        help="score models (user or zoo) beside every zoo model: clean, AutoAttack, PGD, IBP, human agreement",
+    )
+    parser.add_argument(
+        "names", nargs="*", metavar="NAME", help="models to measure now (user or zoo); none: the zoo's cards only"
+    )
+    shown = parser.add_mutually_exclusive_group()
+    shown.add_argument("--json", action="store_true", help="print the rows as JSON")
+    shown.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    parser.add_argument("--plot", metavar="PNG", type=Path, help="also write agreement-with-humans vs robustness")
+    parser.add_argument("--n", type=int, default=1000, help="test images for the robust figures (default 1000)")
+    parser.add_argument(
+        "--collections",
+        nargs="*",
+        default=None,
+        help="human-labelled collections (default: every collection in the user folder)",
+    )
+    parser.add_argument("--device", default=None, help="auto (default), cpu or cuda")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from core.device import configure_threads, resolve_device
+    from core.errors import ModelError
+    from core.zoo import scorecard
+
+    if not 1 <= args.n <= 10_000:
+        raise ModelError(f"--n {args.n}: choose 1 to 10000 test images")
+    if args.plot is not None and args.plot.suffix.lower() != ".png":
+        raise ModelError(f"--plot {args.plot}: the plot is a .png file")
+    collections = (
+        scorecard.require_collections(args.collections)
+        if args.collections is not None
+        else scorecard.discover_collections()
+    )
+    configure_threads()
+    rows = scorecard.scorecard(
+        args.names,
+        n=args.n,
+        collections=collections,
+        device=resolve_device(args.device),
+        progress=lambda message: print(message, file=sys.stderr),
+    )
+    if args.plot is not None:
+        from core.zoo.scorecard_plot import write_plot
+
+        points = write_plot(rows, args.plot)
+        print(f"wrote {args.plot} ({points} models)", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"n": args.n, "collections": [str(path) for path in collections],
+                          "rows": [row.to_json() for row in rows]}, indent=2))  # fmt: skip
+    elif args.markdown:
+        print(scorecard.markdown(rows, args.n))
+    else:
+        print(scorecard.text(rows))
+    return 0
