@@ -30,6 +30,7 @@ class ModelInfo:
     certified: bool = False
     slow: bool = False
     description: str = ""
+    origin: str = "zoo"  # "zoo" (shipped checkpoint) or "user" (a model the user added)
 
 
 class ModelSource(Protocol):
@@ -76,6 +77,9 @@ class ZooSource:
             certified=entry.certified,
             slow=entry.slow,
             description=entry.description,
+            # The one place the origin is read: ZooEntry gains ``origin`` ("zoo" | "user") with the user-model
+            # work; until that merges every entry is a shipped one.
+            origin="zoo",
         )
 
     def load(self, name: str, device: torch.device) -> nn.Module:
