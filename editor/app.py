@@ -571,7 +571,10 @@ class MainWindow(QMainWindow):
 
     def _sync_title(self) -> None:
         source = self.state.source
-        where = f"test #{source.index}" if source.index >= 0 else source.kind
+        if source.kind == "collection":
+            where = f"collection item {source.detail[:8]}"
+        else:
+            where = f"test #{source.index}" if source.index >= 0 else source.kind
         self.setWindowTitle(f"Invariance Lab — editor — {where} (label {label_name(self.state.original_label)})")
 
     def _remember_models(self, names: list[str]) -> None:
@@ -741,7 +744,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     code = app.exec()
     window.shutdown()
     if args.screenshot is not None and code == 0:
-        print(f"screenshot written to {args.screenshot}")
+        print(f"screenshot written to {args.screenshot}: {window.windowTitle()}")
     return code
 
 

@@ -232,7 +232,9 @@ class DigitCanvas(QWidget):
         row, col = self._hover_cell
         x0 = float(np.clip(col + 0.5 - half, 0, SIZE - 2 * half))
         y0 = float(np.clip(row + 0.5 - half, 0, SIZE - 2 * half))
-        self.edited_view.view_box.setRange(xRange=(x0, x0 + 2 * half), yRange=(y0, y0 + 2 * half), padding=0.01)
+        view_box = self.edited_view.view_box
+        view_box.setRange(xRange=(x0, x0 + 2 * half), yRange=(y0, y0 + 2 * half), padding=0.01)
+        view_box.updateMatrix()  # apply now, so the pixel under a mouse event is right before the next repaint
 
     def pixels_per_cell(self) -> float:
         """Screen pixels per MNIST pixel in the edited view (horizontal)."""
