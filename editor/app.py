@@ -406,6 +406,7 @@ class MainWindow(QMainWindow):
             source = Source("collection", item.source_split or "test", index, item.id)  # type: ignore[attr-defined]
             label = item.original_label if item.original_label is not None else NOT_A_DIGIT  # type: ignore[attr-defined]
             self.state.load(original, label, source, edited, norm=norm, eps=eps)
+            self.browser.show_index(index if source.split == "test" and index >= 0 else None, label)
             self.state.set_intended_label(item.intended_label)  # type: ignore[attr-defined]
         except (InvarianceError, AttributeError, ValueError) as error:
             self.show_error(f"cannot open that item: {error}")

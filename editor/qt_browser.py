@@ -31,7 +31,7 @@ class DigitBrowser(QWidget):
         self.index_box.setKeyboardTracking(False)
         self.index_box.setToolTip("Test-set index (type a number to jump)")
         self.class_box = QComboBox()
-        self.class_box.addItem("any class", ANY_CLASS)
+        self.class_box.addItem("any", ANY_CLASS)
         for digit in range(10):
             self.class_box.addItem(f"{digit}s only", digit)
         self.class_box.setToolTip("Restrict Previous / Next / Random to one class")
@@ -77,6 +77,15 @@ class DigitBrowser(QWidget):
             self.index_box.setValue(self.current)
         self.label_text.setText(f"Original label: <b>{int(self.labels[self.current])}</b>")
         self.sigDigitChosen.emit(self.current)
+
+    def show_index(self, index: int | None, label: int | None = None) -> None:
+        """Show which test digit is open (None: not a test digit) without announcing a choice."""
+        with QSignalBlocker(self.index_box):
+            if index is not None and 0 <= index < len(self.labels):
+                self.current = int(index)
+                self.index_box.setValue(self.current)
+        shown = "?" if label is None or label < 0 else str(label)
+        self.label_text.setText(f"Original label: <b>{shown}</b>")
 
     def step(self, direction: int) -> None:
         """The previous (-1) or next (+1) digit of the chosen class, wrapping around."""

@@ -79,9 +79,11 @@ class GuidePanel(QWidget):
         self.show_box = QCheckBox("Show target guide (G)")
         self.show_box.setChecked(state.guide_visible)
         self.show_box.setToolTip("Overlay, in cyan, the training digit of the intended class aligned onto this one")
-        self.message = QLabel("Choose an intended label (0–9) to get a guide.")
+        self.message = QLabel("Choose an intended label 0–9 to see its guide.")
         self.message.setWordWrap(True)
         self.message.setStyleSheet("color: #999999")
+        # room for two lines from the start: a wrapped label that grows later is squeezed inside a group box
+        self.message.setMinimumHeight(2 * self.message.fontMetrics().lineSpacing() + 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.show_box)
@@ -106,7 +108,7 @@ class GuidePanel(QWidget):
             self._pending = None
             if state.guide is not None:
                 state.set_guide(None, None)
-            self.message.setText("Choose an intended label (0–9, not the source label) to get a guide.")
+            self.message.setText("Choose an intended label 0–9 (not the source label) to see its guide.")
             return
         wanted = _Request(state.original.copy(), int(target), state.norm, float(state.eps))
         if state.guide is not None and state.guide_target == target and self._running is None:
@@ -142,7 +144,7 @@ class GuidePanel(QWidget):
             and state.intended_label == found.target
         ):
             state.set_guide(found.image, found.target)
-            self.message.setText(f"Guide: a {label_name(found.target)} ({found.detail}), aligned by GenInv.")
+            self.message.setText(f"Guide: a {label_name(found.target)} aligned by GenInv ({found.detail}).")
             self.sigReady.emit(found.target)
         self._start_pending()
 

@@ -280,6 +280,7 @@ def test_page_keys_move_through_the_collection(qtbot, tmp_path: Path) -> None:  
         window.activateWindow()
         qtbot.keyClick(window, Qt.Key.Key_PageDown)
         assert window.state.source.detail == ids[1] and window.state.source.index == 21
+        assert window.browser.index_box.value() == 21  # the digit browser shows where the item came from
         qtbot.keyClick(window, Qt.Key.Key_PageUp)
         qtbot.keyClick(window, Qt.Key.Key_PageUp)
         assert window.state.source.detail == ids[2]  # wraps around
