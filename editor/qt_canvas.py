@@ -36,8 +36,8 @@ GUIDE_COLOR: Final = (0, 200, 255)
 GUIDE_OPACITY: Final = 0.45
 ZOOM_LEVELS: Final = (1.0, 1.5, 2.0, 3.0, 4.0)
 SIZE: Final = 28
-SIDE_VIEW: Final = 96
-"""Width of the original and difference views beside the edited one (about 3.3 screen px per MNIST px)."""
+SIDE_VIEW: Final = 88
+"""Width of the original and difference views beside the edited one (about 3 screen px per MNIST px)."""
 
 
 class PixelImageItem(QGraphicsObject):
@@ -97,7 +97,7 @@ class PixelView(pg.GraphicsLayoutWidget):
         self.title = self.addLabel(title, row=0, col=0, color="#dddddd", size="9pt")
         self.view_box = self.addViewBox(row=1, col=0, lockAspect=True, enableMouse=False, enableMenu=False)
         self.view_box.invertY(True)
-        self.view_box.setRange(xRange=(0, SIZE), yRange=(0, SIZE), padding=0.01)
+        self.view_box.setRange(xRange=(0, SIZE), yRange=(0, SIZE), padding=0.004)
         self.view_box.disableAutoRange()
         self.image_item = PixelImageItem()
         self.view_box.addItem(self.image_item)
@@ -233,7 +233,7 @@ class DigitCanvas(QWidget):
         x0 = float(np.clip(col + 0.5 - half, 0, SIZE - 2 * half))
         y0 = float(np.clip(row + 0.5 - half, 0, SIZE - 2 * half))
         view_box = self.edited_view.view_box
-        view_box.setRange(xRange=(x0, x0 + 2 * half), yRange=(y0, y0 + 2 * half), padding=0.01)
+        view_box.setRange(xRange=(x0, x0 + 2 * half), yRange=(y0, y0 + 2 * half), padding=0.004)
         view_box.updateMatrix()  # apply now, so the pixel under a mouse event is right before the next repaint
 
     def pixels_per_cell(self) -> float:

@@ -20,8 +20,9 @@ from typing import Final
 import numpy as np
 import torch
 from PyQt6.QtCore import Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QAction
+from PyQt6.QtGui import QAction, QFont, QFontDatabase, QFontMetrics
 from PyQt6.QtWidgets import (
+    QApplication,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -70,12 +71,29 @@ def _probability_text(value: float) -> str:
     return "1.0" if text == "1.00" else text[1:]
 
 
-def _cell(text: str = "", *, width: int = 0, align: Qt.AlignmentFlag = Qt.AlignmentFlag.AlignLeft) -> QLabel:
+def table_font(points: float, *, bold: bool = False, monospace: bool = False) -> QFont:
+    font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont) if monospace else QFont(QApplication.font())
+    font.setPointSizeF(points)
+    font.setBold(bold)
+    return font
+
+
+def _cell(
+    text: str = "",
+    *,
+    font: QFont,
+    sample: str = "",
+    height: int = 0,
+    align: Qt.AlignmentFlag = Qt.AlignmentFlag.AlignLeft,
+) -> QLabel:
+    """A table cell. With ``sample`` (its widest text) the cell gets a fixed size, so the text changing with every
+    stroke never re-lays out the whole table."""
     label = QLabel(text)
+    label.setFont(font)
     label.setAlignment(align | Qt.AlignmentFlag.AlignVCenter)
     label.setTextFormat(Qt.TextFormat.RichText)
-    if width:
-        label.setMinimumWidth(width)
+    if sample:
+        label.setFixedSize(QFontMetrics(font).horizontalAdvance(sample) + 2, height)
     return label
 
 
@@ -86,7 +104,9 @@ class ModelRow:
         self.info = info
         self.row = row
         threat = f"{info.norm} ε={info.eps:g}" if info.norm is not None and info.eps is not None else "undefended"
-        self.name = _cell(info.name)
+        normal, small = table_font(9), table_font(8)
+        height = QFontMetrics(table_font(11, bold=True)).height()
+        self.name = _cell(info.name, font=normal)
         self.name.setToolTip(
             f"{info.description}\nfamily: {info.family}; trained for {threat}"
             + ("; IBP-certified" if info.certified else "")
@@ -102,16 +122,14 @@ class ModelRow:
         name_layout.setSpacing(2)
         name_layout.addWidget(self.name, 1)
         name_layout.addWidget(self.busy)
-        self.origin = _cell(info.origin, align=Qt.AlignmentFlag.AlignCenter)
-        self.origin.setStyleSheet(f"color: {_MUTED_COLOR}; font-size: 8pt")
-        self.prediction = _cell("–", width=18, align=Qt.AlignmentFlag.AlignCenter)
-        self.prediction.setStyleSheet("font-weight: bold; font-size: 11pt")
-        self.top = _cell("", width=112)
-        self.top.setStyleSheet("font-family: monospace; font-size: 8pt")
-        self.mark = _cell("", width=36, align=Qt.AlignmentFlag.AlignCenter)
-        self.certificate = _cell("", width=40, align=Qt.AlignmentFlag.AlignCenter)
-        self.edit_certificate = _cell("", width=40, align=Qt.AlignmentFlag.AlignCenter)
-        self.flip = _cell("", width=40, align=Qt.AlignmentFlag.AlignCenter)
+        center = Qt.AlignmentFlag.AlignCenter
+        self.origin = _cell(f"<span style='color:{_MUTED_COLOR}'>{info.origin}</span>", font=small, align=center)
+        self.prediction = _cell("–", font=table_font(11, bold=True), sample="8", height=height, align=center)
+        self.top = _cell("", font=table_font(8, monospace=True), sample="8 1.0 8 .00 8 .00", height=height)
+        self.mark = _cell("", font=normal, sample="✗≠8", height=height, align=center)
+        self.certificate = _cell("", font=normal, sample="✓ 0.05", height=height, align=center)
+        self.edit_certificate = _cell("", font=normal, sample="✓ 0.05", height=height, align=center)
+        self.flip = _cell("", font=normal, sample="holds", height=height, align=center)
         self.cells: list[QWidget] = [
             name_box, self.origin, self.prediction, self.top, self.mark, self.certificate, self.edit_certificate,
             self.flip,
@@ -268,10 +286,10 @@ class ModelPanel(QWidget):
         header.addStretch(1)
         header.addWidget(self.choose)
         self.table = QWidget()
-        self.table.setStyleSheet("QLabel { font-size: 9pt }")
+        self.table.setFont(table_font(9))
         self.grid = QGridLayout(self.table)
         self.grid.setContentsMargins(0, 0, 0, 0)
-        self.grid.setHorizontalSpacing(5)
+        self.grid.setHorizontalSpacing(4)
         self.grid.setVerticalSpacing(0)
         for column, title in enumerate(COLUMNS):
             cell = QLabel(f"<span style='color:{_MUTED_COLOR}'>{title}</span>")
