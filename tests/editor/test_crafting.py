@@ -3,6 +3,7 @@ check, collection navigation and the platform-plugin error line. pytest-qt, offs
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -325,6 +326,28 @@ def test_item_option_opens_that_item_and_an_unknown_one_is_an_error(tmp_path: Pa
 
 
 # --------------------------------------------------------------------------------------------- start-up
+@pytest.mark.parametrize(("width", "height"), [(1280, 800), (1366, 768)])
+def test_the_first_window_fits_the_screen(tmp_path: Path, width: int, height: int) -> None:
+    need_checkpoints("undefended")
+    screen = {"name": "s", "x": 0, "y": 0, "width": width, "height": height, "logicalDpi": 96, "dpr": 1}
+    (tmp_path / "screen.json").write_text(json.dumps({"windowFrameMargins": False, "screens": [screen]}))
+    env = dict(
+        os.environ,
+        QT_QPA_PLATFORM=f"offscreen:configfile={tmp_path / 'screen.json'}",
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        INVARIANCE_THREADS="1",
+    )
+    command = [sys.executable, "-c", "from editor.app import run; run()", "--device", "cpu", "--models", "undefended"]
+    done = subprocess.run(
+        [*command, "--screenshot", str(tmp_path / "w.png")], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    from PyQt6.QtGui import QImage
+
+    shot = QImage(str(tmp_path / "w.png"))
+    assert (shot.width(), shot.height()) == (width, height)  # the preferred 1400×860, shrunk to the screen
+
+
 def test_a_platform_plugin_that_cannot_load_gives_one_line_with_the_packages(tmp_path: Path) -> None:
     env = dict(os.environ, QT_QPA_PLATFORM="nonexistent-plugin", XDG_CONFIG_HOME=str(tmp_path / "config"))
     command = [sys.executable, "-c", "from editor.app import run; run()", "--index", "3"]
