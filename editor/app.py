@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 import platformdirs
@@ -57,6 +57,10 @@ from editor.sources import ModelSource, ZooSource
 from editor.state import EditorState, Source
 from editor.workers import INFERENCE_THREADS
 from editor.xcb_check import exit_if_platform_fails
+
+if TYPE_CHECKING:
+    from core.collection import Item
+    from editor.qt_collection import CollectionPanel
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +178,7 @@ class MainWindow(QMainWindow):
         self._sync_history()
 
     # ---------------------------------------------------------------------------------------- building
-    def _optional_collection_panel(self) -> QWidget | None:
+    def _optional_collection_panel(self) -> CollectionPanel | None:
         try:
             from editor.qt_collection import CollectionPanel
         except ImportError as error:
@@ -235,7 +239,7 @@ class MainWindow(QMainWindow):
         left_scroll.setWidgetResizable(True)
         left_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         left_scroll.setMinimumWidth(222)
-        self.left_scroll = left_scroll
+        self.left_scroll, self._left_column = left_scroll, left
 
         right = QWidget()
         right_layout = QVBoxLayout(right)
@@ -281,7 +285,7 @@ class MainWindow(QMainWindow):
     def showEvent(self, event: QShowEvent | None) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
         self._fit_models_column()  # style sheets apply once shown: the table's width is known now
-        self.left_scroll.setMinimumWidth(self.left_scroll.widget().minimumSizeHint().width() + 2)  # type: ignore[union-attr]
+        self.left_scroll.setMinimumWidth(self._left_column.minimumSizeHint().width() + 2)
 
     def _fit_models_column(self, *_: object) -> None:
         """Give the model table the width its columns need (it changes with the chosen models)."""
@@ -414,12 +418,12 @@ class MainWindow(QMainWindow):
         self._suggested = None
         self.tabs.setCurrentIndex(0)
 
-    def collection_items(self) -> list:  # type: ignore[type-arg]
+    def collection_items(self) -> list[Item]:
         """The open collection's items in the collection tab's order (its filters applied), or []."""
         panel = self.collection_panel
-        if panel is None or getattr(panel, "collection", None) is None:
+        if panel is None or panel.collection is None:
             return []
-        return list(panel.visible_items())  # type: ignore[attr-defined]
+        return panel.visible_items()
 
     def open_item(self, item_id: str | None = None) -> bool:
         """Open the collection item ``item_id`` (None: the first one); False (and one line) when there is none."""
@@ -432,7 +436,8 @@ class MainWindow(QMainWindow):
             self.show_error(f"no item {item_id!r} in the collection")
             return False
         self.load_item(chosen)
-        self.collection_panel.select_items([chosen.id])  # type: ignore[union-attr]
+        if self.collection_panel is not None:
+            self.collection_panel.select_items([chosen.id])
         return self.state.source.kind == "collection"
 
     def step_item(self, direction: int) -> None:
@@ -487,7 +492,7 @@ class MainWindow(QMainWindow):
                 widget.collections = [str(path)]
         collection = getattr(self.saver, "collection", None)
         if self.collection_panel is not None and collection is not None:
-            self.collection_panel.set_collection(collection)  # type: ignore[attr-defined]
+            self.collection_panel.set_collection(collection)
         self.statusBar().showMessage(f"Saving to {self.saver.description}", 5000)  # type: ignore[union-attr]
         return self.saver
 
@@ -539,7 +544,7 @@ class MainWindow(QMainWindow):
         except InvarianceError as error:
             self.show_error(f"not saved: {error}")
             return
-        if self.collection_panel is not None and hasattr(self.collection_panel, "refresh"):
+        if self.collection_panel is not None:
             self.collection_panel.refresh()
         skipped = f" ({len(errors)} model(s) failed)" if errors else ""
         self.statusBar().showMessage(f"Saved {item_id[:8]} to {saver.description}{skipped}", 6000)  # type: ignore[union-attr]
