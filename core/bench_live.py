@@ -3,7 +3,9 @@
 Runs the real Qt pipeline (offscreen when there is no display): the editor's main window with N feed-forward
 zoo models, real mouse events on the canvas, the budget projection in :class:`editor.state.EditorState`, the
 coalescing model panel and its worker thread. For each stroke event it measures the time from sending the
-mouse event to the model panel having shown the predictions for that edit (bars updated and painted).
+mouse event to the model table having shown the predictions for that edit (rows updated and painted),
+including the IBP certification of the CURRENT edit for the certified models among them (``ibp-0.4``).
+The window is 1280×800, the smallest screen the editor is laid out for.
 
 Models: the feed-forward zoo checkpoints that exist (slow models such as ABS are excluded); when fewer than N
 exist, copies of the available ones fill the list; when none exist, untrained networks of the registry's
@@ -33,6 +35,8 @@ from core.device import configure_threads, resolve_device
 
 log = logging.getLogger(__name__)
 
+WINDOW_SIZE = (1280, 800)
+
 
 def process_age() -> float:
     """Seconds since this process started (Linux /proc), or NaN where that is unknown."""
@@ -47,7 +51,7 @@ def process_age() -> float:
 def register_bench(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``live`` benchmark to the ``invariance bench`` sub-commands."""
     parser = subparsers.add_parser("live", help="editor latency: stroke -> projection -> model bars (Qt, offscreen)")
-    parser.add_argument("--models", type=int, default=6, help="number of feed-forward models (default 6)")
+    parser.add_argument("--models", type=int, default=8, help="number of feed-forward models (default 8)")
     parser.add_argument("--model-names", help="comma-separated zoo or user models to use instead of --models")
     parser.add_argument("--strokes", type=int, default=200, help="stroke events to time (default 200)")
     parser.add_argument("--norm", default="linf", choices=("l0", "l1", "l2", "linf"), help="budget norm")
@@ -95,7 +99,9 @@ def bench_models(count: int, names: str | None = None) -> tuple[dict[str, tuple[
 
     def info_of(name: str, shown: str) -> ModelInfo:
         entry = zoo.entry(name)
-        return ModelInfo(shown, entry.family, entry.norm, entry.eps, entry.certified, False, entry.description)
+        return ModelInfo(
+            shown, entry.family, entry.norm, entry.eps, entry.certified, False, entry.description, entry.origin
+        )
 
     fast = [name for name in zoo.available_models() if not zoo.entry(name).slow]  # zoo first, then user models
     if names:
@@ -157,7 +163,7 @@ def run_live(args: argparse.Namespace) -> int:
             models=list(table),
             inference_threads=args.inference_threads,
         )
-        window.resize(1400, 860)
+        window.resize(*WINDOW_SIZE)
         window.show()
         panel = window.model_panel
 
@@ -187,7 +193,7 @@ def run_live(args: argparse.Namespace) -> int:
         process_to_interactive = process_age()
         cpu_to_interactive = time.process_time()
         load_before = os.getloadavg()[0]
-        latencies, projections, inference, cpu = _time_strokes(window, app, args, wait_current)
+        latencies, projections, inference, cpu, edit_certified = _time_strokes(window, app, args, wait_current)
         load_after = os.getloadavg()[0]
         window.shutdown()
         window.close()
@@ -202,6 +208,9 @@ def run_live(args: argparse.Namespace) -> int:
         "latency_ms": _summary(latencies),
         "projection_ms": _summary(projections),
         "inference_ms_per_call": _summary(inference),
+        "certified_models": [name for name, (info, _) in table.items() if info.certified],
+        "edit_certificates_per_stroke": edit_certified,
+        "window_size": list(WINDOW_SIZE),
         "cpu_ms_per_stroke": _summary(cpu),
         "load_average_1min": [load_before, load_after],
         "window_to_interactive_s": interactive - before_window,
@@ -233,6 +242,7 @@ def _time_strokes(window, app, args: argparse.Namespace, wait_current):  # type:
     projections: list[float] = []
     inference: list[float] = []
     cpu: list[float] = []
+    certificates: list[int] = []  # per timed stroke: certified models whose edit status came with the result
     stroke = 0
     events = 0
     while len(latencies) < args.strokes:
@@ -266,10 +276,11 @@ def _time_strokes(window, app, args: argparse.Namespace, wait_current):  # type:
             latencies.append(1000 * (t2 - t0))
             projections.append(1000 * (t1 - t0))
             inference.extend(1000 * result.seconds for result in shown)
+            certificates.append(sum(v is not None for result in shown for v in result.edit_certified.values()))
         _send(canvas, QEvent.Type.MouseButtonRelease, cells[-1])
         app.processEvents()
         stroke += 1
-    return latencies, projections, inference, cpu
+    return latencies, projections, inference, cpu, (min(certificates) if certificates else 0)
 
 
 def _send(canvas, kind, cell: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
@@ -309,6 +320,11 @@ def _print(figures: dict[str, Any]) -> None:
     print(f"models ({len(figures['models'])}): {', '.join(figures['models'])}")
     print(f"  from {figures['model_origin']}")
     print(f"budget: {figures['norm']} ε={figures['eps']:g}; {figures['strokes_timed']} stroke events timed")
+    certified = figures["certified_models"]
+    print(
+        f"certified models: {', '.join(certified) or 'none'}; IBP status of the current edit timed with every stroke "
+        f"for {figures['edit_certificates_per_stroke']} of them (fewest over the strokes)"
+    )
     before, after = figures["load_average_1min"]
     print(f"machine load average (1 min) during the run: {before:.2f} -> {after:.2f} (other processes share the CPUs)")
     for key, title in (

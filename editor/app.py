@@ -1,8 +1,8 @@
 """``invariance-editor``: the main window (digit browser, canvas, budget, model panel, suggestions, collection).
 
-Run ``invariance-editor --index 7 --norm linf --eps 0.3`` to start on test digit 7, or add
-``--screenshot out.png`` to render the window (offscreen works) once the model panel has its first
-predictions, save it as a PNG and exit.
+Run ``invariance-editor --index 7 --norm linf --eps 0.3`` to start on test digit 7, ``--collection C`` to open
+collection C on its first item (``--item ID`` for another), or add ``--screenshot out.png`` to render the window
+(offscreen works) once the model panel has its first predictions, save it as a PNG and exit.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 import platformdirs
 import torch
 from PyQt6.QtCore import Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence
+from PyQt6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QShowEvent
 from PyQt6.QtWidgets import (
     QApplication,
     QButtonGroup,
@@ -45,16 +45,22 @@ from core.labels import NOT_A_DIGIT, label_name
 from editor.qt_browser import DigitBrowser
 from editor.qt_budget import BudgetPanel
 from editor.qt_canvas import DigitCanvas
+from editor.qt_guide import GuideFunction, GuidePanel, geninv_guide
 from editor.qt_models import ModelPanel
 from editor.qt_overlay import ShortcutOverlay
+from editor.qt_sensitivity import SensitivityPanel
 from editor.qt_suggestions import Proposal, SuggestFunction, SuggestionsPanel, geninv_suggest
-from editor.qt_tools import ToolPanel
+from editor.qt_tools import TOOL_KEYS, ToolPanel
 from editor.saving import EditRecord, Saver, default_collection_path, open_saver, rounded_edit
 from editor.settings import EditorSettings
 from editor.sources import ModelSource, ZooSource
 from editor.state import EditorState, Source
-from editor.tools import Tool
 from editor.workers import INFERENCE_THREADS
+from editor.xcb_check import exit_if_platform_fails
+
+if TYPE_CHECKING:
+    from core.collection import Item
+    from editor.qt_collection import CollectionPanel
 
 log = logging.getLogger(__name__)
 
@@ -65,15 +71,20 @@ SHORTCUTS: Final = [
     ("Ctrl+Z", "undo"),
     ("Ctrl+Shift+Z  /  Ctrl+Y", "redo"),
     ("R", "reset the edit to the original"),
-    ("B  L  D  E", "brush, lighten, darken, eraser"),
+    ("B  L  D  E  T", "brush, lighten, darken, eraser, toward target"),
+    ("G", "show / hide the target guide (for the intended label)"),
+    ("K", "sensitivity check: can each model be flipped within ε?"),
     ("[  ]", "smaller / larger brush"),
+    ("+  −", "zoom the edited view in / out (around the pixel under the cursor)"),
     ("V", "side-by-side / overlay view"),
     (",  .", "previous / next digit"),
+    ("PgUp  PgDn", "previous / next item of the open collection"),
     ("X", "random digit"),
     ("Ctrl+G", "GenInv suggestions for this digit"),
     ("?  /  F1", "this overlay"),
 ]
 SCREENSHOT_TIMEOUT_MS: Final = 60_000
+PREFERRED_SIZE: Final = (1400, 860)
 
 
 class MainWindow(QMainWindow):
@@ -96,6 +107,7 @@ class MainWindow(QMainWindow):
         collection: Path | None = None,
         models: list[str] | None = None,
         suggest: SuggestFunction = geninv_suggest,
+        guide: GuideFunction = geninv_guide,
         author: str = "",
         inference_threads: int = INFERENCE_THREADS,
     ) -> None:
@@ -126,6 +138,8 @@ class MainWindow(QMainWindow):
             self.budget_panel.eps_by_norm[name] = settings.eps(name)
         self.tool_panel = ToolPanel(self.canvas)
         self.suggestions = SuggestionsPanel(self.state, device, suggest)
+        self.guide_panel = GuidePanel(self.state, device, guide)
+        self.sensitivity = SensitivityPanel(self.state, self.model_panel, source, device)
         self.overlay = ShortcutOverlay(SHORTCUTS, self)
         self.label_buttons: dict[int, QPushButton] = {}
         self.hover_label = QLabel("")
@@ -141,6 +155,8 @@ class MainWindow(QMainWindow):
         self.model_panel.sigModelsChosen.connect(self._remember_models)
         self.suggestions.sigChosen.connect(self.load_proposal)
         self.suggestions.sigError.connect(self.show_error)
+        self.guide_panel.sigError.connect(self.show_error)
+        self.sensitivity.sigError.connect(self.show_error)
         self.tool_panel.sigChanged.connect(self._remember_tools)
         self.state.events.label.connect(self._sync_label_buttons)
         self.state.events.history.connect(self._sync_history)
@@ -149,19 +165,20 @@ class MainWindow(QMainWindow):
 
         chosen = models if models is not None else settings.models
         self.model_panel.set_models(self.model_panel.available() if chosen is None else chosen)
+        self._fit_models_column()
+        self.model_panel.sigModelsChosen.connect(self._fit_models_column)
         if self.collection_path is not None and collection is not None:
             self._open_saver()
         geometry = settings.geometry
         if geometry is not None:
             self.restoreGeometry(geometry)
-        else:
-            self.resize(1400, 860)
+        self.fit_to_screen(remembered=geometry is not None)
         index = settings.index if 0 <= settings.index < len(labels) else 0
         self.browser.choose(index)
         self._sync_history()
 
     # ---------------------------------------------------------------------------------------- building
-    def _optional_collection_panel(self) -> QWidget | None:
+    def _optional_collection_panel(self) -> CollectionPanel | None:
         try:
             from editor.qt_collection import CollectionPanel
         except ImportError as error:
@@ -195,30 +212,46 @@ class MainWindow(QMainWindow):
         return tabs
 
     def _build_layout(self) -> None:
+        """Left: digit, budget, tools, label, guide. Centre: the large canvas over suggestions/collection tabs.
+        Right: the model table with the sensitivity check under it."""
         left = QWidget()
         left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(4, 4, 4, 4)
+        left_layout.setContentsMargins(2, 2, 2, 2)
+        left_layout.setSpacing(2)
         for title, widget in (
             ("Digit", self.browser),
             ("Budget", self.budget_panel),
             ("Tools", self.tool_panel),
             ("Intended label", self._label_box()),
+            ("Target guide", self.guide_panel),
         ):
             box = QGroupBox(title)
-            QVBoxLayout(box).addWidget(widget)
+            box_layout = QVBoxLayout(box)
+            box_layout.setContentsMargins(4, 2, 4, 2)
+            box_layout.addWidget(widget)
+            inner = widget.layout()
+            if inner is not None:
+                inner.setContentsMargins(0, 0, 0, 0)
             left_layout.addWidget(box)
         left_layout.addStretch(1)
         left_scroll = QScrollArea()
         left_scroll.setWidget(left)
         left_scroll.setWidgetResizable(True)
         left_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        left_scroll.setMinimumWidth(350)
+        left_scroll.setMinimumWidth(222)
+        self.left_scroll, self._left_column = left_scroll, left
 
-        models_scroll = QScrollArea()
-        models_scroll.setWidget(self.model_panel)
-        models_scroll.setWidgetResizable(True)
-        models_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        models_scroll.setMinimumWidth(340)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(self.model_panel)
+        right_layout.addWidget(self.sensitivity)
+        right_layout.addStretch(1)
+        self.models_scroll = QScrollArea()
+        self.models_scroll.setWidget(right)
+        self.models_scroll.setWidgetResizable(True)
+        self.models_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._models_column = right
 
         bottom = QTabWidget()
         bottom.addTab(self.suggestions, "Suggestions")
@@ -229,16 +262,19 @@ class MainWindow(QMainWindow):
         center = QSplitter(Qt.Orientation.Vertical)
         center.addWidget(self.canvas)
         center.addWidget(bottom)
-        center.setStretchFactor(0, 3)
-        center.setStretchFactor(1, 1)
-        center.setSizes([620, 200])
+        center.setStretchFactor(0, 1)
+        center.setStretchFactor(1, 0)
+        center.setSizes([500, 160])
 
         editor_page = QSplitter(Qt.Orientation.Horizontal)
         editor_page.addWidget(left_scroll)
         editor_page.addWidget(center)
-        editor_page.addWidget(models_scroll)
+        editor_page.addWidget(self.models_scroll)
+        editor_page.setStretchFactor(0, 0)
         editor_page.setStretchFactor(1, 1)
-        editor_page.setSizes([360, 680, 360])
+        editor_page.setStretchFactor(2, 0)
+        editor_page.setSizes([222, 580, 470])
+        self.editor_page = editor_page
 
         self.tabs = QTabWidget()
         self.tabs.addTab(editor_page, "Edit")
@@ -246,17 +282,48 @@ class MainWindow(QMainWindow):
             self.tabs.addTab(widget, title)
         self.setCentralWidget(self.tabs)
 
+    def showEvent(self, event: QShowEvent | None) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        self._fit_models_column()  # style sheets apply once shown: the table's width is known now
+        self.left_scroll.setMinimumWidth(self._left_column.minimumSizeHint().width() + 2)
+
+    def _fit_models_column(self, *_: object) -> None:
+        """Give the model table the width its columns need (it changes with the chosen models)."""
+        # No room is kept for a vertical scroll bar: 16+ rows fit at 800 px; with more the bar narrows the table.
+        self.models_scroll.setMinimumWidth(self._models_column.minimumSizeHint().width() + 2)
+
+    def fit_to_screen(self, *, remembered: bool = False) -> None:
+        """First size: the preferred size, shrunk to the screen's available geometry; a remembered geometry
+        that no longer fits (another screen) is shrunk and moved onto the screen too."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is None:
+            return
+        available = screen.availableGeometry()
+        frame = self.frameGeometry().size() - self.geometry().size()  # title bar and borders (0 before show)
+        width_limit = max(640, available.width() - frame.width())
+        height_limit = max(480, available.height() - frame.height())
+        if remembered:
+            width, height = min(self.width(), width_limit), min(self.height(), height_limit)
+        else:
+            width, height = min(PREFERRED_SIZE[0], width_limit), min(PREFERRED_SIZE[1], height_limit)
+        self.resize(width, height)
+        x = min(max(self.x(), available.x()), available.right() - width)
+        y = min(max(self.y(), available.y()), available.bottom() - height)
+        self.move(max(available.x(), x), max(available.y(), y))
+
     def _label_box(self) -> QWidget:
         box = QWidget()
         grid = QGridLayout(box)
         grid.setContentsMargins(0, 0, 0, 0)
+        grid.setSpacing(3)
         group = QButtonGroup(box)
         group.setExclusive(False)
         for position, label in enumerate([*range(10), NOT_A_DIGIT]):
             button = QPushButton("N" if label == NOT_A_DIGIT else str(label))
             button.setCheckable(True)
             button.setToolTip(f"Intended label: {label_name(label)} (key {button.text()})")
-            button.setMaximumWidth(40)
+            button.setMaximumWidth(31)
+            button.setMinimumWidth(0)
             button.clicked.connect(lambda _checked, chosen=label: self.set_intended(chosen))
             group.addButton(button)
             self.label_buttons[label] = button
@@ -291,10 +358,16 @@ class MainWindow(QMainWindow):
         for digit in range(10):
             action(str(digit), [str(digit)], lambda _=False, d=digit: self.set_intended(d))
         action("Not a digit", ["N"], lambda: self.set_intended(NOT_A_DIGIT))
-        for tool, key in ((Tool.BRUSH, "B"), (Tool.LIGHTEN, "L"), (Tool.DARKEN, "D"), (Tool.ERASER, "E")):
+        for tool, key in TOOL_KEYS.items():
             action(tool.value, [key], lambda _=False, t=tool: self.tool_panel.set_tool(t))
         action("Smaller brush", ["["], lambda: self.tool_panel.change_size(-1))
         action("Larger brush", ["]"], lambda: self.tool_panel.change_size(1))
+        action("Zoom in", ["+", "=", "Ctrl++"], lambda: self.canvas.zoom(1))
+        action("Zoom out", ["-", "Ctrl+-"], lambda: self.canvas.zoom(-1))
+        action("Guide", ["G"], self.guide_panel.toggle, "Show / hide the target guide (G)")
+        action("Check", ["K"], self.sensitivity.start, "Sensitivity check (K)", add=True)
+        action("Previous item", ["PgUp"], lambda: self.step_item(-1), "Previous collection item (PgUp)")
+        action("Next item", ["PgDown"], lambda: self.step_item(1), "Next collection item (PgDn)")
         action("Toggle view", ["V"], self.tool_panel.toggle_view)
         action("Previous digit", [","], lambda: self.browser.step(-1))
         action("Next digit", ["."], lambda: self.browser.step(1))
@@ -337,12 +410,50 @@ class MainWindow(QMainWindow):
             source = Source("collection", item.source_split or "test", index, item.id)  # type: ignore[attr-defined]
             label = item.original_label if item.original_label is not None else NOT_A_DIGIT  # type: ignore[attr-defined]
             self.state.load(original, label, source, edited, norm=norm, eps=eps)
+            self.browser.show_index(index if source.split == "test" and index >= 0 else None, label)
             self.state.set_intended_label(item.intended_label)  # type: ignore[attr-defined]
         except (InvarianceError, AttributeError, ValueError) as error:
             self.show_error(f"cannot open that item: {error}")
             return
         self._suggested = None
         self.tabs.setCurrentIndex(0)
+
+    def collection_items(self) -> list[Item]:
+        """The open collection's items in the collection tab's order (its filters applied), or []."""
+        panel = self.collection_panel
+        if panel is None or panel.collection is None:
+            return []
+        return panel.visible_items()
+
+    def open_item(self, item_id: str | None = None) -> bool:
+        """Open the collection item ``item_id`` (None: the first one); False (and one line) when there is none."""
+        items = self.collection_items()
+        if not items:
+            self.show_error("the collection has no items to open")
+            return False
+        chosen = items[0] if item_id is None else next((i for i in items if i.id.startswith(item_id)), None)
+        if chosen is None:
+            self.show_error(f"no item {item_id!r} in the collection")
+            return False
+        self.load_item(chosen)
+        if self.collection_panel is not None:
+            self.collection_panel.select_items([chosen.id])
+        return self.state.source.kind == "collection"
+
+    def step_item(self, direction: int) -> None:
+        """Open the next (+1) or previous (-1) item of the collection tab, wrapping around."""
+        items = self.collection_items()
+        if not items:
+            self.show_error("no collection items to step through (open a collection with items)")
+            return
+        ids = [item.id for item in items]
+        current = self.state.source.detail if self.state.source.kind == "collection" else None
+        position = ids.index(current) + direction if current in ids else (0 if direction > 0 else -1)
+        self.open_item(ids[position % len(ids)])
+
+    def busy(self) -> bool:
+        """True while a guide or a sensitivity check is being computed."""
+        return self.guide_panel.running or self.sensitivity.running
 
     def set_intended(self, label: int) -> None:
         self.state.set_intended_label(None if self.state.intended_label == label else label)
@@ -361,6 +472,8 @@ class MainWindow(QMainWindow):
         self.settings.device = name
         self.model_panel.set_device(device)
         self.suggestions.device = device
+        self.guide_panel.device = device
+        self.sensitivity.device = device
         self.device_box.setToolTip(f"Where models run (now: {device})")
         self.statusBar().showMessage(f"Models now run on {device}", 4000)  # type: ignore[union-attr]
 
@@ -379,7 +492,7 @@ class MainWindow(QMainWindow):
                 widget.collections = [str(path)]
         collection = getattr(self.saver, "collection", None)
         if self.collection_panel is not None and collection is not None:
-            self.collection_panel.set_collection(collection)  # type: ignore[attr-defined]
+            self.collection_panel.set_collection(collection)
         self.statusBar().showMessage(f"Saving to {self.saver.description}", 5000)  # type: ignore[union-attr]
         return self.saver
 
@@ -431,7 +544,7 @@ class MainWindow(QMainWindow):
         except InvarianceError as error:
             self.show_error(f"not saved: {error}")
             return
-        if self.collection_panel is not None and hasattr(self.collection_panel, "refresh"):
+        if self.collection_panel is not None:
             self.collection_panel.refresh()
         skipped = f" ({len(errors)} model(s) failed)" if errors else ""
         self.statusBar().showMessage(f"Saved {item_id[:8]} to {saver.description}{skipped}", 6000)  # type: ignore[union-attr]
@@ -464,7 +577,10 @@ class MainWindow(QMainWindow):
 
     def _sync_title(self) -> None:
         source = self.state.source
-        where = f"test #{source.index}" if source.index >= 0 else source.kind
+        if source.kind == "collection":
+            where = f"collection item {source.detail[:8]}"
+        else:
+            where = f"test #{source.index}" if source.index >= 0 else source.kind
         self.setWindowTitle(f"Invariance Lab — editor — {where} (label {label_name(self.state.original_label)})")
 
     def _remember_models(self, names: list[str]) -> None:
@@ -486,6 +602,8 @@ class MainWindow(QMainWindow):
         self.settings.geometry = self.saveGeometry()
         self.settings.sync()
         self.suggestions.shutdown()
+        self.guide_panel.shutdown()
+        self.sensitivity.shutdown()
         self.model_panel.shutdown()
         if self.saver is not None:
             try:
@@ -520,9 +638,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--norm", choices=("l0", "l1", "l2", "linf"), help="threat model norm")
     parser.add_argument("--eps", type=float, help="budget ε in that norm")
     parser.add_argument("--device", choices=DEVICE_CHOICES, help="where models run (default: remembered, else auto)")
-    parser.add_argument("--collection", type=Path, help="collection folder to save edits to (created if missing)")
+    parser.add_argument(
+        "--collection",
+        type=Path,
+        help="collection folder to open (on its first item) and save edits to (created if missing)",
+    )
+    parser.add_argument("--item", help="with --collection: open this item (id or id prefix) instead of the first")
     parser.add_argument("--models", help="comma-separated model names (default: remembered, else all available)")
     parser.add_argument("--screenshot", type=Path, help="render the window to this PNG once predictions are in, exit")
+    parser.add_argument("--intended", type=int, help="intended label to start with (0-9): also the guide's target")
+    parser.add_argument("--hide-guide", action="store_true", help="start with the target guide hidden")
+    parser.add_argument("--check", action="store_true", help="run the sensitivity check at start (before a screenshot)")
     parser.add_argument("--debug", action="store_true", help="debug logging")
     return parser
 
@@ -535,7 +661,7 @@ def capture_when_ready(
     started = time.monotonic()
 
     def poll() -> None:
-        ready = window.model_panel.up_to_date() or not window.model_panel.rows
+        ready = (window.model_panel.up_to_date() or not window.model_panel.rows) and not window.busy()
         if not ready and (time.monotonic() - started) * 1000 < timeout_ms:
             return
         if not ready:
@@ -557,12 +683,18 @@ def capture_when_ready(
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.item is not None and args.collection is None:
+        print("invariance-editor: error: --item needs --collection", file=sys.stderr)
+        return 1
+    if args.intended is not None and not 0 <= args.intended <= 9:
+        print("invariance-editor: error: --intended must be a digit 0-9", file=sys.stderr)
+        return 1
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s: %(message)s")
     import pyqtgraph as pg
 
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
     configure_runtime()
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app = QApplication.instance() or exit_if_platform_fails(lambda: QApplication(sys.argv[:1]))
     assert isinstance(app, QApplication)
     app.setOrganizationName("InvarianceLab")
     app.setApplicationName("Editor")
@@ -575,8 +707,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     if args.device:
         settings.device = args.device
-    if args.collection is not None:
-        settings.collection = str(args.collection)
+    collection = None if args.collection is None else args.collection.expanduser().resolve()
+    if collection is not None:
+        settings.collection = str(collection)
     if args.norm:
         settings.norm = args.norm
     if args.eps is not None:
@@ -591,9 +724,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings.index = args.index
     models = [name for name in args.models.split(",") if name] if args.models else None
     window = MainWindow(
-        images, labels, source=ZooSource(), settings=settings, device=device, collection=args.collection, models=models
+        images, labels, source=ZooSource(), settings=settings, device=device, collection=collection, models=models
     )
     window.show()
+    opened = collection is not None and bool(window.collection_items()) and window.open_item(args.item)
+    if args.item is not None and not opened:
+        print(f"invariance-editor: error: {window.last_error or 'no item ' + args.item}", file=sys.stderr)
+        window.shutdown()
+        return 1
+    if args.hide_guide:
+        window.state.set_guide_visible(False)
+    if args.intended is not None:
+        window.state.set_intended_label(args.intended)
+    if args.check:
+        window.sensitivity.start()
 
     def report_unexpected(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:
         # PyQt aborts on an exception escaping a slot unless a hook is installed: log it, tell the user, go on.
@@ -606,7 +750,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     code = app.exec()
     window.shutdown()
     if args.screenshot is not None and code == 0:
-        print(f"screenshot written to {args.screenshot}")
+        print(f"screenshot written to {args.screenshot}: {window.windowTitle()}")
     return code
 
 

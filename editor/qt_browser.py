@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 from PyQt6.QtCore import QSignalBlocker, pyqtSignal
-from PyQt6.QtWidgets import QComboBox, QGridLayout, QLabel, QPushButton, QSpinBox, QWidget
+from PyQt6.QtWidgets import QComboBox, QGridLayout, QLabel, QSizePolicy, QSpinBox, QToolButton, QWidget
 
 ANY_CLASS = -1
 
@@ -31,17 +31,28 @@ class DigitBrowser(QWidget):
         self.index_box.setKeyboardTracking(False)
         self.index_box.setToolTip("Test-set index (type a number to jump)")
         self.class_box = QComboBox()
-        self.class_box.addItem("any class", ANY_CLASS)
+        self.class_box.addItem("any", ANY_CLASS)
         for digit in range(10):
-            self.class_box.addItem(f"only {digit}s", digit)
+            self.class_box.addItem(f"{digit}s only", digit)
         self.class_box.setToolTip("Restrict Previous / Next / Random to one class")
-        self.previous_button = QPushButton("◀ Prev")
-        self.next_button = QPushButton("Next ▶")
-        self.random_button = QPushButton("Random")
+        self.class_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.class_box.setMinimumContentsLength(3)
+        self.previous_button = QToolButton()
+        self.previous_button.setText("◀ Prev")
+        self.next_button = QToolButton()
+        self.next_button.setText("Next ▶")
+        self.random_button = QToolButton()
+        self.random_button.setText("Random")
+        for button in (self.previous_button, self.next_button, self.random_button):
+            button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.label_text = QLabel()
+        self.previous_button.setToolTip("Previous digit (,)")
+        self.next_button.setToolTip("Next digit (.)")
+        self.random_button.setToolTip("Random digit (X)")
         layout = QGridLayout(self)
-        layout.addWidget(QLabel("Test index"), 0, 0)
-        layout.addWidget(self.index_box, 0, 1)
+        layout.setHorizontalSpacing(4)
+        self.index_box.setPrefix("test #")
+        layout.addWidget(self.index_box, 0, 0, 1, 2)
         layout.addWidget(self.class_box, 0, 2)
         layout.addWidget(self.previous_button, 1, 0)
         layout.addWidget(self.next_button, 1, 1)
@@ -66,6 +77,15 @@ class DigitBrowser(QWidget):
             self.index_box.setValue(self.current)
         self.label_text.setText(f"Original label: <b>{int(self.labels[self.current])}</b>")
         self.sigDigitChosen.emit(self.current)
+
+    def show_index(self, index: int | None, label: int | None = None) -> None:
+        """Show which test digit is open (None: not a test digit) without announcing a choice."""
+        with QSignalBlocker(self.index_box):
+            if index is not None and 0 <= index < len(self.labels):
+                self.current = int(index)
+                self.index_box.setValue(self.current)
+        shown = "?" if label is None or label < 0 else str(label)
+        self.label_text.setText(f"Original label: <b>{shown}</b>")
 
     def step(self, direction: int) -> None:
         """The previous (-1) or next (+1) digit of the chosen class, wrapping around."""

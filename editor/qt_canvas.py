@@ -6,8 +6,10 @@ Only the edited view takes strokes. Every stroke event goes to
 :meth:`editor.state.EditorState.extend_stroke`, which projects onto the budget; pixels the budget held back
 flash yellow for half a second.
 
-View modes: ``"side"`` (original | edited | difference) and ``"overlay"`` (edited with the difference on
-top: red = ink added, blue = ink removed).
+View modes: ``"side"`` (the large edited view, with the original and the difference smaller beside it) and
+``"overlay"`` (edited with the difference on top: red = ink added, blue = ink removed). The target guide, when
+the state has one and shows it, is laid over the edited view in translucent cyan. The edited view zooms
+(:meth:`DigitCanvas.zoom`) around the pixel last under the cursor.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QEvent, QObject, QPoint, QPointF, QRectF, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPainterPath, QPen
-from PyQt6.QtWidgets import QGraphicsObject, QGraphicsPathItem, QHBoxLayout, QWidget
+from PyQt6.QtWidgets import QGraphicsObject, QGraphicsPathItem, QHBoxLayout, QVBoxLayout, QWidget
 
 from editor.state import EditorState
 from editor.tools import Tool, stroke_mask
@@ -30,7 +32,12 @@ VIEW_MODES: Final = ("side", "overlay")
 FLASH_MS: Final = 500
 _FLASH_STEP_MS: Final = 100
 FLASH_COLOR: Final = (255, 215, 0)
+GUIDE_COLOR: Final = (0, 200, 255)
+GUIDE_OPACITY: Final = 0.45
+ZOOM_LEVELS: Final = (1.0, 1.5, 2.0, 3.0, 4.0)
 SIZE: Final = 28
+SIDE_VIEW: Final = 88
+"""Width of the original and difference views beside the edited one (about 3 screen px per MNIST px)."""
 
 
 class PixelImageItem(QGraphicsObject):
@@ -83,14 +90,14 @@ def blend(rgb: np.ndarray, color: tuple[int, int, int], alpha: np.ndarray) -> np
 class PixelView(pg.GraphicsLayoutWidget):
     """One titled, aspect-locked 28×28 view with a pixel grid."""
 
-    def __init__(self, title: str, parent: QWidget | None = None) -> None:
+    def __init__(self, title: str, parent: QWidget | None = None, minimum: int = 140) -> None:
         super().__init__(parent=parent)
         self.setBackground("#202124")
         self.ci.setContentsMargins(2, 2, 2, 2)
-        self.title = self.addLabel(title, row=0, col=0, color="#dddddd", size="10pt")
+        self.title = self.addLabel(title, row=0, col=0, color="#dddddd", size="9pt")
         self.view_box = self.addViewBox(row=1, col=0, lockAspect=True, enableMouse=False, enableMenu=False)
         self.view_box.invertY(True)
-        self.view_box.setRange(xRange=(0, SIZE), yRange=(0, SIZE), padding=0.01)
+        self.view_box.setRange(xRange=(0, SIZE), yRange=(0, SIZE), padding=0.004)
         self.view_box.disableAutoRange()
         self.image_item = PixelImageItem()
         self.view_box.addItem(self.image_item)
@@ -101,10 +108,10 @@ class PixelView(pg.GraphicsLayoutWidget):
         self.grid.setPen(pen)
         self.grid.setZValue(10)
         self.view_box.addItem(self.grid)
-        self.setMinimumSize(140, 150)
+        self.setMinimumSize(minimum, minimum + 10)
 
     def set_title(self, text: str) -> None:
-        self.title.setText(text, color="#dddddd", size="10pt")
+        self.title.setText(text, color="#dddddd", size="9pt")
 
 
 def _grid_path() -> QPainterPath:
@@ -156,11 +163,14 @@ class DigitCanvas(QWidget):
         self.brush_size = 1
         self.value = 1.0
         self.view_mode = "side"
+        self.zoom_level = 0  # index into ZOOM_LEVELS
         self._last_cell: tuple[int, int] | None = None
+        self._hover_cell = (SIZE // 2, SIZE // 2)
 
-        self.original_view = PixelView("Original")
-        self.edited_view = PixelView("Edited — paint here")
-        self.difference_view = PixelView("Difference (red +, blue −)")
+        self.original_view = PixelView("Original", minimum=SIDE_VIEW)
+        self.edited_view = PixelView("Edited — paint here", minimum=280)
+        self.difference_view = PixelView("Difference", minimum=SIDE_VIEW)
+        self.difference_view.setToolTip("Difference: red = ink added, blue = ink removed")
         self.paint_item = self.edited_view.image_item
         self._flash_mask = np.zeros((SIZE, SIZE), dtype=bool)
         self._flash_left_ms = 0
@@ -168,11 +178,18 @@ class DigitCanvas(QWidget):
         self._flash_timer.setInterval(_FLASH_STEP_MS)
         self._flash_timer.timeout.connect(self._fade_flash)
 
+        side = QVBoxLayout()
+        side.setSpacing(4)
+        side.addWidget(self.original_view)
+        side.addWidget(self.difference_view)
+        side.addStretch(1)
+        for view in (self.original_view, self.difference_view):
+            view.setFixedSize(SIDE_VIEW, SIDE_VIEW + 22)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
-        for view in (self.original_view, self.edited_view, self.difference_view):
-            layout.addWidget(view, 1)
+        layout.addWidget(self.edited_view, 1)
+        layout.addLayout(side)
 
         self._viewports: dict[QObject, PixelView] = {}
         for view in (self.original_view, self.edited_view, self.difference_view):
@@ -184,6 +201,7 @@ class DigitCanvas(QWidget):
 
         state.events.image.connect(self.refresh_edit)
         state.events.digit.connect(self.refresh)
+        state.events.guide.connect(self._draw_edited)
         self.refresh()
 
     # ------------------------------------------------------------------------------------------ options
@@ -207,6 +225,23 @@ class DigitCanvas(QWidget):
         self.edited_view.set_title("Edited — paint here" if side else "Edited + difference overlay — paint here")
         self.refresh_edit()
 
+    def zoom(self, step: int) -> None:
+        """Zoom the edited view in (``step`` > 0) or out by ``step`` levels, around the last hovered pixel."""
+        self.zoom_level = int(np.clip(self.zoom_level + step, 0, len(ZOOM_LEVELS) - 1))
+        half = SIZE / ZOOM_LEVELS[self.zoom_level] / 2
+        row, col = self._hover_cell
+        x0 = float(np.clip(col + 0.5 - half, 0, SIZE - 2 * half))
+        y0 = float(np.clip(row + 0.5 - half, 0, SIZE - 2 * half))
+        view_box = self.edited_view.view_box
+        view_box.setRange(xRange=(x0, x0 + 2 * half), yRange=(y0, y0 + 2 * half), padding=0.004)
+        view_box.updateMatrix()  # apply now, so the pixel under a mouse event is right before the next repaint
+
+    def pixels_per_cell(self) -> float:
+        """Screen pixels per MNIST pixel in the edited view (horizontal)."""
+        left = self.edited_view.mapFromScene(self.paint_item.mapToScene(QPointF(0, 0)))
+        right = self.edited_view.mapFromScene(self.paint_item.mapToScene(QPointF(SIZE, 0)))
+        return (right.x() - left.x()) / SIZE
+
     # ------------------------------------------------------------------------------------------ drawing
     def refresh(self) -> None:
         """Redraw every view from the state."""
@@ -227,6 +262,9 @@ class DigitCanvas(QWidget):
             overlay = difference_rgba(original, edited, alpha_scale=1.5)
             rgb = blend(rgb, (255, 0, 0), np.where(edited > original, overlay[..., 3] / 255.0, 0.0))
             rgb = blend(rgb, (0, 0, 255), np.where(edited < original, overlay[..., 3] / 255.0, 0.0))
+        state = self.state
+        if state.guide is not None and state.guide_visible:
+            rgb = blend(rgb, GUIDE_COLOR, state.guide * GUIDE_OPACITY)
         if self._flash_left_ms > 0:
             rgb = blend(rgb, FLASH_COLOR, self._flash_mask * (0.86 * self._flash_left_ms / FLASH_MS))
         self.paint_item.set_rgb(rgb)
@@ -282,6 +320,8 @@ class DigitCanvas(QWidget):
         inside = 0 <= row < SIZE and 0 <= col < SIZE
         painting = view is self.edited_view
         if kind == QEvent.Type.MouseMove:
+            if inside and view is self.edited_view:
+                self._hover_cell = (row, col)
             self.sigHover.emit(row if inside else -1, col if inside else -1)
             if painting and self._last_cell is not None:
                 self._stroke_moved(row, col)

@@ -228,6 +228,9 @@ class CollectionPanel(QWidget):
             self.agreement_combo.addItem(text, value)
         for combo in (self.label_kind_combo, self.label_combo, self.method_combo, self.agreement_combo):
             combo.currentIndexChanged.connect(self._apply_filters)
+            # narrow enough for the editor's centre column at 1280 px; the popup still shows whole names
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(7)
 
         self.view = QListView()
         self.view.setViewMode(QListView.ViewMode.IconMode)

@@ -1,13 +1,14 @@
-"""Model panel: one row per chosen zoo model with its prediction on the edit, updated on every change.
+"""Model table: one compact row per chosen model with its prediction on the edit, updated on every change.
 
 Requests are coalesced (a zero-delay timer merges all changes made in one event-loop turn) and run off the
 GUI thread: all fast models in one call on one worker thread, slow models (``ModelInfo.slow``) on a second
 worker with a busy indicator. Each worker runs at most one request and keeps only the newest pending one,
 so stale requests are dropped.
 
-Each row shows the predicted label, softmax bars (0-9; the intended label outlined), a mark when the
-prediction differs from the intended label, and for certified models whether the ORIGINAL digit is
-certified at the current ε (the model cannot change its answer within this budget).
+Columns (one grid, so they line up from row to row): model name, origin (zoo or user), predicted label, the
+top-3 softmax probabilities, agreement with the intended label, for certified models the IBP status of the
+ORIGINAL and of the CURRENT edit at the current ε (recomputed with every prediction), and the result of the
+last sensitivity check (can the model's answer be flipped within the budget, and to which class).
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from typing import Final
 
 import numpy as np
 import torch
-from PyQt6.QtCore import QRectF, Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QAction, QColor, QFont, QPainter, QPaintEvent, QPen, QPixmap
+from PyQt6.QtCore import Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QAction, QFont, QFontDatabase, QFontMetrics
 from PyQt6.QtWidgets import (
-    QFrame,
+    QApplication,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -33,155 +34,182 @@ from PyQt6.QtWidgets import (
 )
 
 from core.errors import InvarianceError
-from core.labels import NOT_A_DIGIT, label_name
+from core.labels import NOT_A_DIGIT
+from core.sensitivity import Flip
 from editor.sources import ModelInfo, ModelSource
 from editor.state import EditorState
 from editor.workers import INFERENCE_THREADS, PredictionChannel, PredictionRequest, PredictionResult
 
 log = logging.getLogger(__name__)
 
-_BAR_COLOR: Final = QColor("#4a90d9")
-_TOP_COLOR: Final = QColor("#2ecc71")
-_INTENDED_COLOR: Final = QColor("#f5a623")
 _DIFFERS_COLOR: Final = "#e74c3c"
 _AGREES_COLOR: Final = "#2ecc71"
-_LABEL_HEIGHT: Final = 14
+_MUTED_COLOR: Final = "#999999"
+COLUMNS: Final = ("model", "from", "pred", "top 3", "vs<br>intended", "IBP<br>orig", "IBP<br>edit", "flip<br>within ε")
+_TIPS: Final = {
+    "from": "zoo: shipped checkpoint; user: a model you added",
+    "pred": "The model's label for the current edit",
+    "top 3": "The three most likely classes and their softmax probabilities",
+    "vs<br>intended": "✓: the prediction equals the intended (human) label; ✗: it differs (an invariance example "
+    "when the intended label differs from the source label)",
+    "IBP<br>orig": "Certified models: IBP proves the ORIGINAL keeps its label within ε (✓) or cannot (✗)",
+    "IBP<br>edit": "Certified models: IBP proves the model's answer on the CURRENT edit holds within ε around it",
+    "flip<br>within ε": "Sensitivity check: → k when an attack within the budget around the image flips the model "
+    "to k; 'holds' when it found none",
+}
 
 
-class ProbabilityBars(QWidget):
-    """Ten vertical bars (classes 0-9) of softmax probabilities; the top class green, the intended outlined."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.probabilities: np.ndarray | None = None
-        self.intended: int | None = None
-        self._label_cache: tuple[tuple[int, int, int], QPixmap] | None = None
-        self.setMinimumSize(120, 56)
-
-    def set_probabilities(self, probabilities: np.ndarray | None) -> None:
-        self.probabilities = None if probabilities is None else np.asarray(probabilities, dtype=np.float32)
-        self.update()
-
-    def set_intended(self, label: int | None) -> None:
-        self.intended = label
-        self.update()
-
-    def _labels(self) -> QPixmap:
-        """The digits 0-9 under the bars, drawn once per size and palette."""
-        key = (self.width(), self.height(), self.palette().text().color().rgba())
-        if self._label_cache is None or self._label_cache[0] != key:
-            pixmap = QPixmap(self.width(), _LABEL_HEIGHT)
-            pixmap.fill(Qt.GlobalColor.transparent)
-            painter = QPainter(pixmap)
-            painter.setFont(QFont(painter.font().family(), 8))
-            painter.setPen(QPen(self.palette().text().color()))
-            slot = self.width() / 10.0
-            for k in range(10):
-                painter.drawText(QRectF(k * slot, 0, slot, _LABEL_HEIGHT), Qt.AlignmentFlag.AlignCenter, str(k))
-            painter.end()
-            self._label_cache = (key, pixmap)
-        return self._label_cache[1]
-
-    def paintEvent(self, event: QPaintEvent | None) -> None:  # noqa: N802 - Qt override
-        painter = QPainter(self)
-        width, height = self.width(), self.height()
-        slot = width / 10.0
-        area = height - _LABEL_HEIGHT - 2
-        painter.drawPixmap(0, height - _LABEL_HEIGHT, self._labels())
-        if self.probabilities is not None:
-            top = int(np.argmax(self.probabilities))
-            for k, value in enumerate(self.probabilities.tolist()):
-                bar = value * area
-                color = _TOP_COLOR if k == top else _BAR_COLOR
-                painter.fillRect(QRectF(k * slot + 1, 1 + area - bar, slot - 2, bar), color)
-        if self.intended is not None and 0 <= self.intended <= 9:
-            painter.setPen(QPen(_INTENDED_COLOR, 1.5))
-            painter.drawRect(QRectF(self.intended * slot + 1, 1, slot - 2, area))
-        painter.end()
+def top_k_text(probabilities: np.ndarray, k: int = 3) -> str:
+    """``"4 .98 9 .01 7 .00"``: the k most likely classes with their probabilities."""
+    order = np.argsort(-probabilities)[:k]
+    return " ".join(f"{int(c)} {_probability_text(float(probabilities[c]))}" for c in order)
 
 
-class ModelRow(QFrame):
-    """Prediction, bars, mismatch mark, certification and busy indicator for one model."""
+def _probability_text(value: float) -> str:
+    """Three characters: ".98", ".00", "1.0"."""
+    text = f"{value:.2f}"
+    return "1.0" if text == "1.00" else text[1:]
 
-    def __init__(self, info: ModelInfo, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+
+def table_font(points: float, *, bold: bool = False, monospace: bool = False) -> QFont:
+    font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont) if monospace else QFont(QApplication.font())
+    font.setPointSizeF(points)
+    font.setBold(bold)
+    return font
+
+
+def _cell(
+    text: str = "",
+    *,
+    font: QFont,
+    sample: str = "",
+    height: int = 0,
+    align: Qt.AlignmentFlag = Qt.AlignmentFlag.AlignLeft,
+) -> QLabel:
+    """A table cell. With ``sample`` (its widest text) the cell gets a fixed size, so the text changing with every
+    stroke never re-lays out the whole table."""
+    label = QLabel(text)
+    label.setFont(font)
+    label.setAlignment(align | Qt.AlignmentFlag.AlignVCenter)
+    label.setTextFormat(Qt.TextFormat.RichText)
+    if sample:
+        label.setFixedSize(QFontMetrics(font).horizontalAdvance(sample) + 2, height)
+    return label
+
+
+class ModelRow:
+    """The cells of one model in the :class:`ModelPanel` grid (prediction, top-3, marks, busy indicator)."""
+
+    def __init__(self, info: ModelInfo, grid: QGridLayout, row: int) -> None:
         self.info = info
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.name = QLabel(f"<b>{info.name}</b>")
+        self.row = row
         threat = f"{info.norm} ε={info.eps:g}" if info.norm is not None and info.eps is not None else "undefended"
-        self.name.setToolTip(f"{info.description}\nfamily: {info.family}; trained for {threat}")
-        kind = threat if info.norm else (info.family or "no ℓp threat model").replace("standard", "no defence")
-        self.kind = QLabel(("certified · " if info.certified else "") + kind)
-        self.kind.setStyleSheet("color: #999999; font-size: 9pt")
-        self.prediction = QLabel("–")
-        self.prediction.setStyleSheet("font-size: 20pt; font-weight: bold")
-        self.prediction.setMinimumWidth(28)
-        self.prediction.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.mark = QLabel("")
-        self.mark.setMinimumWidth(60)
-        self.bars = ProbabilityBars()
-        self.certificate = QLabel("")
-        self.certificate.setStyleSheet("font-size: 9pt")
+        normal, small = table_font(9), table_font(8)
+        height = QFontMetrics(table_font(11, bold=True)).height()
+        self.name = _cell(info.name, font=normal)
+        self.name.setToolTip(
+            f"{info.description}\nfamily: {info.family}; trained for {threat}"
+            + ("; IBP-certified" if info.certified else "")
+        )
         self.busy = QProgressBar()
         self.busy.setRange(0, 0)
-        self.busy.setMaximumHeight(8)
+        self.busy.setFixedSize(18, 6)
         self.busy.setTextVisible(False)
         self.busy.setVisible(False)
+        name_box = QWidget()
+        name_layout = QHBoxLayout(name_box)
+        name_layout.setContentsMargins(0, 0, 0, 0)
+        name_layout.setSpacing(2)
+        name_layout.addWidget(self.name, 1)
+        name_layout.addWidget(self.busy)
+        center = Qt.AlignmentFlag.AlignCenter
+        self.origin = _cell(f"<span style='color:{_MUTED_COLOR}'>{info.origin}</span>", font=small, align=center)
+        self.prediction = _cell("–", font=table_font(11, bold=True), sample="8", height=height, align=center)
+        self.top = _cell("", font=table_font(8, monospace=True), sample="8 1.0 8 .00 8 .00", height=height)
+        self.mark = _cell("", font=normal, sample="✗≠8", height=height, align=center)
+        self.certificate = _cell("", font=normal, sample="✓ 0.05", height=height, align=center)
+        self.edit_certificate = _cell("", font=normal, sample="✓ 0.05", height=height, align=center)
+        self.flip = _cell("", font=normal, sample="holds", height=height, align=center)
+        self.cells: list[QWidget] = [
+            name_box, self.origin, self.prediction, self.top, self.mark, self.certificate, self.edit_certificate,
+            self.flip,
+        ]  # fmt: skip
+        for column, widget in enumerate(self.cells):
+            grid.addWidget(widget, row, column)
         self.probabilities: np.ndarray | None = None
-        grid = QGridLayout(self)
-        grid.setContentsMargins(6, 3, 6, 3)
-        grid.setVerticalSpacing(1)
-        grid.addWidget(self.name, 0, 0)
-        grid.addWidget(self.kind, 1, 0)
-        grid.addWidget(self.mark, 2, 0)
-        grid.addWidget(self.prediction, 0, 1, 3, 1)
-        grid.addWidget(self.bars, 0, 2, 3, 1)
-        grid.addWidget(self.certificate, 3, 0, 1, 3)
-        grid.addWidget(self.busy, 4, 0, 1, 3)
-        grid.setColumnStretch(2, 1)
+        self.error: str | None = None
+
+    def remove(self) -> None:
+        for widget in self.cells:
+            widget.setParent(None)
+            widget.deleteLater()
 
     @property
     def predicted(self) -> int | None:
         return None if self.probabilities is None else int(np.argmax(self.probabilities))
 
     def show_result(
-        self, probabilities: np.ndarray | None, certified: bool | None, error: str | None, eps: float
+        self,
+        probabilities: np.ndarray | None,
+        certified: bool | None,
+        error: str | None,
+        eps: float,
+        edit_certified: bool | None = None,
     ) -> None:
         self.probabilities = probabilities
-        self.bars.set_probabilities(probabilities)
+        self.error = error
         if error is not None:
             self.prediction.setText("!")
             self.prediction.setToolTip(error)
-            self.certificate.setText(f"<span style='color:{_DIFFERS_COLOR}'>error: {error[:80]}</span>")
-            self.certificate.setWordWrap(True)
+            self.top.setText(f"<span style='color:{_DIFFERS_COLOR}'>error</span>")
+            self.top.setToolTip(error)
             return
         assert probabilities is not None
         top = int(np.argmax(probabilities))
         self.prediction.setText(str(top))
         self.prediction.setToolTip(f"p({top}) = {probabilities[top]:.3f}")
-        if certified is None:
-            self.certificate.setText("")
-            self.certificate.setToolTip("")
-        elif certified:
-            self.certificate.setText(f"<span style='color:{_AGREES_COLOR}'>✓ original certified at ε={eps:g}</span>")
-            self.certificate.setToolTip(
-                "This model provably cannot change its answer on the original within this budget"
-            )
-        else:
-            self.certificate.setText(f"not certified at ε={eps:g}")
-            self.certificate.setToolTip("No certificate for the original at this ε")
+        self.top.setText(top_k_text(probabilities))
+        self.top.setToolTip("  ".join(f"{k}: {p:.3f}" for k, p in enumerate(probabilities.tolist())))
+        _show_certificate(self.certificate, certified, eps, "the original keeps its label")
+        _show_certificate(self.edit_certificate, edit_certified, eps, f"the answer {top} on the current edit holds")
 
     def show_intended(self, intended: int | None) -> None:
-        self.bars.set_intended(intended if intended is not None and intended != NOT_A_DIGIT else None)
         predicted = self.predicted
         if intended is None or predicted is None:
             self.mark.setText("")
+            self.mark.setToolTip("")
         elif predicted != intended:
-            self.mark.setText(f"<span style='color:{_DIFFERS_COLOR}'>✗ ≠ {label_name(intended)}</span>")
+            shown = "N" if intended == NOT_A_DIGIT else str(intended)
+            self.mark.setText(f"<span style='color:{_DIFFERS_COLOR}'>✗≠{shown}</span>")
             self.mark.setToolTip("The prediction differs from the intended (human) label")
         else:
-            self.mark.setText(f"<span style='color:{_AGREES_COLOR}'>✓ = {intended}</span>")
+            self.mark.setText(f"<span style='color:{_AGREES_COLOR}'>✓={intended}</span>")
             self.mark.setToolTip("The prediction matches the intended label")
+
+    def show_flip(self, flip: Flip | None, note: str = "", *, stale: bool = False) -> None:
+        """The sensitivity check's result (None: not checked; ``note`` explains, e.g. "slow model")."""
+        if flip is None:
+            self.flip.setText(f"<span style='color:{_MUTED_COLOR}'>{note}</span>")
+            self.flip.setToolTip("Not checked" + (f": {note}" if note else ""))
+            return
+        color = _MUTED_COLOR if stale else (_DIFFERS_COLOR if flip.flipped else _AGREES_COLOR)
+        text = f"→{flip.to_label}" if flip.flipped else "holds"
+        self.flip.setText(f"<span style='color:{color}'>{text}</span>")
+        where = "an earlier image (edit changed since)" if stale else "the image at the time of the check"
+        what = f"flipped from {flip.label} to {flip.to_label}" if flip.flipped else f"kept {flip.label}"
+        self.flip.setToolTip(f"On {where}: the attack {what} within the budget")
+
+
+def _show_certificate(cell: QLabel, certified: bool | None, eps: float, claim: str) -> None:
+    if certified is None:
+        cell.setText("")
+        cell.setToolTip("")
+    elif certified:
+        cell.setText(f"<span style='color:{_AGREES_COLOR}'>✓ {eps:g}</span>")
+        cell.setToolTip(f"IBP proves {claim} for every change within ℓ∞ ε = {eps:g}")
+    else:
+        cell.setText(f"<span style='color:{_MUTED_COLOR}'>✗ {eps:g}</span>")
+        cell.setToolTip(f"IBP cannot prove {claim} within ℓ∞ ε = {eps:g}")
 
 
 class _ExactJob:
@@ -235,6 +263,8 @@ class ModelPanel(QWidget):
         self._shown: dict[str, PredictionRequest | None] = {"fast": None, "slow": None}
         self._requested: dict[int, PredictionRequest] = {}
         self._exact_jobs: dict[int, _ExactJob] = {}
+        self.flips: dict[str, Flip] = {}
+        self._flips_for: tuple[np.ndarray, str, float] | None = None  # image, norm, ε the flips were checked at
         self.fast = PredictionChannel(source, device, "fast-models", threads)
         self.slow = PredictionChannel(source, device, "slow-models", threads)
         for channel in (self.fast, self.slow):
@@ -249,16 +279,29 @@ class ModelPanel(QWidget):
         self.choose.setMenu(self.menu)
         self.menu.aboutToShow.connect(self._fill_menu)
         self.status = QLabel("")
-        self.status.setStyleSheet("color: #999999")
+        self.status.setStyleSheet(f"color: {_MUTED_COLOR}")
+        self.status.setWordWrap(True)
         header = QHBoxLayout()
-        header.addWidget(QLabel("<b>Model predictions</b>"))
+        header.addWidget(QLabel("<b>Models</b>"))
         header.addStretch(1)
         header.addWidget(self.choose)
-        self.rows_layout = QVBoxLayout()
-        self.rows_layout.setSpacing(3)
+        self.table = QWidget()
+        self.table.setFont(table_font(9))
+        self.grid = QGridLayout(self.table)
+        self.grid.setContentsMargins(0, 0, 0, 0)
+        self.grid.setHorizontalSpacing(4)
+        self.grid.setVerticalSpacing(0)
+        for column, title in enumerate(COLUMNS):
+            cell = QLabel(f"<span style='color:{_MUTED_COLOR}'>{title}</span>")
+            cell.setToolTip(_TIPS.get(title, "The model (hover a name for its description)"))
+            cell.setAlignment(Qt.AlignmentFlag.AlignLeft if column == 0 else Qt.AlignmentFlag.AlignCenter)
+            self.grid.addWidget(cell, 0, column, Qt.AlignmentFlag.AlignBottom)
+        self.grid.setColumnStretch(0, 1)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(2)
         layout.addLayout(header)
-        layout.addLayout(self.rows_layout)
+        layout.addWidget(self.table)
         layout.addWidget(self.status)
         layout.addStretch(1)
 
@@ -270,6 +313,7 @@ class ModelPanel(QWidget):
         state.events.digit.connect(self.schedule)
         state.events.budget.connect(self.schedule)
         state.events.label.connect(self._intended_changed)
+        state.events.digit.connect(self.clear_flips)
 
     # ---------------------------------------------------------------------------------------- choosing
     def available(self) -> list[str]:
@@ -294,13 +338,10 @@ class ModelPanel(QWidget):
         self.chosen = list(infos)
         self._shown = {"fast": None, "slow": None}
         for row in self.rows.values():
-            row.setParent(None)
-            row.deleteLater()
+            row.remove()
         self.rows = {}
-        for name, info in infos.items():
-            row = ModelRow(info)
-            self.rows[name] = row
-            self.rows_layout.addWidget(row)
+        for position, (name, info) in enumerate(infos.items()):
+            self.rows[name] = ModelRow(info, self.grid, position + 1)
         self.status.setText("" if self.rows else "No models chosen (Models ▾), or no checkpoints yet.")
         self.fast.load(self._names(slow=False))
         self.slow.load(self._names(slow=True))
@@ -446,9 +487,45 @@ class ModelPanel(QWidget):
             row = self.rows.get(name)
             if row is None:
                 continue
-            row.show_result(result.probabilities.get(name), result.certified.get(name), result.errors.get(name), eps)
+            row.show_result(
+                result.probabilities.get(name),
+                result.certified.get(name),
+                result.errors.get(name),
+                eps,
+                result.edit_certified.get(name),
+            )
             row.show_intended(self.state.intended_label)
+            if self._flips_for is not None and not self._is_flip_current():
+                self._mark_flips_stale()
         self.sigPredictionsUpdated.emit(result)
+
+    # ------------------------------------------------------------------------------------ sensitivity
+    def show_flips(
+        self, flips: dict[str, Flip], image: np.ndarray, norm: str, eps: float, skipped: dict[str, str]
+    ) -> None:
+        """Show a sensitivity check's results (``skipped``: name -> why it was not checked)."""
+        self.flips = dict(flips)
+        self._flips_for = (np.asarray(image, dtype=np.float32).copy(), norm, float(eps))
+        for name, row in self.rows.items():
+            row.show_flip(self.flips.get(name), skipped.get(name, ""))
+
+    def clear_flips(self) -> None:
+        self.flips = {}
+        self._flips_for = None
+        for row in self.rows.values():
+            row.show_flip(None)
+
+    def _is_flip_current(self) -> bool:
+        if self._flips_for is None:
+            return False
+        image, norm, eps = self._flips_for
+        return norm == self.state.norm and eps == self.state.eps and np.array_equal(image, self.state.edited)
+
+    def _mark_flips_stale(self) -> None:
+        for name, flip in self.flips.items():
+            row = self.rows.get(name)
+            if row is not None:
+                row.show_flip(flip, stale=True)
 
     def _intended_changed(self) -> None:
         for row in self.rows.values():

@@ -149,7 +149,7 @@ class SuggestionsPanel(QWidget):
         self.list.setIconSize(QSize(THUMBNAIL, THUMBNAIL))
         self.list.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.list.setMovement(QListWidget.Movement.Static)
-        self.list.setMinimumHeight(THUMBNAIL + 48)
+        self.list.setMinimumHeight(THUMBNAIL + 12)
         row = QHBoxLayout()
         row.addWidget(self.find_button)
         row.addWidget(self.count_box)

@@ -9,7 +9,7 @@ from PyQt6.QtWidgets import (
     QButtonGroup,
     QComboBox,
     QFormLayout,
-    QHBoxLayout,
+    QGridLayout,
     QSlider,
     QSpinBox,
     QToolButton,
@@ -19,13 +19,15 @@ from PyQt6.QtWidgets import (
 from editor.qt_canvas import DigitCanvas
 from editor.tools import Tool
 
-TOOL_KEYS: Final = {Tool.BRUSH: "B", Tool.LIGHTEN: "L", Tool.DARKEN: "D", Tool.ERASER: "E"}
+TOOL_KEYS: Final = {Tool.BRUSH: "B", Tool.LIGHTEN: "L", Tool.DARKEN: "D", Tool.ERASER: "E", Tool.TOWARD: "T"}
 _TOOL_TIPS: Final = {
     Tool.BRUSH: "Brush: paint the intensity value",
     Tool.LIGHTEN: "Lighten: add the intensity",
     Tool.DARKEN: "Darken: subtract the intensity",
     Tool.ERASER: "Eraser: restore the original pixels",
+    Tool.TOWARD: "Toward target: move pixels toward the target guide by the intensity (100 %: all the way)",
 }
+_TOOL_TEXT: Final = {Tool.TOWARD: "Toward"}
 MAX_BRUSH: Final = 9
 
 
@@ -39,16 +41,16 @@ class ToolPanel(QWidget):
         self.canvas = canvas
         self.buttons: dict[Tool, QToolButton] = {}
         self.group = QButtonGroup(self)
-        row = QHBoxLayout()
+        row = QGridLayout()
         row.setSpacing(2)
-        for tool, key in TOOL_KEYS.items():
+        for position, (tool, key) in enumerate(TOOL_KEYS.items()):
             button = QToolButton()
-            button.setText(tool.value.capitalize())
+            button.setText(_TOOL_TEXT.get(tool, tool.value.capitalize()))
             button.setToolTip(f"{_TOOL_TIPS[tool]} ({key})")
             button.setCheckable(True)
             self.group.addButton(button)
             self.buttons[tool] = button
-            row.addWidget(button)
+            row.addWidget(button, position // 3, position % 3)
             button.toggled.connect(lambda checked, chosen=tool: self._toggled(chosen, checked))
         self.size_box = QSpinBox()
         self.size_box.setRange(1, MAX_BRUSH)

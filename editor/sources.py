@@ -30,6 +30,7 @@ class ModelInfo:
     certified: bool = False
     slow: bool = False
     description: str = ""
+    origin: str = "zoo"  # "zoo" (shipped checkpoint) or "user" (a model the user added)
 
 
 class ModelSource(Protocol):
@@ -73,6 +74,7 @@ class ZooSource:
             certified=entry.certified,
             slow=entry.slow,
             description=entry.description,
+            origin=entry.origin,
         )
 
     def load(self, name: str, device: torch.device) -> nn.Module:

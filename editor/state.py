@@ -58,6 +58,7 @@ class Events:
     budget: Emitter = field(default_factory=Emitter)  # norm or ε changed
     label: Emitter = field(default_factory=Emitter)  # intended label changed
     history: Emitter = field(default_factory=Emitter)  # undo/redo availability changed
+    guide: Emitter = field(default_factory=Emitter)  # the target guide (image or visibility) changed
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,9 @@ class EditorState:
         self.eps = float(DEFAULT_EPS[norm] if eps is None else eps)
         self._check_eps(self.eps)
         self.intended_label: int | None = None
+        self.guide: np.ndarray | None = None  # aligned target digit, float (28, 28) in [0, 1], or None
+        self.guide_target: int | None = None  # its class
+        self.guide_visible = True
         self._undo: list[_Snapshot] = []
         self._redo: list[_Snapshot] = []
         self._stroke: tuple[np.ndarray, np.ndarray, Tool, float] | None = None  # base, mask, tool, value
@@ -133,6 +137,7 @@ class EditorState:
         self.original_label = int(original_label)
         self.source = source
         self.intended_label = None
+        self.guide, self.guide_target = None, None
         self._undo.clear()
         self._redo.clear()
         self._stroke = None
@@ -141,6 +146,24 @@ class EditorState:
         self.events.label.emit()
         self.events.image.emit()
         self.events.history.emit()
+        self.events.guide.emit()
+
+    # ------------------------------------------------------------------------------------------- guide
+    def set_guide(self, image: np.ndarray | None, target: int | None) -> None:
+        """The aligned digit of class ``target`` for this original (float (28, 28) in [0, 1]), or None."""
+        if image is not None:
+            image = np.asarray(image, dtype=np.float32)
+            if image.shape != (28, 28) or not np.isfinite(image).all():
+                raise BudgetError(f"a guide must be a finite (28, 28) image, got shape {image.shape}")
+            image = np.clip(image, 0.0, 1.0)
+        self.guide = image
+        self.guide_target = None if image is None else target
+        self.events.guide.emit()
+
+    def set_guide_visible(self, visible: bool) -> None:
+        if visible != self.guide_visible:
+            self.guide_visible = bool(visible)
+            self.events.guide.emit()
 
     # ----------------------------------------------------------------------------------------- strokes
     def begin_stroke(self, tool: Tool, value: float) -> None:
@@ -159,7 +182,7 @@ class EditorState:
         assert self._stroke is not None
         base, touched, tool, value = self._stroke
         touched |= np.asarray(mask, dtype=bool)
-        requested = apply_tool(base, self.original, touched, tool, value)
+        requested = apply_tool(base, self.original, touched, tool, value, self.guide)
         projected = self._project(requested)
         held_back = np.abs(projected - requested) > HELD_BACK_TOLERANCE
         changed = not np.array_equal(projected, self.edited)

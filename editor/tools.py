@@ -20,6 +20,7 @@ class Tool(enum.Enum):
     LIGHTEN = "lighten"  # add the brush value
     DARKEN = "darken"  # subtract the brush value
     ERASER = "eraser"  # restore the original
+    TOWARD = "toward target"  # move toward the target guide by the brush value (a fraction of the way)
 
 
 def brush_mask(row: int, col: int, size: int, shape: tuple[int, int] = (28, 28)) -> np.ndarray:
@@ -67,10 +68,18 @@ def stroke_mask(points: list[tuple[int, int]], size: int, shape: tuple[int, int]
     return mask
 
 
-def apply_tool(base: np.ndarray, original: np.ndarray, mask: np.ndarray, tool: Tool, value: float) -> np.ndarray:
+def apply_tool(
+    base: np.ndarray,
+    original: np.ndarray,
+    mask: np.ndarray,
+    tool: Tool,
+    value: float,
+    guide: np.ndarray | None = None,
+) -> np.ndarray:
     """The image a stroke asks for: ``base`` changed by ``tool`` on ``mask``, clipped to [0, 1].
 
-    base, original: float (H, W) in [0, 1]; mask: bool (H, W); value in [0, 1] (brush value or step).
+    base, original: float (H, W) in [0, 1]; mask: bool (H, W); value in [0, 1] (brush value or step);
+    guide: float (H, W) in [0, 1], the target the TOWARD tool moves to (no guide: that tool changes nothing).
     """
     if tool is Tool.BRUSH:
         changed = np.full_like(base, value)
@@ -78,6 +87,8 @@ def apply_tool(base: np.ndarray, original: np.ndarray, mask: np.ndarray, tool: T
         changed = base + value
     elif tool is Tool.DARKEN:
         changed = base - value
+    elif tool is Tool.TOWARD:
+        changed = base if guide is None else base + value * (np.asarray(guide, dtype=np.float32) - base)
     else:
         changed = original
     return np.clip(np.where(mask, changed, base), 0.0, 1.0).astype(np.float32)

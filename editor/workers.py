@@ -5,7 +5,8 @@ the receiver's (GUI) thread.
 
 - :class:`InferenceEngine` (plain Python) loads models from a :class:`~editor.sources.ModelSource` and runs
   one :class:`PredictionRequest`: every requested model on the same image in one call, plus certification
-  of the ORIGINAL digit for certified models (cached per digit, norm and ε).
+  of the ORIGINAL digit for certified models (cached per digit, norm and ε) and of the CURRENT edit (IBP on
+  one image, about 2 ms per certified model, so it runs with every request).
 - :class:`PredictionChannel` owns one worker thread with its own engine. ``submit`` never queues more than
   one request behind the running one: a newer request replaces the pending one (stale ones are dropped).
 - :class:`TaskThread` runs one function with ``progress`` and ``cancelled`` callbacks (GenInv suggestions, study
@@ -59,6 +60,7 @@ class PredictionResult:
     """Softmax probabilities (10,) per model, certification of the original per model, errors per model.
 
     ``certified[name]`` is True/False, or None when it does not apply (model not certified, other norm).
+    ``edit_certified[name]``: the same for the request's image and the label the model gives it.
     """
 
     request_id: int
@@ -67,6 +69,7 @@ class PredictionResult:
     certified: dict[str, bool | None] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    edit_certified: dict[str, bool | None] = field(default_factory=dict)
 
 
 class InferenceEngine:
@@ -115,11 +118,13 @@ class InferenceEngine:
                 for name in names:
                     result.probabilities[name] = torch.softmax(logits[name].float(), dim=1)[0].cpu().numpy()
                     result.certified[name] = self._certified(name, self._models[name], request)
+                    result.edit_certified[name] = self._edit_certified(name, logits[name], x, request)
             except (RuntimeError, ValueError, InvarianceError) as error:
                 log.warning("model(s) %s failed: %s", ", ".join(names), error)
                 for name in names:
                     result.probabilities.pop(name, None)
                     result.certified.pop(name, None)
+                    result.edit_certified.pop(name, None)
                     result.errors[name] = str(error)
         return PredictionResult(
             request.request_id,
@@ -128,6 +133,7 @@ class InferenceEngine:
             result.certified,
             result.errors,
             time.perf_counter() - started,
+            result.edit_certified,
         )
 
     def _units_for(self, names: tuple[str, ...]) -> list[tuple[list[str], nn.Module]]:
@@ -136,9 +142,21 @@ class InferenceEngine:
             self._units[names] = stack_models({name: self._models[name] for name in names if name in self._models})
         return self._units[names]
 
-    def _certified(self, name: str, model: nn.Module, request: PredictionRequest) -> bool | None:
+    def _certifies(self, name: str, request: PredictionRequest) -> bool:
         info = self.source.info(name)
-        if not info.certified or (info.norm is not None and info.norm != request.norm) or request.original_label < 0:
+        return info.certified and (info.norm is None or info.norm == request.norm)
+
+    def _edit_certified(
+        self, name: str, logits: torch.Tensor, x: torch.Tensor, request: PredictionRequest
+    ) -> bool | None:
+        """Is the model's answer on the request's image certified within its ε (IBP, not cached)?"""
+        if not self._certifies(name, request):
+            return None
+        answer = self.source.certify(self._models[name], x, logits.argmax(1), float(request.eps))
+        return bool(answer[0])
+
+    def _certified(self, name: str, model: nn.Module, request: PredictionRequest) -> bool | None:
+        if not self._certifies(name, request) or request.original_label < 0:
             return None
         digest = hashlib.sha1(np.ascontiguousarray(request.original, dtype=np.float32).tobytes()).hexdigest()
         key = (name, digest, request.original_label, request.norm, float(request.eps))
