@@ -29,7 +29,7 @@ from PyQt6.QtWidgets import (
 )
 
 from core.device import resolve_device
-from core.study.consensus import DEFAULT_THRESHOLD
+from core.study.consensus import DEFAULT_MIN_RATER_ACCURACY, DEFAULT_THRESHOLD
 from core.study.ingest import rater_clean_counts
 from core.study.report import (
     FIGURE6_PANELS,
@@ -89,7 +89,10 @@ class ReportPanel(QWidget):
         self.min_accuracy_box.setRange(0.0, 1.0)
         self.min_accuracy_box.setSingleStep(0.05)
         self.min_accuracy_box.setSpecialValueText("off")
-        self.min_accuracy_box.setToolTip("leave out raters below this accuracy on clean digits (0 = off)")
+        self.min_accuracy_box.setValue(DEFAULT_MIN_RATER_ACCURACY)
+        self.min_accuracy_box.setToolTip(
+            "leave out raters below this accuracy on the control digits, or who answered none (0 = off)"
+        )
         self.evaluate_button = QPushButton("Evaluate")
         self.busy_bar = QProgressBar()
         self.busy_bar.setRange(0, 0)  # indeterminate: a busy indicator

@@ -18,7 +18,6 @@ linear 1568->128, ReLU, linear 128->10. The ensemble's output is the mean of the
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -37,6 +36,7 @@ from torch import nn
 from core.errors import ModelError
 from core.files import atomic_output, atomic_write_text
 from core.geninv.scorer import checkpoint_dir
+from core.zoo.cards import file_sha256, load_safetensors_verified
 
 log = logging.getLogger(__name__)
 
@@ -97,19 +97,8 @@ _CACHE: dict[tuple[str, str], Judge] = {}
 _LOCK = threading.Lock()
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def load_judge(device: torch.device | str = "cpu", folder: Path | None = None) -> Judge:
     """The judge from ``checkpoints/geninv-judge.*``, sha256-checked against its card, cached per device."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     weights, card_path = judge_paths(folder)
     device = torch.device(device)
     key = (str(weights), str(device))
@@ -119,13 +108,10 @@ def load_judge(device: torch.device | str = "cpu", folder: Path | None = None) -
         if not weights.exists():
             raise ModelError(f"{weights}: GenInv judge checkpoint missing; run 'invariance geninv --train-judge'")
         card = read_judge_card(folder)
-        actual = file_sha256(weights)
-        if actual != card.get("sha256"):
-            raise ModelError(f"{weights}: sha256 {actual[:12]}… does not match its card {card_path.name}")
-        try:
-            tensors = load_file(str(weights))
-        except (SafetensorError, OSError) as error:
-            raise ModelError(f"{weights}: cannot read GenInv judge ({error})") from None
+        expected = card.get("checkpoint_sha256")
+        if not isinstance(expected, str) or len(expected) != 64:
+            raise ModelError(f"{card_path}: judge card has no checkpoint_sha256; its weights cannot be verified")
+        tensors = load_safetensors_verified(weights, expected)  # the checked bytes are the bytes loaded
         count = int(card.get("members", 0))
         members = []
         for index in range(count):
@@ -140,7 +126,7 @@ def load_judge(device: torch.device | str = "cpu", folder: Path | None = None) -
             members.append(member.eval().to(device))
         if not members:
             raise ModelError(f"{weights}: GenInv judge card lists no ensemble members")
-        judge = Judge(tuple(members), device, actual)
+        judge = Judge(tuple(members), device, expected)
         _CACHE[key] = judge
         return judge
 
@@ -350,7 +336,7 @@ def train_judge(
             "(clean, and with the training stray-mark augmentation, seed 0); indices >= 5000 are held out",
         },
         "files": {"weights": weights.name},
-        "sha256": file_sha256(weights),
+        "checkpoint_sha256": file_sha256(weights),
     }
     atomic_write_text(card_path, json.dumps(card, indent=2) + "\n")
     clear_judge_cache()

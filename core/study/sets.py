@@ -7,8 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from core.collection.schema import Item
 
 
 @dataclass(frozen=True)
@@ -63,13 +67,26 @@ def load_items(path: str | Path) -> list[StudyItem]:
                 source_index=item.source_index,
                 original_label=item.original_label,
                 image=np.asarray(item.image_float(), dtype=np.float32),
-                original=None if item.original is None else np.asarray(item.original_float(), dtype=np.float32),
+                original=_clean_digit(item),
                 human_labels={str(rater): int(label) for rater, label in dict(item.human_labels).items()},
                 human_label=None if item.human_label is None else int(item.human_label),
                 intended_label=None if item.intended_label is None else int(item.intended_label),
             )
         )
     return items
+
+
+def _clean_digit(item: Item) -> np.ndarray | None:
+    """The digit an item is compared with: its original, or the item itself when it is an unchanged labelled digit.
+
+    A plain labelled set (an npz of ``images`` + ``labels``) has no separate original and no intended label: its
+    images are the clean digits, and their labels are the original labels.
+    """
+    if item.original is not None:
+        return np.asarray(item.original_float(), dtype=np.float32)
+    if item.intended_label is None and item.original_label is not None:
+        return np.asarray(item.image_float(), dtype=np.float32)
+    return None
 
 
 def evaluable(item: StudyItem) -> bool:

@@ -19,6 +19,8 @@ CHECKPOINTS = Path(__file__).parents[3] / "checkpoints"
 
 def test_every_shipped_card_records_a_sha256() -> None:
     for card in CHECKPOINTS.glob("*.json"):
+        if card.name.endswith(".p_human.json"):  # GenInv's fitted p_human mapping: parameters, not a model card
+            continue
         assert len(json.loads(card.read_text())["checkpoint_sha256"]) == 64, card.name
 
 
