@@ -192,7 +192,12 @@ def register_bench(subparsers: argparse._SubParsersAction) -> None:  # type: ign
     parser.add_argument("--print-digits", action="store_true", help="--human-pack: print the chosen digits, exit")
     parser.add_argument(
         "--calibration", nargs="+", metavar="FILE",
-        help="rates and calibration table: organiser/mapping.json of a human pack, then answers files",
+        help="rates and calibration table: organiser/mapping.json of a human pack, then answers files; p_human "
+        "is recomputed from each suggestion's raw score with the shipped mapping",
+    )  # fmt: skip
+    parser.add_argument(
+        "--fit", action="store_true",
+        help="--calibration: fit the p_human mapping on these ratings and write it next to the judge",
     )  # fmt: skip
     parser.set_defaults(handler=run_bench)
 
@@ -203,7 +208,7 @@ def run_bench(args: argparse.Namespace) -> int:
 
     configure_threads(geninv_threads(args.threads))
     if args.calibration:
-        return _calibration(args.calibration, args.json)
+        return _calibration(args.calibration, args.json, fit=args.fit)
     if args.human_pack:
         return _human_pack(args)
     result = bench_geninv(args.norm, args.n, args.repeats, args.device, args.eps, args.pool_size)
@@ -259,12 +264,15 @@ def _format_pack_summary(out: str, summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _calibration(files: list[str], as_json: bool) -> int:
+def _calibration(files: list[str], as_json: bool, *, fit: bool = False) -> int:
     from core.geninv.calibration import (
         calibration_table,
+        fit_from_outcomes,
+        load_mapping,
         outcomes,
         read_mapping_file,
         read_rater_answers,
+        save_mapping,
         success_rates,
     )
 
@@ -277,11 +285,23 @@ def _calibration(files: list[str], as_json: bool) -> int:
         if rater in answers:
             raise InvarianceError(f"{path}: rater {rater!r} appears twice")
         answers[rater] = given
+    if fit:
+        fitted = fit_from_outcomes(
+            outcomes(mapping, answers), note=f"logistic fit on the ratings of {files[0]} ({len(answers)} rater(s))"
+        )
+        print(f"p_human mapping written to {save_mapping(fitted)}: slope {fitted.slope:.3f}, "
+              f"intercept {fitted.intercept:.3f}, {fitted.fitted_on} ratings")  # fmt: skip
+    p_human = load_mapping()
+    for entry in mapping:
+        if entry.get("raw_score") is not None:
+            entry["p_human"] = float(p_human(float(entry["raw_score"])))
     rated = outcomes(mapping, answers)
     rates, table = success_rates(rated), calibration_table(rated)
     if as_json:
-        print(json.dumps({"raters": len(answers), "rates": rates, "calibration": table}, indent=2))
+        print(json.dumps({"raters": len(answers), "rates": rates, "calibration": table,
+                          "p_human_mapping": p_human.to_json()}, indent=2))  # fmt: skip
         return 0
+    print(f"p_human: {p_human.note} (slope {p_human.slope:.3f}, intercept {p_human.intercept:.3f})")
     print(f"{len(answers)} rater(s), {len(rated)} ratings")
     for group, row in rates.items():
         print(

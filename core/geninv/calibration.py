@@ -102,34 +102,30 @@ def raw_score(probs: np.ndarray, target: int) -> float:
 
 def fit_p_human(
     raw_scores: Sequence[float] | np.ndarray,
-    rated_success: Sequence[bool | float] | np.ndarray,
+    rated_success: Sequence[bool] | np.ndarray,
     *,
-    l2: float = 1e-2,
+    c: float = 100.0,
     note: str = "",
 ) -> PHumanMapping:
-    """Logistic regression of rated success (0/1, or the share of raters who saw the target) on raw scores.
+    """Logistic regression (scikit-learn) of rated success (0/1) on raw scores.
 
-    Newton's method with a small L2 penalty on the slope (so a perfectly separable set still gives finite
-    parameters). Raises :class:`InvarianceError` for empty, mismatched or non-finite input.
+    ``c`` is scikit-learn's inverse L2 strength: large (little shrinkage), but finite so that a perfectly
+    separable set still gives finite parameters. Raises :class:`InvarianceError` for empty, mismatched,
+    non-finite or one-class input (a mapping needs both outcomes to be fitted).
     """
+    from sklearn.linear_model import LogisticRegression
+
     x = np.asarray(raw_scores, dtype=np.float64).reshape(-1)
     y = np.asarray(rated_success, dtype=np.float64).reshape(-1)
     if x.size == 0 or x.shape != y.shape:
         raise InvarianceError(f"fit_p_human needs as many outcomes as scores (>0), got {x.size} and {y.size}")
-    if not (np.isfinite(x).all() and np.isfinite(y).all()) or y.min() < 0 or y.max() > 1:
-        raise InvarianceError("fit_p_human needs finite scores and outcomes in [0, 1]")
-    design = np.column_stack([x, np.ones_like(x)])
-    theta = np.zeros(2)
-    penalty = np.diag([l2, 0.0])
-    for _ in range(100):
-        p = 1.0 / (1.0 + np.exp(-(design @ theta)))
-        gradient = design.T @ (p - y) + penalty @ theta
-        hessian = design.T @ (design * (p * (1 - p))[:, None]) + penalty + 1e-9 * np.eye(2)
-        step = np.linalg.solve(hessian, gradient)
-        theta -= step
-        if np.abs(step).max() < 1e-10:
-            break
-    return PHumanMapping(float(theta[0]), float(theta[1]), int(x.size), note or f"logistic fit on {x.size} ratings")
+    if not (np.isfinite(x).all() and np.isfinite(y).all()) or not np.isin(y, (0.0, 1.0)).all():
+        raise InvarianceError("fit_p_human needs finite scores and outcomes that are 0 or 1")
+    if np.unique(y).size < 2:
+        raise InvarianceError("fit_p_human needs both successes and failures among the ratings")
+    model = LogisticRegression(C=c).fit(x[:, None], y.astype(int))
+    slope, intercept = float(model.coef_[0, 0]), float(model.intercept_[0])
+    return PHumanMapping(slope, intercept, int(x.size), note or f"logistic fit on {x.size} ratings")
 
 
 def fit_from_outcomes(rated: Sequence[Outcome], *, note: str = "") -> PHumanMapping:
