@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     add = commands.add_parser(
         "add",
         help="check, measure and register a model",
-        description="Check a model (output shape (N, 10), finite values, clean accuracy >= 50%% on the MNIST test "
+        description="Check a model (output shape (N, 10), finite values, clean accuracy >= 50% on the MNIST test "
         "digits), time one forward pass, and register it in the user folder. " + _CODE_WARNING,
     )
     add.add_argument("name", help="a new name: a-z, 0-9, '.', '_', '-'")
