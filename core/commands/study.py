@@ -194,9 +194,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
         not_a_digit_succeeds=args.count_not_a_digit,
         batch_size=args.batch_size,
     )
-    if args.models and report.skipped_models:  # a model the user named must be in the report, or nothing is
-        name, reason = next(iter(report.skipped_models.items()))
-        raise StudyError(f"model {name!r} cannot be evaluated: {reason}")
+    if args.models:  # a model the user named that has weights and a card must be in the report, or nothing is
+        from core.zoo.cards import card_path
+
+        for name, reason in report.skipped_models.items():
+            if card_path(name).exists():
+                raise StudyError(f"model {name!r} cannot be evaluated: {reason}")
     for name, reason in report.skipped_models.items():
         print(f"invariance: warning: skipping model {name}: {reason}", file=sys.stderr)
     if args.csv:
