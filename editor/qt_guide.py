@@ -127,10 +127,7 @@ class GuidePanel(QWidget):
             return guide(request.original, request.target, request.norm, request.eps, device)
 
         self._running = request
-        self.task = TaskThread(work, threads=1)
-        self.task.sigDone.connect(self._done)
-        self.task.sigFailed.connect(self._failed)
-        self.task.sigCancelled.connect(self._finished)
+        self.task = TaskThread(work, threads=1, on_done=self._done, on_failed=self._failed, on_cancelled=self._finished)
         self.message.setText(f"Aligning a {request.target} onto this digit…")
         self.task.start()
 
@@ -166,5 +163,4 @@ class GuidePanel(QWidget):
     def shutdown(self) -> None:
         self._pending = None
         if self.task is not None:
-            self.task.cancel()
-            self.task.wait()
+            self.task.stop()

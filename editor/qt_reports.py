@@ -187,9 +187,9 @@ class ReportPanel(QWidget):
         self.evaluate_button.setEnabled(False)
         self.busy_bar.show()
         self.status_label.setText("Evaluating…")
-        self._job = TaskThread(lambda _progress, _cancelled: work(), parent=self)
-        self._job.sigDone.connect(self._done)
-        self._job.sigFailed.connect(self._failed)
+        self._job = TaskThread(
+            lambda _progress, _cancelled: work(), parent=self, on_done=self._done, on_failed=self._failed
+        )
         self._job.start()
 
     def _idle(self) -> None:

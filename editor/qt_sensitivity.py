@@ -24,7 +24,7 @@ from core.sensitivity import ATTACK_NAMES, Flip, check
 from editor.qt_models import ModelPanel
 from editor.sources import ModelSource
 from editor.state import EditorState
-from editor.workers import ProgressCallback, TaskThread
+from editor.workers import ProgressCallback, TaskThread, reset_bar, show_fraction
 
 log = logging.getLogger(__name__)
 
@@ -125,11 +125,14 @@ class SensitivityPanel(QWidget):
             flips = check(modules, image, norm, eps, device=device, cancelled=cancelled, progress=report)
             return CheckOutcome(flips, image, norm, eps, skipped)
 
-        self.task = TaskThread(work, threads=1)
-        self.task.sigProgress.connect(self._progress)
-        self.task.sigDone.connect(self._done)
-        self.task.sigFailed.connect(self._failed)
-        self.task.sigCancelled.connect(self._cancelled)
+        self.task = TaskThread(
+            work,
+            threads=1,
+            on_progress=self._progress,
+            on_done=self._done,
+            on_failed=self._failed,
+            on_cancelled=self._cancelled,
+        )
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.progress.setRange(0, 0)
@@ -143,13 +146,10 @@ class SensitivityPanel(QWidget):
 
     def shutdown(self) -> None:
         if self.task is not None:
-            self.task.cancel()
-            self.task.wait()
+            self.task.stop()
 
     def _progress(self, fraction: float, message: str) -> None:
-        if fraction > 0:
-            self.progress.setRange(0, 100)
-            self.progress.setValue(round(100 * fraction))
+        show_fraction(self.progress, fraction)
 
     def _done(self, outcome: CheckOutcome) -> None:
         self._idle()
@@ -170,8 +170,7 @@ class SensitivityPanel(QWidget):
     def _idle(self) -> None:
         self.task = None
         self.cancel_button.setEnabled(False)
-        self.progress.setRange(0, 100)
-        self.progress.setValue(0)
+        reset_bar(self.progress)
         self._sync_enabled()
 
     def _sync_enabled(self) -> None:

@@ -183,9 +183,9 @@ class StudyWidget(QWidget):
                     break
             return session, images
 
-        self._job = TaskThread(lambda _progress, _cancelled: prepare(), parent=self)
-        self._job.sigDone.connect(self._started)
-        self._job.sigFailed.connect(self._failed)
+        self._job = TaskThread(
+            lambda _progress, _cancelled: prepare(), parent=self, on_done=self._started, on_failed=self._failed
+        )
         self._job.start()
 
     def _started(self, result: tuple[StudySession, StudyImages]) -> None:

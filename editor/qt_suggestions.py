@@ -30,7 +30,7 @@ from PyQt6.QtWidgets import (
 from core.errors import BudgetError
 from core.labels import label_name
 from editor.state import EditorState
-from editor.workers import ProgressCallback, TaskThread
+from editor.workers import ProgressCallback, TaskThread, reset_bar, show_fraction
 
 log = logging.getLogger(__name__)
 
@@ -183,11 +183,9 @@ class SuggestionsPanel(QWidget):
         def work(progress: ProgressCallback, cancelled: Callable[[], bool]) -> list[Proposal]:
             return suggest(image, label, norm, eps, k, seed, device, progress, cancelled)
 
-        self.task = TaskThread(work)
-        self.task.sigProgress.connect(self._progress)
-        self.task.sigDone.connect(self._done)
-        self.task.sigFailed.connect(self._failed)
-        self.task.sigCancelled.connect(self._cancelled)
+        self.task = TaskThread(
+            work, on_progress=self._progress, on_done=self._done, on_failed=self._failed, on_cancelled=self._cancelled
+        )
         self.find_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.progress.setRange(0, 0)
@@ -202,16 +200,11 @@ class SuggestionsPanel(QWidget):
     def shutdown(self) -> None:
         """Cancel and wait for a running search (window closing)."""
         if self.task is not None:
-            self.task.cancel()
-            self.task.wait()
+            self.task.stop()
 
     def _progress(self, fraction: float, message: str) -> None:
         self.message.setText(message[:1].upper() + message[1:] + "…")
-        if fraction <= 0:
-            self.progress.setRange(0, 0)  # busy until the first real progress report
-            return
-        self.progress.setRange(0, 100)
-        self.progress.setValue(round(100 * fraction))
+        show_fraction(self.progress, fraction)
 
     def _done(self, proposals: list[Proposal]) -> None:
         self._idle()
@@ -244,8 +237,7 @@ class SuggestionsPanel(QWidget):
         self.task = None
         self.find_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
-        self.progress.setRange(0, 100)
-        self.progress.setValue(0)
+        reset_bar(self.progress)
 
     def _digit_changed(self) -> None:
         if self.state.source.kind != "geninv":

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 from PyQt6.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
+from PyQt6.QtWidgets import QProgressBar
 from torch import nn
 
 from core.errors import InvarianceError
@@ -310,6 +311,11 @@ class TaskThread(QThread):
         function: Callable[[ProgressCallback, Callable[[], bool]], Any],
         threads: int | None = None,
         parent: QObject | None = None,
+        *,
+        on_progress: Callable[[float, str], None] | None = None,
+        on_done: Callable[[Any], None] | None = None,
+        on_failed: Callable[[str], None] | None = None,
+        on_cancelled: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(parent)
         self._function = function
@@ -317,9 +323,22 @@ class TaskThread(QThread):
         self._cancel = threading.Event()
         self._outcome: tuple[str, Any] = ("failed", "not run")
         self.finished.connect(self._deliver)
+        for signal, slot in (
+            (self.sigProgress, on_progress),
+            (self.sigDone, on_done),
+            (self.sigFailed, on_failed),
+            (self.sigCancelled, on_cancelled),
+        ):
+            if slot is not None:
+                signal.connect(slot)
 
     def cancel(self) -> None:
         self._cancel.set()
+
+    def stop(self) -> None:
+        """Cancel and wait until the thread has ended (a window closing)."""
+        self.cancel()
+        self.wait()
 
     def is_cancelled(self) -> bool:
         return self._cancel.is_set()
@@ -347,3 +366,17 @@ class TaskThread(QThread):
             self.sigCancelled.emit()
         else:
             self.sigFailed.emit(str(value))
+
+
+def show_fraction(bar: QProgressBar, fraction: float) -> None:
+    """A task's progress on ``bar``: busy (indeterminate) until the first fraction above 0, then a percentage."""
+    if fraction <= 0:
+        bar.setRange(0, 0)
+        return
+    bar.setRange(0, 100)
+    bar.setValue(round(100 * fraction))
+
+
+def reset_bar(bar: QProgressBar) -> None:
+    bar.setRange(0, 100)
+    bar.setValue(0)
