@@ -149,7 +149,7 @@ def load_scorer(device: torch.device | str = "cpu", folder: Path | None = None) 
 
     Raises :class:`ModelError` when the file is missing or does not hold the expected tensors.
     """
-    from core.zoo.cards import load_safetensors_verified
+    from core.zoo.cards import load_safetensors_verified, load_state
 
     weights, _ = scorer_paths(folder)
     device = torch.device(device)
@@ -162,11 +162,7 @@ def load_scorer(device: torch.device | str = "cpu", folder: Path | None = None) 
         tensors = load_safetensors_verified(weights, str(read_card(folder).get("checkpoint_sha256") or ""))
         train_elbo = tensors.pop("train_elbo", None)
         model = CVAE()
-        try:
-            model.load_state_dict(tensors)
-        except RuntimeError as error:
-            first = str(error).splitlines()[0]
-            raise ModelError(f"{weights}: GenInv scorer tensors do not match the CVAE ({first})") from None
+        load_state(model, tensors, weights, "the GenInv scorer's CVAE")
         if train_elbo is None:
             raise ModelError(f"{weights}: GenInv scorer has no 'train_elbo' tensor; retrain it")
         model.eval().to(device)

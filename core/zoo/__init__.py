@@ -17,7 +17,7 @@ from core.device import resolve_device
 from core.errors import ModelError
 from core.zoo import user
 from core.zoo.architectures import build
-from core.zoo.cards import ModelCard, card_path, checkpoint_dir, load_weights, read_card, weights_path
+from core.zoo.cards import ModelCard, card_path, checkpoint_dir, load_state, load_weights, read_card, weights_path
 from core.zoo.registry import ZOO, ZooEntry, get_entry, list_models
 
 __all__ = [
@@ -85,12 +85,6 @@ def load(name: str, device: str | torch.device | None = None) -> nn.Module:
     card = read_card(name)
     model = build(zoo_entry.architecture)
     state = load_weights(name, card.checkpoint_sha256)
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as error:
-        first_line = str(error).splitlines()[0]
-        raise ModelError(
-            f"{weights_path(name)}: weights do not fit architecture {zoo_entry.architecture} ({first_line})"
-        ) from None
+    load_state(model, state, weights_path(name), f"architecture {zoo_entry.architecture}")
     model.eval().requires_grad_(False)
     return model.to(chosen)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -157,6 +158,15 @@ def load_safetensors_verified(path: Path, expected_sha256: str) -> dict[str, tor
         return load_safetensors(data)
     except (SafetensorError, ValueError, OSError) as error:
         raise ModelError(f"{path}: unreadable checkpoint ({error})") from None
+
+
+def load_state(module: torch.nn.Module, state: Mapping[str, torch.Tensor], path: Path | str, fits: str) -> None:
+    """``module.load_state_dict(state)``; a mismatch is one :class:`ModelError` line naming ``path`` and ``fits``."""
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as error:
+        first_line = str(error).splitlines()[0]
+        raise ModelError(f"{path}: weights do not fit {fits} ({first_line})") from None
 
 
 def file_sha256(path: Path) -> str:

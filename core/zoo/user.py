@@ -45,7 +45,7 @@ from core.budget import NORMS
 from core.data import load_mnist, to_float
 from core.errors import ModelError
 from core.files import atomic_write_text, fsync_dir
-from core.zoo.cards import CARD_FORMAT_VERSION, ModelCard, card_json, parse_card, read_verified
+from core.zoo.cards import CARD_FORMAT_VERSION, ModelCard, card_json, load_state, parse_card, read_verified
 from core.zoo.convention import Convention, ConventionWrapper
 from core.zoo.registry import ZOO, ZooEntry
 
@@ -213,10 +213,7 @@ def _from_factory(factory: str, data: bytes, path: Path) -> nn.Module:
     if not isinstance(network, nn.Module):
         raise ModelError(f"factory {factory}: returned {type(network).__name__}, not a torch.nn.Module")
     state = _state_dict(data, path)
-    try:
-        network.load_state_dict(state)
-    except RuntimeError as error:
-        raise ModelError(f"{path}: weights do not fit factory {factory} ({_first_line(error)})") from None
+    load_state(network, state, path, f"factory {factory}")
     return network
 
 
