@@ -36,9 +36,44 @@ ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
 
 
 class Norm(ABC):
-    """One ℓp norm: its distance and its exact projection, on (B, P) float64 tensors (batch, pixels)."""
+    """One ℓp norm: its distance and exact projection on (B, P) float64 tensors (batch, pixels), and its ε.
+
+    The ε attributes are the one place that says how a budget in this norm is chosen, shown and checked; the
+    editor's budget panel, the CLI and the library all read them.
+    """
 
     name: str
+    label: str
+    """Display name, e.g. ``"ℓ∞"``."""
+    eps_default: float
+    """Default budget (ℓ0 and ℓ∞ follow the paper: 25 pixels, 0.3)."""
+    eps_max: float
+    """Largest ε offered in the editor (the ball then covers the whole box)."""
+    eps_step: float
+    """Step of the editor's ε control."""
+    eps_decimals: int
+    """Decimals of the editor's ε control."""
+    whole_pixels: bool = False
+    """True when ε counts pixels, so it must be a whole number."""
+
+    def validate_eps(self, eps: float, *, positive: bool = False, where: str = "ε") -> float:
+        """``eps`` as a float; raises :class:`BudgetError` naming ``where`` unless it is a valid budget.
+
+        Valid: finite, ``>= 0`` (``> 0`` with ``positive``), and a whole number for a pixel-counting norm.
+        """
+        if isinstance(eps, bool) or not isinstance(eps, (int, float, np.integer, np.floating)):
+            raise BudgetError(f"{where} must be a number, got {eps!r}")
+        value = float(eps)
+        if not math.isfinite(value) or value < 0 or (positive and value == 0):
+            bound = "> 0" if positive else ">= 0"
+            raise BudgetError(f"{where} must be a finite number {bound} for {self.label}, got {eps}")
+        if self.whole_pixels and not value.is_integer():
+            raise BudgetError(f"{where} for {self.label} is a number of pixels and must be whole, got {eps}")
+        return value
+
+    def format_amount(self, value: float) -> str:
+        """ε or a distance as text: whole pixels for ℓ0, three decimals otherwise."""
+        return f"{value:.0f} px" if self.whole_pixels else f"{value:.3f}"
 
     @abstractmethod
     def distance(self, delta: torch.Tensor) -> torch.Tensor:
@@ -51,6 +86,11 @@ class Norm(ABC):
 
 class LInf(Norm):
     name = "linf"
+    label = "ℓ∞"
+    eps_default = 0.3
+    eps_max = 1.0
+    eps_step = 0.01
+    eps_decimals = 3
 
     def distance(self, delta: torch.Tensor) -> torch.Tensor:
         return delta.abs().amax(dim=1)
@@ -64,6 +104,12 @@ class LInf(Norm):
 
 class L0(Norm):
     name = "l0"
+    label = "ℓ0 (pixels)"
+    eps_default = 25.0
+    eps_max = 784.0
+    eps_step = 1.0
+    eps_decimals = 0
+    whole_pixels = True
 
     def distance(self, delta: torch.Tensor) -> torch.Tensor:
         return (delta.abs() > L0_THRESHOLD).sum(dim=1).to(delta.dtype)
@@ -85,6 +131,11 @@ class L0(Norm):
 
 class L1(Norm):
     name = "l1"
+    label = "ℓ1"
+    eps_default = 10.0
+    eps_max = 784.0
+    eps_step = 0.5
+    eps_decimals = 2
 
     def distance(self, delta: torch.Tensor) -> torch.Tensor:
         return delta.abs().sum(dim=1)
@@ -117,6 +168,11 @@ class L1(Norm):
 
 class L2(Norm):
     name = "l2"
+    label = "ℓ2"
+    eps_default = 3.0
+    eps_max = 28.0
+    eps_step = 0.1
+    eps_decimals = 3
 
     def distance(self, delta: torch.Tensor) -> torch.Tensor:
         return delta.square().sum(dim=1).sqrt()
