@@ -94,7 +94,7 @@ class MainWindow(QMainWindow):
     (opened lazily on the first save unless given). Signal ``sigSaved(str)``: the id of a saved edit.
     """
 
-    sigSaved = pyqtSignal(str)  # noqa: N815 - pyqtgraph-style signal name
+    sigSaved = pyqtSignal(str)
 
     def __init__(
         self,
@@ -282,7 +282,7 @@ class MainWindow(QMainWindow):
             self.tabs.addTab(widget, title)
         self.setCentralWidget(self.tabs)
 
-    def showEvent(self, event: QShowEvent | None) -> None:  # noqa: N802 - Qt override
+    def showEvent(self, event: QShowEvent | None) -> None:
         super().showEvent(event)
         self._fit_models_column()  # style sheets apply once shown: the table's width is known now
         self.left_scroll.setMinimumWidth(self._left_column.minimumSizeHint().width() + 2)
@@ -612,7 +612,7 @@ class MainWindow(QMainWindow):
                 log.warning("closing the collection: %s", error)
             self.saver = None
 
-    def closeEvent(self, event: QCloseEvent | None) -> None:  # noqa: N802 - Qt override
+    def closeEvent(self, event: QCloseEvent | None) -> None:
         self.shutdown()
         super().closeEvent(event)
 

@@ -19,7 +19,7 @@ class DigitBrowser(QWidget):
     Random choices come from ``numpy.random.default_rng(seed)``.
     """
 
-    sigDigitChosen = pyqtSignal(int)  # noqa: N815 - pyqtgraph-style signal name
+    sigDigitChosen = pyqtSignal(int)
 
     def __init__(self, labels: np.ndarray, seed: int = 0, parent: QWidget | None = None) -> None:
         super().__init__(parent)

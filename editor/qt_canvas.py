@@ -66,7 +66,7 @@ class PixelImageItem(QGraphicsObject):
         self._image = QImage(self._bytes, width, height, 4 * width, QImage.Format.Format_RGB32)
         self.update()
 
-    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
+    def boundingRect(self) -> QRectF:
         return self._rect
 
     def paint(self, painter: QPainter | None, option: object = None, widget: QWidget | None = None) -> None:
@@ -153,8 +153,8 @@ class DigitCanvas(QWidget):
         sigStrokeApplied(object): after each stroke event was projected; the bool (28, 28) held-back mask.
     """
 
-    sigHover = pyqtSignal(int, int)  # noqa: N815 - pyqtgraph-style signal name
-    sigStrokeApplied = pyqtSignal(object)  # noqa: N815 - pyqtgraph-style signal name
+    sigHover = pyqtSignal(int, int)
+    sigStrokeApplied = pyqtSignal(object)
 
     def __init__(self, state: EditorState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -302,7 +302,7 @@ class DigitCanvas(QWidget):
         item_pos = view.image_item.mapFromScene(view.mapToScene(position.toPoint()))
         return int(np.floor(item_pos.y())), int(np.floor(item_pos.x()))
 
-    def eventFilter(self, watched: QObject | None, event: QEvent | None) -> bool:  # noqa: N802 - Qt override
+    def eventFilter(self, watched: QObject | None, event: QEvent | None) -> bool:
         """Raw mouse events of the three viewports: strokes on the edited view, hover everywhere.
 
         Every event is handled (no rate limit): the model panel coalesces the predictions instead.

@@ -132,7 +132,7 @@ class CollectionModel(QAbstractListModel):
     def items(self) -> list[Item]:
         return list(self._items)
 
-    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008, N802 - Qt API
+    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._items)
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
@@ -166,7 +166,7 @@ class CollectionFilter(QSortFilterProxyModel):
     def update(self) -> None:
         self.invalidateFilter()
 
-    def filterAcceptsRow(self, source_row: int, source_parent: ModelIndex) -> bool:  # noqa: N802 - Qt API
+    def filterAcceptsRow(self, source_row: int, source_parent: ModelIndex) -> bool:
         model = self.sourceModel()
         if model is None:
             return False
@@ -190,11 +190,11 @@ class CollectionFilter(QSortFilterProxyModel):
 class CollectionPanel(QWidget):
     """Thumbnail grid of a collection with filters, open-on-activate and delete with undo."""
 
-    sigOpenItem = pyqtSignal(object)  # noqa: N815 - pyqtgraph-style signal names (STYLE.md)
+    sigOpenItem = pyqtSignal(object)
     """The :class:`Item` to open in the editor (double-click or Enter)."""
-    sigItemsDeleted = pyqtSignal(list)  # noqa: N815
+    sigItemsDeleted = pyqtSignal(list)
     """Items just deleted from the collection."""
-    sigItemsRestored = pyqtSignal(list)  # noqa: N815
+    sigItemsRestored = pyqtSignal(list)
     """Items just put back by "Undo delete"."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -374,7 +374,7 @@ class CollectionPanel(QWidget):
 
     # ------------------------------------------------------------------ internals
 
-    def eventFilter(self, watched: QObject | None, event: QEvent | None) -> bool:  # noqa: N802 - Qt API
+    def eventFilter(self, watched: QObject | None, event: QEvent | None) -> bool:
         if watched is self.view and isinstance(event, QKeyEvent) and event.type() == QEvent.Type.KeyPress:
             if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
                 self.delete_selected()

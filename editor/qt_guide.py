@@ -59,8 +59,8 @@ class _Request:
 class GuidePanel(QWidget):
     """Show/hide the guide and see what it is. Signals: sigReady(int target), sigError(str)."""
 
-    sigReady = pyqtSignal(int)  # noqa: N815 - pyqtgraph-style signal name
-    sigError = pyqtSignal(str)  # noqa: N815 - pyqtgraph-style signal name
+    sigReady = pyqtSignal(int)
+    sigError = pyqtSignal(str)
 
     def __init__(
         self,

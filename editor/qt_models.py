@@ -238,9 +238,9 @@ class ModelPanel(QWidget):
         sigError(str): a model could not be loaded or run.
     """
 
-    sigPredictionsUpdated = pyqtSignal(object)  # noqa: N815 - pyqtgraph-style signal name
-    sigModelsChosen = pyqtSignal(list)  # noqa: N815 - pyqtgraph-style signal name
-    sigError = pyqtSignal(str)  # noqa: N815 - pyqtgraph-style signal name
+    sigPredictionsUpdated = pyqtSignal(object)
+    sigModelsChosen = pyqtSignal(list)
+    sigError = pyqtSignal(str)
 
     def __init__(
         self,

@@ -37,20 +37,20 @@ class ShortcutOverlay(QWidget):
         self.show()
         self.setFocus()
 
-    def eventFilter(self, watched: QObject | None, event: QEvent | None) -> bool:  # noqa: N802 - Qt override
+    def eventFilter(self, watched: QObject | None, event: QEvent | None) -> bool:
         if event is not None and event.type() == QEvent.Type.Resize and self.isVisible():
             parent = self.parentWidget()
             if parent is not None:
                 self.setGeometry(parent.rect())
         return False
 
-    def paintEvent(self, event: QPaintEvent | None) -> None:  # noqa: N802 - Qt override
+    def paintEvent(self, event: QPaintEvent | None) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor(0, 0, 0, 200))
         painter.end()
 
-    def keyPressEvent(self, event: QKeyEvent | None) -> None:  # noqa: N802 - Qt override
+    def keyPressEvent(self, event: QKeyEvent | None) -> None:
         self.hide()
 
-    def mousePressEvent(self, event: QMouseEvent | None) -> None:  # noqa: N802 - Qt override
+    def mousePressEvent(self, event: QMouseEvent | None) -> None:
         self.hide()

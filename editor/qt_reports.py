@@ -57,8 +57,8 @@ class ReportPanel(QWidget):
     "Evaluate") to recompute. Signals: ``sigReportReady(object)`` with the :class:`Report`, ``sigError(str)``.
     """
 
-    sigReportReady = pyqtSignal(object)  # noqa: N815 - pyqtgraph-style signal name
-    sigError = pyqtSignal(str)  # noqa: N815 - pyqtgraph-style signal name
+    sigReportReady = pyqtSignal(object)
+    sigError = pyqtSignal(str)
 
     def __init__(
         self,
@@ -267,7 +267,7 @@ class ReportPanel(QWidget):
             paths = self.export_png(directory)
             self.status_label.setText(f"Wrote {len(paths)} PNG files to {directory}")
 
-    def closeEvent(self, event) -> None:  # type: ignore[no-untyped-def]  # noqa: N802 - Qt override
+    def closeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
         if self._job is not None:
             self._job.wait()
         super().closeEvent(event)

@@ -46,8 +46,8 @@ class SensitivityPanel(QWidget):
     Signals: sigFinished(object): the :class:`CheckOutcome`; sigError(str): the check failed (one line).
     """
 
-    sigFinished = pyqtSignal(object)  # noqa: N815 - pyqtgraph-style signal name
-    sigError = pyqtSignal(str)  # noqa: N815 - pyqtgraph-style signal name
+    sigFinished = pyqtSignal(object)
+    sigError = pyqtSignal(str)
 
     def __init__(
         self,

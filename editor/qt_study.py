@@ -61,9 +61,9 @@ class StudyWidget(QWidget):
     ``sigError(str)`` one-line error.
     """
 
-    sigFinished = pyqtSignal(str)  # noqa: N815 - pyqtgraph-style signal name
-    sigProgress = pyqtSignal(int, int)  # noqa: N815 - pyqtgraph-style signal name
-    sigError = pyqtSignal(str)  # noqa: N815 - pyqtgraph-style signal name
+    sigFinished = pyqtSignal(str)
+    sigProgress = pyqtSignal(int, int)
+    sigError = pyqtSignal(str)
 
     def __init__(
         self,
@@ -265,7 +265,7 @@ class StudyWidget(QWidget):
         self.sigError.emit(message)
 
     # --- events -------------------------------------------------------------------------------------
-    def keyPressEvent(self, event: QKeyEvent | None) -> None:  # noqa: N802 - Qt override
+    def keyPressEvent(self, event: QKeyEvent | None) -> None:
         if event is None or self.stack.currentIndex() != 1 or event.isAutoRepeat():
             super().keyPressEvent(event)
             return
@@ -286,14 +286,14 @@ class StudyWidget(QWidget):
             except InvarianceError as error:
                 log.warning("could not save the study session: %s", error)
 
-    def hideEvent(self, event: QHideEvent | None) -> None:  # noqa: N802 - Qt override
+    def hideEvent(self, event: QHideEvent | None) -> None:
         self._pause_quietly()
         if self.session is not None and self.session.paused:
             self.pause_button.setText("Resume")
             self.image_label.setVisible(False)
         super().hideEvent(event)
 
-    def closeEvent(self, event: QCloseEvent | None) -> None:  # noqa: N802 - Qt override
+    def closeEvent(self, event: QCloseEvent | None) -> None:
         self._pause_quietly()
         if self._job is not None:
             self._job.wait()

@@ -113,9 +113,9 @@ class SuggestionsPanel(QWidget):
         sigError(str): a search failed (one line).
     """
 
-    sigChosen = pyqtSignal(object)  # noqa: N815 - pyqtgraph-style signal name
-    sigFinished = pyqtSignal(int)  # noqa: N815 - pyqtgraph-style signal name
-    sigError = pyqtSignal(str)  # noqa: N815 - pyqtgraph-style signal name
+    sigChosen = pyqtSignal(object)
+    sigFinished = pyqtSignal(int)
+    sigError = pyqtSignal(str)
 
     def __init__(
         self,

@@ -34,7 +34,7 @@ MAX_BRUSH: Final = 9
 class ToolPanel(QWidget):
     """Controls for a :class:`DigitCanvas`. Signal ``sigChanged()`` after any option changed."""
 
-    sigChanged = pyqtSignal()  # noqa: N815 - pyqtgraph-style signal name
+    sigChanged = pyqtSignal()
 
     def __init__(self, canvas: DigitCanvas, parent: QWidget | None = None) -> None:
         super().__init__(parent)

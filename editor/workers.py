@@ -170,8 +170,8 @@ class InferenceEngine:
 
 
 class _InferenceWorker(QObject):
-    sigResult = pyqtSignal(object)  # noqa: N815 - PredictionResult
-    sigLoaded = pyqtSignal(object)  # noqa: N815 - dict name -> error message
+    sigResult = pyqtSignal(object)
+    sigLoaded = pyqtSignal(object)
 
     def __init__(self, engine: InferenceEngine, threads: int) -> None:
         super().__init__()
@@ -212,11 +212,11 @@ class PredictionChannel(QObject):
         sigLoaded(dict): model name -> load error, after :meth:`load`.
     """
 
-    sigResult = pyqtSignal(object)  # noqa: N815 - pyqtgraph-style signal name
-    sigBusy = pyqtSignal(bool)  # noqa: N815 - pyqtgraph-style signal name
-    sigLoaded = pyqtSignal(object)  # noqa: N815 - pyqtgraph-style signal name
-    _sigPredict = pyqtSignal(object)  # noqa: N815 - pyqtgraph-style signal name
-    _sigLoad = pyqtSignal(object, object)  # noqa: N815 - pyqtgraph-style signal name
+    sigResult = pyqtSignal(object)
+    sigBusy = pyqtSignal(bool)
+    sigLoaded = pyqtSignal(object)
+    _sigPredict = pyqtSignal(object)
+    _sigLoad = pyqtSignal(object, object)
 
     def __init__(
         self, source: ModelSource, device: torch.device, name: str = "inference", threads: int = INFERENCE_THREADS
@@ -301,10 +301,10 @@ class TaskThread(QThread):
     along the way.
     """
 
-    sigProgress = pyqtSignal(float, str)  # noqa: N815 - pyqtgraph-style signal name
-    sigDone = pyqtSignal(object)  # noqa: N815 - pyqtgraph-style signal name
-    sigFailed = pyqtSignal(str)  # noqa: N815 - pyqtgraph-style signal name
-    sigCancelled = pyqtSignal()  # noqa: N815 - pyqtgraph-style signal name
+    sigProgress = pyqtSignal(float, str)
+    sigDone = pyqtSignal(object)
+    sigFailed = pyqtSignal(str)
+    sigCancelled = pyqtSignal()
 
     def __init__(
         self,

@@ -10,3 +10,5 @@ os.environ.setdefault("INVARIANCE_THREADS", "1")
 import torch
 
 torch.set_num_threads(1)
+
+pytest_plugins = ["tests.fixtures_geninv"]

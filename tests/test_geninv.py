@@ -22,15 +22,7 @@ from core.geninv import (
 from core.geninv.refine import cluster_change, subset_candidates
 from core.geninv.search import Matches, find_matches
 from core.geninv.transforms import LOWER, UPPER, clamp, warp, warp_inverse
-from tests.fixtures_geninv import (  # noqa: F401
-    FixedJudge,
-    judge_dir,
-    pool_arrays,
-    pool_bank,
-    queries,
-    scorer_dir,
-    tiny_judge,
-)
+from tests.fixtures_geninv import FixedJudge
 
 FAST = SearchSettings(pool=16, steps=12, refine=4)
 
@@ -40,7 +32,7 @@ def _on_grid(image: np.ndarray) -> bool:
 
 
 @pytest.mark.parametrize(("norm", "eps"), [("l0", None), ("l0", 8.0), ("linf", 0.3), ("linf", 0.4)])
-def test_targets_differ_and_budget_holds_after_rounding(norm, eps, pool_bank, tiny_judge, queries):  # noqa: F811
+def test_targets_differ_and_budget_holds_after_rounding(norm, eps, pool_bank, tiny_judge, queries):
     images, labels = queries
     results = suggest_batch(images, labels, norm, eps, k=3, bank=pool_bank, judge=tiny_judge, settings=FAST)
     assert len(results) == len(labels)
@@ -63,7 +55,7 @@ def test_targets_differ_and_budget_holds_after_rounding(norm, eps, pool_bank, ti
                 assert within_budget(image, s.image_u8() / 255.0, "linf", eps)
 
 
-def test_l0_suggestions_ranked_and_measured(pool_bank, tiny_judge, queries):  # noqa: F811
+def test_l0_suggestions_ranked_and_measured(pool_bank, tiny_judge, queries):
     images, labels = queries
     suggestions = suggest(images[0], int(labels[0]), "l0", k=4, bank=pool_bank, judge=tiny_judge, settings=FAST)
     keys = [(-s.p_human, s.distortion["l0_binary"], -s.raw_score) for s in suggestions]
@@ -82,7 +74,7 @@ def _matches(bank: CandidateBank, query: np.ndarray, label: int, keep: int) -> M
 
 
 @pytest.mark.parametrize("shift", [(2, 0), (-1, 2)])
-def test_exact_shifted_duplicate_is_found(shift, pool_arrays, tiny_judge):  # noqa: F811
+def test_exact_shifted_duplicate_is_found(shift, pool_arrays, tiny_judge):
     images, labels = pool_arrays
     query_index = 7
     query, label = images[query_index], int(labels[query_index])
@@ -106,7 +98,7 @@ def test_exact_shifted_duplicate_is_found(shift, pool_arrays, tiny_judge):  # no
     assert all(s.train_index != len(labels) or s.distortion["l0"] > 0 for s in offered)
 
 
-def test_rotated_duplicate_is_found_close(pool_arrays, tiny_judge):  # noqa: F811
+def test_rotated_duplicate_is_found_close(pool_arrays, tiny_judge):
     images, labels = pool_arrays
     query, label = images[11], int(labels[11])
     params = torch.tensor([[-12.0, 1.0, 1.0, 0.0, 0.0, 0.0]])
@@ -121,7 +113,7 @@ def test_rotated_duplicate_is_found_close(pool_arrays, tiny_judge):  # noqa: F81
     assert float(matches.params[0, 0, 0]) == pytest.approx(12.0, abs=4.0)
 
 
-def test_same_seed_same_result(pool_bank, tiny_judge, queries):  # noqa: F811
+def test_same_seed_same_result(pool_bank, tiny_judge, queries):
     images, labels = queries
     config = SearchSettings(pool=12, steps=10, starts=2, refine=3)
     runs = [
@@ -138,7 +130,7 @@ def test_same_seed_same_result(pool_bank, tiny_judge, queries):  # noqa: F811
             assert a.distortion == b.distortion and a.p_human == b.p_human
 
 
-def test_progress_and_cancel(pool_bank, tiny_judge, queries):  # noqa: F811
+def test_progress_and_cancel(pool_bank, tiny_judge, queries):
     images, labels = queries
     seen: list[tuple[int, int]] = []
     suggest_batch(images[:2], labels[:2], "linf", 0.3, k=1, progress=lambda d, t: seen.append((d, t)),
@@ -168,20 +160,20 @@ def test_progress_and_cancel(pool_bank, tiny_judge, queries):  # noqa: F811
         (np.zeros((28, 28), np.float32), 12, "l0", None, InvarianceError),
     ],
 )
-def test_bad_input_is_a_clear_error(image, label, norm, eps, error, pool_bank, tiny_judge):  # noqa: F811
+def test_bad_input_is_a_clear_error(image, label, norm, eps, error, pool_bank, tiny_judge):
     with pytest.raises(error) as caught:
         suggest(image, label, norm, eps, bank=pool_bank, judge=tiny_judge)
     assert "\n" not in str(caught.value) and str(caught.value)
 
 
-def test_bad_target_table(pool_bank, tiny_judge, queries):  # noqa: F811
+def test_bad_target_table(pool_bank, tiny_judge, queries):
     images, labels = queries
     with pytest.raises(InvarianceError, match="target"):
         suggest(images[0], int(labels[0]), "linf", 0.3, targets={int(labels[0]): [int(labels[0])]},
                 bank=pool_bank, judge=tiny_judge)  # fmt: skip
 
 
-def test_target_override_is_used(pool_bank, tiny_judge, queries):  # noqa: F811
+def test_target_override_is_used(pool_bank, tiny_judge, queries):
     images, labels = queries
     label = int(labels[0])
     wanted = (label + 5) % 10

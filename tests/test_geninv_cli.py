@@ -14,11 +14,11 @@ from core.errors import ModelError
 from core.geninv import bank as bank_module
 from core.geninv import scorer as scorer_module
 from core.geninv.scorer import load_scorer, read_card, scorer_paths
-from tests.fixtures_geninv import POOL, judge_dir, scorer_dir  # noqa: F401
+from tests.fixtures_geninv import POOL
 
 
 @pytest.fixture
-def tiny_checkpoints(scorer_dir: Path, judge_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:  # noqa: F811
+def tiny_checkpoints(scorer_dir: Path, judge_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     import shutil
 
     from core.geninv.judge import clear_judge_cache, judge_paths
@@ -111,7 +111,7 @@ def test_cli_bad_arguments(argv: list[str], message: str, capsys: pytest.Capture
     assert message in err and err.count("\n") == 1
 
 
-def test_scorer_files_and_card(scorer_dir: Path) -> None:  # noqa: F811
+def test_scorer_files_and_card(scorer_dir: Path) -> None:
     weights, card_path = scorer_paths(scorer_dir)
     assert weights.exists() and card_path.exists()
     card = read_card(scorer_dir)

@@ -20,13 +20,12 @@ from core.geninv.calibration import (
     success_rates,
 )
 from core.geninv.human_pack import SetSpec, build_human_pack, choose_digits, parse_sets
-from tests.fixtures_geninv import judge_dir, pool_arrays, pool_bank, tiny_judge  # noqa: F401
 
 SPECS = [SetSpec("l0", "l0", None, 4), SetSpec("linf-0.4", "linf", 0.4, 3)]
 
 
 @pytest.fixture(scope="module")
-def pack(tmp_path_factory, pool_bank, tiny_judge) -> tuple[Path, dict]:  # type: ignore[no-untyped-def]  # noqa: F811
+def pack(tmp_path_factory, pool_bank, tiny_judge) -> tuple[Path, dict]:  # type: ignore[no-untyped-def]
     out = tmp_path_factory.mktemp("human") / "pack-a"
     summary = build_human_pack(out, SPECS, seed=3, digit_range=(5000, 5200), bank=pool_bank, judge=tiny_judge)
     return out, summary
@@ -146,7 +145,7 @@ def test_digit_choice_is_seeded_disjoint_and_in_range() -> None:
     assert choose_digits(specs, 3) != first
 
 
-def test_existing_pack_folder_is_refused(pack, pool_bank, tiny_judge) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_existing_pack_folder_is_refused(pack, pool_bank, tiny_judge) -> None:  # type: ignore[no-untyped-def]
     out, _ = pack
     with pytest.raises(Exception, match="already exists"):
         build_human_pack(out, SPECS, seed=3, bank=pool_bank, judge=tiny_judge)

@@ -15,7 +15,7 @@ from core.cli import main
 from core.errors import BudgetError
 from core.geninv import SearchSettings, suggest, suggest_batch
 from core.geninv.calibration import PHumanMapping
-from tests.fixtures_geninv import FixedJudge, judge_dir, pool_arrays, pool_bank, queries, tiny_judge  # noqa: F401
+from tests.fixtures_geninv import FixedJudge
 
 FAST = SearchSettings(pool=16, steps=10, refine=6)
 
@@ -29,7 +29,7 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.mark.parametrize(("norm", "eps"), [("l0", None), ("l0", 12.0), ("linf", 0.3), ("linf", 0.4)])
-def test_every_suggestion_obeys_the_rules(norm, eps, digits, pool_bank, tiny_judge) -> None:  # noqa: F811
+def test_every_suggestion_obeys_the_rules(norm, eps, digits, pool_bank, tiny_judge) -> None:
     images, labels = digits
     results = suggest_batch(images, labels, norm, eps, k=3, bank=pool_bank, judge=tiny_judge, settings=FAST)
     assert len(results) == len(labels)
@@ -51,7 +51,7 @@ def test_every_suggestion_obeys_the_rules(norm, eps, digits, pool_bank, tiny_jud
         assert [s.p_human for s in suggestions] == sorted((s.p_human for s in suggestions), reverse=True)
 
 
-def test_same_seed_same_output(digits, pool_bank, tiny_judge) -> None:  # noqa: F811
+def test_same_seed_same_output(digits, pool_bank, tiny_judge) -> None:
     images, labels = digits
     config = SearchSettings(pool=12, steps=8, starts=2, refine=4)
     runs = [
@@ -67,7 +67,7 @@ def test_same_seed_same_output(digits, pool_bank, tiny_judge) -> None:  # noqa: 
             assert a.p_human == b.p_human and a.raw_score == b.raw_score
 
 
-def test_unreachable_target_gives_an_empty_list(digits, pool_bank) -> None:  # noqa: F811
+def test_unreachable_target_gives_an_empty_list(digits, pool_bank) -> None:
     images, labels = digits
     judge = FixedJudge(int(labels[0]))
     for norm, eps in (("l0", None), ("l0", 5.0), ("linf", 0.3)):
@@ -75,7 +75,7 @@ def test_unreachable_target_gives_an_empty_list(digits, pool_bank) -> None:  # n
 
 
 @pytest.mark.parametrize("eps", [0.3, 0.0, 2.5, -1.0, float("nan"), float("inf")])
-def test_l0_eps_must_be_whole_pixels(eps, digits, pool_bank, tiny_judge) -> None:  # noqa: F811
+def test_l0_eps_must_be_whole_pixels(eps, digits, pool_bank, tiny_judge) -> None:
     images, labels = digits
     with pytest.raises(BudgetError, match="whole number of pixels"):
         suggest(images[0], int(labels[0]), "l0", eps, bank=pool_bank, judge=tiny_judge)
