@@ -4,9 +4,10 @@
   Descent of Tramèr & Boneh 2019: move only the top ``100 - sparsity`` percent of gradient coordinates);
 - ``spatial``: the worst of a set of rotations + translations, optionally followed by ℓ∞ PGD.
 
-Images are (N, 1, 28, 28) float tensors in [0, 1]. Every result is projected with ``core.budget.project``
-before it is returned (the attack's own steps are never trusted to respect the budget), and comes with a
-per-example success flag (the model's prediction differs from the label).
+Images are (N, 1, 28, 28) float tensors in [0, 1]. Every step is projected with the norm's
+:meth:`core.budget.Norm.project_fast` (the exact projection; the attack's own steps are never trusted to respect
+the budget), and every result comes with a per-example success flag (the model's prediction differs from the
+label). Each norm's step direction, random start and step sizes live on its :class:`core.budget.Norm`.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.budget import project
+from core.budget import NORMS, Norm, get_norm
 from core.errors import BudgetError
 
-ATTACK_NORMS = ("linf", "l2", "l1")
+ATTACK_NORMS: tuple[str, ...] = tuple(name for name, norm in NORMS.items() if norm.attack is not None)
+"""The norms with a gradient attack (every norm but ℓ0)."""
 
 
 @dataclass(frozen=True)
@@ -30,26 +32,6 @@ class AttackResult:
 
     adversarial: torch.Tensor
     success: torch.Tensor
-
-
-def default_step_size(eps: float, steps: int) -> float:
-    """2.5·ε/k, the constant step of Madry et al. that the reference paper uses for ℓ∞ (and our SLIDE)."""
-    return 2.5 * eps / max(steps, 1)
-
-
-def step_sizes(norm: str, eps: float, steps: int, step_size: float | None = None) -> list[float]:
-    """The step size of each PGD iteration.
-
-    A given ``step_size`` is used throughout. Otherwise ℓ∞ and ℓ1 take 2.5·ε/k; ℓ2 starts at ε/2 and halves
-    after 50% and 75% of the iterations: with the constant 2.5·ε/k, our ℓ2 PGD overestimated the ℓ2 model's
-    robustness by 10 points against ART's AutoPGD (74% vs 64% on 100 test images); with this schedule it
-    finds 65% with a single restart.
-    """
-    if step_size is not None:
-        return [step_size] * steps
-    if norm != "l2":
-        return [default_step_size(eps, steps)] * steps
-    return [eps / 2 * (1.0 if i < steps / 2 else 0.5 if i < 3 * steps / 4 else 0.25) for i in range(steps)]
 
 
 class _UnfoldConv2d(nn.Module):
@@ -123,7 +105,8 @@ def pgd(
     """
     if norm not in ATTACK_NORMS:
         raise BudgetError(f"PGD supports {', '.join(ATTACK_NORMS)}, not {norm!r}")
-    schedule = step_sizes(norm, eps, steps, step_size)
+    chosen = get_norm(norm)
+    schedule = chosen.step_sizes(eps, steps) if step_size is None else [step_size] * steps
     model = input_gradient_view(model)
     best = images.detach().clone()
     success = torch.zeros(len(images), dtype=torch.bool, device=images.device)
@@ -131,9 +114,9 @@ def pgd(
         todo = (~success).nonzero().squeeze(1)
         if len(todo) == 0:
             break
-        start = random_start and (restart > 0 or norm != "l1")
+        start = random_start and (restart > 0 or chosen.random_first_start)
         candidate = _pgd_once(
-            model, images[todo], labels[todo], norm, eps, schedule, start, sparsity, generator, early_stop
+            model, images[todo], labels[todo], chosen, eps, schedule, start, sparsity, generator, early_stop
         )
         with torch.no_grad():
             fooled = model(candidate).argmax(1) != labels[todo]
@@ -146,7 +129,7 @@ def _pgd_once(
     model: nn.Module,
     images: torch.Tensor,
     labels: torch.Tensor,
-    norm: str,
+    norm: Norm,
     eps: float,
     schedule: list[float],
     random_start: bool,
@@ -154,7 +137,7 @@ def _pgd_once(
     generator: torch.Generator | None,
     early_stop: bool = False,
 ) -> torch.Tensor:
-    start = random_point(images, norm, eps, generator) if random_start else images.clone()
+    start = norm.random_start(images, eps, generator) if random_start else images.clone()
     result = start.detach().clone()
     alive = torch.arange(len(images), device=images.device)  # examples still attacked (all without early_stop)
     adversarial, originals, targets = start, images, labels
@@ -175,47 +158,10 @@ def _pgd_once(
             current = adversarial.detach()
             if keep is not None:  # the gradient was taken through the whole batch; step only the kept examples
                 current, gradient = current[keep], gradient[keep]
-            adversarial = current + step * _steepest_ascent(gradient, current, norm, sparsity)
-            adversarial = _project(originals, adversarial, norm, eps)
+            adversarial = current + step * norm.steepest_ascent(gradient, current, sparsity=sparsity)
+            adversarial = norm.project_fast(originals, adversarial, eps)
     result[alive] = adversarial.detach()
     return result
-
-
-def _steepest_ascent(gradient: torch.Tensor, point: torch.Tensor, norm: str, sparsity: float) -> torch.Tensor:
-    """The unit-norm direction of steepest ascent for ``norm`` (per example)."""
-    flat = gradient.flatten(1)
-    if norm == "linf":
-        return gradient.sign()
-    if norm == "l2":
-        return gradient / flat.norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
-    # Sparse ℓ1 descent: ignore coordinates pushing against the box, keep the top (100 - sparsity)% of |g|.
-    blocked = ((point <= 0) & (gradient < 0)) | ((point >= 1) & (gradient > 0))
-    magnitude = gradient.abs().masked_fill(blocked, 0.0).flatten(1)
-    keep = max(1, math.ceil(magnitude.shape[1] * (100.0 - sparsity) / 100.0))
-    threshold = magnitude.topk(keep, dim=1).values[:, -1:]
-    chosen = (magnitude >= threshold) & (magnitude > 0)
-    direction = gradient.sign().flatten(1) * chosen
-    return (direction / direction.abs().sum(dim=1, keepdim=True).clamp_min(1.0)).view_as(gradient)
-
-
-def _project(images: torch.Tensor, adversarial: torch.Tensor, norm: str, eps: float) -> torch.Tensor:
-    if norm == "linf":  # the exact ℓ∞ projection is a clamp; skip the float64 round trip on the hot path
-        return torch.min(torch.max(adversarial, images - eps), images + eps).clamp(0.0, 1.0)
-    return project(images, adversarial, norm, eps)
-
-
-def random_point(images: torch.Tensor, norm: str, eps: float, generator: torch.Generator | None = None) -> torch.Tensor:
-    """A random point of the ε-ball ∩ box around each image (uniform for ℓ∞, random direction and radius else)."""
-    noise = torch.rand(images.shape, generator=generator, device="cpu").to(images.device)
-    if norm == "linf":
-        return (images + (2 * noise - 1) * eps).clamp(0.0, 1.0)
-    direction = torch.randn(images.shape, generator=generator, device="cpu").to(images.device)
-    if norm == "l1":
-        laplace = torch.empty(images.shape).exponential_(generator=generator).to(images.device)
-        direction = direction.sign() * laplace
-    radius = eps * torch.rand(len(images), generator=generator, device="cpu").to(images.device).view(-1, 1, 1, 1)
-    scale = direction.flatten(1).norm(p=1 if norm == "l1" else 2, dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
-    return project(images, (images + radius * direction / scale).clamp(0.0, 1.0), norm, eps)
 
 
 def affine_transform(

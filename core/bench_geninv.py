@@ -83,11 +83,13 @@ def bench_geninv(
     from core.data import load_mnist, to_float
     from core.device import resolve_device
     from core.geninv import default_bank, load_scorer, suggest_batch
+    from core.geninv.norms import search_for
 
     if n < 1 or repeats < 1:
         raise InvarianceError(f"bench geninv needs --n >= 1 and --repeats >= 1, got {n} and {repeats}")
-    if norm == "linf" and eps is None:
-        eps = 0.3
+    search = search_for(norm)
+    if eps is None:
+        eps = search.bench_eps
     chosen = resolve_device(device)
     started = time.perf_counter()
     images, labels = load_mnist("test")
@@ -116,7 +118,7 @@ def bench_geninv(
     assert first is not None
     median = statistics.median(per_example)
     best = [suggestions[0] for suggestions in first if suggestions]
-    is_l0 = norm == "l0" and bool(best)
+    is_l0 = search.shapes and bool(best)
     return GenInvBench(
         norm=norm,
         eps=eps,
@@ -221,12 +223,13 @@ def _pack_specs(args: argparse.Namespace) -> list[Any]:
 
     if args.sets:
         return parse_sets(args.sets)
-    from core.geninv.api import check_eps
+    from core.geninv.norms import search_for
 
-    if args.norm == "linf" and args.eps is None:
-        raise InvarianceError("--human-pack with --norm linf needs --eps")
+    search = search_for(args.norm)
+    if search.eps_required and args.eps is None:
+        raise InvarianceError(f"--human-pack with --norm {args.norm} needs --eps")
     if args.eps is not None:
-        check_eps(args.norm, args.eps)
+        search.check_eps(args.eps)
     group = args.norm + (f"-{args.eps:g}" if args.eps is not None else "")
     return [SetSpec(group, args.norm, args.eps, args.n)]
 

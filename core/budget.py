@@ -13,6 +13,10 @@ tensors are both accepted and the result has the input's type, dtype and device.
   points where coordinates saturate (never "scale, then clip", which is feasible but not the closest point).
 
 ℓ0 counts pixels whose change exceeds half a uint8 step (1/510); smaller changes are free.
+
+Each :class:`Norm` also carries what gradient attacks need (foolbox-style): the steepest-ascent direction of a
+gradient, a random start inside the ball, the step-size schedule, and a fast torch projection for the attack's
+inner loop. ℓ0 has no gradient attack: those methods raise :class:`BudgetError` for it.
 """
 
 from __future__ import annotations
@@ -36,15 +40,19 @@ ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
 
 
 class Norm(ABC):
-    """One ℓp norm: its distance and exact projection on (B, P) float64 tensors (batch, pixels), and its ε.
+    """One ℓp norm: its distance and exact projection on (B, P) float64 tensors (batch, pixels), its ε, and the
+    steps of a gradient attack in it.
 
     The ε attributes are the one place that says how a budget in this norm is chosen, shown and checked; the
-    editor's budget panel, the CLI and the library all read them.
+    editor's budget panel, the CLI and the library all read them. Nothing outside this module branches on a
+    norm's name.
     """
 
     name: str
     label: str
     """Display name, e.g. ``"ℓ∞"``."""
+    p: float
+    """The norm's order: 0, 1, 2 or ``math.inf`` (as other attack libraries name it)."""
     eps_default: float
     """Default budget (ℓ0 and ℓ∞ follow the paper: 25 pixels, 0.3)."""
     eps_max: float
@@ -55,6 +63,13 @@ class Norm(ABC):
     """Decimals of the editor's ε control."""
     whole_pixels: bool = False
     """True when ε counts pixels, so it must be a whole number."""
+    attack: str | None = None
+    """The gradient attack in this norm as messages name it (``"PGD ℓ∞"``); None: there is none (ℓ0)."""
+    attack_card_name: str | None = None
+    """The same attack as model cards name it (``"PGD-linf"``, ``"SLIDE"``)."""
+    random_first_start: bool = True
+    """Whether an attack's first restart starts at a random point of the ball (later restarts always do).
+    ℓ1's SLIDE starts its first restart at the image itself."""
 
     def validate_eps(self, eps: float, *, positive: bool = False, where: str = "ε") -> float:
         """``eps`` as a float; raises :class:`BudgetError` naming ``where`` unless it is a valid budget.
@@ -64,11 +79,12 @@ class Norm(ABC):
         if isinstance(eps, bool) or not isinstance(eps, (int, float, np.integer, np.floating)):
             raise BudgetError(f"{where} must be a number, got {eps!r}")
         value = float(eps)
+        kind = "whole number of pixels" if self.whole_pixels else "finite number"
         if not math.isfinite(value) or value < 0 or (positive and value == 0):
             bound = "> 0" if positive else ">= 0"
-            raise BudgetError(f"{where} must be a finite number {bound} for {self.label}, got {eps}")
+            raise BudgetError(f"{where} must be a {kind} {bound} for {self.label}, got {eps}")
         if self.whole_pixels and not value.is_integer():
-            raise BudgetError(f"{where} for {self.label} is a number of pixels and must be whole, got {eps}")
+            raise BudgetError(f"{where} must be a {kind} for {self.label}, got {eps}")
         return value
 
     def format_amount(self, value: float) -> str:
@@ -83,14 +99,49 @@ class Norm(ABC):
     def project_delta(self, delta: torch.Tensor, original: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
         """Closest ``d`` to ``delta`` with ``norm(d) <= eps`` and ``0 <= original + d <= 1``; eps is (B,)."""
 
+    # What gradient attacks need. Images are (N, ...) float tensors in [0, 1] (the attacks use (N, 1, 28, 28)).
+
+    def project_fast(self, original: torch.Tensor, edited: torch.Tensor, eps: float) -> torch.Tensor:
+        """:func:`project` for an attack's inner loop: same result, on torch tensors of ``edited``'s dtype.
+
+        The default is :func:`project` itself; ℓ∞ overrides it with a clamp (no float64 round trip).
+        """
+        return project(original, edited, self.name, eps)
+
+    def steepest_ascent(self, gradient: torch.Tensor, point: torch.Tensor, *, sparsity: float = 99.0) -> torch.Tensor:
+        """The unit-size direction of steepest ascent of ``gradient`` (N, ...) at ``point``, per example.
+
+        ``sparsity`` (ℓ1 only): the percentile of |gradient| below which coordinates do not move.
+        """
+        raise self._no_attack()
+
+    def random_start(self, images: torch.Tensor, eps: float, generator: torch.Generator | None = None) -> torch.Tensor:
+        """A random point of the ε-ball ∩ box around each image, drawn with ``generator`` (on the CPU)."""
+        raise self._no_attack()
+
+    def step_sizes(self, eps: float, steps: int) -> list[float]:
+        """The step size of each of ``steps`` PGD iterations: 2.5·ε/k throughout (Madry et al.'s constant step,
+        which the reference paper uses for ℓ∞; our SLIDE uses it too)."""
+        return [2.5 * eps / max(steps, 1)] * steps
+
+    def describe_steps(self, steps: int) -> str:
+        """:meth:`step_sizes` in words, as model cards record it."""
+        return f"2.5·ε/{steps}"
+
+    def _no_attack(self) -> BudgetError:
+        return BudgetError(f"there is no gradient attack for {self.label} budgets")
+
 
 class LInf(Norm):
     name = "linf"
     label = "ℓ∞"
+    p = math.inf
     eps_default = 0.3
     eps_max = 1.0
     eps_step = 0.01
     eps_decimals = 3
+    attack = "PGD ℓ∞"
+    attack_card_name = "PGD-linf"
 
     def distance(self, delta: torch.Tensor) -> torch.Tensor:
         return delta.abs().amax(dim=1)
@@ -101,10 +152,23 @@ class LInf(Norm):
         upper = torch.minimum(radius, 1.0 - original)
         return torch.minimum(torch.maximum(delta, lower), upper)
 
+    def project_fast(self, original: torch.Tensor, edited: torch.Tensor, eps: float) -> torch.Tensor:
+        # the exact ℓ∞ projection is a clamp: skip the float64 round trip on the attack's hot path
+        return torch.min(torch.max(edited, original - eps), original + eps).clamp(0.0, 1.0)
+
+    def steepest_ascent(self, gradient: torch.Tensor, point: torch.Tensor, *, sparsity: float = 99.0) -> torch.Tensor:
+        return gradient.sign()
+
+    def random_start(self, images: torch.Tensor, eps: float, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Uniform in the ε-cube, clipped to the box."""
+        noise = torch.rand(images.shape, generator=generator, device="cpu").to(images.device)
+        return (images + (2 * noise - 1) * eps).clamp(0.0, 1.0)
+
 
 class L0(Norm):
     name = "l0"
     label = "ℓ0 (pixels)"
+    p = 0
     eps_default = 25.0
     eps_max = 784.0
     eps_step = 1.0
@@ -132,10 +196,14 @@ class L0(Norm):
 class L1(Norm):
     name = "l1"
     label = "ℓ1"
+    p = 1
     eps_default = 10.0
     eps_max = 784.0
     eps_step = 0.5
     eps_decimals = 2
+    attack = "SLIDE ℓ1"
+    attack_card_name = "SLIDE"
+    random_first_start = False
 
     def distance(self, delta: torch.Tensor) -> torch.Tensor:
         return delta.abs().sum(dim=1)
@@ -165,14 +233,34 @@ class L1(Norm):
         shrunk = torch.minimum((magnitude - lam).clamp_min(0.0), cap)
         return torch.sign(delta) * shrunk
 
+    def steepest_ascent(self, gradient: torch.Tensor, point: torch.Tensor, *, sparsity: float = 99.0) -> torch.Tensor:
+        """Sparse ℓ1 descent (SLIDE, Tramèr & Boneh 2019): ignore coordinates pushing against the box, move the
+        top ``100 - sparsity`` percent of |gradient| by its sign, scaled to ℓ1 size 1 (at most)."""
+        blocked = ((point <= 0) & (gradient < 0)) | ((point >= 1) & (gradient > 0))
+        magnitude = gradient.abs().masked_fill(blocked, 0.0).flatten(1)
+        keep = max(1, math.ceil(magnitude.shape[1] * (100.0 - sparsity) / 100.0))
+        threshold = magnitude.topk(keep, dim=1).values[:, -1:]
+        chosen = (magnitude >= threshold) & (magnitude > 0)
+        direction = gradient.sign().flatten(1) * chosen
+        return (direction / direction.abs().sum(dim=1, keepdim=True).clamp_min(1.0)).view_as(gradient)
+
+    def random_start(self, images: torch.Tensor, eps: float, generator: torch.Generator | None = None) -> torch.Tensor:
+        """A Laplace direction (Gaussian signs times exponential sizes) scaled to a uniform radius in [0, ε]."""
+        direction = _unused_uniform_then_gaussian(images, generator)
+        laplace = torch.empty(images.shape).exponential_(generator=generator).to(images.device)
+        return _radial_point(self, images, direction.sign() * laplace, eps, generator)
+
 
 class L2(Norm):
     name = "l2"
     label = "ℓ2"
+    p = 2
     eps_default = 3.0
     eps_max = 28.0
     eps_step = 0.1
     eps_decimals = 3
+    attack = "PGD ℓ2"
+    attack_card_name = "PGD-l2"
 
     def distance(self, delta: torch.Tensor) -> torch.Tensor:
         return delta.square().sum(dim=1).sqrt()
@@ -201,6 +289,40 @@ class L2(Norm):
         scale = ((eps[:, None].square() - caps_before).clamp_min(0.0) / free_after.clamp_min(1e-300)).sqrt()
         scale = scale.clamp(0.0, 1.0)
         return _clip_to_box(scale * delta, original)
+
+    def steepest_ascent(self, gradient: torch.Tensor, point: torch.Tensor, *, sparsity: float = 99.0) -> torch.Tensor:
+        size = gradient.flatten(1).norm(dim=1).clamp_min(1e-12)
+        return gradient / size.view((-1,) + (1,) * (gradient.ndim - 1))
+
+    def random_start(self, images: torch.Tensor, eps: float, generator: torch.Generator | None = None) -> torch.Tensor:
+        """A Gaussian direction scaled to a uniform radius in [0, ε]."""
+        return _radial_point(self, images, _unused_uniform_then_gaussian(images, generator), eps, generator)
+
+    def step_sizes(self, eps: float, steps: int) -> list[float]:
+        """ε/2, halved after 50% and again after 75% of the iterations: with the constant 2.5·ε/k, our ℓ2 PGD
+        overestimated the ℓ2 model's robustness by 10 points against ART's AutoPGD (74% vs 64% on 100 test
+        images); with this schedule it finds 65% with a single restart."""
+        return [eps / 2 * (1.0 if i < steps / 2 else 0.5 if i < 3 * steps / 4 else 0.25) for i in range(steps)]
+
+    def describe_steps(self, steps: int) -> str:
+        return "ε/2 halved at 50% and 75%"
+
+
+def _unused_uniform_then_gaussian(images: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """A Gaussian (N, ...) draw on the CPU, after a uniform one of the same shape that is thrown away: the
+    ℓ1/ℓ2 random starts always drew it, and dropping it would change every seeded attack's result."""
+    torch.rand(images.shape, generator=generator, device="cpu")
+    return torch.randn(images.shape, generator=generator, device="cpu").to(images.device)
+
+
+def _radial_point(
+    norm: Norm, images: torch.Tensor, direction: torch.Tensor, eps: float, generator: torch.Generator | None
+) -> torch.Tensor:
+    """``images`` moved along ``direction``, scaled to a uniform random radius in [0, ε] of ``norm``, projected."""
+    radius = eps * torch.rand(len(images), generator=generator, device="cpu").to(images.device)
+    radius = radius.view((-1,) + (1,) * (images.ndim - 1))
+    scale = direction.flatten(1).norm(p=norm.p, dim=1).clamp_min(1e-12).view_as(radius)
+    return project(images, (images + radius * direction / scale).clamp(0.0, 1.0), norm.name, eps)
 
 
 NORMS: Final[dict[str, Norm]] = {norm.name: norm for norm in (L0(), L1(), L2(), LInf())}

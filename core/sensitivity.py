@@ -17,11 +17,13 @@ import torch
 from torch import nn
 
 from core.attacks import ATTACK_NORMS, pgd
+from core.budget import NORMS, get_norm
 from core.errors import BudgetError, InvarianceError
 
 STEPS: Final = 40
 RESTARTS: Final = 2
-ATTACK_NAMES: Final = {"linf": "PGD ℓ∞", "l2": "PGD ℓ2", "l1": "SLIDE ℓ1"}
+ATTACK_NAMES: Final = {name: norm.attack for name, norm in NORMS.items() if norm.attack is not None}
+"""The attack the check runs per norm, as the editor names it ("PGD ℓ∞", "SLIDE ℓ1", ...)."""
 
 
 class SensitivityCancelledError(InvarianceError):
@@ -65,8 +67,7 @@ def check(
     array = np.asarray(image, dtype=np.float32)
     if array.shape != (28, 28) or not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
         raise BudgetError(f"the sensitivity check needs a finite (28, 28) image in [0, 1], got shape {array.shape}")
-    if not np.isfinite(eps) or eps < 0:
-        raise BudgetError(f"eps must be a finite number >= 0, got {eps}")
+    eps = get_norm(norm).validate_eps(eps, where="the sensitivity check's ε")
     x = torch.from_numpy(np.ascontiguousarray(array)).to(device)[None, None]
     results: dict[str, Flip] = {}
     for done, (name, model) in enumerate(models.items()):

@@ -77,17 +77,18 @@ def run(args: argparse.Namespace) -> int:
 
 def _suggest(args: argparse.Namespace, device: Any) -> int:
     from core.data import load_mnist, to_float
-    from core.geninv import check_eps
+    from core.geninv.norms import search_for
     from core.geninv.store import add_suggestions, open_output_collection, remove_created_collection
 
     if args.norm is None:
         raise InvarianceError("geninv needs --norm l0 or --norm linf (or --train-scorer / --eval-scorer)")
     if args.out is None:
         raise InvarianceError("geninv needs --out (a collection folder, or a path ending in .npz)")
-    if args.norm == "linf" and args.eps is None:
-        raise InvarianceError("geninv --norm linf needs --eps (e.g. 0.3 or 0.4)")
+    search = search_for(args.norm)
+    if search.eps_required and args.eps is None:
+        raise InvarianceError(f"geninv --norm {args.norm} needs --eps (e.g. 0.3 or 0.4)")
     if args.eps is not None:
-        check_eps(args.norm, args.eps)
+        search.check_eps(args.eps)
     indices = select_indices(args.indices, args.random, args.seed)
     targets = parse_targets(args.targets) if args.targets else None
     images, labels = load_mnist("test")

@@ -37,6 +37,7 @@ from core.errors import BudgetError, InvarianceError
 from core.geninv.bank import CandidateBank, default_bank
 from core.geninv.calibration import PHumanMapping, load_mapping, raw_score
 from core.geninv.judge import Judge, load_judge
+from core.geninv.norms import Search, search_for
 from core.geninv.refine import FRAGMENT_COST, PIXEL_COST, fragment_pixels, refine_l0
 from core.geninv.scorer import Scorer
 from core.geninv.search import find_matches
@@ -44,7 +45,6 @@ from core.geninv.transforms import TransformParams
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_NORMS: Final = ("l0", "linf")
 LINF_TARGETS: Final[Mapping[int, tuple[int, ...]]] = {
     0: (6, 8),
     1: (7, 4),
@@ -196,7 +196,7 @@ def suggest_batch(
     Queries are searched ``batch_size`` at a time (default 1 on CPU, 32 on CUDA). ``progress(done, total)``
     is called after each batch; ``cancel()`` is polled between steps.
     """
-    queries, label_array = _validate(images, labels, norm, eps, k)
+    search, queries, label_array = _validate(images, labels, norm, eps, k)
     settings = settings or SearchSettings()
     chosen = resolve_device(device) if bank is None else bank.device
     del scorer  # the generative scorer only filters the default bank (core.geninv.bank)
@@ -213,7 +213,7 @@ def suggest_batch(
         stop = min(start + batch_size, total)
         started = time.perf_counter()
         batch = _run_batch(
-            bank, judge, mapping, queries[start:stop], label_array[start:stop], norm, eps, k, seed, table, settings,
+            bank, judge, mapping, queries[start:stop], label_array[start:stop], search, eps, k, seed, table, settings,
             cancel, _step,
         )  # fmt: skip
         elapsed = (time.perf_counter() - started) / (stop - start)
@@ -230,7 +230,7 @@ def _run_batch(
     mapping: PHumanMapping,
     queries_np: np.ndarray,
     labels: np.ndarray,
-    norm: str,
+    search: Search,
     eps: float | None,
     k: int,
     seed: int,
@@ -243,7 +243,7 @@ def _run_batch(
     snapped = np.rint(queries_np.astype(np.float64) * 255.0) / 255.0
     queries = torch.from_numpy(snapped.astype(np.float32)).to(device)
     label_t = torch.from_numpy(labels).to(device)
-    if norm == "l0":
+    if search.shapes:
         allowed = bank.labels[None, :] != label_t[:, None]
     else:
         allowed_targets = torch.zeros((len(labels), 10), dtype=torch.bool, device=device)
@@ -254,7 +254,7 @@ def _run_batch(
         raise InvarianceError("the candidate pool has no digit of an allowed target class for some query")
     keep = max(k, settings.refine)
     matches = find_matches(
-        bank, queries, allowed, norm, eps, keep=keep, pool=max(settings.pool, keep), seed=seed,
+        bank, queries, allowed, search.name, eps, keep=keep, pool=max(settings.pool, keep), seed=seed,
         steps=settings.steps, starts=settings.starts,
     )  # fmt: skip
     _check_cancel(cancel)
@@ -274,24 +274,24 @@ def _run_batch(
             index = int(matches.indices[row, column])
             target = int(bank.labels[index])
             aligned = matches.warped[row, column]
-            if norm == "l0":
+            if search.shapes:
                 refined = refine_l0(original, aligned, target, judge, eps, pixel_cost=settings.pixel_cost)
                 edited = refined.image
                 extras = {"clusters_used": float(refined.clusters_used), "clusters": float(refined.clusters_total)}
             else:
                 assert eps is not None
-                edited = project(original, aligned, "linf", max(0.0, eps - slack))
+                edited = project(original, aligned, search.name, search.budget_after_snapping(eps, slack))
                 extras = {}
             finished.append(
                 _Edited(
-                    _round_within_budget(snapped[row], edited, norm, eps, slack), target,
+                    _round_within_budget(snapped[row], edited, search, eps, slack), target,
                     int(bank.train_indices[index]), matches.params[row, column], float(matches.cost[row, column]),
                     extras,
                 )
             )  # fmt: skip
             if step is not None:
                 step()
-        out.append(_rank(_judged(snapped[row], source, finished, judge, mapping, norm, eps), k))
+        out.append(_rank(_judged(snapped[row], source, finished, judge, mapping, search.name, eps), k))
     return out
 
 
@@ -308,16 +308,16 @@ class _Edited:
 
 
 def _round_within_budget(
-    original: np.ndarray, edited: torch.Tensor, norm: str, eps: float | None, slack: float
+    original: np.ndarray, edited: torch.Tensor, search: Search, eps: float | None, slack: float
 ) -> np.ndarray:
     """Round to uint8 within the budget and re-check it."""
     edited_np = edited.detach().cpu().numpy().astype(np.float64)
     if eps is None:
         return np.clip(np.rint(edited_np * 255.0), 0, 255).astype(np.uint8)
-    budget = eps if norm == "l0" else max(0.0, eps - slack)
-    image_u8 = quantize(original, edited_np, norm, budget)
-    if not within_budget(original, image_u8 / 255.0, norm, budget):
-        raise InvarianceError(f"GenInv produced an image outside the {norm} budget {eps} (bug)")
+    budget = search.budget_after_snapping(eps, slack)
+    image_u8 = quantize(original, edited_np, search.name, budget)
+    if not within_budget(original, image_u8 / 255.0, search.name, budget):
+        raise InvarianceError(f"GenInv produced an image outside the {search.name} budget {eps} (bug)")
     return image_u8
 
 
@@ -403,27 +403,14 @@ def _target_table(targets: Mapping[int, Sequence[int]] | None) -> dict[int, tupl
     return table
 
 
-def check_eps(norm: str, eps: float) -> None:
-    """ℓ0: a whole number of pixels >= 1; ℓ∞: finite, in (0, 1]. Raises :class:`BudgetError` otherwise."""
-    value = float(eps)
-    if norm == "l0":
-        if not math.isfinite(value) or value < 1 or value != math.floor(value):
-            raise BudgetError(f"GenInv l0 budget eps must be a whole number of pixels >= 1, got {eps:g}")
-    elif not math.isfinite(value) or value <= 0 or value > 1:
-        raise BudgetError(f"GenInv {norm} budget eps must be in (0, 1], got {eps:g}")
-
-
 def _validate(
     images: np.ndarray, labels: Sequence[int] | np.ndarray, norm: str, eps: float | None, k: int
-) -> tuple[np.ndarray, np.ndarray]:
-    if norm not in NORMS:
-        raise BudgetError(f"unknown norm {norm!r}; choose one of {', '.join(NORMS)}")
-    if norm not in SUPPORTED_NORMS:
-        raise BudgetError(f"GenInv supports the norms {', '.join(SUPPORTED_NORMS)}, not {norm!r}")
-    if norm == "linf" and eps is None:
-        raise BudgetError("GenInv linf needs a budget eps (e.g. 0.3 or 0.4)")
+) -> tuple[Search, np.ndarray, np.ndarray]:
+    search = search_for(norm)
+    if search.eps_required and eps is None:
+        raise BudgetError(f"GenInv {norm} needs a budget eps (e.g. 0.3 or 0.4)")
     if eps is not None:
-        check_eps(norm, eps)
+        search.check_eps(eps)
     if not isinstance(k, int) or k < 1:
         raise InvarianceError(f"GenInv needs k >= 1 suggestions, got {k}")
     array = np.asarray(images)
@@ -440,4 +427,4 @@ def _validate(
         raise InvarianceError(f"GenInv got {array.shape[0]} images but {label_array.shape[0]} labels")
     if label_array.size and (label_array.min() < 0 or label_array.max() > 9):
         raise InvarianceError(f"GenInv labels must be digits 0-9, got {sorted(set(label_array.tolist()))}")
-    return array.astype(np.float32), label_array
+    return search, array.astype(np.float32), label_array

@@ -14,9 +14,9 @@ from typing import Final
 import numpy as np
 import torch
 
-from core import budget
 from core.errors import BudgetError, InvarianceError
 from core.geninv.bank import CandidateBank, default_bank
+from core.geninv.norms import alignment_search
 from core.geninv.search import find_matches
 
 GUIDE_POOL: Final = 8
@@ -49,24 +49,23 @@ def aligned_target(
 ) -> Guide:
     """The bank's digit of class ``target`` that GenInv aligns closest to ``image`` (float (28, 28) in [0, 1]).
 
-    ``norm`` picks the alignment objective: "l0" aligns binarised shapes, any other norm the grey-level ℓ∞
-    objective at ``eps`` (ℓ1/ℓ2 edits also change few pixels by a lot or many a little; the ℓ∞ surrogate
-    gives a guide that overlaps the query best). ``bank`` defaults to :func:`default_bank` on ``device``.
+    ``norm`` picks the alignment objective (:func:`core.geninv.norms.alignment_search`): ℓ0 aligns binarised
+    shapes, any other norm uses the grey-level ℓ∞ objective at ``eps``. ``bank`` defaults to :func:`default_bank`
+    on ``device``.
     """
     query = np.asarray(image, dtype=np.float32)
     if query.shape != (28, 28) or not np.isfinite(query).all() or query.min() < 0 or query.max() > 1:
         raise BudgetError(f"the guide needs a finite (28, 28) image in [0, 1], got shape {query.shape}")
     if not 0 <= int(target) <= 9:
         raise InvarianceError(f"the guide's target must be a digit 0-9, got {target}")
-    budget.get_norm(norm)
+    search = alignment_search(norm)
     bank = default_bank(device) if bank is None else bank
     allowed = (bank.labels == int(target))[None, :]
     if not bool(allowed.any()):
         raise InvarianceError(f"the candidate bank has no digit of class {target}")
-    objective = "l0" if norm == "l0" else "linf"
-    radius = None if objective == "l0" else float(eps if eps is not None else 0.0)
+    radius = None if search.shapes else float(eps if eps is not None else 0.0)
     queries = torch.from_numpy(query).to(bank.device)[None]
-    matches = find_matches(bank, queries, allowed, objective, radius, keep=1, pool=GUIDE_POOL, seed=seed)
+    matches = find_matches(bank, queries, allowed, search.name, radius, keep=1, pool=GUIDE_POOL, seed=seed)
     cost = float(matches.cost[0, 0])
     if not math.isfinite(cost):
         raise InvarianceError(f"no digit of class {target} could be aligned onto the query")

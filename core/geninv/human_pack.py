@@ -30,6 +30,7 @@ from core.errors import InvarianceError
 from core.files import atomic_write_bytes, atomic_write_text
 from core.geninv.bank import CandidateBank
 from core.geninv.judge import Judge
+from core.geninv.norms import SEARCHES
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +51,6 @@ class SetSpec:
 
 def parse_sets(text: str) -> list[SetSpec]:
     """'l0:40,linf@0.4:20,linf@0.3:20' -> SetSpecs (group names l0, linf-0.4, linf-0.3)."""
-    from core.geninv.api import check_eps
-
     specs: list[SetSpec] = []
     for part in text.split(","):
         if not part.strip():
@@ -63,10 +62,11 @@ def parse_sets(text: str) -> list[SetSpec]:
             count = int(count_text)
         except ValueError:
             raise InvarianceError(f"--sets entry {part!r} must look like l0:40 or linf@0.4:20") from None
-        if norm not in ("l0", "linf") or count < 1 or (norm == "linf" and eps is None):
+        search = SEARCHES.get(norm)
+        if search is None or count < 1 or (search.eps_required and eps is None):
             raise InvarianceError(f"--sets entry {part!r}: norm l0|linf, linf needs @eps, count >= 1")
         if eps is not None:
-            check_eps(norm, eps)
+            search.check_eps(eps)
         specs.append(SetSpec(norm + (f"-{eps:g}" if eps is not None else ""), norm, eps, count))
     if not specs:
         raise InvarianceError("--sets is empty")

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core.budget import project
+from core.budget import get_norm, project
 from core.geninv.judge import Judge
 
 MAX_CLUSTERS: Final = 6
@@ -40,6 +40,7 @@ FRAGMENT_COST: Final = 0.2
 """Nats charged per ink pixel outside the largest connected component (debris of removed strokes)."""
 HALO_THRESHOLD: Final = 0.1
 """Pixels changing by more than this (and at most 1/2) next to a chosen cluster go with it (no grey ghosts)."""
+L0: Final = get_norm("l0")
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,7 @@ def refine_l0(
         candidates = subset_candidates(query, aligned, clusters, halo)
         used = torch.tensor([bin(code).count("1") for code in range(1, 2 ** len(clusters))])
     margins = judge_margins(judge, candidates, target).to(query.device)
-    pixels = ((candidates - query).abs() > 1.0 / 510.0).flatten(1).sum(1).float()
+    pixels = L0.distance((candidates - query).flatten(1))
     binary = ((candidates - query).abs() > 0.5).flatten(1).sum(1).float()
     fits = (pixels >= 1) & (binary <= DEFAULT_MAX_PIXELS) if eps is None else (pixels >= 1) & (pixels <= eps)
     objective = margins - pixel_cost * binary - FRAGMENT_COST * fragment_pixels(candidates)
@@ -155,7 +156,7 @@ def refine_l0(
         return Refined(candidates[best], float(margins[best]), int(used[best]), len(clusters))
     # nothing fits the ℓ0 budget: project the best candidate onto it (keeps its largest changes)
     best = int(margins.argmax())
-    projected = project(query, candidates[best], "l0", float(DEFAULT_MAX_PIXELS if eps is None else eps))
+    projected = project(query, candidates[best], L0.name, float(DEFAULT_MAX_PIXELS if eps is None else eps))
     margin = float(judge_margins(judge, projected[None], target)[0])
     return Refined(projected, margin, int(used[best]), len(clusters))
 

@@ -24,6 +24,7 @@ from typing import Final
 import torch
 
 from core.geninv.bank import CandidateBank, Sketch
+from core.geninv.norms import search_for
 from core.geninv.transforms import clamp, coarse_grid, screening_grid, warp, warp_inverse
 
 CHUNK: Final = 16384
@@ -51,7 +52,7 @@ class Matches:
 
 def exact_cost(warped: torch.Tensor, query: torch.Tensor, norm: str, eps: float | None) -> torch.Tensor:
     """Exact objective per image: warped (..., 28, 28) against query broadcastable to it -> (...)."""
-    if norm == "l0":
+    if search_for(norm).shapes:
         return ((warped > 0.5) != (query > 0.5)).flatten(-2).sum(-1).to(torch.float32)
     radius = 0.0 if eps is None else eps
     return torch.relu((warped - query).abs() - radius).square().flatten(-2).sum(-1)
@@ -68,7 +69,7 @@ def coarse_pass(
     Two levels: a few transforms (:func:`screening_grid`) against every candidate, then the full coarse grid
     against the ``SHORTLIST`` best of those.
     """
-    sketch = bank.binary if norm == "l0" else bank.grey
+    sketch = bank.binary if search_for(norm).shapes else bank.grey
     count = len(bank)
     screen = screening_grid(bank.device)
     values, args = _sketch_distances(sketch, queries, screen, norm, None)
@@ -94,7 +95,7 @@ def _sketch_distances(
     batch, size = queries.shape[0], grid.shape[0]
     variants = warp_inverse(queries.repeat_interleave(size, dim=0), grid.repeat(batch, 1))
     flat = variants.reshape(variants.shape[0], -1)
-    if norm == "l0":
+    if search_for(norm).shapes:
         flat = (flat > 0.5).to(flat.dtype)
     coefficients, totals = sketch.query_terms(flat)
     # [-2 q, ||q||^2 + r_q, 1] . [c, 1, ||c||^2 + r_c] = estimated squared distance, in one matrix multiply
@@ -147,6 +148,7 @@ def align(
     best_cost = torch.full((starts.shape[0],), math.inf, device=device)
     best_params = starts.clone()
     radius = 0.0 if eps is None else eps
+    shapes = search_for(norm).shapes
     for step in range(steps + 1):
         params = clamp(starts + offset * step_scale)
         warped = warp(candidates, params)
@@ -157,7 +159,7 @@ def align(
             best_params = torch.where(better[:, None], params.detach(), best_params)
         if step == steps:
             break
-        if norm == "l0":
+        if shapes:
             loss = (warped - targets).square().sum()
         else:
             excess = torch.relu((warped - targets).abs() - radius).square().sum()

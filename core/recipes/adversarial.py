@@ -29,9 +29,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from core import attacks
+from core.budget import get_norm
 from core.train import Recipe, TrainContext
 
 HELD_OUT = 1000
+LINF = get_norm("linf")
+"""FGSM-RS is an ℓ∞ attack: its random start, step and projection are ℓ∞'s."""
 
 
 def train_standard(ctx: TrainContext, model: nn.Module) -> nn.Module:
@@ -76,7 +79,6 @@ def train_pgd(ctx: TrainContext, model: nn.Module) -> nn.Module:
             eps=eps,
             steps=steps,
             sparsity=sparsity,
-            random_start=norm != "l1",
             generator=generator,
         ).adversarial
 
@@ -103,10 +105,10 @@ def train_spatial(ctx: TrainContext, model: nn.Module) -> nn.Module:
 def _fgsm_random_start(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, alpha: float, generator: torch.Generator
 ) -> torch.Tensor:
-    start = attacks.random_point(x, "linf", eps, generator).requires_grad_(True)
+    start = LINF.random_start(x, eps, generator).requires_grad_(True)
     (gradient,) = torch.autograd.grad(F.cross_entropy(attacks.input_gradient_view(model)(start), y), start)
-    stepped = start.detach() + alpha * eps * gradient.sign()
-    return torch.min(torch.max(stepped, x - eps), x + eps).clamp(0.0, 1.0)
+    stepped = start.detach() + alpha * eps * LINF.steepest_ascent(gradient, start)
+    return LINF.project_fast(x, stepped, eps)
 
 
 def _fit(ctx: TrainContext, model: nn.Module, perturb, augment=None) -> nn.Module:  # type: ignore[no-untyped-def]

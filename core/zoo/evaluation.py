@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from core import attacks
+from core.budget import get_norm
 from core.data import load_mnist, to_float
 from core.device import resolve_device
 from core.errors import ModelError
@@ -49,8 +50,8 @@ class Figure:
 
     def attack_name(self) -> str:
         if self.kind == "pgd":
-            name = "SLIDE" if self.norm == "l1" else f"PGD-{self.norm}"
-            step = "ε/2 halved at 50% and 75%" if self.norm == "l2" else f"2.5·ε/{self.steps}"
+            norm = get_norm(str(self.norm))
+            name, step = norm.attack_card_name, norm.describe_steps(self.steps)
             return f"{name}-{self.steps} x{self.restarts} restarts, step {step}, ε={self.eps}, stop at first success"
         if self.kind == "spatial":
             grid = "worst of 7 rotations (±30°) x 7x7 shifts (±3 px)"
@@ -251,7 +252,6 @@ def independent_attack(name: str, *, n: int = 200, device: str | None = None) ->
 
     Returns ``{"attack", "n", "art_autopgd", "ours", "drop"}`` and records it on the card.
     """
-    import numpy as np
     from art.attacks.evasion import AutoProjectedGradientDescent
     from art.estimators.classification import PyTorchClassifier
 
@@ -273,10 +273,9 @@ def independent_attack(name: str, *, n: int = 200, device: str | None = None) ->
         clip_values=(0.0, 1.0),
         device_type="gpu" if chosen.type == "cuda" else "cpu",
     )
-    art_norm = {"linf": np.inf, "l2": 2, "l1": 1}[entry.norm]
     attack = AutoProjectedGradientDescent(
         classifier,
-        norm=art_norm,
+        norm=get_norm(entry.norm).p,
         eps=entry.eps,
         eps_step=2 * entry.eps / 10,
         max_iter=100,

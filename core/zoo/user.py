@@ -21,7 +21,6 @@ import hashlib
 import importlib
 import importlib.util
 import io
-import math
 import os
 import re
 import shutil
@@ -41,7 +40,7 @@ import platformdirs
 import torch
 from torch import nn
 
-from core.budget import NORMS
+from core.budget import NORMS, get_norm
 from core.data import load_mnist, to_float
 from core.errors import ModelError
 from core.files import atomic_write_text, fsync_dir
@@ -280,7 +279,11 @@ class Measured:
 
 
 def parse_threat(text: str) -> tuple[str, float]:
-    """``"linf:0.3"`` -> ``("linf", 0.3)``; the norm must be known and ε a positive finite number (ℓ0: whole)."""
+    """``"linf:0.3"`` -> ``("linf", 0.3)``; the norm must be known and ε a positive finite number (ℓ0: whole).
+
+    Raises :class:`ModelError` for an unknown norm or an ε that is not a number, and the norm's
+    :meth:`~core.budget.Norm.validate_eps` :class:`BudgetError` for an ε out of range.
+    """
     norm, _, value = text.partition(":")
     if norm not in NORMS:
         raise ModelError(f"--threat {text!r}: unknown norm {norm!r}; choose {', '.join(NORMS)}")
@@ -288,9 +291,7 @@ def parse_threat(text: str) -> tuple[str, float]:
         eps = float(value)
     except ValueError:
         raise ModelError(f"--threat {text!r}: ε must be a number, as in linf:0.3") from None
-    if not (math.isfinite(eps) and eps > 0) or (norm == "l0" and not eps.is_integer()):
-        raise ModelError(f"--threat {text!r}: ε must be positive and finite (ℓ0: a whole number of pixels)")
-    return norm, eps
+    return norm, get_norm(norm).validate_eps(eps, positive=True, where=f"--threat {text!r}: ε")
 
 
 def check_name(name: str) -> None:

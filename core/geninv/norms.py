@@ -1,0 +1,82 @@
+"""GenInv's two searches, one per norm it supports: the one place in GenInv that looks at a norm.
+
+- **ℓ0** counts changed pixels (:attr:`core.budget.Norm.whole_pixels`), so its budget is spent on whole pixels
+  and GenInv matches *shapes*: candidates of any other class, compared on binarised images (pixel > 1/2,
+  Hamming distance; grey-level squared error as the alignment's smooth surrogate), then the change is cut down
+  cluster by cluster (:mod:`core.geninv.refine`). ε may be None: no budget, the paper's setting.
+- **ℓ∞** bounds every pixel's change, so GenInv matches *grey levels*: candidates of a convincing target class
+  (:data:`core.geninv.api.LINF_TARGETS`), compared by the squared excess of the difference over ε, then the
+  aligned digit is projected onto the ε-ball around the query. ε is required and at most the norm's ``eps_max``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Final
+
+from core.budget import Norm, get_norm
+from core.errors import BudgetError
+
+
+@dataclass(frozen=True)
+class Search:
+    """How GenInv searches in one norm (see the module docstring)."""
+
+    norm: Norm
+    eps_required: bool
+    """ε must be given (ℓ∞); otherwise None means no budget (ℓ0)."""
+    eps_limit: float
+    """The largest ε accepted."""
+    bench_eps: float | None
+    """The ε ``invariance bench geninv`` uses when none is given: none for ℓ0, the paper's 0.3 for ℓ∞."""
+
+    @property
+    def name(self) -> str:
+        return self.norm.name
+
+    @property
+    def shapes(self) -> bool:
+        """True: the ℓ0 search (binarised shapes, any other class, cluster refinement); False: the ℓ∞ one."""
+        return self.norm.whole_pixels
+
+    def check_eps(self, eps: float) -> float:
+        """``eps`` as a float: a whole number of pixels >= 1 (ℓ0), in (0, 1] (ℓ∞); else :class:`BudgetError`."""
+        where = f"GenInv {self.name} budget eps"
+        value = self.norm.validate_eps(eps, positive=True, where=where)
+        if value > self.eps_limit:
+            raise BudgetError(f"{where} must be in (0, {self.eps_limit:g}], got {eps:g}")
+        return value
+
+    def budget_after_snapping(self, eps: float, slack: float) -> float:
+        """The budget around the query snapped to the uint8 grid, which moved each pixel by ``slack`` <= 1/510.
+
+        ℓ0 does not count such small changes; ℓ∞ keeps its budget around the *given* image too.
+        """
+        return eps if self.shapes else max(0.0, eps - slack)
+
+
+_LINF = get_norm("linf")
+SEARCHES: Final[dict[str, Search]] = {
+    "l0": Search(get_norm("l0"), eps_required=False, eps_limit=math.inf, bench_eps=None),
+    "linf": Search(_LINF, eps_required=True, eps_limit=_LINF.eps_max, bench_eps=_LINF.eps_default),
+}
+"""GenInv's searches by norm name."""
+
+SUPPORTED_NORMS: Final = tuple(SEARCHES)
+
+
+def search_for(norm: str) -> Search:
+    """GenInv's search for ``norm``; :class:`BudgetError` for an unknown norm or one GenInv does not support."""
+    get_norm(norm)
+    if norm not in SEARCHES:
+        raise BudgetError(f"GenInv supports the norms {', '.join(SUPPORTED_NORMS)}, not {norm!r}")
+    return SEARCHES[norm]
+
+
+def alignment_search(norm: str) -> Search:
+    """The search whose alignment objective suits any of the four norms: ℓ0's for a pixel-counting norm, ℓ∞'s
+    otherwise (ℓ1/ℓ2 edits also change few pixels by a lot or many a little; the ℓ∞ surrogate gives an aligned
+    digit that overlaps the query best)."""
+    counts_pixels = get_norm(norm).whole_pixels
+    return next(search for search in SEARCHES.values() if search.shapes == counts_pixels)
