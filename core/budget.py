@@ -102,9 +102,9 @@ class Norm(ABC):
     # What gradient attacks need. Images are (N, ...) float tensors in [0, 1] (the attacks use (N, 1, 28, 28)).
 
     def project_fast(self, original: torch.Tensor, edited: torch.Tensor, eps: float) -> torch.Tensor:
-        """:func:`project` for an attack's inner loop: same result, on torch tensors of ``edited``'s dtype.
-
-        The default is :func:`project` itself; ℓ∞ overrides it with a clamp (no float64 round trip).
+        """:func:`project` for an attack's inner loop, on torch tensors: the same point (up to ``edited``'s float
+        rounding) in ``edited``'s dtype. The default is :func:`project` itself; ℓ∞ overrides it with a clamp in
+        ``edited``'s dtype (no float64 round trip).
         """
         return project(original, edited, self.name, eps)
 
@@ -235,7 +235,8 @@ class L1(Norm):
 
     def steepest_ascent(self, gradient: torch.Tensor, point: torch.Tensor, *, sparsity: float = 99.0) -> torch.Tensor:
         """Sparse ℓ1 descent (SLIDE, Tramèr & Boneh 2019): ignore coordinates pushing against the box, move the
-        top ``100 - sparsity`` percent of |gradient| by its sign, scaled to ℓ1 size 1 (at most)."""
+        top ``100 - sparsity`` percent of |gradient| by its sign, scaled to ℓ1 size 1 (0 if every coordinate is
+        blocked)."""
         blocked = ((point <= 0) & (gradient < 0)) | ((point >= 1) & (gradient > 0))
         magnitude = gradient.abs().masked_fill(blocked, 0.0).flatten(1)
         keep = max(1, math.ceil(magnitude.shape[1] * (100.0 - sparsity) / 100.0))
