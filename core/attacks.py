@@ -22,7 +22,7 @@ from torch import nn
 from core.budget import NORMS, Norm, get_norm
 from core.errors import BudgetError
 
-ATTACK_NORMS: tuple[str, ...] = tuple(name for name, norm in NORMS.items() if norm.attack is not None)
+ATTACK_NORMS: tuple[str, ...] = tuple(name for name, norm in NORMS.items() if norm.attack_label is not None)
 """The norms with a gradient attack (every norm but ℓ0)."""
 
 

@@ -63,7 +63,7 @@ class Norm(ABC):
     """Decimals of the editor's ε control."""
     whole_pixels: bool = False
     """True when ε counts pixels, so it must be a whole number."""
-    attack: str | None = None
+    attack_label: str | None = None
     """The gradient attack in this norm as messages name it (``"PGD ℓ∞"``); None: there is none (ℓ0)."""
     attack_card_name: str | None = None
     """The same attack as model cards name it (``"PGD-linf"``, ``"SLIDE"``)."""
@@ -140,7 +140,7 @@ class LInf(Norm):
     eps_max = 1.0
     eps_step = 0.01
     eps_decimals = 3
-    attack = "PGD ℓ∞"
+    attack_label = "PGD ℓ∞"
     attack_card_name = "PGD-linf"
 
     def distance(self, delta: torch.Tensor) -> torch.Tensor:
@@ -201,7 +201,7 @@ class L1(Norm):
     eps_max = 784.0
     eps_step = 0.5
     eps_decimals = 2
-    attack = "SLIDE ℓ1"
+    attack_label = "SLIDE ℓ1"
     attack_card_name = "SLIDE"
     random_first_start = False
 
@@ -260,7 +260,7 @@ class L2(Norm):
     eps_max = 28.0
     eps_step = 0.1
     eps_decimals = 3
-    attack = "PGD ℓ2"
+    attack_label = "PGD ℓ2"
     attack_card_name = "PGD-l2"
 
     def distance(self, delta: torch.Tensor) -> torch.Tensor:

@@ -22,7 +22,7 @@ from core.errors import BudgetError, InvarianceError
 
 STEPS: Final = 40
 RESTARTS: Final = 2
-ATTACK_NAMES: Final = {name: norm.attack for name, norm in NORMS.items() if norm.attack is not None}
+ATTACK_NAMES: Final = {name: norm.attack_label for name, norm in NORMS.items() if norm.attack_label is not None}
 """The attack the check runs per norm, as the editor names it ("PGD ℓ∞", "SLIDE ℓ1", ...)."""
 
 

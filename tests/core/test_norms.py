@@ -39,7 +39,7 @@ def _dual(gradient: torch.Tensor, norm: str) -> torch.Tensor:
 
 def test_attack_norms_are_every_norm_but_l0() -> None:
     assert sorted(ATTACK_NORMS) == ["l1", "l2", "linf"]
-    assert all(NORMS[name].attack for name in ATTACK_NORMS) and NORMS["l0"].attack is None
+    assert all(NORMS[name].attack_label for name in ATTACK_NORMS) and NORMS["l0"].attack_label is None
 
 
 @pytest.mark.parametrize("norm", ["linf", "l2"])
