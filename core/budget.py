@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from typing import Final, TypeVar
+from typing import Final, TypeVar, cast
 
 import numpy as np
 import torch
@@ -468,6 +468,6 @@ def _eps_per_image(eps: float | np.ndarray | torch.Tensor, batch_shape: torch.Si
 
 def _like(values: torch.Tensor, reference: ArrayT, *, keep_dtype: bool) -> ArrayT:
     if isinstance(reference, torch.Tensor):
-        return values.to(reference.dtype) if keep_dtype else values.to(torch.float32)  # type: ignore[return-value]
+        return cast(ArrayT, values.to(reference.dtype) if keep_dtype else values.to(torch.float32))
     out = values.cpu().numpy()
-    return out.astype(reference.dtype, copy=False) if keep_dtype else out  # type: ignore[return-value]
+    return cast(ArrayT, out.astype(reference.dtype, copy=False) if keep_dtype else out)

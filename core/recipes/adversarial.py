@@ -23,6 +23,7 @@ examples only, as Madry et al.).
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -111,7 +112,12 @@ def _fgsm_random_start(
     return LINF.project_fast(x, stepped, eps)
 
 
-def _fit(ctx: TrainContext, model: nn.Module, perturb, augment=None) -> nn.Module:  # type: ignore[no-untyped-def]
+Perturb = Callable[[torch.Tensor, torch.Tensor, float, torch.Generator, int], torch.Tensor]
+"""(images, labels, ε, generator, epoch) -> the images the model trains on."""
+Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+
+def _fit(ctx: TrainContext, model: nn.Module, perturb: Perturb | None, augment: Augment | None = None) -> nn.Module:
     hyper = ctx.hyper
     epochs = int(hyper["epochs"])
     eps_final = float(ctx.entry.eps or 0.0)  # the threat model: the held-out check attacks at this ε
