@@ -32,6 +32,7 @@ from core.budget import distance
 from core.collection import png
 from core.collection.export import PREDICTIONS_FILE, UNKNOWN_LABEL
 from core.collection.fsutil import publish, read_limited, remove_tree, staging_dir
+from core.collection.mnist_lookup import mnist_source
 from core.collection.npyio import load_npy, load_npz
 from core.collection.schema import (
     ID_PATTERN,
@@ -42,7 +43,7 @@ from core.collection.schema import (
     is_finite_number,
     is_item_id,
 )
-from core.collection.store import Collection, mnist_source
+from core.collection.store import Collection
 from core.data import to_float
 from core.errors import CollectionError, InvarianceError
 from core.labels import NOT_A_DIGIT, is_valid_label
