@@ -6,7 +6,8 @@
   ``manual_indexs.npy``), each with ``*_labels.npy`` holding the human consensus label.
 - :func:`import_npz` reads ``images`` (N, 28, 28) uint8 or float in [0, 1], ``labels`` (the original labels
   unless ``label`` says otherwise), optional ``originals`` (uint8 or float in [0, 1], like ``images``) and
-  ``source_indices`` (MNIST test); files written by ``invariance export --format npz`` round-trip every field.
+  ``source_indices`` (MNIST test); files written by ``invariance export --format npz`` or ``invariance geninv
+  --out x.npz`` (the one npz layout, :func:`core.collection.export.write_npz`) round-trip every field.
 - :func:`import_folder` reads a Hugging Face imagefolder (``metadata.jsonl``), a CSV export (``items.csv``) or a
   torchvision ImageFolder (class folders).
 
@@ -46,6 +47,7 @@ from core.collection.schema import (
 from core.collection.store import Collection
 from core.data import to_float
 from core.errors import CollectionError, InvarianceError
+from core.images import to_uint8
 from core.labels import NOT_A_DIGIT, is_valid_label
 
 MNIST_TEST_SIZE: Final = 10_000
@@ -138,7 +140,7 @@ def import_paper(folder: str | Path, out: str | Path, *, name: str = "", author:
             image = images[position]
             eps = spec.eps
             if eps is None:
-                rounded = image if image.dtype == np.uint8 else np.rint(image * 255.0).astype(np.uint8)
+                rounded = to_uint8(image)
                 image = rounded
                 eps = float(distance(to_float(original), to_float(rounded), spec.norm))
             rows.append(
@@ -198,12 +200,14 @@ def import_npz(
     human: list[int | None]
     raters: list[dict[str, int]] = [{} for _ in range(count)]
     predictions: list[dict[str, int]] = [{} for _ in range(count)]
+    extras: list[dict[str, Any]] = [{} for _ in range(count)]
     if ours and "label_kind" in arrays:
         original_labels = get.labels("original_labels", allow_unknown=True, digits_only=True)
         intended = get.labels("intended_labels", allow_unknown=True)
         human = get.labels("consensus_labels", allow_unknown=True)
         raters = get.label_maps("rater_labels")
         predictions = _prediction_table(arrays, path, count)
+        extras = get.json_objects("extras")
     elif ours:  # the layout before label_kind: 'labels' held the original labels, 'human_labels' the consensus
         original_labels = get.labels("labels", allow_unknown=True, digits_only=True)
         intended = get.labels("intended_labels", allow_unknown=True)
@@ -245,11 +249,12 @@ def import_npz(
             "human_label": human[i],
             "human_labels": raters[i],
             "predictions": predictions[i],
+            "extra": extras[i],
             "method": methods[i] if methods is not None else "imported",
             "set_name": set_names[i] if set_names is not None else path.stem,
         }
         if originals is not None and (has_original is None or has_original[i]):
-            row["original"] = _as_u8(originals[i])
+            row["original"] = to_uint8(originals[i])
         item_norm = norms[i] if norms is not None else ""
         item_eps = float(eps_values[i]) if eps_values is not None else float("nan")
         if norm is not None:
@@ -297,16 +302,20 @@ class _Getter:
 
     def label_maps(self, key: str) -> list[dict[str, int]]:
         """Per-item JSON objects (rater or model -> label) stored as text; empty maps when the array is absent."""
+        return self.json_objects(key, what="JSON objects mapping names to labels")
+
+    def json_objects(self, key: str, *, what: str = "JSON objects") -> list[dict[str, Any]]:
+        """Per-item JSON objects stored as text; empty objects when the array is absent."""
         values = self.strings(key)
         if values is None:
             return [{} for _ in range(self.count)]
-        maps = []
+        objects = []
         for value in values:
             mapping = _json_loads(value, f"{self.path}[{key}]")
             if not isinstance(mapping, dict):
-                raise CollectionError(f"{self.path}[{key}]: expected JSON objects mapping names to labels")
-            maps.append(mapping)
-        return maps
+                raise CollectionError(f"{self.path}[{key}]: expected {what}")
+            objects.append(mapping)
+        return objects
 
     def indices(self, key: str) -> np.ndarray | None:
         array = self._get(key)
@@ -661,10 +670,6 @@ def _images(array: np.ndarray, where: object, *, pixel_max: int, count: int | No
             return values.astype(np.uint8)
         return values / 255.0
     return values
-
-
-def _as_u8(image: np.ndarray) -> np.ndarray:
-    return image if image.dtype == np.uint8 else np.rint(image * 255.0).astype(np.uint8)
 
 
 def _labels(
