@@ -16,7 +16,7 @@ import pytest
 from core.budget import NORMS, distance
 from core.collection import Collection, Item
 from core.collection.journal import JOURNAL
-from core.collection.store import BACKUP, MANIFEST
+from core.collection.manifest import BACKUP, MANIFEST
 from core.data import load_mnist, to_float
 from core.errors import BudgetError, CollectionError
 from core.labels import NOT_A_DIGIT

@@ -16,13 +16,13 @@ and unreferenced files. A corrupt manifest is reported (CollectionError naming t
 backup) and left untouched.
 
 Items are checked and built by :mod:`core.collection.validation`, journal lines encoded and read by
-:mod:`core.collection.journal`, and the write lock taken by :mod:`core.collection.lock`.
+:mod:`core.collection.journal`, the manifest read and written by :mod:`core.collection.manifest`, and the write
+lock taken by :mod:`core.collection.lock`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import uuid
@@ -34,12 +34,12 @@ from typing import Any, Final
 import numpy as np
 
 from core.collection import png
-from core.collection.fsutil import TEMP_SUFFIX, atomic_write_bytes, fsync_dir, fsync_file, read_limited
+from core.collection.fsutil import TEMP_SUFFIX, atomic_write_bytes, fsync_dir, fsync_file
 from core.collection.journal import JOURNAL, encode_line, read_entries
 from core.collection.lock import acquire_lock, close_fds
+from core.collection.manifest import BACKUP, MANIFEST, backup_hint, manifest_bytes, read_manifest
 from core.collection.schema import (
     EDITABLE_FIELDS,
-    FORMAT_VERSION,
     Item,
     check_label,
     is_item_id,
@@ -52,8 +52,6 @@ from core.errors import CollectionError
 
 log = logging.getLogger(__name__)
 
-MANIFEST: Final = "manifest.json"
-BACKUP: Final = "manifest.json.bak"
 DEFAULT_COMPACT_EVERY: Final = 256
 """Journal lines after which the manifest is rewritten and the journal truncated."""
 
@@ -95,7 +93,7 @@ class Collection:
         self._pending_sync: set[Path] = set()
         self._journal_unsynced = False
         self._closed = False
-        self._finalizer: weakref.finalize | None = None  # type: ignore[type-arg]
+        self._finalizer: weakref.finalize[..., Collection] | None = None
 
     # ------------------------------------------------------------------ opening and closing
 
@@ -458,17 +456,9 @@ class Collection:
         if backup and manifest_path.exists():
             _step("write manifest backup")
             atomic_write_bytes(self.path / BACKUP, manifest_path.read_bytes())
-        document = {
-            "format_version": FORMAT_VERSION,
-            "name": self.name,
-            "author": self.author,
-            "created": self.created,
-            "modified": now_iso(),
-            "journal_seq": self._seq,
-            "items": [item_to_record(self._items[item_id]) for item_id in self._order],
-        }
+        records = [item_to_record(self._items[item_id]) for item_id in self._order]
         _step("write manifest")
-        atomic_write_bytes(manifest_path, (json.dumps(document, indent=1, allow_nan=False) + "\n").encode())
+        atomic_write_bytes(manifest_path, manifest_bytes(self.name, self.author, self.created, self._seq, records))
 
     def _open_journal(self) -> None:
         journal = self.path / JOURNAL
@@ -482,50 +472,20 @@ class Collection:
 
     def _load(self) -> bool:
         """Read the manifest and replay the journal into memory; returns True when the journal has a torn tail."""
-        manifest_path = self.path / MANIFEST
-        backup_hint = f"; the last good manifest is {self.path / BACKUP}" if (self.path / BACKUP).exists() else ""
-        if not manifest_path.is_file():
-            raise CollectionError(f"{manifest_path}: missing; {self.path} is not a collection{backup_hint}")
-        try:
-            raw = read_limited(manifest_path)
-            document = json.loads(raw.decode("utf-8"))
-        except OSError as error:
-            raise CollectionError(f"{manifest_path}: cannot read ({error}){backup_hint}") from None
-        except UnicodeDecodeError as error:
-            raise CollectionError(f"{manifest_path}: not UTF-8 text (byte {error.start}){backup_hint}") from None
-        except (ValueError, RecursionError) as error:  # ValueError: bad syntax, or an integer too long to read
-            reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)[:120]
-            raise CollectionError(f"{manifest_path}: invalid JSON ({reason}){backup_hint}") from None
-        try:
-            self._read_manifest(document, manifest_path)
-        except CollectionError as error:
-            raise CollectionError(f"{error}{backup_hint}") from None
-        return self._replay(self.path / JOURNAL)
-
-    def _read_manifest(self, document: object, where: Path) -> None:
-        if not isinstance(document, dict):
-            raise CollectionError(f"{where}: not a collection manifest (top level is not an object)")
-        version = document.get("format_version")
-        if isinstance(version, bool) or not isinstance(version, int):
-            raise CollectionError(f"{where}: missing or invalid format_version")
-        if version != FORMAT_VERSION:
-            raise CollectionError(f"{where}: unknown format_version {version} (this program reads {FORMAT_VERSION})")
-        for key in ("name", "author", "created"):
-            if not isinstance(document.get(key), str):
-                raise CollectionError(f"{where}: '{key}' must be a string")
-        seq = document.get("journal_seq")
-        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
-            raise CollectionError(f"{where}: invalid journal_seq {seq!r}")
-        records = document.get("items")
-        if not isinstance(records, list):
-            raise CollectionError(f"{where}: 'items' must be a list")
-        self.name, self.author, self.created, self._seq = document["name"], document["author"], document["created"], seq
+        manifest = read_manifest(self.path)
+        self.name, self.author, self.created = manifest.name, manifest.author, manifest.created
+        self._seq = manifest.journal_seq
+        where = self.path / MANIFEST
         cache: dict[str, np.ndarray] = {}
-        for position, record in enumerate(records):
-            item = self._item_from_record(record, f"{where} item #{position}", cache)
-            if item.id in self._items:
-                raise CollectionError(f"{where}: duplicate item id {item.id}")
-            self._apply_put(item, None)
+        try:
+            for position, record in enumerate(manifest.records):
+                item = self._item_from_record(record, f"{where} item #{position}", cache)
+                if item.id in self._items:
+                    raise CollectionError(f"{where}: duplicate item id {item.id}")
+                self._apply_put(item, None)
+        except CollectionError as error:
+            raise CollectionError(f"{error}{backup_hint(self.path)}") from None
+        return self._replay(self.path / JOURNAL)
 
     def _item_from_record(self, record: object, where: str, cache: dict[str, np.ndarray]) -> Item:
         fields = record_to_fields(record, where)

@@ -28,7 +28,7 @@ SUMMARY_FORMAT_VERSION: Final = 1
 TEST_SIZE: Final = 10_000
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "geninv",
         help="GenInv: invariance suggestions (l0, linf) for MNIST test digits; train its scorer",
