@@ -14,13 +14,15 @@ import argparse
 import json
 import logging
 import sys
-import time
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
 from core.errors import InvarianceError
+
+if TYPE_CHECKING:
+    from core.geninv.best import BestPerDigit
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +114,7 @@ def _suggest(args: argparse.Namespace, device: Any) -> int:
     missing = len(indices) - run.found
     log.info("wrote %d suggestions to %s", run.found, out)
     if args.json:
-        print(json.dumps(run.summary(indices, out, args, device), indent=2))
+        print(json.dumps(_summary(run, indices, out, args, device), indent=2))
     else:
         print(
             f"wrote {run.found} suggestions to {out} ({run.seconds_per_example:.3f} s per example); "
@@ -126,72 +128,58 @@ def _none_found(count: int, norm: str, eps: float | None) -> str:
     return f"no suggestion within budget for any of the {count} digits ({norm}, {budget}); nothing written"
 
 
-class SearchRun:
-    """The best suggestion per digit (None: no suggestion within budget) and the timing of one search."""
-
-    def __init__(self, best: list[Any], seconds: float, one_time: float) -> None:
-        self.best = best
-        self.found = sum(found is not None for found in best)
-        self.seconds_per_example = seconds / max(1, len(best))
-        self.one_time = one_time
-
-    def summary(self, indices: np.ndarray, out: Path, args: argparse.Namespace, device: Any) -> dict[str, Any]:
-        return {
-            "format_version": SUMMARY_FORMAT_VERSION,
-            "norm": args.norm,
-            "eps": args.eps,
-            "out": str(out),
-            "device": str(device),
-            "digits": len(indices),
-            "suggestions": self.found,
-            "no_suggestion_within_budget": [int(i) for i, s in zip(indices, self.best, strict=True) if s is None],
-            "examples": [
-                {
-                    "index": int(index),
-                    "label": s.label,
-                    "target_label": s.target_label,
-                    "train_index": s.train_index,
-                    "distortion": s.distortion,
-                    "p_human": round(s.p_human, 4),
-                    "raw_score": round(s.raw_score, 4),
-                    "convincing": s.convincing,
-                    "seconds": round(s.seconds, 4),
-                }
-                for index, s in zip(indices, self.best, strict=True)
-                if s is not None
-            ],
-            "seconds_per_example": round(self.seconds_per_example, 4),
-            "one_time_seconds": round(self.one_time, 3),
-        }
+def _summary(
+    run: BestPerDigit, indices: np.ndarray, out: Path, args: argparse.Namespace, device: Any
+) -> dict[str, Any]:
+    return {
+        "format_version": SUMMARY_FORMAT_VERSION,
+        "norm": args.norm,
+        "eps": args.eps,
+        "out": str(out),
+        "device": str(device),
+        "digits": len(indices),
+        "suggestions": run.found,
+        "no_suggestion_within_budget": [int(i) for i, s in zip(indices, run.best, strict=True) if s is None],
+        "examples": [
+            {
+                "index": int(index),
+                "label": s.label,
+                "target_label": s.target_label,
+                "train_index": s.train_index,
+                "distortion": s.distortion,
+                "p_human": round(s.p_human, 4),
+                "raw_score": round(s.raw_score, 4),
+                "convincing": s.convincing,
+                "seconds": round(s.seconds, 4),
+            }
+            for index, s in zip(indices, run.best, strict=True)
+            if s is not None
+        ],
+        "seconds_per_example": round(run.seconds_per_example, 4),
+        "one_time_seconds": round(run.one_time, 3),
+    }
 
 
 def search_digits(
-    queries: np.ndarray, labels: np.ndarray, args: argparse.Namespace, device: Any, targets: Any = None
-) -> SearchRun:
-    """Best suggestion per digit (k=1) with a progress bar; ``args``: norm, eps, seed, pool_size."""
+    queries: np.ndarray, labels: np.ndarray, args: argparse.Namespace, device: Any, targets: Any
+) -> BestPerDigit:
+    """:func:`core.geninv.best.best_per_digit` with a progress bar on stderr."""
     from tqdm import tqdm
 
-    from core.geninv import default_bank, load_judge, suggest_batch
+    from core.geninv.best import best_per_digit
 
-    started = time.perf_counter()
-    bank = default_bank(device, getattr(args, "pool_size", None))
-    judge = load_judge(device)
-    one_time = time.perf_counter() - started
     bar = tqdm(total=len(labels), desc=f"geninv {args.norm}", unit="digit", file=sys.stderr, disable=None)
 
     def progress(done: int, total: int) -> None:
         bar.update(done - bar.n)
 
-    search_started = time.perf_counter()
     try:
-        results = suggest_batch(
-            queries, labels, args.norm, args.eps, k=1, seed=args.seed, progress=progress, targets=targets,
-            bank=bank, judge=judge,
+        return best_per_digit(
+            queries, labels, args.norm, args.eps, seed=args.seed, device=device, pool_size=args.pool_size,
+            targets=targets, progress=progress,
         )  # fmt: skip
     finally:
         bar.close()
-    best = [suggestions[0] if suggestions else None for suggestions in results]
-    return SearchRun(best, time.perf_counter() - search_started, one_time)
 
 
 def select_indices(indices: str | None, random: int | None, seed: int) -> np.ndarray:
