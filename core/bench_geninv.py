@@ -205,8 +205,8 @@ def register_bench(subparsers: argparse._SubParsersAction) -> None:  # type: ign
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from core.commands.geninv import geninv_threads
     from core.device import configure_threads
+    from core.geninv.threads import geninv_threads
 
     configure_threads(geninv_threads(args.threads))
     if args.calibration:

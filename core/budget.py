@@ -71,10 +71,12 @@ class Norm(ABC):
     """Whether an attack's first restart starts at a random point of the ball (later restarts always do).
     ℓ1's SLIDE starts its first restart at the image itself."""
 
-    def validate_eps(self, eps: float, *, positive: bool = False, where: str = "ε") -> float:
+    def validate_eps(self, eps: float, *, positive: bool = False, where: str = "ε", stored: bool = False) -> float:
         """``eps`` as a float; raises :class:`BudgetError` naming ``where`` unless it is a valid budget.
 
         Valid: finite, ``>= 0`` (``> 0`` with ``positive``), and a whole number for a pixel-counting norm.
+        ``stored`` accepts a fractional pixel budget read from a file (2.5 pixels allows 2, as imported sets
+        have it); a budget the user chooses is always whole.
         """
         if isinstance(eps, bool) or not isinstance(eps, (int, float, np.integer, np.floating)):
             raise BudgetError(f"{where} must be a number, got {eps!r}")
@@ -83,7 +85,7 @@ class Norm(ABC):
         if not math.isfinite(value) or value < 0 or (positive and value == 0):
             bound = "> 0" if positive else ">= 0"
             raise BudgetError(f"{where} must be a {kind} {bound} for {self.label}, got {eps}")
-        if self.whole_pixels and not value.is_integer():
+        if self.whole_pixels and not stored and not value.is_integer():
             raise BudgetError(f"{where} must be a {kind} for {self.label}, got {eps}")
         return value
 

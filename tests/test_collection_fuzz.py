@@ -28,8 +28,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.collection import Collection, import_npz
+from core.collection.journal import JOURNAL
+from core.collection.manifest import MANIFEST
 from core.collection.png import decode_png, encode_png
-from core.collection.store import JOURNAL, MANIFEST
 from core.errors import CollectionError
 
 

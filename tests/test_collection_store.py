@@ -15,7 +15,8 @@ import pytest
 
 from core.budget import NORMS, distance
 from core.collection import Collection, Item
-from core.collection.store import BACKUP, JOURNAL, MANIFEST
+from core.collection.journal import JOURNAL
+from core.collection.manifest import BACKUP, MANIFEST
 from core.data import load_mnist, to_float
 from core.errors import BudgetError, CollectionError
 from core.labels import NOT_A_DIGIT
@@ -320,7 +321,7 @@ def test_batch_defers_fsync_but_keeps_every_change(tmp_path: Path, mnist_test) -
 
 
 def test_pid_file_fallback_trusts_only_live_other_processes(tmp_path: Path) -> None:
-    from core.collection.store import _check_pid_file
+    from core.collection.lock import _check_pid_file
 
     lock = tmp_path / ".lock"
     lock.write_text(f"{os.getppid()}\n")  # a live process that is not us

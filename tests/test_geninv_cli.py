@@ -50,16 +50,44 @@ def test_cli_writes_npz_and_json(tiny_checkpoints: Path, tmp_path: Path, capsys:
         assert data["images"].shape == (count, 28, 28) and data["images"].dtype == np.uint8
         assert data["originals"].dtype == np.uint8
         assert data["source_indices"].tolist() == found
-        assert np.all(data["target_labels"] != data["labels"])
-        assert np.all((data["p_human"] >= 0) & (data["p_human"] <= 1))
-        for key in ("l0", "l1", "l2", "linf", "l0_binary"):
-            assert data[key].shape == (count,)
+        assert str(data["label_kind"]) == "original"
+        assert np.all(data["intended_labels"] != data["labels"])
+        extras = [json.loads(text) for text in data["extras"]]
+        assert all(0 <= extra["p_human"] <= 1 for extra in extras)
+        assert data["distance_norms"].tolist() == ["l0", "l1", "l2", "linf"]
+        assert data["distances"].shape == (count, 4) and len(extras) == count
         changed = np.abs(data["images"].astype(int) - data["originals"].astype(int))
-        assert data["l0_binary"].tolist() == (changed > 127.5).sum(axis=(1, 2)).tolist()
-        assert data["train_indices"].max() < POOL
-        assert str(data["norm"]) == "l0"
-        targets = data["target_labels"].tolist()
+        assert [extra["l0_binary"] for extra in extras] == (changed > 127.5).sum(axis=(1, 2)).tolist()
+        assert max(extra["train_index"] for extra in extras) < POOL
+        assert set(data["norms"].tolist()) == {"l0"}
+        targets = data["intended_labels"].tolist()
     assert [example["target_label"] for example in summary["examples"]] == targets
+
+
+def test_cli_npz_imports_back(tiny_checkpoints: Path, tmp_path: Path) -> None:
+    """geninv's npz is the export's layout: `invariance import` restores images, labels and metadata."""
+    from core.collection import Collection
+
+    out = tmp_path / "l0.npz"
+    assert main(["geninv", "--norm", "l0", "--indices", "3,0,7,1", "--out", str(out), "--device", "cpu",
+                 "--pool-size", str(POOL)]) == 0  # fmt: skip
+    assert main(["import", str(out), "--out", str(tmp_path / "back")]) == 0
+    with np.load(out, allow_pickle=False) as data:
+        written = {key: data[key] for key in data.files}
+    with Collection.open(tmp_path / "back", read_only=True) as collection:
+        items = collection.items
+    assert len(items) == len(written["images"]) > 0
+    assert [item.id for item in items] == written["ids"].tolist()
+    for position, item in enumerate(items):
+        assert np.array_equal(item.image, written["images"][position])
+        assert item.original is not None and np.array_equal(item.original, written["originals"][position])
+        assert item.original_label == written["original_labels"][position] == written["labels"][position]
+        assert item.intended_label == written["intended_labels"][position] != item.original_label
+        assert (item.source_split, item.source_index) == ("test", written["source_indices"][position])
+        assert (item.norm, item.eps) == ("l0", written["eps"][position]) and item.eps == item.distances["l0"]
+        assert (item.method, item.set_name) == ("geninv-l0", "geninv/l0")
+        assert item.extra == json.loads(str(written["extras"][position]))
+        assert {"train_index", "p_human", "raw_score", "convincing", "transform", "l0_binary"} <= set(item.extra)
 
 
 def test_cli_linf_random_respects_budget(tiny_checkpoints: Path, tmp_path: Path) -> None:
@@ -72,7 +100,7 @@ def test_cli_linf_random_respects_budget(tiny_checkpoints: Path, tmp_path: Path)
     with np.load(out, allow_pickle=False) as data:
         diff = np.abs(data["images"].astype(int) - data["originals"].astype(int)).max()
         assert diff <= 76  # 0.3 * 255 = 76.5
-        assert data["linf"].max() <= 0.3 + 1e-6
+        assert data["distances"][:, data["distance_norms"].tolist().index("linf")].max() <= 0.3 + 1e-6
 
 
 def test_cli_writes_a_collection_and_appends_to_it(tiny_checkpoints: Path, tmp_path: Path) -> None:

@@ -13,7 +13,9 @@ npz ``labels`` array (named in ``label_kind``); every format also carries each k
 ``original_label``, ``intended_label``, ``human_label`` and the per-rater ``human_labels``; npz
 ``original_labels``, ``intended_labels``, ``consensus_labels``, ``rater_labels``) and every model's saved
 prediction (CSV/HF ``pred_<model>``; npz ``prediction_models`` and ``predictions`` (N, models); ImageFolder
-:data:`PREDICTIONS_FILE`).
+:data:`PREDICTIONS_FILE`). The npz also keeps each item's ``extra`` fields as JSON text (``extras``); it is the
+one npz layout of the project (``invariance geninv --out x.npz`` writes it too, via :func:`write_npz`) and
+:func:`core.collection.importers.import_npz` reads every field of it back.
 
 Sentinels: in the npz, unknown labels are ``-2`` (:data:`UNKNOWN_LABEL`; ``-1`` is "not a digit"), unknown
 source indices ``-1``, unknown eps ``NaN``, unknown norms ``""``; in CSV and JSON, unknown values are empty / null.
@@ -26,7 +28,7 @@ import io
 import json
 import os
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -42,7 +44,6 @@ from core.data import to_float
 from core.errors import CollectionError
 from core.labels import NOT_A_DIGIT
 
-EXPORT_FORMATS: Final = ("npz", "imagefolder", "csv", "hf")
 UNKNOWN_LABEL: Final = -2
 """npz sentinel for a label that is not known (``-1`` already means "not a digit")."""
 NOT_A_DIGIT_FOLDER: Final = "not_a_digit"
@@ -54,6 +55,7 @@ EXPORT_MARKER: Final = ".invariance-export.json"
 NPZ_MARKER: Final = "written_by"
 """Array in every npz export (``"invariance export"``), so ``force`` replaces only an earlier export."""
 WRITTEN_BY: Final = "invariance export"
+NPZ_FILE: Final = "export.npz"
 _NEVER_REPLACED: Final = ("manifest.json", ".lock")
 
 
@@ -96,6 +98,15 @@ def label_of(item: Item, kind: str) -> int | None:
     return value
 
 
+@dataclass(frozen=True)
+class Exporter:
+    """How one format is written: ``write(folder, items, flagged, label_kind)`` fills an empty staging folder and
+    returns the ids of the items it left out; a single-file format names the one file it writes there."""
+
+    write: Callable[[Path, Sequence[Item], Mapping[str, Violation], str], list[str]]
+    file_name: str | None = None
+
+
 def export_collection(
     collection: Collection,
     out: str | Path,
@@ -133,23 +144,13 @@ def export_collection(
     except OSError as error:
         raise CollectionError(f"{out}: cannot create the output's folder ({error.strerror or error})") from None
     try:
-        if fmt == "npz":
-            target = staged / "export.npz"
-            _write_npz(target, items, flagged, label)
-            skipped: list[str] = []
-        elif fmt == "imagefolder":
+        exporter = EXPORTERS[fmt]
+        skipped = exporter.write(staged, items, flagged, label)
+        if exporter.file_name is None:
             target = staged
-            skipped = _write_imagefolder(staged, items, flagged, label)
-        elif fmt == "csv":
-            target = staged
-            skipped = []
-            _write_csv(staged, items, flagged, label)
-        else:
-            target = staged
-            skipped = []
-            _write_hf(staged, items, flagged, label)
-        if fmt != "npz":
             _write_marker(staged, fmt)
+        else:
+            target = staged / exporter.file_name
         _fsync_tree(staged)
         try:
             publish(target, out, force=force)
@@ -181,7 +182,7 @@ def _not_an_export(out: Path, fmt: str) -> str:
     """Why ``out`` is not an earlier ``fmt`` export that ``force`` may replace ("" when it is one)."""
     if out.is_symlink():
         return "it is a symbolic link"
-    if fmt == "npz":
+    if EXPORTERS[fmt].file_name is not None:
         if not out.is_file():
             return "it is not a file"
         try:
@@ -222,7 +223,21 @@ def _models(items: Sequence[Item]) -> list[str]:
     return sorted({model for item in items for model in item.predictions})
 
 
-def _write_npz(target: Path, items: Sequence[Item], flagged: dict[str, Violation], kind: str) -> None:
+def write_npz(
+    target: Path,
+    items: Sequence[Item],
+    *,
+    label: str,
+    flagged: Mapping[str, Violation] | None = None,
+    written_by: str = WRITTEN_BY,
+) -> None:
+    """Write ``items`` to the file ``target`` in the one npz layout (see the module docstring), which
+    :func:`core.collection.importers.import_npz` reads back.
+
+    ``label`` (one of :data:`LABEL_KINDS`) fills ``labels``; ``flagged`` items are marked in ``exceeds_budget``;
+    ``written_by`` names the writing command in the :data:`NPZ_MARKER` array.
+    """
+    flagged = flagged or {}
     count = len(items)
     models = _models(items)
 
@@ -234,18 +249,19 @@ def _write_npz(target: Path, items: Sequence[Item], flagged: dict[str, Violation
 
     arrays: dict[str, Any] = {
         "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
-        NPZ_MARKER: np.array(WRITTEN_BY),
+        NPZ_MARKER: np.array(written_by),
         "images": np.stack([item.image for item in items]) if count else np.zeros((0, 28, 28), np.uint8),
         "originals": np.stack([_original_or_zeros(item) for item in items])
         if count
         else np.zeros((0, 28, 28), np.uint8),
         "has_original": np.array([item.original is not None for item in items], dtype=bool).reshape(count),
-        "labels": labels([label_of(item, kind) for item in items]),
-        "label_kind": np.array(kind),
+        "labels": labels([label_of(item, label) for item in items]),
+        "label_kind": np.array(label),
         "original_labels": labels([item.original_label for item in items]),
         "intended_labels": labels([item.intended_label for item in items]),
         "consensus_labels": labels([item.human_label for item in items]),
         "rater_labels": strings([json.dumps(dict(item.human_labels), sort_keys=True) for item in items]),
+        "extras": strings([json.dumps(dict(item.extra), sort_keys=True, allow_nan=False) for item in items]),
         "prediction_models": np.array(models, dtype=str) if models else np.zeros(0, dtype="<U1"),
         "predictions": np.array(
             [[item.predictions.get(model, UNKNOWN_LABEL) for model in models] for item in items], dtype=np.int64
@@ -270,6 +286,11 @@ def _write_npz(target: Path, items: Sequence[Item], flagged: dict[str, Violation
     target.write_bytes(buffer.getvalue())
 
 
+def _export_npz(root: Path, items: Sequence[Item], flagged: Mapping[str, Violation], kind: str) -> list[str]:
+    write_npz(root / NPZ_FILE, items, label=kind, flagged=flagged)
+    return []
+
+
 def _original_or_zeros(item: Item) -> np.ndarray:
     return item.original if item.original is not None else np.zeros((28, 28), dtype=np.uint8)
 
@@ -278,7 +299,7 @@ def _class_folder(label: int) -> str:
     return NOT_A_DIGIT_FOLDER if label == NOT_A_DIGIT else str(label)
 
 
-def _write_imagefolder(root: Path, items: Sequence[Item], flagged: dict[str, Violation], kind: str) -> list[str]:
+def _write_imagefolder(root: Path, items: Sequence[Item], flagged: Mapping[str, Violation], kind: str) -> list[str]:
     skipped = []
     for item in items:
         value = label_of(item, kind)
@@ -301,7 +322,7 @@ def _write_imagefolder(root: Path, items: Sequence[Item], flagged: dict[str, Vio
     return skipped
 
 
-def _write_violations(path: Path, flagged: dict[str, Violation]) -> None:
+def _write_violations(path: Path, flagged: Mapping[str, Violation]) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["id", "norm", "eps", "distance"])
@@ -309,7 +330,7 @@ def _write_violations(path: Path, flagged: dict[str, Violation]) -> None:
             writer.writerow([violation.item_id, violation.norm, violation.eps, repr(violation.distance)])
 
 
-def _row(item: Item, flagged: dict[str, Violation], kind: str, models: Sequence[str]) -> dict[str, Any]:
+def _row(item: Item, flagged: Mapping[str, Violation], kind: str, models: Sequence[str]) -> dict[str, Any]:
     row: dict[str, Any] = {name: getattr(item, name) for name in SCALAR_FIELDS}
     row["label"] = label_of(item, kind)
     for name in NORM_ORDER:
@@ -322,7 +343,7 @@ def _row(item: Item, flagged: dict[str, Violation], kind: str, models: Sequence[
     return row
 
 
-def _write_csv(root: Path, items: Sequence[Item], flagged: dict[str, Violation], kind: str) -> None:
+def _write_csv(root: Path, items: Sequence[Item], flagged: Mapping[str, Violation], kind: str) -> list[str]:
     (root / "images").mkdir()
     (root / "originals").mkdir()
     models = _models(items)
@@ -341,15 +362,27 @@ def _write_csv(root: Path, items: Sequence[Item], flagged: dict[str, Violation],
                 row["original_file"] = f"originals/{item.id}.png"
                 (root / row["original_file"]).write_bytes(png.encode_png(item.original))
             writer.writerow({key: "" if value is None else value for key, value in row.items()})
+    return []
 
 
-def _write_hf(root: Path, items: Sequence[Item], flagged: dict[str, Violation], kind: str) -> None:
+def _write_hf(root: Path, items: Sequence[Item], flagged: Mapping[str, Violation], kind: str) -> list[str]:
     models = _models(items)
     with (root / "metadata.jsonl").open("w", encoding="utf-8") as handle:
         for item in items:
             row = {"file_name": f"{item.id}.png", **_row(item, flagged, kind, models)}
             (root / row["file_name"]).write_bytes(png.encode_png(item.image))
             handle.write(json.dumps(row, allow_nan=False) + "\n")
+    return []
+
+
+EXPORTERS: Final[dict[str, Exporter]] = {
+    "npz": Exporter(_export_npz, file_name=NPZ_FILE),
+    "imagefolder": Exporter(_write_imagefolder),
+    "csv": Exporter(_write_csv),
+    "hf": Exporter(_write_hf),
+}
+"""Every export format by name; add a format here."""
+EXPORT_FORMATS: Final = tuple(EXPORTERS)
 
 
 def _fsync_tree(root: Path) -> None:

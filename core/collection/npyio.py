@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from pathlib import Path
 from typing import IO, Final
 
@@ -20,7 +21,17 @@ MAX_BYTES: Final = 256 * 1024 * 1024
 MAX_TOTAL_BYTES: Final = 256 * 1024 * 1024
 """Largest sum of an ``.npz``'s members (as declared by the archive, which reading never exceeds)."""
 
-_NUMPY_ERRORS: Final = (ValueError, OSError, EOFError, TypeError, SyntaxError, OverflowError, MemoryError, KeyError)
+_NUMPY_ERRORS: Final = (
+    ValueError,
+    OSError,
+    EOFError,
+    TypeError,
+    SyntaxError,
+    OverflowError,
+    MemoryError,
+    KeyError,
+    zlib.error,
+)  # zlib.error: a damaged compressed member
 
 
 def load_npy(path: Path) -> np.ndarray:

@@ -14,35 +14,32 @@ appends one checksummed journal line and fsyncs it before returning. Opening rep
 last line, and (when writable) folds everything into a new manifest, truncates the journal and removes temporary
 and unreferenced files. A corrupt manifest is reported (CollectionError naming the file, the reason and the
 backup) and left untouched.
+
+Items are checked and built by :mod:`core.collection.validation`, journal lines encoded and read by
+:mod:`core.collection.journal`, the manifest read and written by :mod:`core.collection.manifest`, and the write
+lock taken by :mod:`core.collection.lock`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
-import hashlib
-import json
 import logging
-import math
 import os
 import uuid
 import weakref
-import zlib
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
 
-from core.budget import FEASIBILITY_TOLERANCE, NORMS, distance, quantize
 from core.collection import png
-from core.collection.fsutil import TEMP_SUFFIX, atomic_write_bytes, fsync_dir, fsync_file, read_limited
+from core.collection.fsutil import TEMP_SUFFIX, atomic_write_bytes, fsync_dir, fsync_file
+from core.collection.journal import JOURNAL, encode_line, read_entries
+from core.collection.lock import acquire_lock, close_fds
+from core.collection.manifest import BACKUP, MANIFEST, backup_hint, manifest_bytes, read_manifest
 from core.collection.schema import (
     EDITABLE_FIELDS,
-    FORMAT_VERSION,
-    IMAGE_SHAPE,
-    METHODS,
-    SPLITS,
     Item,
     check_label,
     is_item_id,
@@ -50,20 +47,11 @@ from core.collection.schema import (
     now_iso,
     record_to_fields,
 )
-from core.data import load_mnist, to_float
-from core.errors import BudgetError, CollectionError
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
+from core.collection.validation import build_item, check_pixels, new_item, pixels_digest
+from core.errors import CollectionError
 
 log = logging.getLogger(__name__)
 
-MANIFEST: Final = "manifest.json"
-BACKUP: Final = "manifest.json.bak"
-JOURNAL: Final = "journal.jsonl"
-LOCK: Final = ".lock"
 DEFAULT_COMPACT_EVERY: Final = 256
 """Journal lines after which the manifest is rewritten and the journal truncated."""
 
@@ -75,29 +63,6 @@ manifest, truncation), so a test can end the process at every step in turn and c
 def _step(name: str) -> None:
     if write_step_hook is not None:
         write_step_hook(name)
-
-
-@functools.lru_cache(maxsize=2)
-def _mnist(split: str) -> tuple[np.ndarray, np.ndarray]:
-    images, labels = load_mnist(split)  # type: ignore[arg-type]
-    images.setflags(write=False)
-    labels.setflags(write=False)
-    return images, labels
-
-
-def mnist_source(split: str, index: int) -> tuple[np.ndarray, int]:
-    """(uint8 (28, 28) image, label) of MNIST ``split`` at ``index``; CollectionError when out of range."""
-    if split not in SPLITS:
-        raise CollectionError(f"unknown MNIST split {split!r}")
-    images, labels = _mnist(split)
-    if not 0 <= index < len(labels):
-        raise CollectionError(f"MNIST {split} index {index} is out of range (0..{len(labels) - 1})")
-    return images[index], int(labels[index])
-
-
-def pixels_digest(pixels: np.ndarray) -> str:
-    """First 16 hex digits of the sha256 of a uint8 (28, 28) array's bytes."""
-    return hashlib.sha256(np.ascontiguousarray(pixels).tobytes()).hexdigest()[:16]
 
 
 class Collection:
@@ -128,7 +93,7 @@ class Collection:
         self._pending_sync: set[Path] = set()
         self._journal_unsynced = False
         self._closed = False
-        self._finalizer: weakref.finalize | None = None  # type: ignore[type-arg]
+        self._finalizer: weakref.finalize[..., Collection] | None = None
 
     # ------------------------------------------------------------------ opening and closing
 
@@ -182,6 +147,18 @@ class Collection:
             coll._release()
             raise
         return coll
+
+    @classmethod
+    def open_or_create(cls, path: str | Path, *, author: str = "") -> tuple[Collection, bool]:
+        """Open the collection at ``path`` for writing, or create it (named after the folder) when there is none.
+
+        Returns (collection, created). A folder that holds other files but no ``manifest.json`` is refused, as
+        by :meth:`create`.
+        """
+        path = Path(path)
+        if (path / MANIFEST).exists():
+            return cls.open(path), False
+        return cls.create(path, path.name, author=author), True
 
     def close(self) -> None:
         """Fold the journal into the manifest (if writable) and release the lock. Safe to call twice."""
@@ -268,39 +245,26 @@ class Collection:
             raise CollectionError(f"{self.path}: invalid item id {str(item_id)[:40]!r} (expected 32 hex digits)")
         if item_id in self._items:
             raise CollectionError(f"{self.path}: an item with id {item_id} already exists")
-        if (source_split is None) != (source_index is None):
-            raise CollectionError("source_split and source_index go together")
-        if source_split is not None and source_index is not None:
-            source_pixels, source_label = mnist_source(source_split, int(source_index))
-            if original is None:
-                original = source_pixels
-            if original_label is None:
-                original_label = source_label
-            elif original_label != source_label:
-                raise CollectionError(
-                    f"original label {original_label} disagrees with MNIST {source_split}[{source_index}], "
-                    f"which is a {source_label}"
-                )
-        timestamp = now_iso()
-        fields: dict[str, Any] = {
-            "id": item_id,
-            "source_split": source_split,
-            "source_index": None if source_index is None else int(source_index),
-            "original_label": original_label,
-            "intended_label": intended_label,
-            "human_label": human_label,
-            "human_labels": dict(human_labels or {}),
-            "method": method,
-            "set_name": set_name,
-            "predictions": dict(predictions or {}),
-            "author": self.author if author is None else author,
-            "created": timestamp,
-            "modified": timestamp,
-            "notes": notes,
-            "extra": dict(extra or {}),
-        }
-        original_u8 = None if original is None else _as_original(original)
-        item = self._build(fields, image, original_u8, norm, eps, allow_violation)
+        item = new_item(
+            image,
+            item_id=item_id,
+            author=self.author if author is None else author,
+            original=original,
+            source_split=source_split,
+            source_index=source_index,
+            original_label=original_label,
+            intended_label=intended_label,
+            human_label=human_label,
+            human_labels=human_labels,
+            norm=norm,
+            eps=eps,
+            method=method,
+            set_name=set_name,
+            predictions=predictions,
+            notes=notes,
+            allow_violation=allow_violation,
+            extra=extra,
+        )
         self._put(item, None)
         return item
 
@@ -333,7 +297,7 @@ class Collection:
         norm = changes.get("norm", current.norm)
         eps = changes.get("eps", current.eps)
         keep_violation = "image" not in changes and "norm" not in changes and "eps" not in changes
-        item = self._build(fields, image, current.original, norm, eps, allow_violation or keep_violation)
+        item = build_item(fields, image, current.original, norm, eps, allow_violation or keep_violation)
         self._put(item, None)
         return item
 
@@ -366,9 +330,9 @@ class Collection:
         if item.id in self._items:
             raise CollectionError(f"{self.path}: an item with id {item.id} already exists")
         record_to_fields(item_to_record(item), f"{self.path}: restored item")
-        _check_pixels(item.image, f"item {item.id} image")
+        check_pixels(item.image, f"item {item.id} image")
         if item.original is not None:
-            _check_pixels(item.original, f"item {item.id} original")
+            check_pixels(item.original, f"item {item.id} original")
         self._put(item, position)
         return item
 
@@ -404,76 +368,6 @@ class Collection:
                 self._sync_pending()
                 self._maybe_compact()
 
-    # ------------------------------------------------------------------ internals: building items
-
-    def _build(
-        self,
-        fields: dict[str, Any],
-        image: np.ndarray,
-        original: np.ndarray | None,
-        norm: str | None,
-        eps: float | None,
-        allow_violation: bool,
-    ) -> Item:
-        item_id = fields["id"]
-        where = f"item {item_id}"
-        if fields["method"] not in METHODS:
-            raise CollectionError(f"{where}: unknown method {fields['method']!r}; choose one of {', '.join(METHODS)}")
-        if fields["source_split"] is not None and fields["source_split"] not in SPLITS:
-            raise CollectionError(f"{where}: unknown source split {fields['source_split']!r}")
-        for name in ("intended_label", "human_label"):
-            fields[name] = check_label(fields[name], f"{where} {name}")
-        fields["original_label"] = check_label(fields["original_label"], f"{where} original_label", digits_only=True)
-        fields["human_labels"] = {
-            str(rater): _required_label(label, f"{where} human_labels[{rater!r}]")
-            for rater, label in fields["human_labels"].items()
-        }
-        fields["predictions"] = {
-            str(model): _required_label(label, f"{where} predictions[{model!r}]", digits_only=True)
-            for model, label in fields["predictions"].items()
-        }
-        for name in ("set_name", "author", "notes"):
-            if not isinstance(fields[name], str):
-                raise CollectionError(f"{where}: {name} must be a string")
-        try:
-            json.dumps(fields["extra"], allow_nan=False)
-        except (TypeError, ValueError) as error:
-            raise CollectionError(f"{where}: extra must be plain JSON data ({error})") from None
-        if norm is not None and norm not in NORMS:
-            raise CollectionError(f"{where}: unknown norm {norm!r}; choose one of {', '.join(NORMS)}")
-        if eps is not None:
-            if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating, np.integer)):
-                raise CollectionError(f"{where}: eps must be a number")
-            eps = float(eps)
-            if not math.isfinite(eps) or eps < 0:
-                raise CollectionError(f"{where}: eps must be a finite number >= 0, got {eps}")
-        if (norm is None) != (eps is None):
-            raise CollectionError(f"{where}: norm and eps go together (got norm={norm!r}, eps={eps!r})")
-        pixels = _as_image(image, original, norm, eps, where)
-        distances: dict[str, float] = {}
-        violation = None
-        if original is not None:
-            original_f, pixels_f = to_float(original), to_float(pixels)
-            distances = {name: float(distance(original_f, pixels_f, name)) for name in NORMS}
-            if norm is not None and eps is not None and distances[norm] > eps + FEASIBILITY_TOLERANCE:
-                if not allow_violation:
-                    raise BudgetError(f"{where}: {norm} distance {distances[norm]:.6g} exceeds eps {eps:g}")
-                violation = distances[norm]
-        pixels.setflags(write=False)
-        image_file = f"images/{item_id}-{pixels_digest(pixels)}.png"
-        original_file = None if original is None else f"originals/{pixels_digest(original)}.png"
-        return Item(
-            image=pixels,
-            original=original,
-            norm=norm,
-            eps=eps,
-            distances=distances,
-            budget_violation=violation,
-            image_file=image_file,
-            original_file=original_file,
-            **fields,
-        )
-
     # ------------------------------------------------------------------ internals: journal and files
 
     def _put(self, item: Item, position: int | None) -> None:
@@ -502,9 +396,7 @@ class Collection:
     def _append(self, entry: dict[str, Any]) -> None:
         if self._journal_fd is None:
             raise CollectionError(f"{self.path}: collection is closed")
-        entry = {"seq": self._seq + 1, **entry}
-        body = json.dumps(entry, sort_keys=True, separators=(",", ":"), allow_nan=False)
-        line = f"{zlib.crc32(body.encode()):08x} {body}\n".encode()
+        line = encode_line({"seq": self._seq + 1, **entry})
         try:
             _step("append journal line")
             written = os.write(self._journal_fd, line)
@@ -564,17 +456,9 @@ class Collection:
         if backup and manifest_path.exists():
             _step("write manifest backup")
             atomic_write_bytes(self.path / BACKUP, manifest_path.read_bytes())
-        document = {
-            "format_version": FORMAT_VERSION,
-            "name": self.name,
-            "author": self.author,
-            "created": self.created,
-            "modified": now_iso(),
-            "journal_seq": self._seq,
-            "items": [item_to_record(self._items[item_id]) for item_id in self._order],
-        }
+        records = [item_to_record(self._items[item_id]) for item_id in self._order]
         _step("write manifest")
-        atomic_write_bytes(manifest_path, (json.dumps(document, indent=1, allow_nan=False) + "\n").encode())
+        atomic_write_bytes(manifest_path, manifest_bytes(self.name, self.author, self.created, self._seq, records))
 
     def _open_journal(self) -> None:
         journal = self.path / JOURNAL
@@ -588,50 +472,20 @@ class Collection:
 
     def _load(self) -> bool:
         """Read the manifest and replay the journal into memory; returns True when the journal has a torn tail."""
-        manifest_path = self.path / MANIFEST
-        backup_hint = f"; the last good manifest is {self.path / BACKUP}" if (self.path / BACKUP).exists() else ""
-        if not manifest_path.is_file():
-            raise CollectionError(f"{manifest_path}: missing; {self.path} is not a collection{backup_hint}")
-        try:
-            raw = read_limited(manifest_path)
-            document = json.loads(raw.decode("utf-8"))
-        except OSError as error:
-            raise CollectionError(f"{manifest_path}: cannot read ({error}){backup_hint}") from None
-        except UnicodeDecodeError as error:
-            raise CollectionError(f"{manifest_path}: not UTF-8 text (byte {error.start}){backup_hint}") from None
-        except (ValueError, RecursionError) as error:  # ValueError: bad syntax, or an integer too long to read
-            reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)[:120]
-            raise CollectionError(f"{manifest_path}: invalid JSON ({reason}){backup_hint}") from None
-        try:
-            self._read_manifest(document, manifest_path)
-        except CollectionError as error:
-            raise CollectionError(f"{error}{backup_hint}") from None
-        return self._replay(self.path / JOURNAL)
-
-    def _read_manifest(self, document: object, where: Path) -> None:
-        if not isinstance(document, dict):
-            raise CollectionError(f"{where}: not a collection manifest (top level is not an object)")
-        version = document.get("format_version")
-        if isinstance(version, bool) or not isinstance(version, int):
-            raise CollectionError(f"{where}: missing or invalid format_version")
-        if version != FORMAT_VERSION:
-            raise CollectionError(f"{where}: unknown format_version {version} (this program reads {FORMAT_VERSION})")
-        for key in ("name", "author", "created"):
-            if not isinstance(document.get(key), str):
-                raise CollectionError(f"{where}: '{key}' must be a string")
-        seq = document.get("journal_seq")
-        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
-            raise CollectionError(f"{where}: invalid journal_seq {seq!r}")
-        records = document.get("items")
-        if not isinstance(records, list):
-            raise CollectionError(f"{where}: 'items' must be a list")
-        self.name, self.author, self.created, self._seq = document["name"], document["author"], document["created"], seq
+        manifest = read_manifest(self.path)
+        self.name, self.author, self.created = manifest.name, manifest.author, manifest.created
+        self._seq = manifest.journal_seq
+        where = self.path / MANIFEST
         cache: dict[str, np.ndarray] = {}
-        for position, record in enumerate(records):
-            item = self._item_from_record(record, f"{where} item #{position}", cache)
-            if item.id in self._items:
-                raise CollectionError(f"{where}: duplicate item id {item.id}")
-            self._apply_put(item, None)
+        try:
+            for position, record in enumerate(manifest.records):
+                item = self._item_from_record(record, f"{where} item #{position}", cache)
+                if item.id in self._items:
+                    raise CollectionError(f"{where}: duplicate item id {item.id}")
+                self._apply_put(item, None)
+        except CollectionError as error:
+            raise CollectionError(f"{error}{backup_hint(self.path)}") from None
+        return self._replay(self.path / JOURNAL)
 
     def _item_from_record(self, record: object, where: str, cache: dict[str, np.ndarray]) -> Item:
         fields = record_to_fields(record, where)
@@ -654,28 +508,10 @@ class Collection:
         return pixels
 
     def _replay(self, journal: Path) -> bool:
-        try:
-            raw = read_limited(journal)
-        except FileNotFoundError:
-            return False
-        except OSError as error:
-            raise CollectionError(f"{journal}: cannot read ({error})") from None
-        lines = raw.split(b"\n")
-        tail = lines.pop()  # the part after the last newline: empty unless the last write was torn
-        torn = bool(tail)
+        entries, torn = read_entries(journal)
         cache: dict[str, np.ndarray] = {}
-        last_seq = None
-        for number, line in enumerate(lines, start=1):
-            entry = _parse_journal_line(line)
-            if entry is None:
-                if number == len(lines) and not torn:
-                    log.warning("%s: ignoring a torn last line %d", journal, number)
-                    return True
-                raise CollectionError(f"{journal}: line {number} is corrupt (bad checksum or JSON)")
-            seq = entry.get("seq")
-            if isinstance(seq, bool) or not isinstance(seq, int) or (last_seq is not None and seq <= last_seq):
-                raise CollectionError(f"{journal}: line {number} has an invalid sequence number {seq!r}")
-            last_seq = seq
+        for number, entry in entries:
+            seq = entry["seq"]
             if seq <= self._seq:
                 continue  # already folded into the manifest (crash between manifest rewrite and truncation)
             where = f"{journal} line {number}"
@@ -695,8 +531,6 @@ class Collection:
                 raise CollectionError(f"{where}: unknown operation {op!r}")
             self._seq = seq
             self._journal_lines += 1
-        if torn:
-            log.warning("%s: ignoring a torn last line %d", journal, len(lines) + 1)
         return torn
 
     def _recover(self, torn: bool) -> None:
@@ -727,43 +561,19 @@ class Collection:
     # ------------------------------------------------------------------ internals: lock
 
     def _acquire_lock(self) -> None:
-        lock_path = self.path / LOCK
-        try:
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as error:
-            raise CollectionError(f"{lock_path}: cannot create the lock file ({error})") from None
-        try:
-            if fcntl is not None:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    raise
-                except OSError:  # file systems without flock (some network mounts): trust a live pid
-                    _check_pid_file(lock_path)
-            else:  # pragma: no cover - Windows: a pid file, trusted while that process lives
-                _check_pid_file(lock_path)
-        except BlockingIOError:
-            os.close(fd)
-            holder = _read_pid(lock_path)
-            who = f"process {holder}" if holder else "another process"
-            raise CollectionError(
-                f"{self.path}: already open for writing by {who} (lock file {lock_path}); close it there first"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        self._lock_fd = fd
+        self._lock_fd = acquire_lock(self.path)
         self._arm_finalizer()
 
     def _arm_finalizer(self) -> None:
         if self._finalizer is not None:
             self._finalizer.detach()
-        self._finalizer = weakref.finalize(self, _close_fds, self._journal_fd, self._lock_fd)
+        self._finalizer = weakref.finalize(self, close_fds, self._journal_fd, self._lock_fd)
 
     def _release(self) -> None:
         if self._finalizer is not None:
             self._finalizer.detach()
             self._finalizer = None
-        _close_fds(self._journal_fd, self._lock_fd)
+        close_fds(self._journal_fd, self._lock_fd)
         self._journal_fd = None
         self._lock_fd = None
         self._closed = True
@@ -773,101 +583,3 @@ class Collection:
             raise CollectionError(f"{self.path}: opened read-only")
         if self._closed:
             raise CollectionError(f"{self.path}: collection is closed")
-
-
-def _close_fds(*fds: int | None) -> None:
-    for fd in fds:
-        if fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(fd)
-
-
-def _parse_journal_line(line: bytes) -> dict[str, Any] | None:
-    if len(line) < 10 or line[8:9] != b" ":
-        return None
-    body = line[9:]
-    try:
-        if int(line[:8], 16) != zlib.crc32(body):
-            return None
-        entry = json.loads(body.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return None
-    return entry if isinstance(entry, dict) else None
-
-
-def _read_pid(lock_path: Path) -> int | None:
-    try:
-        text = lock_path.read_text().strip()
-        return int(text) if text else None
-    except (OSError, ValueError):
-        return None
-
-
-def _check_pid_file(lock_path: Path) -> None:
-    """Raise BlockingIOError when the pid in ``lock_path`` is another live process."""
-    holder = _read_pid(lock_path)
-    if holder and holder != os.getpid() and _pid_alive(holder):
-        raise BlockingIOError
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _required_label(label: object, what: str, *, digits_only: bool = False) -> int:
-    checked = check_label(label, what, digits_only=digits_only)
-    if checked is None:
-        raise CollectionError(f"{what}: label is missing")
-    return checked
-
-
-def _check_pixels(pixels: object, what: str) -> None:
-    if not isinstance(pixels, np.ndarray) or pixels.dtype != np.uint8 or pixels.shape != IMAGE_SHAPE:
-        raise CollectionError(f"{what} must be a uint8 (28, 28) array")
-
-
-def _as_original(original: np.ndarray) -> np.ndarray:
-    """An original image as read-only uint8 (28, 28); floats must lie on the k/255 grid."""
-    array = np.asarray(original)
-    if array.shape != IMAGE_SHAPE:
-        raise CollectionError(f"original image has shape {array.shape}, expected (28, 28)")
-    if array.dtype == np.uint8:
-        out = array.copy()
-    elif np.issubdtype(array.dtype, np.floating):
-        if not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
-            raise CollectionError("original image must be finite and in [0, 1]")
-        scaled = array.astype(np.float64) * 255.0
-        if np.abs(scaled - np.rint(scaled)).max() > 1e-3:
-            raise CollectionError("original image is not on the uint8 grid (k / 255)")
-        out = np.rint(scaled).astype(np.uint8)
-    else:
-        raise CollectionError(f"original image must be uint8 or float, got {array.dtype}")
-    out.setflags(write=False)
-    return out
-
-
-def _as_image(
-    image: np.ndarray, original: np.ndarray | None, norm: str | None, eps: float | None, where: str
-) -> np.ndarray:
-    """The edited image as uint8 (28, 28): uint8 kept as is, float in [0, 1] rounded within the budget."""
-    array = np.asarray(image)
-    if array.shape != IMAGE_SHAPE:
-        raise CollectionError(f"{where}: image has shape {array.shape}, expected (28, 28)")
-    if array.dtype == np.uint8:
-        return array.copy()
-    if not np.issubdtype(array.dtype, np.floating):
-        raise CollectionError(f"{where}: image must be uint8 or float in [0, 1], got {array.dtype}")
-    if not np.isfinite(array).all():
-        raise CollectionError(f"{where}: image contains NaN or infinite values")
-    if array.min() < -1e-6 or array.max() > 1 + 1e-6:
-        raise CollectionError(f"{where}: float image has values outside [0, 1]")
-    clipped = np.clip(array.astype(np.float64), 0.0, 1.0)
-    if original is not None and norm is not None and eps is not None:
-        return quantize(to_float(original), clipped, norm, eps)
-    return np.rint(clipped * 255.0).astype(np.uint8)

@@ -13,26 +13,24 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
-import os
 import sys
-import time
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
 from core.errors import InvarianceError
-from core.files import atomic_output
+
+if TYPE_CHECKING:
+    from core.geninv.best import BestPerDigit
 
 log = logging.getLogger(__name__)
 
-NPZ_FORMAT_VERSION: Final = 1
+SUMMARY_FORMAT_VERSION: Final = 1
 TEST_SIZE: Final = 10_000
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "geninv",
         help="GenInv: invariance suggestions (l0, linf) for MNIST test digits; train its scorer",
@@ -63,6 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace) -> int:
     from core.device import configure_threads, resolve_device
+    from core.geninv.threads import geninv_threads
 
     configure_threads(geninv_threads(args.threads))
     device = resolve_device(args.device)
@@ -76,9 +75,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _suggest(args: argparse.Namespace, device: Any) -> int:
+    from core.collection import Collection
     from core.data import load_mnist, to_float
     from core.geninv.norms import search_for
-    from core.geninv.store import add_suggestions, open_output_collection, remove_created_collection
+    from core.geninv.store import add_suggestions, remove_created_collection, write_suggestions_npz
 
     if args.norm is None:
         raise InvarianceError("geninv needs --norm l0 or --norm linf (or --train-scorer / --eval-scorer)")
@@ -98,12 +98,10 @@ def _suggest(args: argparse.Namespace, device: Any) -> int:
         run = search_digits(to_float(images[indices]), labels[indices], args, device, targets)
         if not run.found:
             raise InvarianceError(_none_found(len(indices), args.norm, args.eps))
-        kept = [index for index, found in zip(indices, run.best, strict=True) if found is not None]
-        chosen = [found for found in run.best if found is not None]
-        write_suggestions_npz(out, chosen, np.array(kept), images[kept], args.norm, args.eps)
+        write_suggestions_npz(out, run.best, indices, args.norm, args.eps)
     else:
         # open (and lock) the collection before the search: a bad or busy collection fails in a second
-        collection, created = open_output_collection(out)
+        collection, created = Collection.open_or_create(out)
         try:
             run = search_digits(to_float(images[indices]), labels[indices], args, device, targets)
             if run.found:
@@ -117,7 +115,7 @@ def _suggest(args: argparse.Namespace, device: Any) -> int:
     missing = len(indices) - run.found
     log.info("wrote %d suggestions to %s", run.found, out)
     if args.json:
-        print(json.dumps(run.summary(indices, out, args, device), indent=2))
+        print(json.dumps(_summary(run, indices, out, args, device), indent=2))
     else:
         print(
             f"wrote {run.found} suggestions to {out} ({run.seconds_per_example:.3f} s per example); "
@@ -131,85 +129,58 @@ def _none_found(count: int, norm: str, eps: float | None) -> str:
     return f"no suggestion within budget for any of the {count} digits ({norm}, {budget}); nothing written"
 
 
-class SearchRun:
-    """The best suggestion per digit (None: no suggestion within budget) and the timing of one search."""
-
-    def __init__(self, best: list[Any], seconds: float, one_time: float) -> None:
-        self.best = best
-        self.found = sum(found is not None for found in best)
-        self.seconds_per_example = seconds / max(1, len(best))
-        self.one_time = one_time
-
-    def summary(self, indices: np.ndarray, out: Path, args: argparse.Namespace, device: Any) -> dict[str, Any]:
-        return {
-            "format_version": NPZ_FORMAT_VERSION,
-            "norm": args.norm,
-            "eps": args.eps,
-            "out": str(out),
-            "device": str(device),
-            "digits": len(indices),
-            "suggestions": self.found,
-            "no_suggestion_within_budget": [int(i) for i, s in zip(indices, self.best, strict=True) if s is None],
-            "examples": [
-                {
-                    "index": int(index),
-                    "label": s.label,
-                    "target_label": s.target_label,
-                    "train_index": s.train_index,
-                    "distortion": s.distortion,
-                    "p_human": round(s.p_human, 4),
-                    "raw_score": round(s.raw_score, 4),
-                    "convincing": s.convincing,
-                    "seconds": round(s.seconds, 4),
-                }
-                for index, s in zip(indices, self.best, strict=True)
-                if s is not None
-            ],
-            "seconds_per_example": round(self.seconds_per_example, 4),
-            "one_time_seconds": round(self.one_time, 3),
-        }
+def _summary(
+    run: BestPerDigit, indices: np.ndarray, out: Path, args: argparse.Namespace, device: Any
+) -> dict[str, Any]:
+    return {
+        "format_version": SUMMARY_FORMAT_VERSION,
+        "norm": args.norm,
+        "eps": args.eps,
+        "out": str(out),
+        "device": str(device),
+        "digits": len(indices),
+        "suggestions": run.found,
+        "no_suggestion_within_budget": [int(i) for i, s in zip(indices, run.best, strict=True) if s is None],
+        "examples": [
+            {
+                "index": int(index),
+                "label": s.label,
+                "target_label": s.target_label,
+                "train_index": s.train_index,
+                "distortion": s.distortion,
+                "p_human": round(s.p_human, 4),
+                "raw_score": round(s.raw_score, 4),
+                "convincing": s.convincing,
+                "seconds": round(s.seconds, 4),
+            }
+            for index, s in zip(indices, run.best, strict=True)
+            if s is not None
+        ],
+        "seconds_per_example": round(run.seconds_per_example, 4),
+        "one_time_seconds": round(run.one_time, 3),
+    }
 
 
 def search_digits(
-    queries: np.ndarray, labels: np.ndarray, args: argparse.Namespace, device: Any, targets: Any = None
-) -> SearchRun:
-    """Best suggestion per digit (k=1) with a progress bar; ``args``: norm, eps, seed, pool_size."""
+    queries: np.ndarray, labels: np.ndarray, args: argparse.Namespace, device: Any, targets: Any
+) -> BestPerDigit:
+    """:func:`core.geninv.best.best_per_digit` with a progress bar on stderr."""
     from tqdm import tqdm
 
-    from core.geninv import default_bank, load_judge, suggest_batch
+    from core.geninv.best import best_per_digit
 
-    started = time.perf_counter()
-    bank = default_bank(device, getattr(args, "pool_size", None))
-    judge = load_judge(device)
-    one_time = time.perf_counter() - started
     bar = tqdm(total=len(labels), desc=f"geninv {args.norm}", unit="digit", file=sys.stderr, disable=None)
 
     def progress(done: int, total: int) -> None:
         bar.update(done - bar.n)
 
-    search_started = time.perf_counter()
     try:
-        results = suggest_batch(
-            queries, labels, args.norm, args.eps, k=1, seed=args.seed, progress=progress, targets=targets,
-            bank=bank, judge=judge,
+        return best_per_digit(
+            queries, labels, args.norm, args.eps, seed=args.seed, device=device, pool_size=args.pool_size,
+            targets=targets, progress=progress,
         )  # fmt: skip
     finally:
         bar.close()
-    best = [suggestions[0] if suggestions else None for suggestions in results]
-    return SearchRun(best, time.perf_counter() - search_started, one_time)
-
-
-def geninv_threads(requested: int | None) -> int:
-    """Torch threads for GenInv on CPU: ``requested``, else ``$INVARIANCE_THREADS``, else 1.
-
-    GenInv works on many small tensors; on our 2-core machine shared with other jobs, 2 threads cost ~10x
-    the CPU time of 1 thread (1.5 s vs 0.15 s per ℓ0 example) for no gain in wall time.
-    """
-    if requested is not None:
-        if requested < 1:
-            raise InvarianceError(f"--threads must be >= 1, got {requested}")
-        return requested
-    return int(os.environ.get("INVARIANCE_THREADS", "0")) or 1
 
 
 def select_indices(indices: str | None, random: int | None, seed: int) -> np.ndarray:
@@ -252,66 +223,6 @@ def _check_npz_target(path: Path) -> None:
             raise InvarianceError(f"{path}: {parent} is a file, not a folder")
     if path.is_dir():
         raise InvarianceError(f"{path}: is a folder, not an .npz file")
-
-
-def write_suggestions_collection(
-    path: Path, suggestions: Sequence[Any], test_indices: np.ndarray, norm: str, eps: float | None
-) -> Path:
-    """:func:`core.geninv.store.add_suggestions` into the collection at ``path`` (created if missing)."""
-    from core.geninv.store import add_suggestions, open_output_collection
-
-    collection, _ = open_output_collection(path)
-    with collection:
-        add_suggestions(collection, suggestions, test_indices, norm, eps)
-    return path
-
-
-def write_suggestions_npz(
-    path: Path,
-    suggestions: Sequence[Any],
-    test_indices: np.ndarray,
-    originals_u8: np.ndarray,
-    norm: str,
-    eps: float | None,
-) -> Path:
-    """Write the best suggestion per example as ``.npz`` (atomically) and return the path.
-
-    Arrays: images, originals (N, 28, 28) uint8; source_indices (test indices), labels, target_labels,
-    train_indices (N,) int64; l0, l1, l2, linf, l0_binary (N,) float64; scores (= raw judge scores), p_human,
-    seconds (N,) float64;
-    convincing (N,) bool; transforms (N, 6) float32 (angle, scale_x, scale_y, shear, shift_x, shift_y);
-    format_version, norm, eps (NaN when none) as 0-d arrays. Loads with ``allow_pickle=False``.
-    """
-    from core.geninv import DISTORTION_KEYS
-    from core.geninv.transforms import PARAM_NAMES
-
-    path = path if path.suffix == ".npz" else path.with_suffix(path.suffix + ".npz")
-    arrays: dict[str, np.ndarray] = {
-        "format_version": np.array(NPZ_FORMAT_VERSION),
-        "norm": np.array(norm),
-        "eps": np.array(math.nan if eps is None else float(eps)),
-        "images": np.stack([s.image_u8() for s in suggestions]).astype(np.uint8),
-        "originals": np.asarray(originals_u8, dtype=np.uint8),
-        "source_indices": np.asarray(test_indices, dtype=np.int64),
-        "labels": np.array([s.label for s in suggestions], dtype=np.int64),
-        "target_labels": np.array([s.target_label for s in suggestions], dtype=np.int64),
-        "train_indices": np.array([s.train_index for s in suggestions], dtype=np.int64),
-        "scores": np.array([s.raw_score for s in suggestions], dtype=np.float64),
-        "p_human": np.array([s.p_human for s in suggestions], dtype=np.float64),
-        "seconds": np.array([s.seconds for s in suggestions], dtype=np.float64),
-        "convincing": np.array([s.convincing for s in suggestions], dtype=bool),
-        "transforms": np.array(
-            [[getattr(s.transform, name) for name in PARAM_NAMES] for s in suggestions], dtype=np.float32
-        ),
-    }
-    for key in DISTORTION_KEYS:
-        arrays[key] = np.array([s.distortion[key] for s in suggestions], dtype=np.float64)
-    try:
-        with atomic_output(path) as temporary, open(temporary, "wb") as handle:
-            np.savez(handle, **arrays)  # type: ignore[arg-type]
-    except OSError as error:
-        raise InvarianceError(f"{path}: cannot write suggestions ({error})") from None
-    return path
 
 
 def _train_scorer(args: argparse.Namespace, device: Any) -> int:

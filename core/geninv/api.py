@@ -42,6 +42,7 @@ from core.geninv.refine import FRAGMENT_COST, PIXEL_COST, fragment_pixels, refin
 from core.geninv.scorer import Scorer
 from core.geninv.search import find_matches
 from core.geninv.transforms import TransformParams
+from core.images import to_uint8
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,7 @@ class Suggestion:
 
     def image_u8(self) -> np.ndarray:
         """The image as uint8 (28, 28)."""
-        return np.rint(self.image * 255.0).astype(np.uint8)
+        return to_uint8(self.image)
 
 
 def suggest(
@@ -240,7 +241,7 @@ def _run_batch(
     step: Callable[[], None] | None = None,
 ) -> list[list[Suggestion]]:
     device = bank.device
-    snapped = np.rint(queries_np.astype(np.float64) * 255.0) / 255.0
+    snapped = to_uint8(queries_np) / 255.0
     queries = torch.from_numpy(snapped.astype(np.float32)).to(device)
     label_t = torch.from_numpy(labels).to(device)
     if search.shapes:
@@ -313,7 +314,7 @@ def _round_within_budget(
     """Round to uint8 within the budget and re-check it."""
     edited_np = edited.detach().cpu().numpy().astype(np.float64)
     if eps is None:
-        return np.clip(np.rint(edited_np * 255.0), 0, 255).astype(np.uint8)
+        return to_uint8(edited_np)
     budget = search.budget_after_snapping(eps, slack)
     image_u8 = quantize(original, edited_np, search.name, budget)
     if not within_budget(original, image_u8 / 255.0, search.name, budget):
@@ -333,7 +334,7 @@ def _judged(
     """Judge the final uint8 images of one query; keep those that change something and reach their target."""
     if not finished:
         return []
-    original_u8 = np.rint(original * 255.0).astype(np.uint8)
+    original_u8 = to_uint8(original)
     stack = torch.from_numpy(np.stack([entry.image_u8 for entry in finished]).astype(np.float32) / 255.0)
     probs = judge.probs(stack).cpu()
     debris = fragment_pixels(stack).tolist()

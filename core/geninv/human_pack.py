@@ -31,6 +31,7 @@ from core.files import atomic_write_bytes, atomic_write_text
 from core.geninv.bank import CandidateBank
 from core.geninv.judge import Judge
 from core.geninv.norms import SEARCHES
+from core.images import to_uint8
 
 log = logging.getLogger(__name__)
 
@@ -117,10 +118,11 @@ def build_human_pack(
 
     ``bank``/``judge`` default to the full candidate bank and the trained judge (tests pass small ones).
     """
+    from core.collection import Collection
     from core.data import load_mnist, to_float
     from core.device import resolve_device
     from core.geninv import default_bank, load_judge, suggest_batch
-    from core.geninv.store import add_suggestions, open_output_collection
+    from core.geninv.store import add_suggestions
 
     out = Path(out).expanduser().resolve()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -147,7 +149,7 @@ def build_human_pack(
         )  # fmt: skip
         best = [found[0] if found else None for found in results]
         path = organiser / "collections" / spec.group
-        collection, _ = open_output_collection(path)
+        collection, _ = Collection.open_or_create(path)
         with collection:
             add_suggestions(collection, best, indices, spec.norm, spec.eps)
         collections[spec.group] = path
@@ -246,13 +248,6 @@ def pack_trials(pack: Path, collections: Sequence[Path]) -> list[tuple[str | Non
     ]
 
 
-def _u8(image: np.ndarray) -> np.ndarray:
-    array = np.asarray(image)
-    if array.dtype == np.uint8:
-        return array
-    return np.clip(np.rint(array.astype(np.float64) * 255.0), 0, 255).astype(np.uint8)
-
-
 def write_rater_view(folder: Path, images: Sequence[np.ndarray]) -> None:
     """trial_001.png ... (x10 nearest, no metadata) and answers-template.json; nothing else."""
     from core.collection.png import encode_png
@@ -262,7 +257,7 @@ def write_rater_view(folder: Path, images: Sequence[np.ndarray]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     width = max(3, len(str(len(images))))
     for number, image in enumerate(images, start=1):
-        big = np.repeat(np.repeat(_u8(image), UPSCALE, axis=0), UPSCALE, axis=1)
+        big = np.repeat(np.repeat(to_uint8(image), UPSCALE, axis=0), UPSCALE, axis=1)
         atomic_write_bytes(folder / f"trial_{number:0{width}d}.png", encode_png(np.ascontiguousarray(big)))
     template = {
         "instructions": "For each trial image, write the digit you see (0-9), or N if it shows no digit. "

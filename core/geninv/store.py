@@ -1,23 +1,28 @@
-"""Writing GenInv suggestions into a collection (shared by ``invariance geninv`` and the human packs)."""
+"""Writing GenInv suggestions: into a collection, or into an npz in the layout of ``invariance export``.
+
+Shared by ``invariance geninv``, its benchmark and the human packs. Both outputs hold the same items (one per
+digit with a suggestion), so an npz written here imports back with ``invariance import``.
+"""
 
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
-from core.collection import Collection
+from core.collection import Collection, Item
+from core.collection.export import write_npz
+from core.collection.validation import new_item
+from core.errors import InvarianceError
+from core.files import atomic_output
 from core.geninv.api import Suggestion
 
-
-def open_output_collection(path: Path) -> tuple[Collection, bool]:
-    """Open (write-locked) the collection at ``path``, or create it when missing; -> (collection, created)."""
-    if (path / "manifest.json").exists():
-        return Collection.open(path), False
-    return Collection.create(path, path.name), True
+NPZ_WRITER: Final = "invariance geninv"
+"""The npz's ``written_by``."""
 
 
 def remove_created_collection(path: Path) -> None:
@@ -29,45 +34,82 @@ def set_name(norm: str, eps: float | None) -> str:
     return f"geninv/{norm}" + (f"/eps{eps:g}" if eps is not None else "")
 
 
+def suggestion_fields(suggestion: Suggestion, test_index: int, norm: str, eps: float | None) -> dict[str, Any]:
+    """Keyword arguments of :meth:`Collection.add` for one suggestion made for MNIST test digit ``test_index``.
+
+    The test digit is the original, the suggestion's target the intended label, method ``geninv-<norm>``, set
+    ``geninv/<norm>[/eps]``; ℓ0 suggestions without a budget record their own ℓ0 distance as ε. The training
+    image, transform, p_human, raw judge score, "convincing" flag and ``l0_binary`` (pixels changed by more
+    than 1/2) go into the item's extra fields.
+    """
+    return {
+        "image": suggestion.image_u8(),
+        "source_split": "test",
+        "source_index": int(test_index),
+        "intended_label": suggestion.target_label,
+        "norm": norm,
+        "eps": float(eps) if eps is not None else float(suggestion.distortion["l0"]),
+        "method": f"geninv-{norm}",
+        "set_name": set_name(norm, eps),
+        "extra": {
+            "train_index": suggestion.train_index,
+            "p_human": round(float(suggestion.p_human), 6),
+            "raw_score": round(float(suggestion.raw_score), 6),
+            "convincing": bool(suggestion.convincing),
+            "transform": suggestion.transform.as_dict(),
+            "l0_binary": float(suggestion.distortion["l0_binary"]),
+        },
+    }
+
+
 def add_suggestions(
     collection: Collection,
     suggestions: Sequence[Suggestion | None],
     test_indices: np.ndarray | Sequence[int],
     norm: str,
     eps: float | None,
-) -> list[Any]:
+) -> list[Item]:
     """Add each digit's best suggestion (None = no suggestion within budget, skipped) to an open collection.
 
-    Each item: the test digit as original, the suggestion's target as intended label, method ``geninv-<norm>``,
-    set ``geninv/<norm>[/eps]``; ℓ0 suggestions without a budget record their own ℓ0 distance as ε. The
-    training image, transform, p_human, raw judge score and "convincing" flag go into the item's extra fields.
-    Returns the items added.
+    Each item is described by :func:`suggestion_fields`. Returns the items added.
     """
     added = []
     with collection.batch():
         for index, suggestion in zip(test_indices, suggestions, strict=True):
-            if suggestion is None:
-                continue
-            added.append(
-                collection.add(
-                    suggestion.image_u8(),
-                    source_split="test",
-                    source_index=int(index),
-                    intended_label=suggestion.target_label,
-                    norm=norm,
-                    eps=float(eps) if eps is not None else float(suggestion.distortion["l0"]),
-                    method=f"geninv-{norm}",
-                    set_name=set_name(norm, eps),
-                    extra={
-                        "train_index": suggestion.train_index,
-                        "p_human": round(float(suggestion.p_human), 6),
-                        "raw_score": round(float(suggestion.raw_score), 6),
-                        "convincing": bool(suggestion.convincing),
-                        "transform": suggestion.transform.as_dict(),
-                    },
-                )
-            )
+            if suggestion is not None:
+                added.append(collection.add(**suggestion_fields(suggestion, int(index), norm, eps)))
     return added
 
 
-__all__ = ["add_suggestions", "open_output_collection", "remove_created_collection", "set_name"]
+def write_suggestions_npz(
+    path: Path,
+    suggestions: Sequence[Suggestion | None],
+    test_indices: np.ndarray | Sequence[int],
+    norm: str,
+    eps: float | None,
+) -> list[Item]:
+    """Write each digit's best suggestion (None skipped) to ``path`` as an npz export, atomically.
+
+    The items are those :func:`add_suggestions` would add to a collection, written with
+    :func:`core.collection.export.write_npz` (``labels`` are the original labels); returns them.
+    """
+    items = [
+        new_item(item_id=uuid.uuid4().hex, author="", **suggestion_fields(suggestion, int(index), norm, eps))
+        for index, suggestion in zip(test_indices, suggestions, strict=True)
+        if suggestion is not None
+    ]
+    try:
+        with atomic_output(path) as temporary:
+            write_npz(temporary, items, label="original", written_by=NPZ_WRITER)
+    except OSError as error:
+        raise InvarianceError(f"{path}: cannot write suggestions ({error})") from None
+    return items
+
+
+__all__ = [
+    "add_suggestions",
+    "remove_created_collection",
+    "set_name",
+    "suggestion_fields",
+    "write_suggestions_npz",
+]

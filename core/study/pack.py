@@ -30,6 +30,7 @@ from typing import Final
 import numpy as np
 
 from core.errors import StudyError
+from core.images import to_uint8
 from core.study.answers import PACK_FORMAT_VERSION, PACK_ID_RE, read_json, write_bytes_atomic, write_text_atomic
 from core.study.plan import StudyPlan, find_plan, make_plan, remove_plan_copies, write_plan_copies
 from core.study.session import StudyImages, plan_trials
@@ -56,7 +57,7 @@ def encode_gray_png(image: np.ndarray) -> bytes:
     """PNG bytes of a float32 (28, 28) image in [0, 1] (rounded to uint8 k/255)."""
     from core.collection.png import encode_png
 
-    return encode_png(np.clip(np.rint(np.asarray(image, dtype=np.float64) * 255.0), 0, 255).astype(np.uint8))
+    return encode_png(to_uint8(image))
 
 
 def write_pack(
