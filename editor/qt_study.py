@@ -36,7 +36,7 @@ from editor.workers import TaskThread
 
 log = logging.getLogger(__name__)
 
-DIGIT_KEYS = {getattr(Qt.Key, f"Key_{d}"): d for d in range(10)}
+DIGIT_KEYS = {Qt.Key(Qt.Key.Key_0.value + d): d for d in range(10)}  # Key_0 .. Key_9 are consecutive
 NOT_A_DIGIT_KEYS = (Qt.Key.Key_N, Qt.Key.Key_X)
 
 
