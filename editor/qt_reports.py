@@ -171,9 +171,9 @@ class ReportPanel(QWidget):
         requested = self.models
 
         def work() -> Report:
-            from core.zoo import available_models
+            from core.zoo import available
 
-            models = list(requested) if requested is not None else available_models()
+            models = list(requested) if requested is not None else available()
             items = [item for path in collections for item in load_items(path)]
             return evaluate(
                 items,

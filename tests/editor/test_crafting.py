@@ -58,7 +58,7 @@ def open_window(qtbot, tmp_path: Path, source, *, index: int, eps: float, size=(
 
 
 def need_checkpoints(*names: str) -> None:
-    missing = [name for name in names if name not in zoo.available_models()]
+    missing = [name for name in names if name not in zoo.available()]
     if missing:
         pytest.skip(f"checkpoints missing: {', '.join(missing)}")
 
