@@ -194,13 +194,14 @@ def test_keyboard_shortcuts(window: MainWindow, qtbot) -> None:  # type: ignore[
     qtbot.keyClick(window, Qt.Key.Key_N)
     assert window.state.intended_label == NOT_A_DIGIT
     qtbot.keyClick(window, Qt.Key.Key_E)
-    assert window.state.tool is Tool.ERASER
+    assert window.state.tool is Tool.ERASER and window.tool_panel.buttons[Tool.ERASER].isChecked()
     qtbot.keyClick(window, Qt.Key.Key_B)
-    assert window.state.tool is Tool.BRUSH
+    assert window.state.tool is Tool.BRUSH and window.tool_panel.buttons[Tool.BRUSH].isChecked()
     qtbot.keyClick(window, Qt.Key.Key_BracketRight)
-    assert window.state.brush_size == 2
+    assert window.state.brush_size == 2 and window.tool_panel.size_box.value() == 2
     qtbot.keyClick(window, Qt.Key.Key_V)
-    assert window.state.view_mode == "overlay"
+    assert window.state.view_mode == "overlay" and window.tool_panel.view_box.currentData() == "overlay"
+    assert not window.canvas.original_view.isVisible()  # the canvas follows the state's view mode
     drag(window.canvas, [(2, 2), (2, 6)])
     edited = window.state.edited.copy()
     qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
