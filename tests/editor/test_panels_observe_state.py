@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pytestqt.qtbot import QtBot
+
 from core import budget
 from core.data import load_mnist, to_float
 from editor.qt_budget import BudgetPanel
@@ -17,7 +19,7 @@ def loaded_state() -> EditorState:
     return state
 
 
-def test_budget_panel_recalls_eps_per_norm_and_takes_its_range_from_the_norm(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_budget_panel_recalls_eps_per_norm_and_takes_its_range_from_the_norm(qtbot: QtBot) -> None:
     state = loaded_state()
     panel = BudgetPanel(state)
     qtbot.addWidget(panel)
@@ -39,7 +41,7 @@ def test_budget_panel_recalls_eps_per_norm_and_takes_its_range_from_the_norm(qtb
     assert panel.norm_box.currentData() == "linf" and panel.eps_box.value() == 0.2
 
 
-def test_tool_panel_shows_and_changes_the_states_painting_options(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_tool_panel_shows_and_changes_the_states_painting_options(qtbot: QtBot) -> None:
     state = loaded_state()
     panel = ToolPanel(state)
     qtbot.addWidget(panel)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PyQt6.QtGui import QImage
+from PyQt6.QtWidgets import QApplication
 
 from core.images import to_uint8
 from editor.qt_collection import FRAME, THUMB, thumbnail
@@ -19,7 +20,7 @@ def grey_levels(image: QImage) -> np.ndarray:
 
 
 @pytest.mark.parametrize("size", [28, 56, 84])
-def test_float_and_uint8_images_give_the_same_grey_levels_scaled_without_smoothing(qapp, size: int) -> None:  # type: ignore[no-untyped-def]
+def test_float_and_uint8_give_the_same_grey_levels_scaled_without_smoothing(qapp: QApplication, size: int) -> None:
     rng = np.random.default_rng(0)
     image = rng.random((28, 28), dtype=np.float32)
     image[0, 0], image[0, 1] = -0.2, 1.7  # clipped
@@ -30,7 +31,7 @@ def test_float_and_uint8_images_give_the_same_grey_levels_scaled_without_smoothi
         np.testing.assert_array_equal(grey_levels(pixmap.toImage()), expected)
 
 
-def test_a_collection_thumbnail_frames_the_grey_pixmap(qapp) -> None:  # type: ignore[no-untyped-def]
+def test_a_collection_thumbnail_frames_the_grey_pixmap(qapp: QApplication) -> None:
     pixels = np.arange(784, dtype=np.int64).reshape(28, 28).astype(np.uint8)
     framed = thumbnail(pixels, None).toImage()
     assert framed.width() == framed.height() == THUMB + 2 * FRAME
