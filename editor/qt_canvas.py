@@ -6,10 +6,12 @@ Only the edited view takes strokes. Every stroke event goes to
 :meth:`editor.state.EditorState.extend_stroke`, which projects onto the budget; pixels the budget held back
 flash yellow for half a second.
 
+The canvas keeps no editing state of its own: tool, brush size and value, view mode and zoom level are the
+state's (:class:`editor.state.EditorState`), and the canvas redraws when the state announces a change.
 View modes: ``"side"`` (the large edited view, with the original and the difference smaller beside it) and
 ``"overlay"`` (edited with the difference on top: red = ink added, blue = ink removed). The target guide, when
 the state has one and shows it, is laid over the edited view in translucent cyan. The edited view zooms
-(:meth:`DigitCanvas.zoom`) around the pixel last under the cursor.
+(:meth:`EditorState.zoom`) around the pixel last under the cursor.
 """
 
 from __future__ import annotations
@@ -23,18 +25,17 @@ from PyQt6.QtCore import QEvent, QObject, QPoint, QPointF, QRectF, Qt, QTimer, p
 from PyQt6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPainterPath, QPen
 from PyQt6.QtWidgets import QGraphicsObject, QGraphicsPathItem, QHBoxLayout, QVBoxLayout, QWidget
 
-from editor.state import EditorState
-from editor.tools import Tool, stroke_mask
+from core.images import to_uint8
+from editor.state import ZOOM_LEVELS, EditorState
+from editor.tools import stroke_mask
 
 log = logging.getLogger(__name__)
 
-VIEW_MODES: Final = ("side", "overlay")
 FLASH_MS: Final = 500
 _FLASH_STEP_MS: Final = 100
 FLASH_COLOR: Final = (255, 215, 0)
 GUIDE_COLOR: Final = (0, 200, 255)
 GUIDE_OPACITY: Final = 0.45
-ZOOM_LEVELS: Final = (1.0, 1.5, 2.0, 3.0, 4.0)
 SIZE: Final = 28
 SIDE_VIEW: Final = 88
 """Width of the original and difference views beside the edited one (about 3 screen px per MNIST px)."""
@@ -76,8 +77,7 @@ class PixelImageItem(QGraphicsObject):
 
 def grey_rgb(image: np.ndarray) -> np.ndarray:
     """float (H, W) in [0, 1] -> uint8 (H, W, 3) grey."""
-    grey = np.clip(np.rint(np.asarray(image, dtype=np.float32) * 255.0), 0, 255).astype(np.uint8)
-    return np.repeat(grey[..., None], 3, axis=2)
+    return np.repeat(to_uint8(image)[..., None], 3, axis=2)
 
 
 def blend(rgb: np.ndarray, color: tuple[int, int, int], alpha: np.ndarray) -> np.ndarray:
@@ -142,7 +142,7 @@ def difference_rgba(original: np.ndarray, edited: np.ndarray, alpha_scale: float
         rgba[..., 0] = np.where(delta > 0, 1.0, 0.0)
         rgba[..., 2] = np.where(delta < 0, 1.0, 0.0)
         rgba[..., 3] = np.clip(np.abs(delta) * alpha_scale, 0.0, 0.85) + (np.abs(delta) > 0) * 0.15
-    return (np.clip(rgba, 0.0, 1.0) * 255).astype(np.uint8)
+    return to_uint8(rgba)
 
 
 class DigitCanvas(QWidget):
@@ -159,11 +159,6 @@ class DigitCanvas(QWidget):
     def __init__(self, state: EditorState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
-        self.tool = Tool.BRUSH
-        self.brush_size = 1
-        self.value = 1.0
-        self.view_mode = "side"
-        self.zoom_level = 0  # index into ZOOM_LEVELS
         self._last_cell: tuple[int, int] | None = None
         self._hover_cell = (SIZE // 2, SIZE // 2)
 
@@ -202,33 +197,25 @@ class DigitCanvas(QWidget):
         state.events.image.connect(self.refresh_edit)
         state.events.digit.connect(self.refresh)
         state.events.guide.connect(self._draw_edited)
+        state.events.view.connect(self._show_view_mode)
+        state.events.zoom.connect(self._show_zoom)
+        self._show_view_mode()
         self.refresh()
+        if state.zoom_level:
+            self._show_zoom()
 
-    # ------------------------------------------------------------------------------------------ options
-    def set_tool(self, tool: Tool) -> None:
-        self.tool = tool
-
-    def set_brush_size(self, size: int) -> None:
-        self.brush_size = max(1, int(size))
-
-    def set_value(self, value: float) -> None:
-        self.value = float(np.clip(value, 0.0, 1.0))
-
-    def set_view_mode(self, mode: str) -> None:
+    # --------------------------------------------------------------------------------------------- view
+    def _show_view_mode(self) -> None:
         """``"side"``: three views; ``"overlay"``: the edited view with the difference drawn over it."""
-        if mode not in VIEW_MODES:
-            raise ValueError(f"unknown view mode {mode!r}; choose one of {VIEW_MODES}")
-        self.view_mode = mode
-        side = mode == "side"
+        side = self.state.view_mode == "side"
         self.original_view.setVisible(side)
         self.difference_view.setVisible(side)
         self.edited_view.set_title("Edited — paint here" if side else "Edited + difference overlay — paint here")
         self.refresh_edit()
 
-    def zoom(self, step: int) -> None:
-        """Zoom the edited view in (``step`` > 0) or out by ``step`` levels, around the last hovered pixel."""
-        self.zoom_level = int(np.clip(self.zoom_level + step, 0, len(ZOOM_LEVELS) - 1))
-        half = SIZE / ZOOM_LEVELS[self.zoom_level] / 2
+    def _show_zoom(self) -> None:
+        """Show the state's zoom level on the edited view, centred on the last hovered pixel."""
+        half = SIZE / ZOOM_LEVELS[self.state.zoom_level] / 2
         row, col = self._hover_cell
         x0 = float(np.clip(col + 0.5 - half, 0, SIZE - 2 * half))
         y0 = float(np.clip(row + 0.5 - half, 0, SIZE - 2 * half))
@@ -251,14 +238,14 @@ class DigitCanvas(QWidget):
     def refresh_edit(self) -> None:
         """Redraw the edited view (with the overlay and the flash) and the difference view."""
         original, edited = self.state.original, self.state.edited
-        if self.view_mode == "side":
+        if self.state.view_mode == "side":
             self.difference_view.image_item.set_rgb(difference_rgba(original, edited)[..., :3])
         self._draw_edited()
 
     def _draw_edited(self) -> None:
         original, edited = self.state.original, self.state.edited
         rgb = grey_rgb(edited)
-        if self.view_mode == "overlay":
+        if self.state.view_mode == "overlay":
             overlay = difference_rgba(original, edited, alpha_scale=1.5)
             rgb = blend(rgb, (255, 0, 0), np.where(edited > original, overlay[..., 3] / 255.0, 0.0))
             rgb = blend(rgb, (0, 0, 255), np.where(edited < original, overlay[..., 3] / 255.0, 0.0))
@@ -343,7 +330,7 @@ class DigitCanvas(QWidget):
 
     # --------------------------------------------------------------------------------------- strokes
     def _stroke_started(self, row: int, col: int) -> None:
-        self.state.begin_stroke(self.tool, self.value)
+        self.state.begin_stroke()
         self._last_cell = (row, col)
         self._apply([(row, col)])
 
@@ -359,7 +346,7 @@ class DigitCanvas(QWidget):
         self.state.end_stroke()
 
     def _apply(self, points: list[tuple[int, int]]) -> None:
-        mask = stroke_mask(points, self.brush_size)
+        mask = stroke_mask(points, self.state.brush_size)
         if not mask.any():  # the whole segment lies outside the image
             return
         result = self.state.extend_stroke(mask)

@@ -30,7 +30,7 @@ from PyQt6.QtCore import (
     Qt,
     pyqtSignal,
 )
-from PyQt6.QtGui import QColor, QIcon, QImage, QKeyEvent, QKeySequence, QPainter, QPixmap, QShortcut
+from PyQt6.QtGui import QColor, QIcon, QKeyEvent, QKeySequence, QPainter, QPixmap, QShortcut
 from PyQt6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -45,6 +45,7 @@ from PyQt6.QtWidgets import (
 from core.collection import METHODS, Collection, Item
 from core.errors import InvarianceError
 from core.labels import NOT_A_DIGIT, label_name
+from editor.qt_pixmap import grey_pixmap
 
 THUMB: Final = 56
 """Thumbnail side in pixels (2x the 28-pixel digit, nearest-neighbour)."""
@@ -58,6 +59,8 @@ ANY: Final = "any"
 UNLABELED: Final = "unlabeled"
 
 ModelIndex = QModelIndex | QPersistentModelIndex
+_ROOT: Final = QModelIndex()
+"""The invalid index: a list model's root."""
 
 
 def short_label(label: int | None) -> str:
@@ -100,15 +103,12 @@ def tooltip(item: Item) -> str:
 
 def thumbnail(image: np.ndarray, agree: bool | None) -> QPixmap:
     """A framed, nearest-neighbour scaled pixmap of a uint8 (28, 28) image."""
-    pixels = np.ascontiguousarray(image, dtype=np.uint8)
-    height, width = pixels.shape
-    qimage = QImage(pixels.tobytes(), width, height, width, QImage.Format.Format_Grayscale8).copy()
     side = THUMB + 2 * FRAME
     pixmap = QPixmap(side, side)
     pixmap.fill(AGREE_COLOURS[agree])
     painter = QPainter(pixmap)
     try:
-        painter.drawImage(FRAME, FRAME, qimage.scaled(THUMB, THUMB))
+        painter.drawPixmap(FRAME, FRAME, grey_pixmap(image, THUMB))
     finally:
         painter.end()
     return pixmap
@@ -132,7 +132,7 @@ class CollectionModel(QAbstractListModel):
     def items(self) -> list[Item]:
         return list(self._items)
 
-    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
+    def rowCount(self, parent: ModelIndex = _ROOT) -> int:
         return 0 if parent.isValid() else len(self._items)
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:

@@ -1,7 +1,7 @@
 """Model table: one compact row per chosen model with its prediction on the edit, updated on every change.
 
 Requests are coalesced (a zero-delay timer merges all changes made in one event-loop turn) and run off the
-GUI thread: all fast models in one call on one worker thread, slow models (``ModelInfo.slow``) on a second
+GUI thread: all fast models in one call on one worker thread, slow models (``ZooEntry.slow``) on a second
 worker with a busy indicator. Each worker runs at most one request and keeps only the newest pending one,
 so stale requests are dropped.
 
@@ -36,7 +36,8 @@ from PyQt6.QtWidgets import (
 from core.errors import InvarianceError
 from core.labels import NOT_A_DIGIT
 from core.sensitivity import Flip
-from editor.sources import ModelInfo, ModelSource
+from core.zoo import ZooEntry
+from editor.sources import ModelSource
 from editor.state import EditorState
 from editor.workers import INFERENCE_THREADS, PredictionChannel, PredictionRequest, PredictionResult
 
@@ -100,7 +101,7 @@ def _cell(
 class ModelRow:
     """The cells of one model in the :class:`ModelPanel` grid (prediction, top-3, marks, busy indicator)."""
 
-    def __init__(self, info: ModelInfo, grid: QGridLayout, row: int) -> None:
+    def __init__(self, info: ZooEntry, grid: QGridLayout, row: int) -> None:
         self.info = info
         self.row = row
         threat = f"{info.norm} ε={info.eps:g}" if info.norm is not None and info.eps is not None else "undefended"
@@ -257,7 +258,7 @@ class ModelPanel(QWidget):
         self.device = device
         self.rows: dict[str, ModelRow] = {}
         self.chosen: list[str] = []
-        self._infos: dict[str, ModelInfo] = {}
+        self._infos: dict[str, ZooEntry] = {}
         self._next_id = 0
         self._shown_id: dict[str, int] = {"fast": -1, "slow": -1}
         self._shown: dict[str, PredictionRequest | None] = {"fast": None, "slow": None}
@@ -474,7 +475,7 @@ class ModelPanel(QWidget):
                 job.add(result)
             return
         names = set(result.probabilities) | set(result.errors)
-        lane = "slow" if any(self._infos.get(n, ModelInfo(n)).slow for n in names) else "fast"
+        lane = "slow" if any(n in self._infos and self._infos[n].slow for n in names) else "fast"
         if result.request_id < self._shown_id[lane]:
             return
         self._shown_id[lane] = result.request_id

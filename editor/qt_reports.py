@@ -14,6 +14,7 @@ from pathlib import Path
 import pyqtgraph as pg
 import torch
 from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtGui import QCloseEvent
 from PyQt6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
@@ -117,7 +118,9 @@ class ReportPanel(QWidget):
         self.tables = {name: QTableWidget() for name in ("table1", "table2", "certified", "raters")}
         for table in self.tables.values():
             table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-            table.verticalHeader().setVisible(False)  # type: ignore[union-attr]
+            header = table.verticalHeader()
+            assert header is not None  # a QTableWidget always has one
+            header.setVisible(False)
         self.plots = {panel: pg.PlotWidget() for panel in FIGURE6_PANELS}
         figure = QWidget()
         figure_layout = QHBoxLayout(figure)
@@ -168,9 +171,9 @@ class ReportPanel(QWidget):
         requested = self.models
 
         def work() -> Report:
-            from core.zoo import available_models
+            from core.zoo import available
 
-            models = list(requested) if requested is not None else available_models()
+            models = list(requested) if requested is not None else available()
             items = [item for path in collections for item in load_items(path)]
             return evaluate(
                 items,
@@ -267,7 +270,7 @@ class ReportPanel(QWidget):
             paths = self.export_png(directory)
             self.status_label.setText(f"Wrote {len(paths)} PNG files to {directory}")
 
-    def closeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+    def closeEvent(self, event: QCloseEvent | None) -> None:
         if self._job is not None:
             self._job.wait()
         super().closeEvent(event)

@@ -14,9 +14,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import numpy as np
 from PyQt6.QtCore import Qt, pyqtSignal
-from PyQt6.QtGui import QCloseEvent, QHideEvent, QImage, QKeyEvent, QPixmap
+from PyQt6.QtGui import QCloseEvent, QHideEvent, QKeyEvent
 from PyQt6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -32,22 +31,13 @@ from core.errors import InvarianceError
 from core.labels import NOT_A_DIGIT
 from core.study.session import StudyImages, StudySession, session_state_path
 from core.study.sets import load_items
+from editor.qt_pixmap import grey_pixmap
 from editor.workers import TaskThread
 
 log = logging.getLogger(__name__)
 
-DIGIT_KEYS = {getattr(Qt.Key, f"Key_{d}"): d for d in range(10)}
+DIGIT_KEYS = {Qt.Key(Qt.Key.Key_0.value + d): d for d in range(10)}  # Key_0 .. Key_9 are consecutive
 NOT_A_DIGIT_KEYS = (Qt.Key.Key_N, Qt.Key.Key_X)
-
-
-def gray_pixmap(image: np.ndarray, size: int) -> QPixmap:
-    """A ``size`` x ``size`` pixmap of a float32 (28, 28) image in [0, 1], scaled without smoothing."""
-    pixels = np.ascontiguousarray(np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8))
-    height, width = pixels.shape
-    qimage = QImage(pixels.tobytes(), width, height, width, QImage.Format.Format_Grayscale8).copy()
-    return QPixmap.fromImage(qimage).scaled(
-        size, size, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.FastTransformation
-    )
 
 
 class StudyWidget(QWidget):
@@ -215,7 +205,7 @@ class StudyWidget(QWidget):
         if trial is None:
             self._finish()
             return
-        self.image_label.setPixmap(gray_pixmap(self._images.image(trial.ref), self.image_size))
+        self.image_label.setPixmap(grey_pixmap(self._images.image(trial.ref), self.image_size))
         self.session.show()
 
     def answer(self, label: int) -> None:

@@ -14,7 +14,7 @@ from typing import Protocol
 import numpy as np
 import torch
 from PyQt6.QtCore import QSize, Qt, pyqtSignal
-from PyQt6.QtGui import QIcon, QImage, QPixmap
+from PyQt6.QtGui import QIcon
 from PyQt6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -29,6 +29,7 @@ from PyQt6.QtWidgets import (
 
 from core.errors import BudgetError
 from core.labels import label_name
+from editor.qt_pixmap import grey_pixmap
 from editor.state import EditorState
 from editor.workers import ProgressCallback, TaskThread, reset_bar, show_fraction
 
@@ -91,17 +92,6 @@ def geninv_suggest(
         Proposal(np.asarray(s.image, dtype=np.float32), int(s.target_label), dict(s.distortion), float(s.seconds))
         for s in found
     ]
-
-
-def thumbnail(image: np.ndarray, size: int = THUMBNAIL) -> QPixmap:
-    """A crisp (nearest-neighbour) grey pixmap of float (28, 28) ``image``."""
-    pixels = np.ascontiguousarray(np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8))
-    qimage = QImage(
-        pixels.tobytes(), pixels.shape[1], pixels.shape[0], pixels.shape[1], QImage.Format.Format_Grayscale8
-    )
-    return QPixmap.fromImage(qimage.copy()).scaled(
-        size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation
-    )
 
 
 class SuggestionsPanel(QWidget):
@@ -215,7 +205,7 @@ class SuggestionsPanel(QWidget):
             text = f"→ {label_name(proposal.target_label)}\n" + (
                 f"ℓ0 {distortion.get('l0', float('nan')):.0f} · ℓ∞ {distortion.get('linf', float('nan')):.2f}"
             )
-            item = QListWidgetItem(QIcon(thumbnail(proposal.image)), text)
+            item = QListWidgetItem(QIcon(grey_pixmap(proposal.image, THUMBNAIL)), text)
             item.setData(Qt.ItemDataRole.UserRole, index)
             item.setToolTip(", ".join(f"{k} {v:.3g}" for k, v in distortion.items()))
             self.list.addItem(item)

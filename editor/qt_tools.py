@@ -1,10 +1,14 @@
-"""Tool panel: brush / lighten / darken / eraser, brush size, intensity and the canvas view mode."""
+"""Tool panel: brush / lighten / darken / eraser / toward target, brush size, intensity and the canvas view mode.
+
+The panel shows the :class:`EditorState`'s tool, brush size, value and view mode, and changes them only through
+the state's methods.
+"""
 
 from __future__ import annotations
 
 from typing import Final
 
-from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtCore import QSignalBlocker, Qt
 from PyQt6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -16,7 +20,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from editor.qt_canvas import DigitCanvas
+from editor.state import MAX_BRUSH, EditorState
 from editor.tools import Tool
 
 TOOL_KEYS: Final = {Tool.BRUSH: "B", Tool.LIGHTEN: "L", Tool.DARKEN: "D", Tool.ERASER: "E", Tool.TOWARD: "T"}
@@ -28,17 +32,15 @@ _TOOL_TIPS: Final = {
     Tool.TOWARD: "Toward target: move pixels toward the target guide by the intensity (100 %: all the way)",
 }
 _TOOL_TEXT: Final = {Tool.TOWARD: "Toward"}
-MAX_BRUSH: Final = 9
+_VIEW_TEXT: Final = {"side": "Side by side", "overlay": "Overlay"}
 
 
 class ToolPanel(QWidget):
-    """Controls for a :class:`DigitCanvas`. Signal ``sigChanged()`` after any option changed."""
+    """Controls for the painting options of an :class:`EditorState`."""
 
-    sigChanged = pyqtSignal()
-
-    def __init__(self, canvas: DigitCanvas, parent: QWidget | None = None) -> None:
+    def __init__(self, state: EditorState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.canvas = canvas
+        self.state = state
         self.buttons: dict[Tool, QToolButton] = {}
         self.group = QButtonGroup(self)
         row = QGridLayout()
@@ -57,53 +59,50 @@ class ToolPanel(QWidget):
         self.size_box.setToolTip("Brush size in pixels ([ and ])")
         self.value_slider = QSlider(Qt.Orientation.Horizontal)
         self.value_slider.setRange(0, 100)
-        self.value_slider.setToolTip("Intensity: brush value, or lighten/darken step")
         self.view_box = QComboBox()
-        self.view_box.addItem("Side by side", "side")
-        self.view_box.addItem("Overlay", "overlay")
+        for mode, text in _VIEW_TEXT.items():
+            self.view_box.addItem(text, mode)
         self.view_box.setToolTip("V toggles")
         layout = QFormLayout(self)
         layout.addRow(row)
         layout.addRow("Size", self.size_box)
         layout.addRow("Intensity", self.value_slider)
         layout.addRow("View", self.view_box)
-        self.size_box.valueChanged.connect(self._size_changed)
-        self.value_slider.valueChanged.connect(self._value_changed)
-        self.view_box.currentIndexChanged.connect(self._view_changed)
-        self.sync()
-
-    def sync(self) -> None:
-        """Show the canvas's current options."""
-        self.buttons[self.canvas.tool].setChecked(True)
-        self.size_box.setValue(self.canvas.brush_size)
-        self.value_slider.setValue(round(100 * self.canvas.value))
-        self.view_box.setCurrentIndex(self.view_box.findData(self.canvas.view_mode))
-
-    def set_tool(self, tool: Tool) -> None:
-        self.canvas.set_tool(tool)
-        if not self.buttons[tool].isChecked():
-            self.buttons[tool].setChecked(True)
-        self.sigChanged.emit()
+        self.size_box.valueChanged.connect(state.set_brush_size)
+        self.value_slider.valueChanged.connect(self._value_chosen)
+        self.view_box.currentIndexChanged.connect(self._view_chosen)
+        state.events.tool.connect(self._show_tool)
+        state.events.brush.connect(self._show_brush)
+        state.events.value.connect(self._show_value)
+        state.events.view.connect(self._show_view)
+        for show in (self._show_tool, self._show_brush, self._show_value, self._show_view):
+            show()
 
     def _toggled(self, tool: Tool, checked: bool) -> None:
         if checked:
-            self.set_tool(tool)
+            self.state.set_tool(tool)
 
-    def change_size(self, step: int) -> None:
-        self.size_box.setValue(self.size_box.value() + step)
+    def _value_chosen(self, percent: int) -> None:
+        self.state.set_value(percent / 100.0)
 
-    def toggle_view(self) -> None:
-        self.view_box.setCurrentIndex(1 - self.view_box.currentIndex())
+    def _view_chosen(self) -> None:
+        self.state.set_view_mode(str(self.view_box.currentData()))
 
-    def _size_changed(self, size: int) -> None:
-        self.canvas.set_brush_size(size)
-        self.sigChanged.emit()
+    def _show_tool(self) -> None:
+        button = self.buttons[self.state.tool]
+        with QSignalBlocker(button):
+            button.setChecked(True)
 
-    def _value_changed(self, percent: int) -> None:
-        self.canvas.set_value(percent / 100.0)
+    def _show_brush(self) -> None:
+        with QSignalBlocker(self.size_box):
+            self.size_box.setValue(self.state.brush_size)
+
+    def _show_value(self) -> None:
+        percent = round(100 * self.state.value)
+        with QSignalBlocker(self.value_slider):
+            self.value_slider.setValue(percent)
         self.value_slider.setToolTip(f"Intensity {percent} %: brush value, or lighten/darken step")
-        self.sigChanged.emit()
 
-    def _view_changed(self) -> None:
-        self.canvas.set_view_mode(str(self.view_box.currentData()))
-        self.sigChanged.emit()
+    def _show_view(self) -> None:
+        with QSignalBlocker(self.view_box):
+            self.view_box.setCurrentIndex(self.view_box.findData(self.state.view_mode))

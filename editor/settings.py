@@ -1,7 +1,9 @@
 """Remembered editor settings (QSettings, organisation "InvarianceLab", application "Editor"), typed.
 
 Every getter falls back to a default when the stored value is missing or unreadable, so a damaged settings
-file never stops the editor from starting.
+file never stops the editor from starting. The editing state goes both ways through :class:`EditorState`:
+:meth:`EditorSettings.editing_state` builds one from the stored values, and :meth:`EditorSettings.follow`
+stores each field whenever the state announces a change.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from PyQt6.QtCore import QByteArray, QSettings
 
 from core import budget
 from core.device import DEVICE_CHOICES
-from editor.state import DEFAULT_EPS
+from core.errors import BudgetError
+from editor.state import VIEW_MODES, EditorState
 from editor.tools import Tool
 
 log = logging.getLogger(__name__)
@@ -34,9 +37,12 @@ class EditorSettings:
         return value if isinstance(value, str) else default
 
     def _number(self, key: str, default: float) -> float:
+        value = self.qsettings.value(key, default)
+        if not isinstance(value, (str, int, float)):
+            return default
         try:
-            return float(self.qsettings.value(key, default))  # type: ignore[arg-type]
-        except (TypeError, ValueError):
+            return float(value)
+        except ValueError:
             return default
 
     def _set(self, key: str, value: object) -> None:
@@ -53,8 +59,12 @@ class EditorSettings:
         self._set("budget/norm", value)
 
     def eps(self, norm: str) -> float:
-        value = self._number(f"budget/eps_{norm}", DEFAULT_EPS.get(norm, 0.3))
-        return value if value >= 0 else DEFAULT_EPS.get(norm, 0.3)
+        """The stored ε of ``norm``; its default when missing or not a valid budget (e.g. ℓ0 not whole)."""
+        chosen = budget.get_norm(norm)
+        try:
+            return chosen.validate_eps(self._number(f"budget/eps_{norm}", chosen.eps_default))
+        except BudgetError:
+            return chosen.eps_default
 
     def set_eps(self, norm: str, value: float) -> None:
         self._set(f"budget/eps_{norm}", float(value))
@@ -121,8 +131,8 @@ class EditorSettings:
 
     @property
     def view_mode(self) -> str:
-        mode = self._text("tools/view", "side")
-        return mode if mode in ("side", "overlay") else "side"
+        mode = self._text("tools/view", VIEW_MODES[0])
+        return mode if mode in VIEW_MODES else VIEW_MODES[0]
 
     @view_mode.setter
     def view_mode(self, value: str) -> None:
@@ -156,3 +166,38 @@ class EditorSettings:
 
     def sync(self) -> None:
         self.qsettings.sync()
+
+    # ---------------------------------------------------------------------------------- editing state
+    def editing_state(self) -> EditorState:
+        """A new :class:`EditorState` with the stored norm, ε of every norm, tool, brush size, value and view."""
+        state = EditorState(self.norm, eps_by_norm={name: self.eps(name) for name in budget.NORMS})
+        state.set_tool(self.tool)
+        state.set_brush_size(self.brush_size)
+        state.set_value(self.value)
+        state.set_view_mode(self.view_mode)
+        return state
+
+    def follow(self, state: EditorState) -> None:
+        """Store the norm and ε, tool, brush size, value and view of ``state`` whenever it changes them."""
+
+        def store_budget() -> None:
+            self.norm = state.norm
+            self.set_eps(state.norm, state.eps)
+
+        def store_tool() -> None:
+            self.tool = state.tool
+
+        def store_brush() -> None:
+            self.brush_size = state.brush_size
+
+        def store_value() -> None:
+            self.value = state.value
+
+        def store_view() -> None:
+            self.view_mode = state.view_mode
+
+        state.events.budget.connect(store_budget)
+        state.events.tool.connect(store_tool)
+        state.events.brush.connect(store_brush)
+        state.events.value.connect(store_value)
+        state.events.view.connect(store_view)

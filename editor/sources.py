@@ -1,36 +1,20 @@
 """Where the editor's models come from (no Qt): the zoo, or an injected table of modules (tests, benchmarks).
 
-A model maps (N, 1, 28, 28) float in [0, 1] to logits (N, 10). ``certify`` answers "is the ORIGINAL
-digit certified at ε", i.e. the model provably cannot change its answer within that budget.
+A model maps (N, 1, 28, 28) float in [0, 1] to logits (N, 10). What the editor shows about a model is its
+:class:`core.zoo.ZooEntry`. ``certify`` answers "is the ORIGINAL digit certified at ε", i.e. the model provably
+cannot change its answer within that budget.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol
 
 import torch
 from torch import nn
 
 from core.errors import ModelError
-
-log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What the editor shows about a model (mirrors ``core.zoo.ZooEntry``)."""
-
-    name: str
-    family: str = ""
-    norm: str | None = None
-    eps: float | None = None
-    certified: bool = False
-    slow: bool = False
-    description: str = ""
-    origin: str = "zoo"  # "zoo" (shipped checkpoint) or "user" (a model the user added)
+from core.zoo import ZooEntry
 
 
 class ModelSource(Protocol):
@@ -40,7 +24,7 @@ class ModelSource(Protocol):
         """Names of the models that can be loaded, in display order."""
         ...
 
-    def info(self, name: str) -> ModelInfo: ...
+    def info(self, name: str) -> ZooEntry: ...
 
     def load(self, name: str, device: torch.device) -> nn.Module:
         """The model in eval mode on ``device``; raises :class:`ModelError` when it cannot be loaded."""
@@ -55,27 +39,14 @@ class ZooSource:
     """Models from ``core.zoo`` (checkpoints in ``checkpoints/``), certification from ``core.certify``."""
 
     def available(self) -> list[str]:
-        try:
-            from core import zoo
-        except ImportError as error:
-            log.warning("model zoo unavailable: %s", error)
-            return []
-        return list(zoo.available_models())
-
-    def info(self, name: str) -> ModelInfo:
         from core import zoo
 
-        entry = zoo.entry(name)  # zoo or user model; ModelError when unknown
-        return ModelInfo(
-            name=entry.name,
-            family=entry.family,
-            norm=entry.norm,
-            eps=entry.eps,
-            certified=entry.certified,
-            slow=entry.slow,
-            description=entry.description,
-            origin=entry.origin,
-        )
+        return zoo.available()
+
+    def info(self, name: str) -> ZooEntry:
+        from core import zoo
+
+        return zoo.entry(name)  # zoo or user model; ModelError when unknown
 
     def load(self, name: str, device: torch.device) -> nn.Module:
         from core import zoo
@@ -83,10 +54,8 @@ class ZooSource:
         return zoo.load(name, device=device).eval()
 
     def certify(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float) -> torch.Tensor:
-        try:
-            from core.certify import certified
-        except ImportError as error:
-            raise ModelError(f"certification unavailable (core.certify: {error})") from None
+        from core.certify import certified
+
         return certified(model, x, y, eps)
 
 
@@ -96,18 +65,18 @@ Certifier = Callable[[nn.Module, torch.Tensor, torch.Tensor, float], torch.Tenso
 class StaticSource:
     """A fixed table of in-memory models, for tests and benchmarks.
 
-    ``models`` maps a name to ``(info, module)``; ``certifier`` answers certification queries for models
-    whose info says ``certified`` (default: none are certified).
+    ``models`` maps a name to ``(entry, module)``; ``certifier`` answers certification queries for models
+    whose entry says ``certified`` (default: none are certified).
     """
 
-    def __init__(self, models: dict[str, tuple[ModelInfo, nn.Module]], certifier: Certifier | None = None) -> None:
+    def __init__(self, models: dict[str, tuple[ZooEntry, nn.Module]], certifier: Certifier | None = None) -> None:
         self._models = dict(models)
         self._certifier = certifier
 
     def available(self) -> list[str]:
         return list(self._models)
 
-    def info(self, name: str) -> ModelInfo:
+    def info(self, name: str) -> ZooEntry:
         try:
             return self._models[name][0]
         except KeyError:

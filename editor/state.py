@@ -1,4 +1,7 @@
-"""EditorState: one editing session (original, edited, norm, ε, history) in plain Python — no Qt.
+"""EditorState: one editing session in plain Python — no Qt.
+
+It holds the original, the edit, the norm, ε (and the ε last used with every norm), the intended label, the
+target guide, the history, and how the user paints and looks: tool, brush size, value and view (mode and zoom).
 
 Images are float32 (28, 28) arrays in [0, 1], row-major, white digit on black. The state enforces the
 budget itself: every change to ``edited`` goes through :func:`core.budget.project`, so ``edited`` is always
@@ -12,9 +15,9 @@ a new digit starts a fresh history.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
@@ -28,8 +31,13 @@ log = logging.getLogger(__name__)
 HELD_BACK_TOLERANCE = 1e-6
 """A pixel is "held back" when the projected value differs from the requested one by more than this."""
 
-DEFAULT_EPS = {"l0": 25.0, "l1": 10.0, "l2": 3.0, "linf": 0.3}
-"""Default budget per norm (ℓ0 and ℓ∞ values follow the paper: 25 pixels, 0.3)."""
+VIEW_MODES: Final = ("side", "overlay")
+"""``"side"``: the edited view with the original and the difference beside it; ``"overlay"``: the difference
+drawn over the edited view."""
+ZOOM_LEVELS: Final = (1.0, 1.5, 2.0, 3.0, 4.0)
+"""Magnifications of the edited view; :attr:`EditorState.zoom_level` indexes this tuple."""
+MAX_BRUSH: Final = 9
+"""Largest brush size (pixels) offered."""
 
 
 class Emitter:
@@ -55,10 +63,15 @@ class Events:
 
     digit: Emitter = field(default_factory=Emitter)  # a new original was loaded
     image: Emitter = field(default_factory=Emitter)  # ``edited`` changed
-    budget: Emitter = field(default_factory=Emitter)  # norm or ε changed
+    budget: Emitter = field(default_factory=Emitter)  # norm or ε changed (and with them ``eps_by_norm``)
     label: Emitter = field(default_factory=Emitter)  # intended label changed
     history: Emitter = field(default_factory=Emitter)  # undo/redo availability changed
     guide: Emitter = field(default_factory=Emitter)  # the target guide (image or visibility) changed
+    tool: Emitter = field(default_factory=Emitter)  # ``tool`` changed
+    brush: Emitter = field(default_factory=Emitter)  # ``brush_size`` changed
+    value: Emitter = field(default_factory=Emitter)  # ``value`` changed
+    view: Emitter = field(default_factory=Emitter)  # ``view_mode`` changed
+    zoom: Emitter = field(default_factory=Emitter)  # ``zoom_level`` changed
 
 
 @dataclass(frozen=True)
@@ -89,16 +102,28 @@ class StrokeResult:
 class EditorState:
     """The model of one editing session. See the module docstring for the invariants."""
 
-    def __init__(self, norm: str = "linf", eps: float | None = None) -> None:
-        budget.get_norm(norm)
+    def __init__(
+        self, norm: str = "linf", eps: float | None = None, *, eps_by_norm: Mapping[str, float] | None = None
+    ) -> None:
+        """Start with ``norm`` and ``eps``; ``eps_by_norm`` is the ε to recall when switching to each norm
+        (missing norms: their default). ``eps`` defaults to the one recalled for ``norm``."""
+        chosen = budget.get_norm(norm)
         self.events = Events()
         self.original = np.zeros((28, 28), dtype=np.float32)
         self.edited = self.original.copy()
         self.original_label = NOT_A_DIGIT
         self.source = Source(kind="none")
+        self.eps_by_norm = {name: each.eps_default for name, each in budget.NORMS.items()}
+        for name, remembered in (eps_by_norm or {}).items():
+            self.eps_by_norm[name] = budget.get_norm(name).validate_eps(remembered, where=f"remembered ε ({name})")
         self.norm = norm
-        self.eps = float(DEFAULT_EPS[norm] if eps is None else eps)
-        self._check_eps(self.eps)
+        self.eps = chosen.validate_eps(self.eps_by_norm[norm] if eps is None else eps)
+        self.eps_by_norm[norm] = self.eps
+        self.tool = Tool.BRUSH
+        self.brush_size = 1
+        self.value = 1.0
+        self.view_mode: str = VIEW_MODES[0]
+        self.zoom_level = 0
         self.intended_label: int | None = None
         self.guide: np.ndarray | None = None  # aligned target digit, float (28, 28) in [0, 1], or None
         self.guide_target: int | None = None  # its class
@@ -120,17 +145,17 @@ class EditorState:
     ) -> None:
         """Start a new edit of ``original`` (float (28, 28) in [0, 1]); ``edited`` defaults to the original.
 
-        ``norm``/``eps`` optionally set the budget first; ``edited`` is projected into it. History is cleared.
+        ``norm``/``eps`` optionally set the budget first (``norm`` alone: with the ε last used with it); ``edited``
+        is projected into it. History is cleared.
         """
         original = np.asarray(original, dtype=np.float32)
         if original.shape != (28, 28) or not np.isfinite(original).all():
             raise BudgetError(f"an edit needs a finite (28, 28) image, got shape {original.shape}")
-        if norm is not None:
-            budget.get_norm(norm)
-            self.norm = norm
-        if eps is not None:
-            self._check_eps(eps)
-            self.eps = float(eps)
+        if norm is not None or eps is not None:
+            chosen = budget.get_norm(self.norm if norm is None else norm)
+            self.eps = chosen.validate_eps(self.eps_by_norm[chosen.name] if eps is None else eps)
+            self.norm = chosen.name
+            self.eps_by_norm[self.norm] = self.eps
         self.original = np.clip(original, 0.0, 1.0).copy()
         start = self.original if edited is None else np.asarray(edited, dtype=np.float32)
         self.edited = self._project(start)
@@ -166,11 +191,14 @@ class EditorState:
             self.events.guide.emit()
 
     # ----------------------------------------------------------------------------------------- strokes
-    def begin_stroke(self, tool: Tool, value: float) -> None:
-        """Start a stroke with ``tool`` and ``value`` in [0, 1]; ends any stroke still open."""
+    def begin_stroke(self, tool: Tool | None = None, value: float | None = None) -> None:
+        """Start a stroke with ``tool`` and ``value`` in [0, 1] (default: the state's own); ends any stroke still
+        open."""
         if self._stroke is not None:
             self.end_stroke()
-        self._stroke = (self.edited.copy(), np.zeros((28, 28), dtype=bool), tool, float(value))
+        tool = self.tool if tool is None else tool
+        value = self.value if value is None else float(value)
+        self._stroke = (self.edited.copy(), np.zeros((28, 28), dtype=bool), tool, value)
 
     def extend_stroke(self, mask: np.ndarray) -> StrokeResult:
         """Add the pixels of bool (28, 28) ``mask`` to the open stroke and project the result.
@@ -207,18 +235,27 @@ class EditorState:
     # ------------------------------------------------------------------------------------------ budget
     def set_budget(self, norm: str, eps: float) -> None:
         """Change the norm and ε and re-project the current edit (one undo step)."""
-        budget.get_norm(norm)
-        self._check_eps(eps)
-        if norm == self.norm and float(eps) == self.eps:
+        eps = budget.get_norm(norm).validate_eps(eps)
+        if norm == self.norm and eps == self.eps:
             return
         self.end_stroke()
         self._push_undo(self._snapshot())
-        self.norm, self.eps = norm, float(eps)
+        self.norm, self.eps = norm, eps
+        self.eps_by_norm[norm] = eps
         reprojected = self._project(self.edited)
         self.events.budget.emit()
         if not np.array_equal(reprojected, self.edited):
             self.edited = reprojected
             self.events.image.emit()
+
+    def choose_norm(self, norm: str) -> None:
+        """Switch to ``norm`` with the ε last used with it (its default the first time)."""
+        self.set_budget(norm, self.remembered_eps(norm))
+
+    def remembered_eps(self, norm: str) -> float:
+        """The ε last used with ``norm`` (its default when it was never used)."""
+        budget.get_norm(norm)
+        return self.eps_by_norm[norm]
 
     def used(self) -> float:
         """Distance of the edit from the original in the current norm (ℓ0: pixels changed > 1/510)."""
@@ -239,6 +276,55 @@ class EditorState:
         if label != self.intended_label:
             self.intended_label = label
             self.events.label.emit()
+
+    # ------------------------------------------------------------------------------- tools and view
+    def set_tool(self, tool: Tool) -> None:
+        """The tool of the next stroke."""
+        if tool is not self.tool:
+            self.tool = Tool(tool)
+            self.events.tool.emit()
+
+    def set_brush_size(self, size: int) -> None:
+        """Brush "diameter" in pixels, clamped to 1..:data:`MAX_BRUSH`."""
+        size = min(MAX_BRUSH, max(1, int(size)))
+        if size != self.brush_size:
+            self.brush_size = size
+            self.events.brush.emit()
+
+    def step_brush(self, step: int) -> None:
+        """A ``step`` pixels larger (> 0) or smaller (< 0) brush."""
+        self.set_brush_size(self.brush_size + step)
+
+    def set_value(self, value: float) -> None:
+        """Brush value, or lighten/darken step, clipped to [0, 1]."""
+        value = float(np.clip(value, 0.0, 1.0))
+        if value != self.value:
+            self.value = value
+            self.events.value.emit()
+
+    def set_view_mode(self, mode: str) -> None:
+        """One of :data:`VIEW_MODES`; raises ValueError for another."""
+        if mode not in VIEW_MODES:
+            raise ValueError(f"unknown view mode {mode!r}; choose one of {VIEW_MODES}")
+        if mode != self.view_mode:
+            self.view_mode = mode
+            self.events.view.emit()
+
+    def toggle_view(self) -> None:
+        """Side by side <-> overlay."""
+        self.set_view_mode(VIEW_MODES[1 - VIEW_MODES.index(self.view_mode)])
+
+    def zoom(self, step: int) -> None:
+        """Zoom the edited view in (``step`` > 0) or out by ``step`` levels of :data:`ZOOM_LEVELS` (clamped).
+
+        Emits ``zoom`` even when the level stays, so the view re-centres on the pixel under the cursor.
+        """
+        self.zoom_level = min(len(ZOOM_LEVELS) - 1, max(0, self.zoom_level + int(step)))
+        self.events.zoom.emit()
+
+    @property
+    def magnification(self) -> float:
+        return ZOOM_LEVELS[self.zoom_level]
 
     # ----------------------------------------------------------------------------------------- history
     def can_undo(self) -> bool:
@@ -290,13 +376,9 @@ class EditorState:
     def _restore(self, snapshot: _Snapshot) -> None:
         budget_changed = (snapshot.norm, snapshot.eps) != (self.norm, self.eps)
         self.norm, self.eps = snapshot.norm, snapshot.eps
+        self.eps_by_norm[self.norm] = self.eps
         self.edited = snapshot.edited.copy()
         if budget_changed:
             self.events.budget.emit()
         self.events.image.emit()
         self.events.history.emit()
-
-    @staticmethod
-    def _check_eps(eps: float) -> None:
-        if not np.isfinite(eps) or eps < 0:
-            raise BudgetError(f"eps must be a finite number >= 0, got {eps}")

@@ -13,9 +13,10 @@ from torch import nn
 
 from core.data import load_mnist
 from core.errors import ModelError
+from core.zoo import ZooEntry
 from editor.qt_canvas import DigitCanvas
 from editor.settings import EditorSettings
-from editor.sources import ModelInfo, StaticSource
+from editor.sources import StaticSource
 
 
 def digits(count: int = 10) -> tuple[np.ndarray, np.ndarray]:
@@ -34,6 +35,22 @@ def linear_model(seed: int) -> nn.Sequential:
     return nn.Sequential(nn.Flatten(), layer).eval()
 
 
+def stand_in_entry(
+    name: str,
+    family: str = "test",
+    norm: str | None = None,
+    eps: float | None = None,
+    *,
+    certified: bool = False,
+    slow: bool = False,
+    description: str = "",
+) -> ZooEntry:
+    """What the editor shows about a stand-in model: a zoo entry with no architecture or recipe of its own."""
+    return ZooEntry(
+        name, family, description, "stand-in", "stand-in", norm=norm, eps=eps, certified=certified, slow=slow
+    )
+
+
 class BrokenSource(StaticSource):
     """A StaticSource in which the model called "broken" fails to load like a corrupt checkpoint."""
 
@@ -47,16 +64,16 @@ def stand_in_source(*, slow: bool = False, certified: bool = False, broken: bool
     """Two fast linear models, optionally a slow one, a certified one (real IBP) and one that fails to load."""
     from core.certify import certified as ibp_certified
 
-    models: dict[str, tuple[ModelInfo, nn.Module]] = {
-        "tiny-a": (ModelInfo("tiny-a", "test", description="stand-in A"), linear_model(1)),
-        "tiny-b": (ModelInfo("tiny-b", "test", "linf", 0.3, description="stand-in B"), linear_model(2)),
+    models: dict[str, tuple[ZooEntry, nn.Module]] = {
+        "tiny-a": (stand_in_entry("tiny-a", "test", description="stand-in A"), linear_model(1)),
+        "tiny-b": (stand_in_entry("tiny-b", "test", "linf", 0.3, description="stand-in B"), linear_model(2)),
     }
     if slow:
-        models["tiny-slow"] = (ModelInfo("tiny-slow", "test", slow=True), linear_model(3))
+        models["tiny-slow"] = (stand_in_entry("tiny-slow", "test", slow=True), linear_model(3))
     if certified:
-        models["tiny-cert"] = (ModelInfo("tiny-cert", "test", "linf", 0.1, certified=True), linear_model(4))
+        models["tiny-cert"] = (stand_in_entry("tiny-cert", "test", "linf", 0.1, certified=True), linear_model(4))
     if broken:
-        models["broken"] = (ModelInfo("broken", "test"), linear_model(5))
+        models["broken"] = (stand_in_entry("broken", "test"), linear_model(5))
     return BrokenSource(models, certifier=ibp_certified)
 
 

@@ -14,9 +14,10 @@ from PyQt6.QtCore import Qt
 from core import budget
 from core.certify import certified
 from core.labels import NOT_A_DIGIT
-from editor.app import MainWindow, capture_when_ready
 from editor.qt_suggestions import Proposal
+from editor.screenshot import capture_when_ready
 from editor.tools import Tool
+from editor.window import MainWindow
 from editor.workers import ProgressCallback, TaskThread
 from tests.fixtures_editor import digits, drag, isolated_settings, linear_model, probabilities, stand_in_source
 
@@ -82,9 +83,9 @@ def changed_cells(window: MainWindow) -> set[tuple[int, int]]:
 
 
 def test_drag_changes_exactly_the_pixels_under_the_path(window: MainWindow) -> None:
-    window.canvas.set_tool(Tool.BRUSH)
-    window.canvas.set_value(1.0)
-    window.canvas.set_brush_size(1)
+    window.state.set_tool(Tool.BRUSH)
+    window.state.set_value(1.0)
+    window.state.set_brush_size(1)
     drag(window.canvas, [(2, 3), (2, 5), (2, 8)])  # row 2 of digit 0 is empty
     assert changed_cells(window) == {(2, col) for col in range(3, 9)}
     assert np.all(window.state.edited[2, 3:9] == 1.0)
@@ -95,7 +96,7 @@ def test_drag_changes_exactly_the_pixels_under_the_path(window: MainWindow) -> N
     expected = {(10, 2), (11, 3), (12, 4), (13, 5), (14, 6)}
     assert {cell for cell in changed_cells(window)} == {c for c in expected if window.state.original[c] != 1.0}
     window.state.undo()
-    window.canvas.set_brush_size(2)  # a plus-shaped footprint along the path
+    window.state.set_brush_size(2)  # a plus-shaped footprint along the path
     drag(window.canvas, [(2, 3), (2, 8)])
     expected = {(2, c) for c in range(2, 10)} | {(1, c) for c in range(3, 9)} | {(3, c) for c in range(3, 9)}
     assert changed_cells(window) == expected
@@ -109,7 +110,7 @@ def test_a_stroke_beyond_the_budget_stays_within_eps_after_every_event(
     eps: float,  # type: ignore[no-untyped-def]
 ) -> None:
     window.state.set_budget(norm, eps)
-    window.canvas.set_brush_size(2)
+    window.state.set_brush_size(2)
     state = window.state
     distances: list[float] = []
 
@@ -193,13 +194,14 @@ def test_keyboard_shortcuts(window: MainWindow, qtbot) -> None:  # type: ignore[
     qtbot.keyClick(window, Qt.Key.Key_N)
     assert window.state.intended_label == NOT_A_DIGIT
     qtbot.keyClick(window, Qt.Key.Key_E)
-    assert window.canvas.tool is Tool.ERASER
+    assert window.state.tool is Tool.ERASER and window.tool_panel.buttons[Tool.ERASER].isChecked()
     qtbot.keyClick(window, Qt.Key.Key_B)
-    assert window.canvas.tool is Tool.BRUSH
+    assert window.state.tool is Tool.BRUSH and window.tool_panel.buttons[Tool.BRUSH].isChecked()
     qtbot.keyClick(window, Qt.Key.Key_BracketRight)
-    assert window.canvas.brush_size == 2
+    assert window.state.brush_size == 2 and window.tool_panel.size_box.value() == 2
     qtbot.keyClick(window, Qt.Key.Key_V)
-    assert window.canvas.view_mode == "overlay"
+    assert window.state.view_mode == "overlay" and window.tool_panel.view_box.currentData() == "overlay"
+    assert not window.canvas.original_view.isVisible()  # the canvas follows the state's view mode
     drag(window.canvas, [(2, 2), (2, 6)])
     edited = window.state.edited.copy()
     qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
@@ -224,7 +226,7 @@ def test_hover_shows_original_and_current_values(window: MainWindow) -> None:
 
 def test_save_records_the_rounded_edit_and_predictions(window: MainWindow, qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     window.state.set_budget("linf", 0.3)
-    window.canvas.set_value(0.77)  # not on the uint8 grid: the save rounds it within the budget
+    window.state.set_value(0.77)  # not on the uint8 grid: the save rounds it within the budget
     drag(window.canvas, [(4, 4), (4, 20)])
     window.save_edit()
     assert "intended label" in window.last_error  # refuses without an intended label
@@ -332,8 +334,6 @@ def test_device_chooser_reports_an_unavailable_device(window: MainWindow) -> Non
 
 
 def test_a_saved_item_reopens_as_an_edit(window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
-    if window.collection_panel is None:
-        pytest.skip("editor.qt_collection is not installed")
     window.state.set_budget("l0", 10)
     drag(window.canvas, [(2, 2), (2, 8)])
     window.set_intended(NOT_A_DIGIT)
@@ -342,8 +342,9 @@ def test_a_saved_item_reopens_as_an_edit(window: MainWindow, qtbot) -> None:  # 
     saved = window.state.edited.copy()
     window.browser.choose(4)
     assert not np.array_equal(window.state.edited, saved)
-    item = window.saver.collection.items[-1]  # type: ignore[union-attr]
-    window.collection_panel.sigOpenItem.emit(item)  # type: ignore[attr-defined]
+    assert window.saver is not None
+    item = window.saver.collection.items[-1]
+    window.collection_panel.sigOpenItem.emit(item)
     np.testing.assert_allclose(window.state.edited, saved, atol=0.5 / 255)
     assert (window.state.norm, window.state.eps, window.state.intended_label) == ("l0", 10.0, NOT_A_DIGIT)
     assert window.state.source.kind == "collection" and window.state.source.index == 0

@@ -150,13 +150,15 @@ def test_inference_engine_stacks_models_and_matches_separate_forwards() -> None:
     """Same-architecture models run as one stacked pass give each model's own softmax; a missing one is an error."""
     import torch
 
+    from core.zoo import ZooEntry
     from core.zoo.architectures import build
-    from editor.sources import ModelInfo, StaticSource
+    from editor.sources import StaticSource
     from editor.workers import InferenceEngine, PredictionRequest
 
     torch.manual_seed(0)
     modules = {"a": build("cnn-s2-large"), "b": build("cnn-s2-large"), "c": build("cnn-s2-small")}
-    source = StaticSource({name: (ModelInfo(name), module) for name, module in modules.items()})
+    entries = {name: ZooEntry(name, "test", "", "stand-in", "stand-in") for name in modules}
+    source = StaticSource({name: (entries[name], module) for name, module in modules.items()})
     engine = InferenceEngine(source, torch.device("cpu"))
     assert engine.load(("a", "b", "c")) == {}
     image = np.random.default_rng(0).random((28, 28), dtype=np.float32)

@@ -23,11 +23,11 @@ from core.collection import Collection
 from core.data import load_mnist, to_float
 from core.geninv.bank import default_bank
 from core.geninv.guide import aligned_target
-from editor.app import MainWindow
 from editor.qt_guide import GuideImage
-from editor.sources import ModelInfo, StaticSource, ZooSource
+from editor.sources import StaticSource, ZooSource
 from editor.tools import Tool
-from tests.fixtures_editor import drag, isolated_settings, linear_model
+from editor.window import MainWindow
+from tests.fixtures_editor import drag, isolated_settings, linear_model, stand_in_entry
 
 CPU = torch.device("cpu")
 GUIDE_POOL = 10_000
@@ -58,7 +58,7 @@ def open_window(qtbot, tmp_path: Path, source, *, index: int, eps: float, size=(
 
 
 def need_checkpoints(*names: str) -> None:
-    missing = [name for name in names if name not in zoo.available_models()]
+    missing = [name for name in names if name not in zoo.available()]
     if missing:
         pytest.skip(f"checkpoints missing: {', '.join(missing)}")
 
@@ -69,7 +69,7 @@ def sixteen_models(qtbot, tmp_path: Path) -> Iterator[MainWindow]:  # type: igno
     table = {}
     for k in range(16):
         name = f"model-{k:02d}-{'linf' if k % 2 else 'plain'}"
-        info = ModelInfo(name, "test", "linf" if k % 2 else None, 0.3 if k % 2 else None, certified=k % 4 == 1)
+        info = stand_in_entry(name, "test", "linf" if k % 2 else None, 0.3 if k % 2 else None, certified=k % 4 == 1)
         table[name] = (info, linear_model(k))
     window = open_window(qtbot, tmp_path, StaticSource(table, certifier=certified), index=0, eps=0.3)
     yield window
@@ -133,9 +133,9 @@ def test_zoom_and_brush_keys(sixteen_models: MainWindow, qtbot) -> None:  # type
     qtbot.keyClick(window, Qt.Key.Key_BracketRight)
     qtbot.keyClick(window, Qt.Key.Key_BracketRight)
     qtbot.keyClick(window, Qt.Key.Key_BracketLeft)
-    assert window.canvas.brush_size == 2
+    assert window.state.brush_size == 2
     qtbot.keyClick(window, Qt.Key.Key_T)
-    assert window.canvas.tool is Tool.TOWARD
+    assert window.state.tool is Tool.TOWARD
 
 
 # ------------------------------------------------------------------------------------------------- guide
@@ -149,9 +149,9 @@ def test_the_guide_brush_alone_makes_an_invariance_edit_the_undefended_model_fol
         window.set_intended(target)  # the intended label is the guide's target
         qtbot.waitUntil(lambda: window.state.guide is not None, timeout=60_000)
         assert window.state.guide_target == target
-        window.canvas.set_tool(Tool.TOWARD)
-        window.canvas.set_brush_size(3)
-        window.canvas.set_value(1.0)
+        window.state.set_tool(Tool.TOWARD)
+        window.state.set_brush_size(3)
+        window.state.set_value(1.0)
         original = window.state.original
 
         def within_budget() -> None:
@@ -173,7 +173,7 @@ def test_the_guide_brush_alone_makes_an_invariance_edit_the_undefended_model_fol
 
 
 def test_the_guide_overlay_toggles_and_clears_without_a_target(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    source = StaticSource({"tiny": (ModelInfo("tiny", "test"), linear_model(1))})
+    source = StaticSource({"tiny": (stand_in_entry("tiny"), linear_model(1))})
     window = open_window(qtbot, tmp_path, source, index=0, eps=0.3)
     try:
         plain = window.canvas.paint_item.pixels.copy()
@@ -234,7 +234,7 @@ class GatedModel(nn.Module):
 def test_the_sensitivity_check_can_be_cancelled_and_refuses_l0(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     gate = threading.Event()
     gate.set()
-    source = StaticSource({f"m{k}": (ModelInfo(f"m{k}", "test"), GatedModel(k, gate)) for k in range(3)})
+    source = StaticSource({f"m{k}": (stand_in_entry(f"m{k}"), GatedModel(k, gate)) for k in range(3)})
     window = open_window(qtbot, tmp_path, source, index=0, eps=0.3)
     try:
         gate.clear()  # the first attacked model now waits
@@ -274,7 +274,7 @@ def make_collection(path: Path, count: int) -> list[str]:
 
 def test_page_keys_move_through_the_collection(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     ids = make_collection(tmp_path / "c", 3)
-    source = StaticSource({"tiny": (ModelInfo("tiny", "test"), linear_model(1))})
+    source = StaticSource({"tiny": (stand_in_entry("tiny"), linear_model(1))})
     window = open_window(qtbot, tmp_path, source, index=0, eps=0.3, collection=tmp_path / "c")
     try:
         assert window.open_item(None) and window.state.source.detail == ids[0]
