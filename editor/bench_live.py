@@ -1,4 +1,7 @@
-"""``invariance bench live``: latency of the editor's live loop, stroke -> projection -> every model's bars.
+"""The editor's live-loop benchmark: latency of stroke -> projection -> every model's bars.
+
+Run as ``invariance bench live [options]`` (which starts ``python -m editor.bench_live`` in its own process, so
+core never imports the editor) or ``invariance-editor --bench-live [options]``.
 
 Runs the real Qt pipeline (offscreen when there is no display): the editor's main window with N feed-forward
 zoo models, real mouse events on the canvas, the budget projection in :class:`editor.state.EditorState`, the
@@ -10,8 +13,6 @@ The window is 1280×800, the smallest screen the editor is laid out for.
 Models: the feed-forward zoo checkpoints that exist (slow models such as ABS are excluded); when fewer than N
 exist, copies of the available ones fill the list; when none exist, untrained networks of the registry's
 architectures are used (same compute, so the same timings). The output says which.
-
-This module imports Qt only inside the command handler, so ``import core`` stays Qt-free.
 """
 
 from __future__ import annotations
@@ -21,17 +22,31 @@ import copy
 import json
 import logging
 import os
-import platform
 import statistics
+import sys
+import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
+from PyQt6.QtCore import QCoreApplication, QEvent, QEventLoop, QPointF, QSettings, Qt, QTimer
+from PyQt6.QtGui import QMouseEvent
+from PyQt6.QtWidgets import QApplication
 from torch import nn
 
-from core.device import configure_threads, resolve_device
+from core import zoo
+from core.certify import certified
+from core.data import load_mnist
+from core.device import configure_threads, describe_machine, resolve_device
+from core.errors import InvarianceError
+from core.zoo.architectures import build
+from editor.app import MainWindow, configure_runtime
+from editor.qt_canvas import DigitCanvas
+from editor.settings import EditorSettings
+from editor.sources import ModelInfo, StaticSource
+from editor.tools import Tool
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +63,10 @@ def process_age() -> float:
         return float("nan")
 
 
-def register_bench(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add the ``live`` benchmark to the ``invariance bench`` sub-commands."""
-    parser = subparsers.add_parser("live", help="editor latency: stroke -> projection -> model bars (Qt, offscreen)")
+def build_parser(prog: str = "invariance bench live") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog, description="editor latency: stroke -> projection -> model bars (Qt, offscreen)", allow_abbrev=False
+    )
     parser.add_argument("--models", type=int, default=8, help="number of feed-forward models (default 8)")
     parser.add_argument("--model-names", help="comma-separated zoo or user models to use instead of --models")
     parser.add_argument("--strokes", type=int, default=200, help="stroke events to time (default 200)")
@@ -64,38 +80,21 @@ def register_bench(subparsers: argparse._SubParsersAction) -> None:  # type: ign
     parser.add_argument("--device", default="cpu", help="auto, cpu or cuda (default cpu)")
     parser.add_argument("--index", type=int, default=0, help="MNIST test digit to paint on")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
-    parser.set_defaults(handler=run_live)
+    return parser
 
 
-def machine_info(device: torch.device) -> dict[str, Any]:
-    """CPU model, usable cores, torch threads and version, device."""
-    cpu = platform.processor() or "unknown CPU"
+def main(argv: Sequence[str] | None = None, prog: str = "invariance bench live") -> int:
+    """Parse ``argv`` (default: the command line), run the benchmark, print its figures; the exit code."""
+    args = build_parser(prog).parse_args(argv)
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    info: dict[str, Any] = {
-        "cpu": cpu,
-        "usable_cores": len(os.sched_getaffinity(0)),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "device": str(device),
-        "qt_platform": os.environ.get("QT_QPA_PLATFORM", "default"),
-    }
-    if device.type == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(device)
-    return info
+        return run_live(args)
+    except InvarianceError as error:
+        print(f"{prog.split()[0]}: error: {error}", file=sys.stderr)
+        return 1
 
 
 def bench_models(count: int, names: str | None = None) -> tuple[dict[str, tuple[Any, nn.Module]], str]:
     """``count`` feed-forward models as a StaticSource table, and a sentence saying where they came from."""
-    from core import zoo
-    from core.zoo.architectures import build
-    from editor.sources import ModelInfo
 
     def info_of(name: str, shown: str) -> ModelInfo:
         entry = zoo.entry(name)
@@ -130,24 +129,11 @@ def run_live(args: argparse.Namespace) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     device = resolve_device(args.device)
     started = time.perf_counter()
-
-    from PyQt6.QtCore import QEventLoop, QSettings, QTimer
-    from PyQt6.QtWidgets import QApplication
-
-    from core.certify import certified
-    from core.data import load_mnist
-    from editor.app import MainWindow, configure_runtime
-
     configure_runtime()  # what invariance-editor does at start
     threads = configure_threads(args.threads)
-    from editor.settings import EditorSettings
-    from editor.sources import StaticSource
-
     app = QApplication.instance() or QApplication(["invariance-bench-live"])
     images, labels = load_mnist("test")
     table, origin = bench_models(args.models, args.model_names)
-    import tempfile
-
     with tempfile.TemporaryDirectory() as scratch:
         settings = EditorSettings(QSettings(str(Path(scratch) / "bench.ini"), QSettings.Format.IniFormat))
         settings.norm = args.norm
@@ -199,7 +185,7 @@ def run_live(args: argparse.Namespace) -> int:
         window.close()
 
     figures = {
-        "machine": machine_info(device),
+        "machine": {**describe_machine(device), "qt_platform": os.environ.get("QT_QPA_PLATFORM", "default")},
         "models": list(table),
         "model_origin": origin,
         "norm": args.norm,
@@ -227,12 +213,10 @@ def run_live(args: argparse.Namespace) -> int:
     return 0
 
 
-def _time_strokes(window, app, args: argparse.Namespace, wait_current):  # type: ignore[no-untyped-def]
+def _time_strokes(
+    window: MainWindow, app: QCoreApplication, args: argparse.Namespace, wait_current: Callable[..., bool]
+) -> tuple[list[float], list[float], list[float], list[float], int]:
     """Drag across rows, timing each mouse-move event until the panel has shown predictions for the edit."""
-    from PyQt6.QtCore import QEvent
-
-    from editor.tools import Tool
-
     canvas, state, panel = window.canvas, window.state, window.model_panel
     canvas.set_value(1.0)
     canvas.set_brush_size(args.brush)
@@ -283,11 +267,7 @@ def _time_strokes(window, app, args: argparse.Namespace, wait_current):  # type:
     return latencies, projections, inference, cpu, (min(certificates) if certificates else 0)
 
 
-def _send(canvas, kind, cell: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
-    from PyQt6.QtCore import QPointF, Qt
-    from PyQt6.QtGui import QMouseEvent
-    from PyQt6.QtWidgets import QApplication
-
+def _send(canvas: DigitCanvas, kind: QEvent.Type, cell: tuple[int, int]) -> None:
     viewport = canvas.edited_view.viewport()
     point = QPointF(canvas.cell_center(*cell))
     left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
@@ -344,3 +324,7 @@ def _print(figures: dict[str, Any]) -> None:
     )
     target = figures["latency_ms"].get("p95", float("inf"))
     print(f"target p95 <= 16 ms: {'met' if target <= 16 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
