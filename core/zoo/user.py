@@ -1,7 +1,7 @@
 """User models: any MNIST classifier, added with ``invariance models add``, loaded wherever a zoo model is.
 
-Each lives in ``<user folder>/models/<name>/`` (the user folder is ``$INVARIANCE_USER_DIR`` or the platform's
-user data folder ``InvarianceLab``, where the editor also keeps its collections and studies):
+Each lives in ``<user folder>/models/<name>/`` (the user folder is :func:`core.paths.user_data_dir`, where the
+editor also keeps its collections and studies):
 
 - ``card.json``: a model card in the zoo's format, ``origin: "user"``, whose ``source`` says the format, the
   stored file, the factory and the input/output :class:`Convention`;
@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
-import platformdirs
 import torch
 from torch import nn
 
@@ -45,13 +44,11 @@ from core.budget import NORMS
 from core.data import load_mnist, to_float
 from core.errors import ModelError
 from core.files import atomic_write_text, fsync_dir
+from core.paths import user_data_dir
 from core.zoo.cards import CARD_FORMAT_VERSION, ModelCard, card_json, load_state, parse_card, read_verified
 from core.zoo.convention import Convention, ConventionWrapper
 from core.zoo.registry import ZOO, ZooEntry
 
-USER_DIR_ENV: Final = "INVARIANCE_USER_DIR"
-APP_DIR_NAME: Final = "InvarianceLab"
-"""The app's user data folder name (platformdirs), shared with the editor's collections and studies."""
 CARD_NAME: Final = "card.json"
 SLOW_FORWARD_MS: Final = 5.0
 """A model whose forward pass on one image takes longer than this (median, one torch thread) is ``slow``: the
@@ -67,14 +64,8 @@ _TIMING_RUNS: Final = 20
 _IMPORT_LOCK: Final = threading.Lock()
 
 
-def user_dir() -> Path:
-    """``$INVARIANCE_USER_DIR`` or the platform's user data folder for Invariance Lab."""
-    override = os.environ.get(USER_DIR_ENV)
-    return Path(override) if override else platformdirs.user_data_path(APP_DIR_NAME, appauthor=False)
-
-
 def models_dir() -> Path:
-    return user_dir() / "models"
+    return user_data_dir() / "models"
 
 
 def user_names() -> list[str]:
