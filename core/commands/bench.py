@@ -12,9 +12,10 @@ import subprocess
 import sys
 
 from core import bench_geninv
+from core.commands import help_handler
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "bench", help="benchmarks: geninv (suggestion speed, quality), live (editor latency)"
     )
@@ -30,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     live.add_argument("arguments", nargs="*", help="the options of the editor's benchmark (see --help)")
     live.set_defaults(handler=run_live)
-    parser.set_defaults(handler=lambda args: parser.print_help() or 2)
+    parser.set_defaults(handler=help_handler(parser))
 
 
 def run_live(args: argparse.Namespace) -> int:

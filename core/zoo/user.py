@@ -214,7 +214,7 @@ def _factory_function(factory: str) -> Callable[[], Any]:
     function = getattr(module, function_name, None)
     if not callable(function):
         raise ModelError(f"factory {factory}: {module_name} has no function {function_name}")
-    return function  # type: ignore[no-any-return]
+    return function
 
 
 def _state_dict(data: bytes, path: Path) -> dict[str, torch.Tensor]:
