@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
@@ -48,29 +47,6 @@ class GenInvBench:
     machine: dict[str, str | int] = field(default_factory=dict)
 
 
-def machine_description(device: torch.device) -> dict[str, str | int]:
-    """CPU model, usable cores, torch threads and the device (with the GPU name)."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    described = str(device)
-    if device.type == "cuda":
-        described += f" ({torch.cuda.get_device_name(device)})"
-    return {
-        "cpu": cpu,
-        "cores": len(os.sched_getaffinity(0)),
-        "torch_threads": torch.get_num_threads(),
-        "device": described,
-        "load_average_1min": f"{os.getloadavg()[0]:.2f}",
-    }
-
-
 def bench_geninv(
     norm: str = "l0",
     n: int = 20,
@@ -80,10 +56,11 @@ def bench_geninv(
     pool_size: int | None = None,
 ) -> GenInvBench:
     """Time ``suggest_batch`` (k=1) on ``n`` random test digits (seed 0), ``repeats`` times."""
-    from core.data import load_mnist, to_float
-    from core.device import resolve_device
+    from core.data import load_mnist
+    from core.device import describe_machine, resolve_device
     from core.geninv import default_bank, load_scorer, suggest_batch
     from core.geninv.norms import search_for
+    from core.images import to_float
 
     if n < 1 or repeats < 1:
         raise InvarianceError(f"bench geninv needs --n >= 1 and --repeats >= 1, got {n} and {repeats}")
@@ -133,7 +110,11 @@ def bench_geninv(
         mean_l0_binary=float(np.mean([s.distortion["l0_binary"] for s in best])) if is_l0 else None,
         mean_l0=float(np.mean([s.distortion["l0"] for s in best])) if is_l0 else None,
         convincing_fraction=float(np.mean([s.convincing for s in best])) if best else None,
-        machine=machine_description(chosen),
+        machine={
+            **describe_machine(chosen),
+            "cores": len(os.sched_getaffinity(0)),
+            "load_average_1min": f"{os.getloadavg()[0]:.2f}",
+        },
         no_suggestion=n - len(best),
         mean_p_human=float(np.mean([s.p_human for s in best])) if best else None,
     )

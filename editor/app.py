@@ -71,7 +71,12 @@ def _error(message: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments[:1] == ["--bench-live"]:  # the live benchmark, with its own options (see editor.bench_live)
+        from editor import bench_live  # here: it imports this module's window
+
+        return bench_live.main(arguments[1:], prog="invariance-editor --bench-live")
+    args = build_parser().parse_args(arguments)
     if args.item is not None and args.collection is None:
         return _error("--item needs --collection")
     if args.intended is not None and not 0 <= args.intended <= 9:

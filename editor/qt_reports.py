@@ -35,7 +35,6 @@ from core.study.ingest import rater_clean_counts
 from core.study.report import (
     FIGURE6_PANELS,
     CertifyFn,
-    ModelInfo,
     ModelLoader,
     Report,
     evaluate,
@@ -44,6 +43,7 @@ from core.study.report import (
     zoo_loader,
 )
 from core.study.sets import load_items
+from core.zoo.registry import ZooEntry
 from editor.workers import TaskThread
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ class ReportPanel(QWidget):
         device: str | torch.device | None = None,
         loader: ModelLoader = zoo_loader,
         certify: CertifyFn = zoo_certify,
-        infos: Mapping[str, ModelInfo] | None = None,
+        infos: Mapping[str, ZooEntry] | None = None,
         threshold: float = DEFAULT_THRESHOLD,
         parent: QWidget | None = None,
     ) -> None:

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import platformdirs
 
 from core import budget
 from core.collection import Collection
@@ -37,8 +36,8 @@ class EditRecord:
 
 
 def default_collection_path() -> Path:
-    """``<user data dir>/InvarianceLab/collections/my-edits``."""
-    return platformdirs.user_data_path("InvarianceLab", appauthor=False) / "collections" / "my-edits"
+    """``<user data folder>/collections/my-edits`` (see :func:`core.paths.user_data_dir`)."""
+    return user_data_dir() / "collections" / "my-edits"
 
 
 def rounded_edit(original: np.ndarray, edited: np.ndarray, norm: str, eps: float) -> np.ndarray:
@@ -59,10 +58,7 @@ class CollectionSaver:
 
     def __init__(self, path: Path, author: str = "") -> None:
         self.path = Path(path)
-        if self.path.exists() and any(self.path.iterdir()):
-            self.collection = Collection.open(self.path)
-        else:
-            self.collection = Collection.create(self.path, self.path.name, author=author)
+        self.collection, _ = Collection.open_or_create(self.path, author=author)
         self.description = f"collection {self.path} ({len(self.collection)} items)"
 
     def save(self, record: EditRecord) -> str:

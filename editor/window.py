@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Final
 
 import numpy as np
-import platformdirs
 import torch
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QShowEvent
@@ -130,7 +129,7 @@ class MainWindow(QMainWindow):
         self.hover_label = QLabel("")
         self.collection_panel = CollectionPanel()
         shown_collection = self.collection_path or default_collection_path()
-        answers = platformdirs.user_data_path("InvarianceLab", appauthor=False) / "studies"
+        answers = user_data_dir() / "studies"
         self.study_widget = StudyWidget([shown_collection], answers)
         self.report_panel = ReportPanel([shown_collection], device=self.device)
         self.status_bar = QStatusBar()

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from core.data import load_mnist, to_float
+from core.data import load_mnist
 from core.geninv import CandidateBank, Judge, Scorer, load_judge, load_scorer
 from core.geninv.judge import train_judge
 from core.geninv.scorer import clear_cache, train_scorer
+from core.images import to_float
 
 POOL = 300
 

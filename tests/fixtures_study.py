@@ -9,7 +9,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.data import load_mnist, to_float
+from core.data import load_mnist
+from core.images import to_float
 from core.study.sets import StudyItem
 
 

@@ -9,8 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from core.data import load_mnist, to_float
+from core.data import load_mnist
 from core.errors import ModelError
+from core.images import to_float
 from core.recipes.abs import calibrate, class_scores, contrastive_loss, vae_losses
 from core.zoo.abs import CLASSES, PIXELS, ABSClassifier, build_abs
 

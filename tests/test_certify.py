@@ -27,8 +27,9 @@ from core.certify import (
     interval_bounds,
     margin_lower_bounds,
 )
-from core.data import load_mnist, to_float
+from core.data import load_mnist
 from core.errors import ModelError
+from core.images import to_float
 from core.recipes.ibp import ibp_initialise, lr_at, schedule, with_batchnorm
 
 TOL = 1e-4

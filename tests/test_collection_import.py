@@ -11,8 +11,9 @@ from fixtures_collection import PAPER_FILES, write_paper_layout
 from core.budget import distance
 from core.cli import main
 from core.collection import Collection, import_npz, import_paper
-from core.data import load_mnist, to_float
+from core.data import load_mnist
 from core.errors import CollectionError
+from core.images import to_float
 
 
 def leftovers(folder: Path) -> list[str]:

@@ -17,8 +17,9 @@ from core.budget import NORMS, distance
 from core.collection import Collection, Item
 from core.collection.journal import JOURNAL
 from core.collection.manifest import BACKUP, MANIFEST
-from core.data import load_mnist, to_float
+from core.data import load_mnist
 from core.errors import BudgetError, CollectionError
+from core.images import to_float
 from core.labels import NOT_A_DIGIT
 
 

@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core import budget
-from core.data import load_mnist, to_float
+from core.data import load_mnist
 from core.errors import BudgetError
+from core.images import to_float
 from editor.state import EditorState, Source
 from editor.tools import Tool, brush_mask, line_cells, stroke_mask
 

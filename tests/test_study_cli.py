@@ -14,7 +14,8 @@ import torch
 from core.cli import main
 from core.collection import Collection
 from core.collection.png import decode_png
-from core.data import load_mnist, to_float
+from core.data import load_mnist
+from core.images import to_float
 from core.study.answers import PackAnswers, read_any_answers
 from core.study.pack import pack_plan
 from core.zoo import ZOO

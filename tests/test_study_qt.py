@@ -15,8 +15,8 @@ from core.data import load_mnist
 from core.errors import ModelError
 from core.study.answers import read_answers
 from core.study.ingest import ingest
-from core.study.report import ModelInfo
 from core.study.sets import load_items
+from core.zoo.registry import ZooEntry
 from editor.qt_reports import ReportPanel
 from editor.qt_study import StudyWidget
 from tests.fixtures_study import LookupModel, make_collection
@@ -108,7 +108,10 @@ def test_rater_labels_a_mixed_set_and_the_report_reflects_it(qtbot, collection: 
             raise ModelError(f"checkpoint for {name!r} is missing")
         return models[name]
 
-    infos = {"undefended": ModelInfo("undefended"), "linf-pgd-0.1": ModelInfo("linf-pgd-0.1", "linf", 0.1)}
+    infos = {
+        name: ZooEntry(name, "test", "", "cnn-s2-small", "standard", norm=norm, eps=eps)
+        for name, norm, eps in (("undefended", None, None), ("linf-pgd-0.1", "linf", 0.1))
+    }
     panel = ReportPanel([collection], models=["undefended", "linf-pgd-0.1"], device="cpu", loader=loader, infos=infos)
     qtbot.addWidget(panel)
     with qtbot.waitSignal(panel.sigReportReady, timeout=20_000):

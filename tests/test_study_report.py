@@ -15,7 +15,8 @@ from torch import nn
 
 from core.errors import ModelError
 from core.study.plot import figure6_svg
-from core.study.report import Agreement, ModelInfo, Report, evaluate, format_report
+from core.study.report import Agreement, Report, evaluate, format_report
+from core.zoo.registry import ZooEntry
 from tests.fixtures_study import LookupModel, make_item
 
 # Test digits 0..5 have labels 7, 2, 1, 0, 4, 1.
@@ -39,12 +40,18 @@ PREDICTIONS = {
     "l1-slide-5": ({0: 7, 1: 2, 3: 0, 4: 4}, [7, 2, 1, 0, 4, 1]),
     "ibp-0.4": ({0: 7, 1: 2, 3: 6, 4: 4}, [7, 2, 1, 0, 4, 1]),
 }
+
+
+def model_entry(name: str, norm: str | None = None, eps: float | None = None, certified: bool = False) -> ZooEntry:
+    return ZooEntry(name, "test", "", "cnn-s2-small", "standard", norm=norm, eps=eps, certified=certified)
+
+
 INFOS = {
-    "undefended": ModelInfo("undefended"),
-    "linf-pgd-0.1": ModelInfo("linf-pgd-0.1", "linf", 0.1),
-    "l1-slide-5": ModelInfo("l1-slide-5", "l1", 5.0),
-    "ibp-0.4": ModelInfo("ibp-0.4", "linf", 0.4, certified=True),
-    "missing": ModelInfo("missing"),
+    "undefended": model_entry("undefended"),
+    "linf-pgd-0.1": model_entry("linf-pgd-0.1", "linf", 0.1),
+    "l1-slide-5": model_entry("l1-slide-5", "l1", 5.0),
+    "ibp-0.4": model_entry("ibp-0.4", "linf", 0.4, certified=True),
+    "missing": model_entry("missing"),
 }
 # Radius at which IBP would certify each original (the stand-in certifier's answer); items are at ℓ∞ 0.2.
 RADII = {0: 0.5, 1: 0.1, 3: 0.3, 4: 0.15}

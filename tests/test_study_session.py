@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.collection import Collection
-from core.data import load_mnist, to_float
+from core.data import load_mnist
 from core.errors import StudyError
+from core.images import to_float
 from core.study.answers import SESSION_KIND, read_answers, write_answers
 from core.study.ingest import LEDGER, ingest, rater_clean_counts
 from core.study.session import StudyImages, StudySession, plan_trials, session_state_path

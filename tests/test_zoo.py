@@ -14,8 +14,9 @@ from torch import nn
 from core import attacks
 from core.budget import distance
 from core.cli import main
-from core.data import load_mnist, to_float
+from core.data import load_mnist
 from core.errors import BudgetError, ModelError
+from core.images import to_float
 from core.zoo import ZOO, available_models, checkpoint_dir, list_models, load, load_card
 from core.zoo import registry as zoo_registry
 from core.zoo.architectures import build

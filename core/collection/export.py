@@ -40,8 +40,8 @@ from core.collection import png
 from core.collection.fsutil import fsync_dir, fsync_file, publish, remove_tree, staging_dir
 from core.collection.schema import FORMAT_VERSION, LABEL_FIELDS, LABEL_KINDS, SCALAR_FIELDS, Item
 from core.collection.store import Collection
-from core.data import to_float
 from core.errors import CollectionError
+from core.images import to_float
 from core.labels import NOT_A_DIGIT
 
 UNKNOWN_LABEL: Final = -2

@@ -18,8 +18,8 @@ from typing import Any, Final, TypeGuard
 import numpy as np
 
 from core.budget import NORMS
-from core.data import to_float
 from core.errors import CollectionError
+from core.images import to_float
 from core.labels import is_valid_label
 
 FORMAT_VERSION: Final = 1

@@ -152,11 +152,11 @@ class Collection:
     def open_or_create(cls, path: str | Path, *, author: str = "") -> tuple[Collection, bool]:
         """Open the collection at ``path`` for writing, or create it (named after the folder) when there is none.
 
-        Returns (collection, created). A folder that holds other files but no ``manifest.json`` is refused, as
-        by :meth:`create`.
+        Returns (collection, created). A folder with only a ``manifest.json.bak`` is opened, so that the error
+        names the last good manifest; a folder that holds other files but neither is refused, as by :meth:`create`.
         """
         path = Path(path)
-        if (path / MANIFEST).exists():
+        if (path / MANIFEST).exists() or (path / BACKUP).exists():
             return cls.open(path), False
         return cls.create(path, path.name, author=author), True
 

@@ -17,9 +17,8 @@ import numpy as np
 from core.budget import FEASIBILITY_TOLERANCE, NORMS, distance, quantize
 from core.collection.mnist_lookup import mnist_source
 from core.collection.schema import IMAGE_SHAPE, METHODS, SPLITS, Item, check_label, now_iso
-from core.data import to_float
 from core.errors import BudgetError, CollectionError
-from core.images import to_uint8
+from core.images import to_float, to_uint8
 
 
 def pixels_digest(pixels: np.ndarray) -> str:

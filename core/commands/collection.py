@@ -22,7 +22,7 @@ from core.collection.schema import LABEL_KINDS
 from core.errors import CollectionError
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     export = subparsers.add_parser("export", help="export a collection (npz, imagefolder, csv, hf)")
     export.add_argument("collection", help="collection folder")
     export.add_argument(

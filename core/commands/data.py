@@ -8,7 +8,7 @@ import time
 from core import data
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("data", help="MNIST: where it comes from, counts and checksums")
     parser.add_argument("--verify", action="store_true", help="load both splits and print counts and sha256")
     parser.add_argument("--rebuild", action="store_true", help="delete the cache and convert it again")

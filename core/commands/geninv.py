@@ -76,9 +76,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _suggest(args: argparse.Namespace, device: Any) -> int:
     from core.collection import Collection
-    from core.data import load_mnist, to_float
+    from core.data import load_mnist
     from core.geninv.norms import search_for
     from core.geninv.store import add_suggestions, remove_created_collection, write_suggestions_npz
+    from core.images import to_float
 
     if args.norm is None:
         raise InvarianceError("geninv needs --norm l0 or --norm linf (or --train-scorer / --eval-scorer)")

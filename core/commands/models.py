@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from core.commands import help_handler
 from core.errors import ModelError
 
 _CODE_WARNING = (
@@ -17,7 +18,7 @@ _CODE_WARNING = (
 )
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "models",
         help="add, list or remove your own models (ONNX, TorchScript, or a factory with weights)",
@@ -71,7 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     remove = commands.add_parser("remove", help="delete a user model (only the files 'models add' wrote)")
     remove.add_argument("name")
     remove.set_defaults(handler=run_remove)
-    parser.set_defaults(handler=lambda _args: parser.print_help() or 2)
+    parser.set_defaults(handler=help_handler(parser))
 
 
 def run_add(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "scorecard",
         help="score models (user or zoo) beside every zoo model: clean, AutoAttack, PGD, IBP, human agreement",

@@ -19,7 +19,7 @@ from core.study.consensus import (
 from core.study.sets import StudyItem, load_items
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     study = subparsers.add_parser("study", help="human labeling studies: portable packs and answers files")
     actions = study.add_subparsers(dest="study_command", metavar="<action>")
     study.set_defaults(handler=lambda args: _usage(study))

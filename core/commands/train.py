@@ -11,7 +11,7 @@ from core.zoo.cards import ModelCard, read_card
 from core.zoo.registry import get_entry, list_models
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("train", help="train zoo models into checkpoints/ with their model cards")
     parser.add_argument("names", nargs="*", help="zoo model names (see 'invariance zoo')")
     parser.add_argument("--all", action="store_true", help="train every model of the zoo, in order")

@@ -11,7 +11,7 @@ from core.zoo import ZOO, available_models, load_card
 from core.zoo import entry as model_entry
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("zoo", help="list, evaluate or audit the model zoo")
     parser.add_argument("--json", action="store_true", help="print the listing or audit as JSON")
     parser.add_argument("--markdown", action="store_true", help="print the listing or audit as a Markdown table")

@@ -119,10 +119,11 @@ def build_human_pack(
     ``bank``/``judge`` default to the full candidate bank and the trained judge (tests pass small ones).
     """
     from core.collection import Collection
-    from core.data import load_mnist, to_float
+    from core.data import load_mnist
     from core.device import resolve_device
     from core.geninv import default_bank, load_judge, suggest_batch
     from core.geninv.store import add_suggestions
+    from core.images import to_float
 
     out = Path(out).expanduser().resolve()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):

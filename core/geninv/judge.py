@@ -249,7 +249,8 @@ def train_judge(
     """
     from safetensors.torch import save_file
 
-    from core.data import load_mnist, to_float
+    from core.data import load_mnist
+    from core.images import to_float
 
     device = torch.device(device)
     images_u8, labels_np = load_mnist("train")
@@ -339,7 +340,8 @@ def train_judge(
 
 def judge_accuracy(judge: Judge, count: int = TUNING_TEST_COUNT) -> dict[str, float]:
     """Accuracy on the first ``count`` test digits, clean and with stray marks added (seed 0)."""
-    from core.data import load_mnist, to_float
+    from core.data import load_mnist
+    from core.images import to_float
 
     images, labels = load_mnist("test")
     x = torch.from_numpy(to_float(images[:count]))

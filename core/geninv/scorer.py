@@ -22,7 +22,6 @@ import hashlib
 import json
 import logging
 import os
-import platform
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.device import machine_line
 from core.errors import ModelError
 from core.files import atomic_output, atomic_write_text
 
@@ -194,7 +194,8 @@ def train_scorer(
     """
     from safetensors.torch import save_file
 
-    from core.data import load_mnist, to_float
+    from core.data import load_mnist
+    from core.images import to_float
 
     device = torch.device(device)
     torch.manual_seed(seed)
@@ -253,7 +254,7 @@ def train_scorer(
             "batch_size": DEFAULT_BATCH,
             "optimizer": f"Adam lr={DEFAULT_LR}",
             "seconds": round(seconds, 1),
-            "device": _device_words(device),
+            "device": machine_line(device),
             "final_mean_negative_elbo_nats": round(mean_loss, 3),
         },
         "evaluation": {
@@ -271,7 +272,8 @@ def train_scorer(
 
 def elbo_classifier_accuracy(scorer: Scorer, count: int = EVAL_COUNT) -> float:
     """Accuracy of ``argmax_y ELBO(x, y)`` on the first ``count`` MNIST test digits."""
-    from core.data import load_mnist, to_float
+    from core.data import load_mnist
+    from core.images import to_float
 
     images, labels = load_mnist("test")
     x = torch.from_numpy(to_float(images[:count]))
@@ -302,9 +304,3 @@ def update_card_evaluation(accuracy: float, folder: Path | None = None) -> dict[
 
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
     atomic_write_text(path, json.dumps(payload, indent=2) + "\n")
-
-
-def _device_words(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"cuda ({torch.cuda.get_device_name(device)})"
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads)"

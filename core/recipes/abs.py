@@ -31,7 +31,7 @@ from torch import nn
 
 from core.attacks import random_moves
 from core.errors import ModelError
-from core.train import Recipe, TrainContext
+from core.train_context import TrainContext
 from core.zoo.abs import CLASSES, ABSClassifier
 from core.zoo.cards import load_weights, read_card
 
@@ -206,6 +206,3 @@ def _share_weights(ctx: TrainContext, model: ABSClassifier, source: str) -> ABSC
         ) from None
     ctx.logger.info("shared the weights of %r (sha256 %s); no training", source, card.checkpoint_sha256[:12])
     return model.eval()
-
-
-RECIPES: dict[str, Recipe] = {"abs": train_abs}

@@ -31,7 +31,7 @@ from torch import nn
 
 from core import attacks
 from core.budget import get_norm
-from core.train import Recipe, TrainContext
+from core.train_context import TrainContext
 
 HELD_OUT = 1000
 LINF = get_norm("linf")
@@ -188,12 +188,3 @@ def _fit(ctx: TrainContext, model: nn.Module, perturb: Perturb | None, augment: 
 def _accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     with torch.no_grad():
         return float((model(x).argmax(1) == y).float().mean())
-
-
-RECIPES: dict[str, Recipe] = {
-    "standard": train_standard,
-    "fgsm-rs": train_fgsm_rs,
-    "pgd": train_pgd,
-    "slide": train_pgd,
-    "spatial": train_spatial,
-}

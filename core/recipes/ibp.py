@@ -36,7 +36,7 @@ from torch import nn
 
 from core.certify import certified, fold_batchnorm, forward_and_ibp_loss
 from core.errors import ModelError
-from core.train import Recipe, TrainContext
+from core.train_context import TrainContext
 
 HELD_OUT = 500
 
@@ -162,6 +162,3 @@ def heldout_figures(
             verified += int((right & certified(model, xb, yb, eps)).sum())
     model.train()
     return clean / max(len(y), 1), verified / max(len(y), 1)
-
-
-RECIPES: dict[str, Recipe] = {"ibp": train_ibp}

@@ -31,7 +31,7 @@ from core.study.consensus import (
 from core.study.ingest import IngestSummary, ingest, rater_clean_counts
 from core.study.pack import pack_id_of, pack_plan, write_pack
 from core.study.plan import StudyPlan, find_plan
-from core.study.report import Agreement, ModelInfo, Report, build_report, evaluate
+from core.study.report import Agreement, Report, build_report, evaluate
 from core.study.session import StudyImages, StudySession, plan_trials, session_state_path
 from core.study.sets import StudyItem, load_items
 
@@ -43,7 +43,6 @@ __all__ = [
     "AnswersFile",
     "Consensus",
     "IngestSummary",
-    "ModelInfo",
     "PackAnswers",
     "RaterCheck",
     "Report",

@@ -25,6 +25,7 @@ from core.errors import ModelError, StudyError
 from core.study.agreement import AgreementStats, agreement_stats
 from core.study.consensus import DEFAULT_THRESHOLD, Consensus, RaterCheck, item_consensus, rater_checks
 from core.study.sets import StudyItem, evaluable
+from core.zoo.registry import ZooEntry
 
 log = logging.getLogger(__name__)
 
@@ -45,16 +46,6 @@ class Percent(float):
 Cell = str | int | float | None
 """A table cell: text, a count, a number (``Percent`` for shares) or nothing."""
 _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What the report needs to know about a model (taken from ``core.zoo.ZOO``)."""
-
-    name: str
-    norm: str | None = None
-    eps: float | None = None
-    certified: bool = False
 
 
 @dataclass(frozen=True)
@@ -413,7 +404,7 @@ def unique_originals(items: Sequence[StudyItem]) -> list[int]:
     return list(seen.values())
 
 
-def sweep_models(models: Sequence[str], infos: Mapping[str, ModelInfo]) -> dict[str, list[tuple[str, float]]]:
+def sweep_models(models: Sequence[str], infos: Mapping[str, ZooEntry]) -> dict[str, list[tuple[str, float]]]:
     """panel -> [(model, training ε)] sorted by ε, from the evaluated ``models``; ``undefended`` is ε = 0."""
     panels: dict[str, list[tuple[str, float]]] = {}
     for panel, (_, prefix) in FIGURE6_PANELS.items():
@@ -434,7 +425,7 @@ def build_report(
     items: Sequence[StudyItem],
     *,
     models: Sequence[str],
-    infos: Mapping[str, ModelInfo],
+    infos: Mapping[str, ZooEntry],
     successful_predictions: Predictions,
     clean_predictions: Predictions,
     certified_originals: Mapping[str, np.ndarray] | None = None,
@@ -579,12 +570,12 @@ def predict(model: nn.Module, images: np.ndarray, device: torch.device, *, batch
     return out
 
 
-def zoo_infos(models: Sequence[str]) -> dict[str, ModelInfo]:
-    """ModelInfo for each name from ``core.zoo.ZOO`` (unknown names get an empty info)."""
+def zoo_infos(models: Sequence[str]) -> dict[str, ZooEntry]:
+    """The entry of each name that ``core.zoo`` knows (zoo and user models); unknown names are left out."""
     from core.zoo import find_entry
 
-    entries = {name: find_entry(name) for name in models}  # zoo and user models (core.zoo resolves both)
-    return {name: ModelInfo(name, e.norm, e.eps, e.certified) if e else ModelInfo(name) for name, e in entries.items()}
+    entries = {name: find_entry(name) for name in models}
+    return {name: entry for name, entry in entries.items() if entry is not None}
 
 
 def zoo_loader(name: str, device: torch.device) -> nn.Module:
@@ -604,7 +595,7 @@ def evaluate(
     models: Sequence[str],
     *,
     device: torch.device,
-    infos: Mapping[str, ModelInfo] | None = None,
+    infos: Mapping[str, ZooEntry] | None = None,
     loader: ModelLoader = zoo_loader,
     certify: CertifyFn = zoo_certify,
     rater_clean: Mapping[str, tuple[int, int]] | None = None,
@@ -647,8 +638,8 @@ def evaluate(
         kept.append(name)
         on_items[name] = predict(model, images, device, batch_size=batch_size)
         on_clean[name] = predict(model, clean_images, device, batch_size=batch_size)
-        info = infos.get(name, ModelInfo(name))
-        if info.certified and info.norm is not None and info.eps is not None:
+        info = infos.get(name)
+        if info is not None and info.certified and info.norm is not None and info.eps is not None:
             certified_flags[name] = _certified_flags(model, [items[i] for i in successful], info, device, certify)
     return build_report(
         items,
@@ -672,7 +663,7 @@ def _stack(images: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def _certified_flags(
-    model: nn.Module, items: Sequence[StudyItem], info: ModelInfo, device: torch.device, certify: CertifyFn
+    model: nn.Module, items: Sequence[StudyItem], info: ZooEntry, device: torch.device, certify: CertifyFn
 ) -> np.ndarray:
     """Per item: is the original certified at the item's distance? (Only checked within the model's ε.)"""
     assert info.norm is not None and info.eps is not None

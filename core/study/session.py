@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core.data import load_mnist, to_float
+from core.data import load_mnist
 from core.errors import StudyError
+from core.images import to_float
 from core.labels import is_valid_label
 from core.study.answers import (
     MNIST_TEST_SIZE,

@@ -7,12 +7,12 @@ Every classifier maps (N, 1, 28, 28) floats in [0, 1] to logits (N, 10). The con
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 
 from torch import nn
 
 from core.errors import ModelError
+from core.zoo.abs import build_abs
 
 
 def cnn_s2(channels: tuple[int, int], hidden: int) -> nn.Sequential:
@@ -30,15 +30,11 @@ def cnn_s2(channels: tuple[int, int], hidden: int) -> nn.Sequential:
     )
 
 
-def _abs(binary: bool) -> nn.Module:
-    return importlib.import_module("core.zoo.abs").build_abs(binary=binary)
-
-
 ARCHITECTURES: dict[str, Callable[[], nn.Module]] = {
     "cnn-s2-large": lambda: cnn_s2((32, 64), 256),
     "cnn-s2-small": lambda: cnn_s2((16, 32), 100),
-    "abs-vae8": lambda: _abs(binary=False),
-    "binary-abs-vae8": lambda: _abs(binary=True),
+    "abs-vae8": lambda: build_abs(binary=False),
+    "binary-abs-vae8": lambda: build_abs(binary=True),
 }
 
 

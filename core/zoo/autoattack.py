@@ -19,8 +19,9 @@ import torch
 from torch import nn
 
 from core.budget import project
-from core.data import load_mnist, to_float
+from core.data import load_mnist
 from core.errors import ModelError
+from core.images import to_float
 
 AUTOATTACK_N: Final = 1_000
 FIRST_N: Final = 500

@@ -20,9 +20,10 @@ from torch import nn
 
 from core import attacks
 from core.budget import get_norm
-from core.data import load_mnist, to_float
+from core.data import load_mnist
 from core.device import resolve_device
 from core.errors import ModelError
+from core.images import to_float
 from core.zoo.cards import ModelCard, read_card, write_card
 from core.zoo.registry import ZooEntry, get_entry
 

@@ -23,6 +23,7 @@ from torch import nn
 
 from core.errors import ModelError
 from core.files import atomic_write_text
+from core.paths import user_data_dir
 from core.zoo import autoattack, available, entry, load, load_card, user
 from core.zoo.cards import ModelCard, card_json
 from core.zoo.evaluation import ATTACK_STEPS, CARD_RESTARTS, CLEAN_N, Figure, autoattack_threat, correct_per_image
@@ -88,7 +89,7 @@ class ScoreRow:
 
 def discover_collections() -> list[Path]:
     """Collections in the user folder (``<user folder>/collections/*`` holding a ``manifest.json``)."""
-    folder = user.user_dir() / "collections"
+    folder = user_data_dir() / "collections"
     if not folder.is_dir():
         return []
     return sorted(path for path in folder.iterdir() if (path / "manifest.json").is_file())

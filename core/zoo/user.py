@@ -1,7 +1,7 @@
 """User models: any MNIST classifier, added with ``invariance models add``, loaded wherever a zoo model is.
 
-Each lives in ``<user folder>/models/<name>/`` (the user folder is ``$INVARIANCE_USER_DIR`` or the platform's
-user data folder ``InvarianceLab``, where the editor also keeps its collections and studies):
+Each lives in ``<user folder>/models/<name>/`` (the user folder is :func:`core.paths.user_data_dir`, where the
+editor also keeps its collections and studies):
 
 - ``card.json``: a model card in the zoo's format, ``origin: "user"``, whose ``source`` says the format, the
   stored file, the factory and the input/output :class:`Convention`;
@@ -36,21 +36,19 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
-import platformdirs
 import torch
 from torch import nn
 
 from core.budget import NORMS, get_norm
-from core.data import load_mnist, to_float
+from core.data import load_mnist
 from core.errors import ModelError
 from core.files import atomic_write_text, fsync_dir
+from core.images import to_float
+from core.paths import user_data_dir
 from core.zoo.cards import CARD_FORMAT_VERSION, ModelCard, card_json, load_state, parse_card, read_verified
 from core.zoo.convention import Convention, ConventionWrapper
 from core.zoo.registry import ZOO, ZooEntry
 
-USER_DIR_ENV: Final = "INVARIANCE_USER_DIR"
-APP_DIR_NAME: Final = "InvarianceLab"
-"""The app's user data folder name (platformdirs), shared with the editor's collections and studies."""
 CARD_NAME: Final = "card.json"
 SLOW_FORWARD_MS: Final = 5.0
 """A model whose forward pass on one image takes longer than this (median, one torch thread) is ``slow``: the
@@ -66,14 +64,8 @@ _TIMING_RUNS: Final = 20
 _IMPORT_LOCK: Final = threading.Lock()
 
 
-def user_dir() -> Path:
-    """``$INVARIANCE_USER_DIR`` or the platform's user data folder for Invariance Lab."""
-    override = os.environ.get(USER_DIR_ENV)
-    return Path(override) if override else platformdirs.user_data_path(APP_DIR_NAME, appauthor=False)
-
-
 def models_dir() -> Path:
-    return user_dir() / "models"
+    return user_data_dir() / "models"
 
 
 def user_names() -> list[str]:
@@ -152,15 +144,10 @@ def build_network(fmt: str, data: bytes, path: Path, factory: str | None) -> nn.
 
 
 def _from_onnx(data: bytes, path: Path) -> nn.Module:
-    try:
-        import onnx
-    except ImportError:
-        raise ModelError("ONNX models need the 'onnx' and 'onnx2torch' packages (see the README)") from None
+    import onnx  # here, not at the top: importing it takes over a second, and only ONNX models need it
+
     with _IMPORT_LOCK, _torchvision_placeholder():  # the editor loads models on several threads
-        try:
-            from onnx2torch import convert
-        except ImportError:
-            raise ModelError("ONNX models need the 'onnx2torch' package (see the README)") from None
+        from onnx2torch import convert
     try:
         proto = onnx.load_model_from_string(data)
         onnx.checker.check_model(proto)
@@ -227,7 +214,7 @@ def _factory_function(factory: str) -> Callable[[], Any]:
     function = getattr(module, function_name, None)
     if not callable(function):
         raise ModelError(f"factory {factory}: {module_name} has no function {function_name}")
-    return function  # type: ignore[no-any-return]
+    return function
 
 
 def _state_dict(data: bytes, path: Path) -> dict[str, torch.Tensor]:

@@ -20,9 +20,10 @@ from torch import nn
 from core import budget, zoo
 from core.certify import certified
 from core.collection import Collection
-from core.data import load_mnist, to_float
+from core.data import load_mnist
 from core.geninv.bank import default_bank
 from core.geninv.guide import aligned_target
+from core.images import to_float
 from editor.qt_guide import GuideImage
 from editor.sources import StaticSource, ZooSource
 from editor.tools import Tool

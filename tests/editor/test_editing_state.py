@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from core import budget
-from core.data import load_mnist, to_float
+from core.data import load_mnist
 from core.errors import BudgetError
+from core.images import to_float
 from editor.state import MAX_BRUSH, VIEW_MODES, ZOOM_LEVELS, EditorState, Source
 from editor.tools import Tool
 

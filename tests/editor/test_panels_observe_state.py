@@ -5,7 +5,8 @@ from __future__ import annotations
 from pytestqt.qtbot import QtBot
 
 from core import budget
-from core.data import load_mnist, to_float
+from core.data import load_mnist
+from core.images import to_float
 from editor.qt_budget import BudgetPanel
 from editor.qt_tools import ToolPanel
 from editor.state import EditorState, Source

@@ -10,9 +10,8 @@ from core.budget import distance
 from core.collection.importers.common import ImportOptions, check_images, check_indices, check_labels
 from core.collection.mnist_lookup import mnist_source
 from core.collection.npyio import load_npy
-from core.data import to_float
 from core.errors import CollectionError
-from core.images import to_uint8
+from core.images import to_float, to_uint8
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,9 @@ import pytest
 from core.budget import NORMS, distance
 from core.collection import Collection, export_collection
 from core.collection.export import EXPORT_FORMATS, check_budgets
-from core.data import load_mnist, to_float
+from core.data import load_mnist
 from core.errors import BudgetError, CollectionError
+from core.images import to_float
 
 STEP = 1 / 255
 

@@ -22,7 +22,8 @@ FAST = SearchSettings(pool=16, steps=10, refine=6)
 
 @pytest.fixture(scope="module")
 def digits() -> tuple[np.ndarray, np.ndarray]:
-    from core.data import load_mnist, to_float
+    from core.data import load_mnist
+    from core.images import to_float
 
     images, labels = load_mnist("test")
     return to_float(images[:8]), labels[:8].copy()

@@ -15,8 +15,8 @@ from torch import nn
 
 from core.cli import main
 from core.collection import Collection
-from core.data import to_float
 from core.errors import ModelError
+from core.images import to_float
 from core.zoo import available, entry, load
 from core.zoo import user as user_models
 from core.zoo.cards import parse_card

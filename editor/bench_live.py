@@ -1,4 +1,7 @@
-"""``invariance bench live``: latency of the editor's live loop, stroke -> projection -> every model's bars.
+"""The editor's live-loop benchmark: latency of stroke -> projection -> every model's bars.
+
+Run as ``invariance bench live [options]`` (which starts ``python -m editor.bench_live`` in its own process, so
+core never imports the editor) or ``invariance-editor --bench-live [options]``.
 
 Runs the real Qt pipeline (offscreen when there is no display): the editor's main window with N feed-forward
 zoo models, real mouse events on the canvas, the budget projection in :class:`editor.state.EditorState`, the
@@ -10,28 +13,44 @@ The window is 1280×800, the smallest screen the editor is laid out for.
 Models: the feed-forward zoo checkpoints that exist (slow models such as ABS are excluded); when fewer than N
 exist, copies of the available ones fill the list; when none exist, untrained networks of the registry's
 architectures are used (same compute, so the same timings). The output says which.
-
-This module imports Qt only inside the command handler, so ``import core`` stays Qt-free.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import json
 import logging
 import os
-import platform
 import statistics
+import sys
+import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
+from PyQt6.QtCore import QCoreApplication, QEvent, QEventLoop, QPointF, QSettings, Qt, QTimer
+from PyQt6.QtGui import QMouseEvent
+from PyQt6.QtWidgets import QApplication
 from torch import nn
 
-from core.device import configure_threads, resolve_device
+from core import zoo
+from core.budget import get_norm
+from core.certify import certified
+from core.data import load_mnist
+from core.device import configure_threads, describe_machine, resolve_device
+from core.errors import InvarianceError
+from core.zoo.architectures import build
+from core.zoo.registry import ZooEntry
+from editor.app import configure_runtime
+from editor.qt_canvas import DigitCanvas
+from editor.settings import EditorSettings
+from editor.sources import StaticSource
+from editor.tools import Tool
+from editor.window import MainWindow
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +67,15 @@ def process_age() -> float:
         return float("nan")
 
 
-def register_bench(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add the ``live`` benchmark to the ``invariance bench`` sub-commands."""
-    parser = subparsers.add_parser("live", help="editor latency: stroke -> projection -> model bars (Qt, offscreen)")
+def build_parser(prog: str = "invariance bench live") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog, description="editor latency: stroke -> projection -> model bars (Qt, offscreen)", allow_abbrev=False
+    )
     parser.add_argument("--models", type=int, default=8, help="number of feed-forward models (default 8)")
     parser.add_argument("--model-names", help="comma-separated zoo or user models to use instead of --models")
     parser.add_argument("--strokes", type=int, default=200, help="stroke events to time (default 200)")
     parser.add_argument("--norm", default="linf", choices=("l0", "l1", "l2", "linf"), help="budget norm")
-    parser.add_argument("--eps", type=float, default=0.3, help="budget ε (default 0.3)")
+    parser.add_argument("--eps", type=float, default=None, help="budget ε (default: the norm's, 0.3 for ℓ∞)")
     parser.add_argument("--brush", type=int, default=2, help="brush size in pixels (default 2)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads of the GUI thread (default 1)")
     parser.add_argument(
@@ -64,50 +84,30 @@ def register_bench(subparsers: argparse._SubParsersAction) -> None:  # type: ign
     parser.add_argument("--device", default="cpu", help="auto, cpu or cuda (default cpu)")
     parser.add_argument("--index", type=int, default=0, help="MNIST test digit to paint on")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
-    parser.set_defaults(handler=run_live)
+    return parser
 
 
-def machine_info(device: torch.device) -> dict[str, Any]:
-    """CPU model, usable cores, torch threads and version, device."""
-    cpu = platform.processor() or "unknown CPU"
+def main(argv: Sequence[str] | None = None, prog: str = "invariance bench live") -> int:
+    """Parse ``argv`` (default: the command line), run the benchmark, print its figures; the exit code."""
+    args = build_parser(prog).parse_args(argv)
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    info: dict[str, Any] = {
-        "cpu": cpu,
-        "usable_cores": len(os.sched_getaffinity(0)),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "device": str(device),
-        "qt_platform": os.environ.get("QT_QPA_PLATFORM", "default"),
-    }
-    if device.type == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(device)
-    return info
+        return run_live(args)
+    except InvarianceError as error:
+        print(f"{prog.split()[0]}: error: {error}", file=sys.stderr)
+        return 1
 
 
 def bench_models(count: int, names: str | None = None) -> tuple[dict[str, tuple[Any, nn.Module]], str]:
     """``count`` feed-forward models as a StaticSource table, and a sentence saying where they came from."""
-    from core import zoo
-    from core.zoo.architectures import build
-    from editor.sources import ModelInfo
 
-    def info_of(name: str, shown: str) -> ModelInfo:
-        entry = zoo.entry(name)
-        return ModelInfo(
-            shown, entry.family, entry.norm, entry.eps, entry.certified, False, entry.description, entry.origin
-        )
+    def info_of(name: str, shown: str) -> ZooEntry:
+        return dataclasses.replace(zoo.entry(name), name=shown, slow=False)
 
     fast = [name for name in zoo.available_models() if not zoo.entry(name).slow]  # zoo first, then user models
     if names:
         fast = [zoo.entry(name.strip()).name for name in names.split(",")]
         count = len(fast)
-    table: dict[str, tuple[ModelInfo, nn.Module]] = {}
+    table: dict[str, tuple[ZooEntry, nn.Module]] = {}
     if fast:
         loaded = [(name, zoo.load(name, device="cpu")) for name in fast[:count]]
         for position in range(count):
@@ -128,26 +128,15 @@ def bench_models(count: int, names: str | None = None) -> tuple[dict[str, tuple[
 
 def run_live(args: argparse.Namespace) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    norm = get_norm(args.norm)
+    args.eps = norm.validate_eps(norm.eps_default if args.eps is None else args.eps, where="--eps")
     device = resolve_device(args.device)
     started = time.perf_counter()
-
-    from PyQt6.QtCore import QEventLoop, QSettings, QTimer
-    from PyQt6.QtWidgets import QApplication
-
-    from core.certify import certified
-    from core.data import load_mnist
-    from editor.app import MainWindow, configure_runtime
-
     configure_runtime()  # what invariance-editor does at start
     threads = configure_threads(args.threads)
-    from editor.settings import EditorSettings
-    from editor.sources import StaticSource
-
     app = QApplication.instance() or QApplication(["invariance-bench-live"])
     images, labels = load_mnist("test")
     table, origin = bench_models(args.models, args.model_names)
-    import tempfile
-
     with tempfile.TemporaryDirectory() as scratch:
         settings = EditorSettings(QSettings(str(Path(scratch) / "bench.ini"), QSettings.Format.IniFormat))
         settings.norm = args.norm
@@ -199,7 +188,7 @@ def run_live(args: argparse.Namespace) -> int:
         window.close()
 
     figures = {
-        "machine": machine_info(device),
+        "machine": {**describe_machine(device), "qt_platform": os.environ.get("QT_QPA_PLATFORM", "default")},
         "models": list(table),
         "model_origin": origin,
         "norm": args.norm,
@@ -227,15 +216,13 @@ def run_live(args: argparse.Namespace) -> int:
     return 0
 
 
-def _time_strokes(window, app, args: argparse.Namespace, wait_current):  # type: ignore[no-untyped-def]
+def _time_strokes(
+    window: MainWindow, app: QCoreApplication, args: argparse.Namespace, wait_current: Callable[..., bool]
+) -> tuple[list[float], list[float], list[float], list[float], int]:
     """Drag across rows, timing each mouse-move event until the panel has shown predictions for the edit."""
-    from PyQt6.QtCore import QEvent
-
-    from editor.tools import Tool
-
     canvas, state, panel = window.canvas, window.state, window.model_panel
-    canvas.set_value(1.0)
-    canvas.set_brush_size(args.brush)
+    state.set_value(1.0)
+    state.set_brush_size(args.brush)
     shown: list[Any] = []
     panel.sigPredictionsUpdated.connect(shown.append)
     latencies: list[float] = []
@@ -251,7 +238,7 @@ def _time_strokes(window, app, args: argparse.Namespace, wait_current):  # type:
         # Paint a row with the brush, then erase the same row (restoring the original frees the budget), so
         # every pass changes pixels again under any norm.
         row = 3 + ((stroke // 2) * 3) % 22
-        canvas.set_tool(Tool.BRUSH if stroke % 2 == 0 else Tool.ERASER)
+        state.set_tool(Tool.BRUSH if stroke % 2 == 0 else Tool.ERASER)
         cells = [(row, col) for col in range(2, 26)]
         _send(canvas, QEvent.Type.MouseButtonPress, cells[0])
         app.processEvents()
@@ -283,11 +270,7 @@ def _time_strokes(window, app, args: argparse.Namespace, wait_current):  # type:
     return latencies, projections, inference, cpu, (min(certificates) if certificates else 0)
 
 
-def _send(canvas, kind, cell: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
-    from PyQt6.QtCore import QPointF, Qt
-    from PyQt6.QtGui import QMouseEvent
-    from PyQt6.QtWidgets import QApplication
-
+def _send(canvas: DigitCanvas, kind: QEvent.Type, cell: tuple[int, int]) -> None:
     viewport = canvas.edited_view.viewport()
     point = QPointF(canvas.cell_center(*cell))
     left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
@@ -344,3 +327,7 @@ def _print(figures: dict[str, Any]) -> None:
     )
     target = figures["latency_ms"].get("p95", float("inf"))
     print(f"target p95 <= 16 ms: {'met' if target <= 16 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
