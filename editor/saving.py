@@ -16,6 +16,7 @@ from core.collection import Collection
 from core.errors import CollectionError
 from core.images import to_float
 from core.labels import is_valid_label
+from core.paths import user_data_dir
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from core.device import DEVICE_CHOICES, resolve_device
 from core.errors import InvarianceError
 from core.images import to_float
 from core.labels import NOT_A_DIGIT, label_name
+from core.paths import user_data_dir
 from editor.qt_browser import DigitBrowser
 from editor.qt_budget import BudgetPanel
 from editor.qt_canvas import DigitCanvas
