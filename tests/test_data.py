@@ -15,6 +15,7 @@ import pytest
 from core import data
 from core.cli import main
 from core.errors import DataError
+from core.images import to_float
 
 
 def test_real_splits_have_canonical_shapes_histograms_and_order() -> None:
@@ -26,7 +27,7 @@ def test_real_splits_have_canonical_shapes_histograms_and_order() -> None:
     assert np.bincount(test_labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     assert train_labels[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
     assert test_labels[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
-    assert data.to_float(test_images[:1]).max() <= 1.0
+    assert to_float(test_images[:1]).max() <= 1.0
 
 
 def test_unknown_split_is_a_clear_error() -> None:

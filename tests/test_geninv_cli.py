@@ -64,6 +64,18 @@ def test_cli_writes_npz_and_json(tiny_checkpoints: Path, tmp_path: Path, capsys:
     assert [example["target_label"] for example in summary["examples"]] == targets
 
 
+def test_cli_never_overwrites_an_existing_npz(
+    tiny_checkpoints: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "mine.npz"
+    out.write_bytes(b"a file geninv did not write")
+    code = main(["geninv", "--norm", "l0", "--indices", "3", "--out", str(out), "--device", "cpu",
+                 "--pool-size", str(POOL)])  # fmt: skip
+    assert code != 0
+    assert "already exists" in capsys.readouterr().err
+    assert out.read_bytes() == b"a file geninv did not write"
+
+
 def test_cli_npz_imports_back(tiny_checkpoints: Path, tmp_path: Path) -> None:
     """geninv's npz is the export's layout: `invariance import` restores images, labels and metadata."""
     from core.collection import Collection

@@ -224,6 +224,8 @@ def _check_npz_target(path: Path) -> None:
             raise InvarianceError(f"{path}: {parent} is a file, not a folder")
     if path.is_dir():
         raise InvarianceError(f"{path}: is a folder, not an .npz file")
+    if path.exists() or path.is_symlink():
+        raise InvarianceError(f"{path}: already exists; geninv never overwrites a file, choose a new name")
 
 
 def _train_scorer(args: argparse.Namespace, device: Any) -> int:
