@@ -10,7 +10,7 @@ each layer is a separate tiny kernel call; stacked, each layer is one call for a
 
 Only plain ``nn.Sequential`` stacks of Conv2d / ReLU / Flatten / Linear qualify (the zoo's feed-forward
 architectures); :func:`stack_key` says whether, and which networks can go together. The outputs equal the
-separate forwards up to float rounding (summation order), see ``tests/test_zoo.py``.
+separate forwards up to float rounding (summation order), see ``tests/core/zoo/test_zoo.py``.
 """
 
 from __future__ import annotations

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import gzip
 import struct
 import subprocess
@@ -123,55 +122,3 @@ def test_cli_errors_are_one_line_with_nonzero_exit(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0 and "invariance: error:" in result.stderr
     assert "Traceback" not in result.stderr
-
-
-def test_core_imports_without_qt() -> None:
-    """Every core module imports with PyQt6 made unimportable."""
-    code = (
-        "import sys, importlib, pkgutil\n"
-        "sys.modules['PyQt6'] = None\n"
-        "import core\n"
-        "for info in pkgutil.walk_packages(core.__path__, 'core.'):\n"
-        "    importlib.import_module(info.name)\n"
-        "qt = ('PyQt', 'pyqtgraph', 'superqt')\n"
-        "loaded = [n for n, m in sys.modules.items() if m is not None and n.startswith(qt)]\n"
-        "assert not loaded, loaded\n"
-        "print('ok')\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "ok"
-
-
-UPPER_LAYERS = ("editor", "PyQt6", "pyqtgraph")
-
-
-def upper_layer_imports(folder: Path) -> list[str]:
-    """``file:line: module`` for every import statement (top-level or nested) of the editor, PyQt6 or pyqtgraph."""
-    found = []
-    for path in sorted(folder.rglob("*.py")):
-        lines: list[tuple[int, str]] = []
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
-            if isinstance(node, ast.Import):
-                lines += [(node.lineno, alias.name) for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                lines.append((node.lineno, node.module))
-        found += [f"{path}:{line}: {name}" for line, name in sorted(lines) if name.split(".")[0] in UPPER_LAYERS]
-    return found
-
-
-def test_core_source_never_imports_the_editor_or_qt() -> None:
-    """Not even lazily, inside a function, where importing every module would not see it."""
-    assert upper_layer_imports(Path(data.__file__).parent) == []
-
-
-def test_upper_layer_imports_are_found_wherever_they_are(tmp_path: Path) -> None:
-    (tmp_path / "nested").mkdir()
-    (tmp_path / "nested" / "lazy.py").write_text(
-        "import os\n\ndef run():\n    if os:\n        from editor.app import MainWindow\n"
-        "    import PyQt6.QtCore, json\n    import pyqtgraph as pg\n"
-    )
-    (tmp_path / "fine.py").write_text("from core import editors\nimport editorial\nfrom . import editor\n")
-    found = upper_layer_imports(tmp_path)
-    assert [line.split(": ", 1)[1] for line in found] == ["editor.app", "PyQt6.QtCore", "pyqtgraph"]
-    assert found[0].endswith("lazy.py:5: editor.app")

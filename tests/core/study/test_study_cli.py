@@ -24,7 +24,7 @@ from core.zoo.cards import ModelCard, save_weights, write_card
 from tests.fixtures_collection import write_paper_layout
 from tests.fixtures_study import make_collection
 
-HARNESS = Path(__file__).with_name("fixtures_study_page.js")
+HARNESS = Path(__file__).parents[2] / "fixtures_study_page.js"
 NODE = shutil.which("node")
 
 
