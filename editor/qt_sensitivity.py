@@ -24,7 +24,7 @@ from core.sensitivity import ATTACK_NAMES, Flip, check
 from editor.qt_models import ModelPanel
 from editor.sources import ModelSource
 from editor.state import EditorState
-from editor.workers import ProgressCallback, TaskThread, reset_bar, show_fraction
+from editor.workers import ProgressCallback, TaskControls, TaskThread, show_fraction
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,6 @@ class SensitivityPanel(QWidget):
         self.models = models
         self.source = source
         self.device = device
-        self.task: TaskThread | None = None
         self.outcome: CheckOutcome | None = None
         self._loaded: dict[tuple[str, str], nn.Module] = {}
         self.run_button = QPushButton("Sensitivity check (K)")
@@ -77,6 +76,7 @@ class SensitivityPanel(QWidget):
         self.progress.setMaximumHeight(14)
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
+        self.controls = TaskControls(self.run_button, self.cancel_button, self.progress, self.summary)
         row = QHBoxLayout()
         row.addWidget(self.run_button)
         row.addWidget(self.cancel_button)
@@ -94,8 +94,12 @@ class SensitivityPanel(QWidget):
         self._sync_enabled()
 
     @property
+    def task(self) -> TaskThread | None:
+        return self.controls.task
+
+    @property
     def running(self) -> bool:
-        return self.task is not None
+        return self.controls.task is not None
 
     def start(self) -> None:
         """Check every shown fast model on the current edit (ignored while a check runs)."""
@@ -125,7 +129,7 @@ class SensitivityPanel(QWidget):
             flips = check(modules, image, norm, eps, device=device, cancelled=cancelled, progress=report)
             return CheckOutcome(flips, image, norm, eps, skipped)
 
-        self.task = TaskThread(
+        task = TaskThread(
             work,
             threads=1,
             on_progress=self._progress,
@@ -133,20 +137,13 @@ class SensitivityPanel(QWidget):
             on_failed=self._failed,
             on_cancelled=self._cancelled,
         )
-        self.run_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        self.progress.setRange(0, 0)
-        self.summary.setText(f"Attacking {len(names)} model(s) with {ATTACK_NAMES[norm]}, ε = {eps:g}…")
-        self.task.start()
+        self.controls.start(task, f"Attacking {len(names)} model(s) with {ATTACK_NAMES[norm]}, ε = {eps:g}…")
 
     def cancel(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            self.summary.setText("Cancelling…")
+        self.controls.cancel()
 
     def shutdown(self) -> None:
-        if self.task is not None:
-            self.task.stop()
+        self.controls.shutdown()
 
     def _progress(self, fraction: float, message: str) -> None:
         show_fraction(self.progress, fraction)
@@ -168,9 +165,7 @@ class SensitivityPanel(QWidget):
         self.summary.setText("Sensitivity check cancelled.")
 
     def _idle(self) -> None:
-        self.task = None
-        self.cancel_button.setEnabled(False)
-        reset_bar(self.progress)
+        self.controls.finish()
         self._sync_enabled()
 
     def _sync_enabled(self) -> None:

@@ -31,7 +31,7 @@ from core.errors import BudgetError
 from core.labels import label_name
 from editor.qt_pixmap import grey_pixmap
 from editor.state import EditorState
-from editor.workers import ProgressCallback, TaskThread, reset_bar, show_fraction
+from editor.workers import ProgressCallback, TaskControls, TaskThread, show_fraction
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,6 @@ class SuggestionsPanel(QWidget):
         self.device = device
         self.suggest = suggest
         self.proposals: list[Proposal] = []
-        self.task: TaskThread | None = None
         self.seed = 0
         self.find_button = QPushButton("Suggest (Ctrl+G)")
         self.find_button.setToolTip("GenInv: the closest label-changing training digit, aligned and refined")
@@ -134,6 +133,7 @@ class SuggestionsPanel(QWidget):
         self.progress.setValue(0)
         self.message = QLabel("Suggestions for the current digit within the current budget.")
         self.message.setWordWrap(True)
+        self.controls = TaskControls(self.find_button, self.cancel_button, self.progress, self.message)
         self.list = QListWidget()
         self.list.setViewMode(QListWidget.ViewMode.IconMode)
         self.list.setIconSize(QSize(THUMBNAIL, THUMBNAIL))
@@ -156,8 +156,12 @@ class SuggestionsPanel(QWidget):
         state.events.digit.connect(self._digit_changed)
 
     @property
+    def task(self) -> TaskThread | None:
+        return self.controls.task
+
+    @property
     def running(self) -> bool:
-        return self.task is not None
+        return self.controls.task is not None
 
     def start(self) -> None:
         """Search for suggestions for the current original (ignored while a search runs)."""
@@ -173,24 +177,17 @@ class SuggestionsPanel(QWidget):
         def work(progress: ProgressCallback, cancelled: Callable[[], bool]) -> list[Proposal]:
             return suggest(image, label, norm, eps, k, seed, device, progress, cancelled)
 
-        self.task = TaskThread(
+        task = TaskThread(
             work, on_progress=self._progress, on_done=self._done, on_failed=self._failed, on_cancelled=self._cancelled
         )
-        self.find_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        self.progress.setRange(0, 0)
-        self.message.setText(f"Searching for {norm} suggestions for a {label} (ε = {eps:g})…")
-        self.task.start()
+        self.controls.start(task, f"Searching for {norm} suggestions for a {label} (ε = {eps:g})…")
 
     def cancel(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            self.message.setText("Cancelling…")
+        self.controls.cancel()
 
     def shutdown(self) -> None:
         """Cancel and wait for a running search (window closing)."""
-        if self.task is not None:
-            self.task.stop()
+        self.controls.shutdown()
 
     def _progress(self, fraction: float, message: str) -> None:
         self.message.setText(message[:1].upper() + message[1:] + "…")
@@ -224,10 +221,7 @@ class SuggestionsPanel(QWidget):
         self.message.setText("Cancelled.")
 
     def _idle(self) -> None:
-        self.task = None
-        self.find_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
-        reset_bar(self.progress)
+        self.controls.finish()
 
     def _digit_changed(self) -> None:
         if self.state.source.kind != "geninv":

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 from PyQt6.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
-from PyQt6.QtWidgets import QProgressBar
+from PyQt6.QtWidgets import QAbstractButton, QLabel, QProgressBar
 from torch import nn
 
 from core.errors import InvarianceError
@@ -380,3 +380,37 @@ def show_fraction(bar: QProgressBar, fraction: float) -> None:
 def reset_bar(bar: QProgressBar) -> None:
     bar.setRange(0, 100)
     bar.setValue(0)
+
+
+class TaskControls:
+    """The run and cancel buttons, progress bar and status line of a panel that runs one task at a time."""
+
+    def __init__(self, run_button: QAbstractButton, cancel_button: QAbstractButton, bar: QProgressBar, status: QLabel):
+        self.run_button, self.cancel_button, self.bar, self.status = run_button, cancel_button, bar, status
+        self.task: TaskThread | None = None
+
+    def start(self, task: TaskThread, message: str) -> None:
+        """Run ``task``, showing ``message`` and a busy bar until its first progress."""
+        self.task = task
+        self.run_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.bar.setRange(0, 0)
+        self.status.setText(message)
+        task.start()
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            self.status.setText("Cancelling…")
+
+    def shutdown(self) -> None:
+        """Cancel and wait for a running task (window closing)."""
+        if self.task is not None:
+            self.task.stop()
+
+    def finish(self) -> None:
+        """The task has ended (done, failed or cancelled): forget it and reset the controls."""
+        self.task = None
+        self.run_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        reset_bar(self.bar)

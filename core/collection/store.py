@@ -27,9 +27,9 @@ import logging
 import os
 import uuid
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Unpack
 
 import numpy as np
 
@@ -47,7 +47,7 @@ from core.collection.schema import (
     now_iso,
     record_to_fields,
 )
-from core.collection.validation import build_item, check_pixels, new_item, pixels_digest
+from core.collection.validation import ItemFields, build_item, check_pixels, new_item, pixels_digest
 from core.errors import CollectionError
 
 log = logging.getLogger(__name__)
@@ -213,23 +213,9 @@ class Collection:
         self,
         image: np.ndarray,
         *,
-        original: np.ndarray | None = None,
-        source_split: str | None = None,
-        source_index: int | None = None,
-        original_label: int | None = None,
-        intended_label: int | None = None,
-        human_label: int | None = None,
-        human_labels: Mapping[str, int] | None = None,
-        norm: str | None = None,
-        eps: float | None = None,
-        method: str = "manual",
-        set_name: str = "",
-        predictions: Mapping[str, int] | None = None,
         author: str | None = None,
-        notes: str = "",
-        allow_violation: bool = False,
         item_id: str | None = None,
-        extra: Mapping[str, Any] | None = None,
+        **fields: Unpack[ItemFields],
     ) -> Item:
         """Save a new item and return it (durable when this returns).
 
@@ -245,26 +231,7 @@ class Collection:
             raise CollectionError(f"{self.path}: invalid item id {str(item_id)[:40]!r} (expected 32 hex digits)")
         if item_id in self._items:
             raise CollectionError(f"{self.path}: an item with id {item_id} already exists")
-        item = new_item(
-            image,
-            item_id=item_id,
-            author=self.author if author is None else author,
-            original=original,
-            source_split=source_split,
-            source_index=source_index,
-            original_label=original_label,
-            intended_label=intended_label,
-            human_label=human_label,
-            human_labels=human_labels,
-            norm=norm,
-            eps=eps,
-            method=method,
-            set_name=set_name,
-            predictions=predictions,
-            notes=notes,
-            allow_violation=allow_violation,
-            extra=extra,
-        )
+        item = new_item(image, item_id=item_id, author=self.author if author is None else author, **fields)
         self._put(item, None)
         return item
 

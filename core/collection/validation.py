@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 
@@ -26,31 +26,33 @@ def pixels_digest(pixels: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(pixels).tobytes()).hexdigest()[:16]
 
 
-def new_item(
-    image: np.ndarray,
-    *,
-    item_id: str,
-    author: str,
-    original: np.ndarray | None = None,
-    source_split: str | None = None,
-    source_index: int | None = None,
-    original_label: int | None = None,
-    intended_label: int | None = None,
-    human_label: int | None = None,
-    human_labels: Mapping[str, int] | None = None,
-    norm: str | None = None,
-    eps: float | None = None,
-    method: str = "manual",
-    set_name: str = "",
-    predictions: Mapping[str, int] | None = None,
-    notes: str = "",
-    allow_violation: bool = False,
-    extra: Mapping[str, Any] | None = None,
-) -> Item:
+class ItemFields(TypedDict, total=False):
+    """The optional keyword arguments of :func:`new_item` and :meth:`Collection.add`; absent means None/empty."""
+
+    original: np.ndarray | None
+    source_split: str | None
+    source_index: int | None
+    original_label: int | None
+    intended_label: int | None
+    human_label: int | None
+    human_labels: Mapping[str, int] | None
+    norm: str | None
+    eps: float | None
+    method: str
+    set_name: str
+    predictions: Mapping[str, int] | None
+    notes: str
+    allow_violation: bool
+    extra: Mapping[str, Any] | None
+
+
+def new_item(image: np.ndarray, *, item_id: str, author: str, **given: Unpack[ItemFields]) -> Item:
     """A new item with id ``item_id`` (see :meth:`Collection.add <core.collection.store.Collection.add>`).
 
     ``original`` defaults to MNIST ``source_split[source_index]``, whose label also fills ``original_label``.
     """
+    original, original_label = given.get("original"), given.get("original_label")
+    source_split, source_index = given.get("source_split"), given.get("source_index")
     if (source_split is None) != (source_index is None):
         raise CollectionError("source_split and source_index go together")
     if source_split is not None and source_index is not None:
@@ -70,20 +72,21 @@ def new_item(
         "source_split": source_split,
         "source_index": None if source_index is None else int(source_index),
         "original_label": original_label,
-        "intended_label": intended_label,
-        "human_label": human_label,
-        "human_labels": dict(human_labels or {}),
-        "method": method,
-        "set_name": set_name,
-        "predictions": dict(predictions or {}),
+        "intended_label": given.get("intended_label"),
+        "human_label": given.get("human_label"),
+        "human_labels": dict(given.get("human_labels") or {}),
+        "method": given.get("method", "manual"),
+        "set_name": given.get("set_name", ""),
+        "predictions": dict(given.get("predictions") or {}),
         "author": author,
         "created": timestamp,
         "modified": timestamp,
-        "notes": notes,
-        "extra": dict(extra or {}),
+        "notes": given.get("notes", ""),
+        "extra": dict(given.get("extra") or {}),
     }
     original_u8 = None if original is None else as_original(original)
-    return build_item(fields, image, original_u8, norm, eps, allow_violation)
+    norm, eps = given.get("norm"), given.get("eps")
+    return build_item(fields, image, original_u8, norm, eps, given.get("allow_violation", False))
 
 
 def build_item(

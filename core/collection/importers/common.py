@@ -179,8 +179,12 @@ def inside(folder: Path, relative: str, where: str) -> Path:
 
 def no_link(path: Path, where: str = "") -> Path:
     """``path``, unless it is a symbolic link: importers never follow links (out of the folder or anywhere)."""
-    if path.is_symlink():
-        context = f"{where}: " if where else ""
+    context = f"{where}: " if where else ""
+    try:
+        is_link = path.is_symlink()
+    except OSError as error:  # e.g. a file name longer than the file system allows
+        raise CollectionError(f"{context}invalid file name {path.name[:40]!r} ({error.strerror or error})") from None
+    if is_link:
         raise CollectionError(f"{context}{path} is a symbolic link; links are not followed")
     return path
 
