@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -116,3 +119,16 @@ def drag(canvas: DigitCanvas, cells: list[tuple[int, int]], after_each=None) -> 
         if after_each is not None:
             after_each()
     send_mouse(canvas, QEvent.Type.MouseButtonRelease, *cells[-1], pressed=False)
+
+
+def run_editor(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``invariance-editor --device cpu ARGS`` in a subprocess, offscreen, with config and data under ``tmp_path``."""
+    env = dict(
+        os.environ,
+        QT_QPA_PLATFORM="offscreen",
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        XDG_DATA_HOME=str(tmp_path / "data"),
+        INVARIANCE_THREADS="1",
+    )
+    command = [sys.executable, "-c", "from editor.app import run; run()", "--device", "cpu", *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path)

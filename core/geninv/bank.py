@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from typing import Final
@@ -23,6 +22,7 @@ from typing import Final
 import numpy as np
 import torch
 
+from core.cache import KeyedCache
 from core.errors import InvarianceError
 
 log = logging.getLogger(__name__)
@@ -120,8 +120,7 @@ def canonical_indices(labels: np.ndarray, own_elbo: np.ndarray, drop_fraction: f
     return np.sort(np.concatenate(keep)) if keep else np.zeros(0, np.int64)
 
 
-_BANKS: dict[tuple[str, int | None], CandidateBank] = {}
-_LOCK = threading.Lock()
+_BANKS: KeyedCache[CandidateBank] = KeyedCache()
 
 
 def default_bank(device: torch.device | str = "cpu", pool_size: int | None = None) -> CandidateBank:
@@ -134,11 +133,8 @@ def default_bank(device: torch.device | str = "cpu", pool_size: int | None = Non
     from core.geninv.scorer import load_scorer
 
     device = torch.device(device)
-    key = (str(device), pool_size)
-    with _LOCK:
-        bank = _BANKS.get(key)
-        if bank is not None:
-            return bank
+
+    def build() -> CandidateBank:
         started = time.perf_counter()
         images, labels = load_mnist("train")
         if pool_size is not None:
@@ -154,16 +150,15 @@ def default_bank(device: torch.device | str = "cpu", pool_size: int | None = Non
         kept = canonical_indices(labels, scorer.train_elbo[: labels.shape[0]])
         bank = CandidateBank.from_arrays(images[kept], labels[kept], kept, device=device)
         seconds = time.perf_counter() - started
-        bank = dataclasses.replace(bank, build_seconds=seconds)
         log.info("GenInv candidate bank: %d training digits on %s, built in %.2f s", len(bank), device, seconds)
-        _BANKS[key] = bank
-        return bank
+        return dataclasses.replace(bank, build_seconds=seconds)
+
+    return _BANKS.get((str(device), pool_size), build)
 
 
 def clear_banks() -> None:
     """Forget the cached default banks."""
-    with _LOCK:
-        _BANKS.clear()
+    _BANKS.clear()
 
 
 def _sketch(flat: torch.Tensor, sample: torch.Tensor, dim: int) -> Sketch:

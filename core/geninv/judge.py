@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.cache import KeyedCache
 from core.errors import ModelError
 from core.files import atomic_output, atomic_write_text
 from core.geninv.scorer import checkpoint_dir
@@ -93,26 +93,22 @@ class Judge:
         return torch.cat(out) if out else torch.zeros((0, 10), device=self.device)
 
 
-_CACHE: dict[tuple[str, str], Judge] = {}
-_LOCK = threading.Lock()
+_JUDGES: KeyedCache[Judge] = KeyedCache()
 
 
 def load_judge(device: torch.device | str = "cpu", folder: Path | None = None) -> Judge:
     """The judge from ``checkpoints/geninv-judge.*``, sha256-checked against its card, cached per device."""
     weights, _ = judge_paths(folder)
     device = torch.device(device)
-    key = (str(weights), str(device))
-    with _LOCK:
-        if key in _CACHE:
-            return _CACHE[key]
+
+    def build() -> Judge:
         if not weights.exists():
             raise ModelError(f"{weights}: GenInv judge checkpoint missing; run 'invariance geninv --train-judge'")
         card = read_judge_card(folder)
         expected = str(card.get("checkpoint_sha256") or "")
         tensors = load_safetensors_verified(weights, expected)  # the checked bytes are the bytes loaded
-        count = int(card.get("members", 0))
         members = []
-        for index in range(count):
+        for index in range(int(card.get("members", 0))):
             prefix = f"m{index}."
             member = JudgeNet()
             state = {name[len(prefix) :]: t for name, t in tensors.items() if name.startswith(prefix)}
@@ -120,14 +116,13 @@ def load_judge(device: torch.device | str = "cpu", folder: Path | None = None) -
             members.append(member.eval().to(device))
         if not members:
             raise ModelError(f"{weights}: GenInv judge card lists no ensemble members")
-        judge = Judge(tuple(members), device, expected)
-        _CACHE[key] = judge
-        return judge
+        return Judge(tuple(members), device, expected)
+
+    return _JUDGES.get((str(weights), str(device)), build)
 
 
 def clear_judge_cache() -> None:
-    with _LOCK:
-        _CACHE.clear()
+    _JUDGES.clear()
 
 
 def read_judge_card(folder: Path | None = None) -> dict[str, Any]:

@@ -22,7 +22,6 @@ import hashlib
 import json
 import logging
 import os
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.cache import KeyedCache
 from core.device import machine_line
 from core.errors import ModelError
 from core.files import atomic_output, atomic_write_text
@@ -140,8 +140,7 @@ class Scorer:
         return torch.cat(out) if out else torch.zeros(0, device=self.device)
 
 
-_CACHE: dict[tuple[str, str], Scorer] = {}
-_LOCK = threading.Lock()
+_SCORERS: KeyedCache[Scorer] = KeyedCache()
 
 
 def load_scorer(device: torch.device | str = "cpu", folder: Path | None = None) -> Scorer:
@@ -153,10 +152,8 @@ def load_scorer(device: torch.device | str = "cpu", folder: Path | None = None) 
 
     weights, _ = scorer_paths(folder)
     device = torch.device(device)
-    key = (str(weights), str(device))
-    with _LOCK:
-        if key in _CACHE:
-            return _CACHE[key]
+
+    def build() -> Scorer:
         if not weights.exists():
             raise ModelError(f"{weights}: GenInv scorer checkpoint missing; run 'invariance geninv --train-scorer'")
         tensors = load_safetensors_verified(weights, str(read_card(folder).get("checkpoint_sha256") or ""))
@@ -166,15 +163,14 @@ def load_scorer(device: torch.device | str = "cpu", folder: Path | None = None) 
         if train_elbo is None:
             raise ModelError(f"{weights}: GenInv scorer has no 'train_elbo' tensor; retrain it")
         model.eval().to(device)
-        scorer = Scorer(model, train_elbo.numpy().astype(np.float32), device)
-        _CACHE[key] = scorer
-        return scorer
+        return Scorer(model, train_elbo.numpy().astype(np.float32), device)
+
+    return _SCORERS.get((str(weights), str(device)), build)
 
 
 def clear_cache() -> None:
     """Forget loaded scorers (tests, retraining)."""
-    with _LOCK:
-        _CACHE.clear()
+    _SCORERS.clear()
 
 
 def train_scorer(

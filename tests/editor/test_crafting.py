@@ -28,7 +28,7 @@ from editor.qt_guide import GuideImage
 from editor.sources import StaticSource, ZooSource
 from editor.tools import Tool
 from editor.window import MainWindow
-from tests.fixtures_editor import drag, isolated_settings, linear_model, stand_in_entry
+from tests.fixtures_editor import drag, isolated_settings, linear_model, run_editor, stand_in_entry
 
 CPU = torch.device("cpu")
 GUIDE_POOL = 10_000
@@ -291,24 +291,15 @@ def test_page_keys_move_through_the_collection(qtbot, tmp_path: Path) -> None:  
         window.shutdown()
 
 
-def editor_command(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(
-        os.environ,
-        QT_QPA_PLATFORM="offscreen",
-        XDG_CONFIG_HOME=str(tmp_path / "config"),
-        XDG_DATA_HOME=str(tmp_path / "data"),
-        INVARIANCE_THREADS="1",
-    )
-    command = [sys.executable, "-c", "from editor.app import run; run()", "--device", "cpu", "--models", "undefended"]
-    return subprocess.run(
-        [*command, *args], env=env, capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path
-    )
+ONE_MODEL = ("--models", "undefended")
 
 
 def test_collection_option_opens_the_first_item_and_remembers_an_absolute_path(tmp_path: Path) -> None:
     need_checkpoints("undefended")
     ids = make_collection(tmp_path / "c", 2)
-    done = editor_command(tmp_path, "--collection", "c", "--screenshot", "first.png")  # relative, from cwd
+    done = run_editor(
+        tmp_path, "--models", "undefended", "--collection", "c", "--screenshot", "first.png"
+    )  # relative, from cwd
     assert done.returncode == 0, done.stderr
     assert f"collection item {ids[0][:8]}" in done.stdout
     settings = (tmp_path / "config" / "InvarianceLab" / "Editor.conf").read_text()
@@ -318,10 +309,22 @@ def test_collection_option_opens_the_first_item_and_remembers_an_absolute_path(t
 def test_item_option_opens_that_item_and_an_unknown_one_is_an_error(tmp_path: Path) -> None:
     need_checkpoints("undefended")
     ids = make_collection(tmp_path / "c", 2)
-    done = editor_command(tmp_path, "--collection", str(tmp_path / "c"), "--item", ids[1][:8], "--screenshot", "b.png")
+    done = run_editor(
+        tmp_path,
+        "--models",
+        "undefended",
+        "--collection",
+        str(tmp_path / "c"),
+        "--item",
+        ids[1][:8],
+        "--screenshot",
+        "b.png",
+    )
     assert done.returncode == 0, done.stderr
     assert f"collection item {ids[1][:8]}" in done.stdout
-    done = editor_command(tmp_path, "--collection", "c", "--item", "nothere", "--screenshot", "c.png")
+    done = run_editor(
+        tmp_path, "--models", "undefended", "--collection", "c", "--item", "nothere", "--screenshot", "c.png"
+    )
     assert done.returncode == 1 and "nothere" in done.stderr.strip().splitlines()[-1]
     assert not (tmp_path / "c.png").exists()
 
