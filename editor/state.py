@@ -117,8 +117,7 @@ class EditorState:
         for name, remembered in (eps_by_norm or {}).items():
             self.eps_by_norm[name] = budget.get_norm(name).validate_eps(remembered, where=f"remembered ε ({name})")
         self.norm = norm
-        self.eps = chosen.validate_eps(self.eps_by_norm[norm] if eps is None else eps)
-        self.eps_by_norm[norm] = self.eps
+        self.eps_by_norm[norm] = chosen.validate_eps(self.eps_by_norm[norm] if eps is None else eps)
         self.tool = Tool.BRUSH
         self.brush_size = 1
         self.value = 1.0
@@ -153,9 +152,8 @@ class EditorState:
             raise BudgetError(f"an edit needs a finite (28, 28) image, got shape {original.shape}")
         if norm is not None or eps is not None:
             chosen = budget.get_norm(self.norm if norm is None else norm)
-            self.eps = chosen.validate_eps(self.eps_by_norm[chosen.name] if eps is None else eps)
+            self.eps_by_norm[chosen.name] = chosen.validate_eps(self.eps_by_norm[chosen.name] if eps is None else eps)
             self.norm = chosen.name
-            self.eps_by_norm[self.norm] = self.eps
         self.original = np.clip(original, 0.0, 1.0).copy()
         start = self.original if edited is None else np.asarray(edited, dtype=np.float32)
         self.edited = self._project(start)
@@ -240,13 +238,18 @@ class EditorState:
             return
         self.end_stroke()
         self._push_undo(self._snapshot())
-        self.norm, self.eps = norm, eps
+        self.norm = norm
         self.eps_by_norm[norm] = eps
         reprojected = self._project(self.edited)
         self.events.budget.emit()
         if not np.array_equal(reprojected, self.edited):
             self.edited = reprojected
             self.events.image.emit()
+
+    @property
+    def eps(self) -> float:
+        """The budget in the current norm: the ε remembered for it."""
+        return self.eps_by_norm[self.norm]
 
     def choose_norm(self, norm: str) -> None:
         """Switch to ``norm`` with the ε last used with it (its default the first time)."""
@@ -375,8 +378,8 @@ class EditorState:
 
     def _restore(self, snapshot: _Snapshot) -> None:
         budget_changed = (snapshot.norm, snapshot.eps) != (self.norm, self.eps)
-        self.norm, self.eps = snapshot.norm, snapshot.eps
-        self.eps_by_norm[self.norm] = self.eps
+        self.norm = snapshot.norm
+        self.eps_by_norm[self.norm] = snapshot.eps
         self.edited = snapshot.edited.copy()
         if budget_changed:
             self.events.budget.emit()
