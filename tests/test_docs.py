@@ -1,0 +1,111 @@
+"""The documentation matches the code: generated tables regenerate exactly, links and named files exist, and the
+README stays short. The shell and Python blocks marked ``<!-- runnable -->`` run (slow test)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.cli import main as invariance
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+PAGES = [REPOSITORY / "README.md", *sorted((REPOSITORY / "docs").glob("*.md"))]
+EVIDENCE = REPOSITORY / "docs" / "evidence"
+
+GENERATED = re.compile(r"<!-- generated: (?P<command>invariance [^\n]*?) -->\n(?P<body>.*?)\n<!-- end generated -->", re.S)
+RUNNABLE = re.compile(r"<!-- runnable -->\n```(?P<language>bash|python)\n(?P<code>.*?)\n```", re.S)
+LINK = re.compile(r"\]\((?P<target>[^)#\s]+)(?:#[^)]*)?\)")
+EVIDENCE_PATH = re.compile(r"`(?P<path>docs/evidence/[^`\s*]+)`")
+
+
+def _page_name(page: Path) -> str:
+    return str(page.relative_to(REPOSITORY))
+
+
+def _blocks(pattern: re.Pattern[str]) -> list[tuple[str, re.Match[str]]]:
+    return [(_page_name(page), match) for page in PAGES for match in pattern.finditer(page.read_text("utf-8"))]
+
+
+def _evidence_needed(argv: list[str]) -> None:
+    """Skip while this tree predates ``docs/evidence/``; once it exists, a missing file is a failure."""
+    if any(argument.startswith("docs/evidence/") for argument in argv) and not EVIDENCE.is_dir():
+        pytest.skip("docs/evidence/ is not in this tree yet")
+
+
+def test_readme_is_short() -> None:
+    lines = (REPOSITORY / "README.md").read_text("utf-8").count("\n")
+    assert lines <= 200, f"README.md has {lines} lines; move the detail to a page under docs/"
+
+
+def test_every_docs_page_is_linked_from_the_readme() -> None:
+    readme = (REPOSITORY / "README.md").read_text("utf-8")
+    unlinked = [page.name for page in PAGES[1:] if f"(docs/{page.name})" not in readme]
+    assert not unlinked, f"README.md links no docs page {unlinked}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=_page_name)
+def test_relative_links_resolve(page: Path) -> None:
+    broken = [
+        match["target"]
+        for match in LINK.finditer(page.read_text("utf-8"))
+        if "://" not in match["target"] and not (page.parent / match["target"]).exists()
+    ]
+    assert not broken, f"{_page_name(page)}: links to missing files {broken}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=_page_name)
+def test_named_evidence_files_exist(page: Path) -> None:
+    named = sorted({match["path"].rstrip(".,:;") for match in EVIDENCE_PATH.finditer(page.read_text("utf-8"))})
+    if not named:
+        return
+    _evidence_needed(named)
+    missing = [path for path in named if not (REPOSITORY / path).exists()]
+    assert not missing, f"{_page_name(page)} names evidence that is not there: {missing}"
+
+
+def test_the_docs_have_generated_tables() -> None:
+    commands = {match["command"].split(" --")[0] for _, match in _blocks(GENERATED)}
+    assert {"invariance zoo", "invariance scorecard"} <= commands
+
+
+@pytest.mark.parametrize(
+    ("page", "command", "body"),
+    [(page, match["command"], match["body"]) for page, match in _blocks(GENERATED)],
+    ids=lambda value: value if isinstance(value, str) and value.startswith("invariance") else "",
+)
+def test_generated_table_matches_its_command(
+    page: str, command: str, body: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    argv = shlex.split(command)[1:]
+    _evidence_needed(argv)
+    monkeypatch.chdir(REPOSITORY)
+    capsys.readouterr()
+    assert invariance(argv) == 0
+    regenerated = capsys.readouterr().out.strip()
+    assert regenerated == body.strip(), f"{page} is out of date: replace its table with the output of `{command}`"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("page", "language", "code"),
+    [(page, match["language"], match["code"]) for page, match in _blocks(RUNNABLE)],
+    ids=lambda value: value if isinstance(value, str) and value.endswith(".md") else "",
+)
+def test_runnable_block_runs(page: str, language: str, code: str, tmp_path: Path) -> None:
+    """Each marked block runs in an empty folder, with its own user folder, against this checkout's code."""
+    environment = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PYTHONPATH": str(REPOSITORY),
+        "INVARIANCE_USER_DIR": str(tmp_path / "user"),
+        "QT_QPA_PLATFORM": "offscreen",
+    }
+    command = ["bash", "-euo", "pipefail", "-c", code] if language == "bash" else [sys.executable, "-c", code]
+    done = subprocess.run(command, cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"{page}: block failed (exit {done.returncode}):\n{code}\n{done.stderr[-3000:]}"
