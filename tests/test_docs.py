@@ -18,7 +18,9 @@ REPOSITORY = Path(__file__).resolve().parent.parent
 PAGES = [REPOSITORY / "README.md", *sorted((REPOSITORY / "docs").glob("*.md"))]
 EVIDENCE = REPOSITORY / "docs" / "evidence"
 
-GENERATED = re.compile(r"<!-- generated: (?P<command>invariance [^\n]*?) -->\n(?P<body>.*?)\n<!-- end generated -->", re.S)
+GENERATED = re.compile(
+    r"<!-- generated: (?P<command>invariance [^\n]*?) -->\n(?P<body>.*?)\n<!-- end generated -->", re.S
+)
 RUNNABLE = re.compile(r"<!-- runnable -->\n```(?P<language>bash|python)\n(?P<code>.*?)\n```", re.S)
 LINK = re.compile(r"\]\((?P<target>[^)#\s]+)(?:#[^)]*)?\)")
 EVIDENCE_PATH = re.compile(r"`(?P<path>docs/evidence/[^`\s*]+)`")
@@ -61,7 +63,8 @@ def test_relative_links_resolve(page: Path) -> None:
 
 @pytest.mark.parametrize("page", PAGES, ids=_page_name)
 def test_named_evidence_files_exist(page: Path) -> None:
-    named = sorted({match["path"].rstrip(".,:;") for match in EVIDENCE_PATH.finditer(page.read_text("utf-8"))})
+    text = page.read_text("utf-8")
+    named = sorted({match["path"].rstrip(".,:;") for match in EVIDENCE_PATH.finditer(text) if "<" not in match["path"]})
     if not named:
         return
     _evidence_needed(named)
@@ -91,14 +94,14 @@ def test_generated_table_matches_its_command(
     assert regenerated == body.strip(), f"{page} is out of date: replace its table with the output of `{command}`"
 
 
+RUNNABLE_PAGES = [page for page in PAGES if RUNNABLE.search(page.read_text("utf-8"))]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    ("page", "language", "code"),
-    [(page, match["language"], match["code"]) for page, match in _blocks(RUNNABLE)],
-    ids=lambda value: value if isinstance(value, str) and value.endswith(".md") else "",
-)
-def test_runnable_block_runs(page: str, language: str, code: str, tmp_path: Path) -> None:
-    """Each marked block runs in an empty folder, with its own user folder, against this checkout's code."""
+@pytest.mark.parametrize("page", RUNNABLE_PAGES, ids=_page_name)
+def test_runnable_blocks_run(page: Path, tmp_path: Path) -> None:
+    """A page's marked blocks run in order in one empty folder (a later block may use an earlier one's files),
+    with their own user folder, against this checkout's code."""
     environment = {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -106,6 +109,14 @@ def test_runnable_block_runs(page: str, language: str, code: str, tmp_path: Path
         "INVARIANCE_USER_DIR": str(tmp_path / "user"),
         "QT_QPA_PLATFORM": "offscreen",
     }
-    command = ["bash", "-euo", "pipefail", "-c", code] if language == "bash" else [sys.executable, "-c", code]
-    done = subprocess.run(command, cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, f"{page}: block failed (exit {done.returncode}):\n{code}\n{done.stderr[-3000:]}"
+    work = tmp_path / "work"
+    work.mkdir()
+    for match in RUNNABLE.finditer(page.read_text("utf-8")):
+        code = match["code"]
+        command = (
+            ["bash", "-euo", "pipefail", "-c", code] if match["language"] == "bash" else [sys.executable, "-c", code]
+        )
+        done = subprocess.run(command, cwd=work, env=environment, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, (
+            f"{_page_name(page)}: block failed (exit {done.returncode}):\n{code}\n{done.stderr[-3000:]}"
+        )
