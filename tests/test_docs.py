@@ -22,7 +22,7 @@ GENERATED = re.compile(
     r"<!-- generated: (?P<command>invariance [^\n]*?) -->\n(?P<body>.*?)\n<!-- end generated -->", re.S
 )
 RUNNABLE = re.compile(r"<!-- runnable -->\n```(?P<language>bash|python)\n(?P<code>.*?)\n```", re.S)
-LINK = re.compile(r"\]\((?P<target>[^)#\s]+)(?:#[^)]*)?\)")
+LINK = re.compile(r"\]\((?P<target>[^)#\s]+)(?:#(?P<anchor>[^)]*))?\)")
 NAMED_PATH = re.compile(r"`(?P<path>(?:core|editor|tests|checkpoints|docs|\.ci)/[^`\s]*)`")
 
 
@@ -54,12 +54,23 @@ def test_every_docs_page_is_linked_from_the_readme() -> None:
 
 @pytest.mark.parametrize("page", PAGES, ids=_page_name)
 def test_relative_links_resolve(page: Path) -> None:
-    broken = [
-        match["target"]
-        for match in LINK.finditer(page.read_text("utf-8"))
-        if "://" not in match["target"] and not (page.parent / match["target"]).exists()
-    ]
-    assert not broken, f"{_page_name(page)}: links to missing files {broken}"
+    """Each relative link reaches a file, and a link to a heading of a page (``page.md#anchor``) reaches one."""
+    broken = []
+    for match in LINK.finditer(page.read_text("utf-8")):
+        if "://" in match["target"]:
+            continue
+        target = page.parent / match["target"]
+        if not target.exists():
+            broken.append(match["target"])
+        elif match["anchor"] and target.suffix == ".md" and match["anchor"] not in _anchors(target):
+            broken.append(f"{match['target']}#{match['anchor']}")
+    assert not broken, f"{_page_name(page)}: links to missing files or headings {broken}"
+
+
+def _anchors(page: Path) -> set[str]:
+    """The anchors GitHub gives a page's headings: lower case, punctuation dropped, spaces as hyphens."""
+    headings = re.findall(r"^#+ (.+)$", page.read_text("utf-8"), re.M)
+    return {re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-") for heading in headings}
 
 
 @pytest.mark.parametrize("page", PAGES, ids=_page_name)
