@@ -63,7 +63,7 @@ class Figure:
 
 
 def card_figures(entry: ZooEntry, robust_n: int = ROBUST_N, restarts: int = CARD_RESTARTS) -> list[Figure]:
-    """The figures a model's card reports (see the zoo table in the README)."""
+    """The figures a model's card reports (see the zoo table in docs/zoo.md)."""
     figures = [Figure("clean_accuracy", "clean", CLEAN_N)]
     if entry.name == "undefended":
         figures.append(Figure("robust_accuracy_linf_0.3", "pgd", robust_n, "linf", 0.3, ATTACK_STEPS, 1))
