@@ -31,7 +31,7 @@ from torch import nn
 
 from core.attacks import random_moves
 from core.errors import ModelError
-from core.train_context import TrainContext
+from core.training.context import TrainContext
 from core.zoo.abs import CLASSES, ABSClassifier
 from core.zoo.cards import load_weights, read_card
 

@@ -8,7 +8,7 @@
   with ``pgd_steps`` steps); the first ``augment_epochs`` use one random transform per image instead (from
   scratch, the worst-of-k adversary leaves the small network near chance).
 
-Any recipe may start from another zoo model's weights (``init_from``, same architecture; see ``core.train``).
+Any recipe may start from another zoo model's weights (``init_from``, same architecture; see ``core.training.run``).
 
 Every adversarial recipe ramps ε linearly from ``ramp_start``·ε (default 1/3, the paper's weaker first epoch;
 0 for the spatial model, which otherwise collapses to chance) to ε over ``ramp_epochs`` and,
@@ -31,7 +31,7 @@ from torch import nn
 
 from core import attacks
 from core.budget import get_norm
-from core.train_context import TrainContext
+from core.training.context import TrainContext
 
 HELD_OUT = 1000
 LINF = get_norm("linf")

@@ -36,7 +36,7 @@ from torch import nn
 
 from core.certify import certified, fold_batchnorm, forward_and_ibp_loss
 from core.errors import ModelError
-from core.train_context import TrainContext
+from core.training.context import TrainContext
 
 HELD_OUT = 500
 
