@@ -1,7 +1,7 @@
 """What a training recipe gets from the driver (``core.training.run``): the entry, the data, the device, the clock.
 
 A *recipe* is a function ``recipe(ctx, model) -> model`` that trains ``model`` (freshly built for the entry's
-architecture) with the entry's hyper-parameters in ``ctx.hyper``; ``core.recipes.RECIPES`` names them.
+architecture) with the entry's hyper-parameters in ``ctx.hyper``; ``core.training.recipes.RECIPES`` names them.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Training driver: ``invariance train <name>`` turns a zoo entry into a checkpoint and a model card.
 
-A *recipe* (``core.recipes.RECIPES``, given a :class:`core.training.context.TrainContext`) is a function
+A *recipe* (``core.training.recipes.RECIPES``, given a :class:`core.training.context.TrainContext`) is a function
 ``recipe(ctx, model) -> model`` that trains ``model`` (freshly built for the entry's architecture) with the
 entry's hyper-parameters in ``ctx.hyper``. The driver owns everything around it: seeding,
 data, device, threads, the log file, the time budget, resumable per-epoch state, and — after training — the
@@ -24,8 +24,8 @@ from core.device import configure_threads, machine_line, resolve_device
 from core.errors import ModelError
 from core.images import to_float
 from core.paths import run_dir
-from core.recipes import RECIPES
 from core.training.context import Recipe, TrainContext
+from core.training.recipes import RECIPES
 from core.zoo.architectures import build
 from core.zoo.cards import ModelCard, read_card, save_weights, write_card
 from core.zoo.registry import ZooEntry, get_entry

@@ -1,4 +1,4 @@
-"""Interval bound propagation (core.certify) and the IBP training recipe (core.recipes.ibp)."""
+"""Interval bound propagation (core.certify) and the IBP training recipe (core.training.recipes.ibp)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from core.certify import (
 from core.data import load_mnist
 from core.errors import ModelError
 from core.images import to_float
-from core.recipes.ibp import ibp_initialise, lr_at, schedule, with_batchnorm
+from core.training.recipes.ibp import ibp_initialise, lr_at, schedule, with_batchnorm
 from core.training.run import training_log
 
 TOL = 1e-4

@@ -1,4 +1,4 @@
-"""The editor as a crafting instrument (issue 19): large canvas, compact model table, target guide, sensitivity
+"""The editor as a crafting instrument: large canvas, compact model table, target guide, sensitivity
 check, collection navigation and the platform-plugin error line. pytest-qt, offscreen."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The ABS classifier (core.zoo.abs) and its training recipe (core.recipes.abs)."""
+"""The ABS classifier (core.zoo.abs) and its training recipe (core.training.recipes.abs)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from core.data import load_mnist
 from core.errors import ModelError
 from core.images import to_float
-from core.recipes.abs import calibrate, class_scores, contrastive_loss, vae_losses
+from core.training.recipes.abs import calibrate, class_scores, contrastive_loss, vae_losses
 from core.training.run import training_log
 from core.zoo.abs import CLASSES, PIXELS, ABSClassifier, build_abs
 

@@ -1,4 +1,4 @@
-"""Regression tests for issue 18's ingest defects with in-app answers files (format 1, refs by path):
+"""Regression tests for ingest defects with in-app answers files (format 1, refs by path):
 consensus written back at the threshold, ``--collection`` honoured, duplicate raters, exclusion, atomicity."""
 
 from __future__ import annotations

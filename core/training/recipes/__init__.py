@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from core.recipes.abs import train_abs
-from core.recipes.adversarial import train_fgsm_rs, train_pgd, train_spatial, train_standard
-from core.recipes.ibp import train_ibp
 from core.training.context import Recipe
+from core.training.recipes.abs import train_abs
+from core.training.recipes.adversarial import train_fgsm_rs, train_pgd, train_spatial, train_standard
+from core.training.recipes.ibp import train_ibp
 
 RECIPES: dict[str, Recipe] = {
     "standard": train_standard,
