@@ -23,12 +23,12 @@ from PyQt6.QtWidgets import QApplication
 
 from core import budget
 from core.data import load_mnist
-from editor.app import configure_runtime
-from editor.qt_canvas import DigitCanvas
+from editor.runtime import configure_runtime
 from editor.settings import EditorSettings
-from editor.sources import ZooSource
-from editor.tools import Tool
-from editor.window import MainWindow
+from editor.state.sources import ZooSource
+from editor.state.tools import Tool
+from editor.widgets.canvas import DigitCanvas
+from editor.widgets.window import MainWindow
 
 
 def send(canvas: DigitCanvas, kind: QEvent.Type, row: int, col: int) -> None:

@@ -13,35 +13,21 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Final
 
-import torch
 from PyQt6.QtWidgets import QApplication
 
 from core import budget
 from core.data import load_mnist
 from core.device import DEVICE_CHOICES, resolve_device
 from core.errors import InvarianceError
+from editor.runtime import configure_runtime
 from editor.screenshot import capture_when_ready
 from editor.settings import APPLICATION, ORGANISATION, EditorSettings
-from editor.sources import ZooSource
-from editor.window import MainWindow
+from editor.state.sources import ZooSource
+from editor.widgets.window import MainWindow
 from editor.xcb_check import exit_if_platform_fails
 
 log = logging.getLogger(__name__)
-
-GIL_SWITCH_INTERVAL_S: Final = 0.0005
-
-
-def configure_runtime() -> None:
-    """Process-wide settings for a responsive editor.
-
-    The GUI thread projects single images, so it uses one torch thread (workers set their own counts); and the
-    GIL is handed between the GUI thread and the inference worker every 0.5 ms instead of Python's default 5 ms,
-    which otherwise adds up to 5 ms to a stroke whenever both threads run Python code.
-    """
-    torch.set_num_threads(1)
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,7 +4,7 @@ Run as ``invariance bench live [options]`` (which starts ``python -m editor.benc
 core never imports the editor) or ``invariance-editor --bench-live [options]``.
 
 Runs the real Qt pipeline (offscreen when there is no display): the editor's main window with N feed-forward
-zoo models, real mouse events on the canvas, the budget projection in :class:`editor.state.EditorState`, the
+zoo models, real mouse events on the canvas, the budget projection in :class:`editor.state.editing.EditorState`, the
 coalescing model panel and its worker thread. For each stroke event it measures the time from sending the
 mouse event to the model table having shown the predictions for that edit (rows updated and painted),
 including the IBP certification of the CURRENT edit for the certified models among them (``ibp-0.4``).
@@ -45,12 +45,12 @@ from core.device import configure_threads, describe_machine, resolve_device
 from core.errors import InvarianceError
 from core.zoo.architectures import build
 from core.zoo.registry import ZooEntry
-from editor.app import configure_runtime
-from editor.qt_canvas import DigitCanvas
+from editor.runtime import configure_runtime
 from editor.settings import EditorSettings
-from editor.sources import StaticSource
-from editor.tools import Tool
-from editor.window import MainWindow
+from editor.state.sources import StaticSource
+from editor.state.tools import Tool
+from editor.widgets.canvas import DigitCanvas
+from editor.widgets.window import MainWindow
 
 log = logging.getLogger(__name__)
 

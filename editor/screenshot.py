@@ -10,7 +10,7 @@ from typing import Final
 
 from PyQt6.QtCore import QTimer
 
-from editor.window import MainWindow
+from editor.widgets.window import MainWindow
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from PyQt6.QtCore import QByteArray, QSettings
 from core import budget
 from core.device import DEVICE_CHOICES
 from core.errors import BudgetError
-from editor.state import VIEW_MODES, EditorState
-from editor.tools import Tool
+from editor.state.editing import VIEW_MODES, EditorState
+from editor.state.tools import Tool
 
 log = logging.getLogger(__name__)
 

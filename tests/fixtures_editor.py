@@ -17,9 +17,9 @@ from torch import nn
 from core.data import load_mnist
 from core.errors import ModelError
 from core.zoo import ZooEntry
-from editor.qt_canvas import DigitCanvas
 from editor.settings import EditorSettings
-from editor.sources import StaticSource
+from editor.state.sources import StaticSource
+from editor.widgets.canvas import DigitCanvas
 
 
 def digits(count: int = 10) -> tuple[np.ndarray, np.ndarray]:

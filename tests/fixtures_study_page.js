@@ -1,4 +1,4 @@
-// Runs core/study_page.html's inline script in node with a minimal DOM stand-in, plays a rater, prints the
+// Runs core/study/page.html's inline script in node with a minimal DOM stand-in, plays a rater, prints the
 // answers file the page would download. Usage: node fixtures_study_page.js PACK_DIR RATER KEYS... (keys as typed;
 // "P" toggles pause). Emits {"filename": ..., "answers": {...}, "progress": text} on stdout.
 "use strict";

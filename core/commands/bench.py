@@ -11,8 +11,8 @@ import argparse
 import subprocess
 import sys
 
-from core import bench_geninv
 from core.commands import help_handler
+from core.geninv import bench as bench_geninv
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

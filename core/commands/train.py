@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         return _print_plan(names, args.jobs)
     if args.jobs > 1:
         return _run_parallel(args, names)
-    from core.train import train_model
+    from core.training.run import train_model
 
     for name in names:
         card = train_model(
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_parallel(args: argparse.Namespace, names: list[str]) -> int:
-    from core.train_jobs import child_launcher, console_path, run_jobs
+    from core.training.jobs import child_launcher, console_path, run_jobs
 
     threads = max(1, len(os.sched_getaffinity(0)) // args.jobs)
     launch = child_launcher(
@@ -95,7 +95,7 @@ def _run_parallel(args: argparse.Namespace, names: list[str]) -> int:
 
 
 def _print_plan(names: list[str], jobs: int) -> int:
-    from core.train_jobs import plan_jobs
+    from core.training.jobs import plan_jobs
 
     runs = plan_jobs(names, jobs)
     for run in runs:

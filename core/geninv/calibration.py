@@ -65,9 +65,9 @@ class PHumanMapping:
 
 def mapping_path(folder: Path | None = None) -> Path:
     from core.geninv.judge import JUDGE_NAME
-    from core.geninv.scorer import checkpoint_dir
+    from core.paths import checkpoints_dir
 
-    return (checkpoint_dir() if folder is None else folder) / f"{JUDGE_NAME}.p_human.json"
+    return (checkpoints_dir() if folder is None else folder) / f"{JUDGE_NAME}.p_human.json"
 
 
 def load_mapping(folder: Path | None = None) -> PHumanMapping:
@@ -278,7 +278,7 @@ def calibration_table(
             {
                 "bin": f"[{low:.2f}, {high:.2f}{']' if last else ')'}",
                 "ratings": len(members),
-                "mean_p_human": float(np.mean([o.p_human for o in members])) if members else float("nan"),
+                "mean_p_human": float(np.mean([o.p_human or 0.0 for o in members])) if members else float("nan"),
                 "success_rate": float(np.mean([o.success for o in members])) if members else float("nan"),
             }
         )

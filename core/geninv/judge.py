@@ -35,7 +35,7 @@ from torch import nn
 from core.cache import KeyedCache
 from core.errors import ModelError
 from core.files import atomic_output, atomic_write_text
-from core.geninv.scorer import checkpoint_dir
+from core.paths import checkpoints_dir
 from core.zoo.cards import file_sha256, load_safetensors_verified, load_state
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ STRAY_FRACTION: Final = 1.0 / 3.0
 
 def judge_paths(folder: Path | None = None) -> tuple[Path, Path]:
     """(weights ``.safetensors``, card ``.json``) of the judge in ``folder`` (default: the checkpoints)."""
-    folder = checkpoint_dir() if folder is None else folder
+    folder = checkpoints_dir() if folder is None else folder
     return folder / f"{JUDGE_NAME}.safetensors", folder / f"{JUDGE_NAME}.json"
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from core.cache import KeyedCache
 from core.device import machine_line
 from core.errors import ModelError
 from core.files import atomic_output, atomic_write_text
+from core.paths import checkpoints_dir
 
 log = logging.getLogger(__name__)
 
@@ -53,15 +53,9 @@ DEFAULT_LR: Final = 1e-3
 EVAL_COUNT: Final = 1000
 
 
-def checkpoint_dir() -> Path:
-    """``$INVARIANCE_CHECKPOINTS`` or ``<repository>/checkpoints``."""
-    override = os.environ.get("INVARIANCE_CHECKPOINTS")
-    return Path(override) if override else Path(__file__).resolve().parents[2] / "checkpoints"
-
-
 def scorer_paths(folder: Path | None = None) -> tuple[Path, Path]:
     """(weights ``.safetensors``, model card ``.json``) of the scorer in ``folder``."""
-    folder = checkpoint_dir() if folder is None else folder
+    folder = checkpoints_dir() if folder is None else folder
     return folder / f"{SCORER_NAME}.safetensors", folder / f"{SCORER_NAME}.json"
 
 

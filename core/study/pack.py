@@ -2,7 +2,7 @@
 
 Layout of ``DIR``::
 
-    index.html          the static page (``core/study_page.html``; plain JS, no network)
+    index.html          the static page (``core/study/page.html``; plain JS, no network)
     study.js            ``window.INVARIANCE_STUDY = {...}``: the opaque ``pack_id``, instructions and the image of
                         each position, nothing else (no paths, item ids, seed or control markers)
     study.json          the same object, for tools
@@ -50,7 +50,7 @@ PACK_KIND: Final = "invariance-lab.study-pack"
 
 def page_html() -> str:
     """The static study page shipped with the package."""
-    return resources.files("core").joinpath("study_page.html").read_text(encoding="utf-8")
+    return resources.files("core.study").joinpath("page.html").read_text(encoding="utf-8")
 
 
 def encode_gray_png(image: np.ndarray) -> bytes:

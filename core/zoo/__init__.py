@@ -15,9 +15,10 @@ from torch import nn
 
 from core.device import resolve_device
 from core.errors import ModelError
+from core.paths import checkpoints_dir
 from core.zoo import user
 from core.zoo.architectures import build
-from core.zoo.cards import ModelCard, card_path, checkpoint_dir, load_state, load_weights, read_card, weights_path
+from core.zoo.cards import ModelCard, card_path, load_state, load_weights, read_card, weights_path
 from core.zoo.registry import ZOO, ZooEntry, get_entry, list_models
 
 __all__ = [
@@ -26,7 +27,7 @@ __all__ = [
     "ZooEntry",
     "available",
     "available_models",
-    "checkpoint_dir",
+    "checkpoints_dir",
     "entry",
     "find_entry",
     "get_entry",

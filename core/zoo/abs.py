@@ -11,7 +11,7 @@ Gaussian likelihood or the pixel-wise cross-entropy for a Bernoulli one (the ``b
 maximisation is fast and deterministic: start from the best of the encoder's mean and ``samples`` fixed latent
 draws, then take ``steps`` Adam steps on the latent, batched over images and classes, keeping the best value
 seen. Logits are ``temperature · ℓ_c(x) + offset_c`` (a calibrated scale and per-class log-prior, fitted on
-held-out training images by ``core.recipes.abs``). With ``binary=True`` (Binary ABS) inputs are first binarised
+held-out training images by ``core.training.recipes.abs``). With ``binary=True`` (Binary ABS) inputs are first binarised
 at 0.5; the weights are the same.
 
 The value returned is differentiable with respect to ``x`` (by the envelope theorem the gradient of the max is

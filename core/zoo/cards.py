@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,21 +22,10 @@ from safetensors.torch import save_file
 
 from core.errors import ModelError
 from core.files import atomic_output, atomic_write_text
+from core.paths import checkpoints_dir
 from core.zoo.registry import ZOO
 
 CARD_FORMAT_VERSION: Final = 1
-_REPO_CHECKPOINTS: Final = Path(__file__).resolve().parents[2] / "checkpoints"
-
-
-def checkpoint_dir() -> Path:
-    """``$INVARIANCE_CHECKPOINTS`` or the repository's ``checkpoints/`` folder."""
-    override = os.environ.get("INVARIANCE_CHECKPOINTS")
-    return Path(override) if override else _REPO_CHECKPOINTS
-
-
-def run_dir(name: str) -> Path:
-    """Where training ``name`` keeps its resumable state and, when run as a child, its console output."""
-    return checkpoint_dir().parent / "runs" / name
 
 
 @dataclass
@@ -66,7 +54,7 @@ class ModelCard:
 
 
 def card_path(name: str) -> Path:
-    return checkpoint_dir() / f"{name}.json"
+    return checkpoints_dir() / f"{name}.json"
 
 
 def weights_owner(name: str) -> str:
@@ -78,7 +66,7 @@ def weights_owner(name: str) -> str:
 
 
 def weights_path(name: str) -> Path:
-    return checkpoint_dir() / f"{weights_owner(name)}.safetensors"
+    return checkpoints_dir() / f"{weights_owner(name)}.safetensors"
 
 
 def read_card(name: str) -> ModelCard:

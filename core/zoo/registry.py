@@ -1,6 +1,6 @@
 """The model zoo: which models exist, how each is trained, and how to load one.
 
-Hyper-parameters of every recipe live here, in one place; ``core.train`` turns an entry into a checkpoint
+Hyper-parameters of every recipe live here, in one place; ``core.training.run`` turns an entry into a checkpoint
 (``checkpoints/<name>.safetensors``) and a model card (``checkpoints/<name>.json``).
 """
 

@@ -1,4 +1,4 @@
-"""Interval bound propagation (core.certify) and the IBP training recipe (core.recipes.ibp)."""
+"""Interval bound propagation (core.certify) and the IBP training recipe (core.training.recipes.ibp)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ from core.certify import (
 from core.data import load_mnist
 from core.errors import ModelError
 from core.images import to_float
-from core.recipes.ibp import ibp_initialise, lr_at, schedule, with_batchnorm
+from core.training.recipes.ibp import ibp_initialise, lr_at, schedule, with_batchnorm
+from core.training.run import training_log
 
 TOL = 1e-4
 
@@ -414,7 +415,7 @@ def test_train_ibp_end_to_end_writes_checkpoint_and_card(
 ) -> None:
     import core.zoo.evaluation as evaluation
     import core.zoo.registry as registry
-    from core.train import train_model
+    from core.training.run import train_model
     from core.zoo import load
 
     entry = dataclasses.replace(
@@ -440,7 +441,7 @@ def test_train_ibp_end_to_end_writes_checkpoint_and_card(
     assert saved["format_version"] == 1 and saved["recipe"]["name"] == "ibp"
     clean, certified_03 = card.figure("clean_accuracy"), card.figure("certified_accuracy_0.3")
     assert clean is not None and certified_03 is not None and 0.0 <= certified_03 <= clean <= 1.0
-    log_text = (tmp_path / "checkpoints" / "logs" / "ibp-0.4.log").read_text()
+    log_text = training_log("ibp-0.4").read_text()
     assert "heldout_verified" in log_text and "epoch 4/4" in log_text
     model = load("ibp-0.4", "cpu")
     x, y = mnist_slice(50, offset=2000)

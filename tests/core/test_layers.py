@@ -1,5 +1,7 @@
-"""Layers point down (DESIGN.md): core never imports the editor or Qt, and nothing below the entry points
-imports them. Checked on the source with ``ast``, so a lazy import inside a function is caught too."""
+"""Layers point down (DESIGN.md): core never imports the editor or Qt, nothing below the entry points imports them,
+no import goes from a lower layer to a higher one, and there is no import loop, between modules or between
+packages. Checked on the source with ``ast``, so a lazy import inside a function, and a module named to
+``importlib.import_module``, are caught too."""
 
 from __future__ import annotations
 
@@ -11,9 +13,9 @@ from pathlib import Path
 import core
 
 ROOT = Path(core.__file__).parents[1]
-ENTRY_POINTS = ("core.cli", "core.commands", "core.bench_geninv", "editor.bench_live")
+ENTRY_POINTS = ("core.cli", "core.commands", "core.geninv.bench", "editor.bench_live")
 """Layer 4: the CLI and the benchmarks. Only other entry points may import them."""
-ENTRY_POINT_FILES = ("core/cli.py", "core/commands", "core/bench_geninv.py", "editor/bench_live.py", "editor/app.py")
+ENTRY_POINT_FILES = ("core/cli.py", "core/commands", "core/geninv/bench.py", "editor/bench_live.py", "editor/app.py")
 
 
 def test_core_imports_without_qt() -> None:
@@ -86,3 +88,188 @@ def test_only_entry_points_import_the_entry_points() -> None:
             if any(name == top or name.startswith(f"{top}.") for top in ENTRY_POINTS)
         ]
     assert found == []
+
+
+LAYERS: dict[str, int] = {
+    # 1: basics
+    "core": 1,
+    "core.budget": 1,
+    "core.cache": 1,
+    "core.data": 1,
+    "core.device": 1,
+    "core.errors": 1,
+    "core.files": 1,
+    "core.images": 1,
+    "core.labels": 1,
+    "core.paths": 1,
+    # 2: features
+    "core.attacks": 2,
+    "core.certify": 2,
+    "core.collection": 2,
+    "core.geninv": 2,
+    "core.sensitivity": 2,
+    "core.study": 2,
+    "core.training": 2,
+    "core.zoo": 2,
+    # 3: the study service and the editor's views
+    "editor": 3,
+    "editor.runtime": 3,
+    "editor.screenshot": 3,
+    "editor.settings": 3,
+    "editor.state": 3,
+    "editor.widgets": 3,
+    "editor.workers": 3,
+    "editor.xcb_check": 3,
+    # 4: entry points
+    "core.cli": 4,
+    "core.commands": 4,
+    "core.geninv.bench": 4,
+    "editor.app": 4,
+    "editor.bench_live": 4,
+}
+"""Each module's layer, by its longest listed prefix. A module that matches none fails the test: give it a layer."""
+
+
+def module_files(root: Path) -> dict[str, Path]:
+    """Dotted name -> file, for every module and package under ``root``/core and ``root``/editor."""
+    found = {}
+    for top in ("core", "editor"):
+        for path in (root / top).rglob("*.py"):
+            parts = list(path.relative_to(root).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            found[".".join(parts)] = path
+    return found
+
+
+def imported_modules(name: str, path: Path, known: set[str]) -> set[str]:
+    """Our modules that ``name`` imports anywhere in its source: import statements (relative ones resolved, nested
+    ones included) and ``importlib.import_module("...")`` strings. ``from package import submodule`` counts as an
+    import of the submodule only (the package's ``__init__`` runs first in any case)."""
+    named: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            named |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+                base = base[: len(base) - (node.level - 1)]
+                module = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                module = node.module or ""
+            submodules = {f"{module}.{alias.name}" for alias in node.names} & known
+            named |= submodules or {module}
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", getattr(node.func, "id", None)) == "import_module"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            named.add(node.args[0].value)
+    ours = set()
+    for module in named:
+        while module and module not in known:
+            module = module.rpartition(".")[0]
+        if module and module != name:
+            ours.add(module)
+    return ours
+
+
+def import_graph(root: Path) -> dict[str, set[str]]:
+    files = module_files(root)
+    return {name: imported_modules(name, path, set(files)) for name, path in files.items()}
+
+
+def layer_prefix(module: str) -> str | None:
+    parts = module.split(".")
+    for size in range(len(parts), 0, -1):
+        if ".".join(parts[:size]) in LAYERS:
+            return ".".join(parts[:size])
+    return None
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one node (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(graph.get(node, ())):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def package_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """The module graph folded onto the units of ``LAYERS`` (a feature package, a basic module, an entry point)."""
+    folded: dict[str, set[str]] = {}
+    for source, targets in graph.items():
+        unit = layer_prefix(source) or source
+        folded.setdefault(unit, set()).update(
+            target_unit for target in targets if (target_unit := layer_prefix(target) or target) != unit
+        )
+    return folded
+
+
+def test_every_module_has_a_layer() -> None:
+    assert [name for name in sorted(module_files(ROOT)) if layer_prefix(name) is None] == []
+
+
+def test_imports_point_down() -> None:
+    """No module imports one of a higher layer (features may import features, as long as no loop forms)."""
+
+    def layer(module: str) -> int:
+        return LAYERS[layer_prefix(module) or module]
+
+    up = [
+        f"{source} (layer {layer(source)}) -> {target} (layer {layer(target)})"
+        for source, targets in sorted(import_graph(ROOT).items())
+        for target in sorted(targets)
+        if layer_prefix(source) and layer_prefix(target) and layer(target) > layer(source)
+    ]
+    assert up == []
+
+
+def test_no_import_loops_between_modules_or_packages() -> None:
+    graph = import_graph(ROOT)
+    assert cycles(graph) == []
+    assert cycles(package_graph(graph)) == []
+
+
+def test_loops_and_lazy_imports_are_found(tmp_path: Path) -> None:
+    """The checker itself: a loop through a lazy import and an ``import_module`` string is reported."""
+    package = tmp_path / "core" / "pkg"
+    package.mkdir(parents=True)
+    (tmp_path / "core" / "__init__.py").write_text("")
+    (tmp_path / "editor").mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("def f():\n    from core.pkg import b\n")
+    (package / "b.py").write_text("import importlib\nimportlib.import_module('core.pkg.c')\n")
+    (package / "c.py").write_text("from .a import f\n")
+    graph = import_graph(tmp_path)
+    assert graph["core.pkg.a"] == {"core.pkg.b"} and graph["core.pkg.b"] == {"core.pkg.c"}
+    assert cycles(graph) == [["core.pkg.a", "core.pkg.b", "core.pkg.c"]]

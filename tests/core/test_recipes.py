@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 
 from core.errors import ModelError
-from core.recipes import RECIPES
-from core.train import recipe_for
+from core.training.recipes import RECIPES
+from core.training.run import recipe_for
 from core.zoo.registry import ZOO
 
 

@@ -1,4 +1,4 @@
-"""The editor as a crafting instrument (issue 19): large canvas, compact model table, target guide, sensitivity
+"""The editor as a crafting instrument: large canvas, compact model table, target guide, sensitivity
 check, collection navigation and the platform-plugin error line. pytest-qt, offscreen."""
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from core.data import load_mnist
 from core.geninv.bank import default_bank
 from core.geninv.guide import aligned_target
 from core.images import to_float
-from editor.qt_guide import GuideImage
-from editor.sources import StaticSource, ZooSource
-from editor.tools import Tool
-from editor.window import MainWindow
+from editor.state.sources import StaticSource, ZooSource
+from editor.state.tools import Tool
+from editor.widgets.guide import GuideImage
+from editor.widgets.window import MainWindow
 from tests.fixtures_editor import drag, isolated_settings, linear_model, run_editor, stand_in_entry
 
 CPU = torch.device("cpu")

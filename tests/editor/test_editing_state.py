@@ -12,8 +12,8 @@ from core import budget
 from core.data import load_mnist
 from core.errors import BudgetError
 from core.images import to_float
-from editor.state import MAX_BRUSH, VIEW_MODES, ZOOM_LEVELS, EditorState, Source
-from editor.tools import Tool
+from editor.state.editing import MAX_BRUSH, VIEW_MODES, ZOOM_LEVELS, EditorState, Source
+from editor.state.tools import Tool
 
 
 def loaded(norm: str = "linf", eps: float | None = 0.3, eps_by_norm: dict[str, float] | None = None) -> EditorState:

@@ -7,10 +7,10 @@ from pytestqt.qtbot import QtBot
 from core import budget
 from core.data import load_mnist
 from core.images import to_float
-from editor.qt_budget import BudgetPanel
-from editor.qt_tools import ToolPanel
-from editor.state import EditorState, Source
-from editor.tools import Tool
+from editor.state.editing import EditorState, Source
+from editor.state.tools import Tool
+from editor.widgets.budget import BudgetPanel
+from editor.widgets.tools import ToolPanel
 
 
 def loaded_state() -> EditorState:

@@ -11,7 +11,7 @@ from PyQt6.QtGui import QIcon
 
 from core.collection import Collection
 from core.labels import NOT_A_DIGIT
-from editor.qt_collection import CollectionPanel, ItemRole
+from editor.widgets.collection import CollectionPanel, ItemRole
 
 
 @pytest.fixture

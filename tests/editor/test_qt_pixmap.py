@@ -8,8 +8,8 @@ from PyQt6.QtGui import QImage
 from PyQt6.QtWidgets import QApplication
 
 from core.images import to_uint8
-from editor.qt_collection import FRAME, THUMB, thumbnail
-from editor.qt_pixmap import grey_pixmap
+from editor.widgets.collection import FRAME, THUMB, thumbnail
+from editor.widgets.pixmap import grey_pixmap
 
 
 def grey_levels(image: QImage) -> np.ndarray:

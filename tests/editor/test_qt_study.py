@@ -17,8 +17,8 @@ from core.study.answers import read_answers
 from core.study.ingest import ingest
 from core.study.sets import load_items
 from core.zoo.registry import ZooEntry
-from editor.qt_reports import ReportPanel
-from editor.qt_study import StudyWidget
+from editor.widgets.reports import ReportPanel
+from editor.widgets.study import StudyWidget
 from tests.fixtures_study import LookupModel, make_collection
 
 INDICES = [10, 11, 12]  # test labels 0, 6, 9

@@ -8,7 +8,7 @@ from PyQt6.QtCore import QSettings
 
 from core import budget
 from editor.settings import EditorSettings
-from editor.tools import Tool
+from editor.state.tools import Tool
 
 
 def ini_settings(folder: Path) -> EditorSettings:

@@ -13,8 +13,8 @@ from core import budget
 from core.data import load_mnist
 from core.errors import BudgetError
 from core.images import to_float
-from editor.state import EditorState, Source
-from editor.tools import Tool, brush_mask, line_cells, stroke_mask
+from editor.state.editing import EditorState, Source
+from editor.state.tools import Tool, brush_mask, line_cells, stroke_mask
 
 IMAGES, LABELS = load_mnist("test")
 DIGIT = to_float(IMAGES[0])
@@ -153,8 +153,8 @@ def test_inference_engine_stacks_models_and_matches_separate_forwards() -> None:
 
     from core.zoo import ZooEntry
     from core.zoo.architectures import build
-    from editor.sources import StaticSource
-    from editor.workers import InferenceEngine, PredictionRequest
+    from editor.state.sources import StaticSource
+    from editor.workers.prediction import InferenceEngine, PredictionRequest
 
     torch.manual_seed(0)
     modules = {"a": build("cnn-s2-large"), "b": build("cnn-s2-large"), "c": build("cnn-s2-small")}

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from core.cli import main
-from editor.sources import ZooSource
-from editor.window import MainWindow
+from editor.state.sources import ZooSource
+from editor.widgets.window import MainWindow
 from tests.fixtures_editor import digits, isolated_settings
 from tests.fixtures_user_models import export_onnx, tiny_classifier
 

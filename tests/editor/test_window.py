@@ -14,11 +14,11 @@ from PyQt6.QtCore import Qt
 from core import budget
 from core.certify import certified
 from core.labels import NOT_A_DIGIT
-from editor.qt_suggestions import Proposal
 from editor.screenshot import capture_when_ready
-from editor.tools import Tool
-from editor.window import MainWindow
-from editor.workers import ProgressCallback, TaskThread
+from editor.state.tools import Tool
+from editor.widgets.suggestions import Proposal
+from editor.widgets.window import MainWindow
+from editor.workers.tasks import ProgressCallback, TaskThread
 from tests.fixtures_editor import digits, drag, isolated_settings, linear_model, probabilities, stand_in_source
 
 CPU = torch.device("cpu")

@@ -1,4 +1,4 @@
-"""Bad input gets one line naming the file and the problem, exit code 1, nothing written (issue 18, part 4-5)."""
+"""Bad input gets one line naming the file and the problem, exit code 1, nothing written."""
 
 from __future__ import annotations
 

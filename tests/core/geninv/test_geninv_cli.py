@@ -172,7 +172,7 @@ def test_missing_scorer_is_a_model_error(tmp_path: Path) -> None:
 
 
 def test_bench_reports_speed_and_quality(tiny_checkpoints: Path) -> None:
-    from core.bench_geninv import bench_geninv, format_bench
+    from core.geninv.bench import bench_geninv, format_bench
 
     result = bench_geninv("l0", n=2, repeats=2, device="cpu", pool_size=POOL)
     assert len(result.seconds_per_example) == 2 and result.median_seconds_per_example > 0

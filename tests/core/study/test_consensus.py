@@ -90,7 +90,7 @@ def test_attention_check_excludes_raters_below_the_minimum() -> None:
     checks = rater_checks({"ada": (20, 19), "bob": (20, 14), "cy": (0, 0)}, min_accuracy=0.9)
     assert checks["ada"].accuracy == pytest.approx(0.95) and not checks["ada"].excluded
     assert checks["bob"].accuracy == pytest.approx(0.7) and checks["bob"].excluded
-    assert checks["cy"].accuracy is None and checks["cy"].excluded  # no control answered: cannot escape (issue 18)
+    assert checks["cy"].accuracy is None and checks["cy"].excluded  # no control answered: cannot escape
     assert "no control digit" in checks["cy"].reason and "70.0%" in checks["bob"].reason
     assert not any(c.excluded for c in rater_checks({"bob": (20, 14)}).values())
     # exactly at the minimum is kept

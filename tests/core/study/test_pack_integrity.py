@@ -1,4 +1,4 @@
-"""Study integrity (issue 18): blind packs, answers checked against the organiser's plan, unique raters per pack,
+"""Study integrity: blind packs, answers checked against the organiser's plan, unique raters per pack,
 all-or-nothing ingest across collections, one-line errors for bad answers, CSV formula escaping."""
 
 from __future__ import annotations

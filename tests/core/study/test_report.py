@@ -173,7 +173,7 @@ def test_json_csv_text_and_svg_outputs(tmp_path: Path) -> None:
     with open(tmp_path / "csv" / "table2.csv", newline="") as handle:
         rows = list(csv.reader(handle))
     assert rows[0] == ["set", "successful", "undefended", "linf-pgd-0.1", "l1-slide-5", "ibp-0.4"]
-    # CSV figures are numbers (shares in [0, 1]), not display strings (issue 18)
+    # CSV figures are numbers (shares in [0, 1]), not display strings
     assert rows[1][:2] == ["clean digits", "6"] and [float(c) for c in rows[1][2:]] == pytest.approx([1, 5 / 6, 1, 1])
     assert rows[2] == ["linf-a", "2", "0.5", "0.5", "0.0", "0.5"]
 

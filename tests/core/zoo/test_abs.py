@@ -1,4 +1,4 @@
-"""The ABS classifier (core.zoo.abs) and its training recipe (core.recipes.abs)."""
+"""The ABS classifier (core.zoo.abs) and its training recipe (core.training.recipes.abs)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import torch.nn.functional as F
 from core.data import load_mnist
 from core.errors import ModelError
 from core.images import to_float
-from core.recipes.abs import calibrate, class_scores, contrastive_loss, vae_losses
+from core.training.recipes.abs import calibrate, class_scores, contrastive_loss, vae_losses
+from core.training.run import training_log
 from core.zoo.abs import CLASSES, PIXELS, ABSClassifier, build_abs
 
 
@@ -168,7 +169,7 @@ def test_tiny_abs_trained_briefly_beats_chance() -> None:
 def test_train_abs_and_share_weights_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import core.zoo.evaluation as evaluation
     import core.zoo.registry as registry
-    from core.train import train_model
+    from core.training.run import train_model
     from core.zoo import load
 
     monkeypatch.setenv("INVARIANCE_CHECKPOINTS", str(tmp_path / "checkpoints"))
@@ -198,7 +199,7 @@ def test_train_abs_and_share_weights_end_to_end(tmp_path: Path, monkeypatch: pyt
     assert (checkpoints / "abs.safetensors").exists() and (checkpoints / "abs.json").exists()
     clean = card.figure("clean_accuracy")
     assert clean is not None and clean > 0.2
-    log_text = (checkpoints / "logs" / "abs.log").read_text()
+    log_text = training_log("abs").read_text()
     assert "epoch 2/2" in log_text and "calibrated on 100 held-out images" in log_text
 
     binary_card = train_model("binary-abs", device="cpu", train_subset=100, progress=False)

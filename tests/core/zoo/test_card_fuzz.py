@@ -10,9 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.paths import checkpoints_dir
 from tests.core.collection.test_cli_file_fuzz import check, damage, mutations, run_cli
+from tests.fixtures_study import make_collection
 
-CHECKPOINTS = Path(__file__).parents[3] / "checkpoints"
+CHECKPOINTS = checkpoints_dir()
 CARD_FUZZ = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -29,9 +31,8 @@ def zoo_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def collection(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A rated collection whose items have originals, so that ``evaluate`` loads every model it is given."""
-    rated = CHECKPOINTS / "logs" / "geninv-human" / "evaluation" / "organiser" / "collections" / "linf-0.4"
     copy = tmp_path_factory.mktemp("card-fuzz-coll") / "coll"
-    shutil.copytree(rated, copy, ignore=shutil.ignore_patterns(".lock"))
+    make_collection(copy, [0, 1, 2, 3], norm="linf", eps=0.4)
     return copy
 
 

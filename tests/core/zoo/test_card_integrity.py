@@ -12,9 +12,10 @@ from safetensors.torch import load_file
 
 from core.errors import ModelError
 from core.geninv.scorer import load_scorer
+from core.paths import checkpoints_dir
 from core.zoo import cards, load
 
-CHECKPOINTS = Path(__file__).parents[3] / "checkpoints"
+CHECKPOINTS = checkpoints_dir()
 
 
 def test_every_shipped_card_records_a_sha256() -> None:

@@ -17,6 +17,7 @@ from core.cli import main
 from core.collection import Collection
 from core.errors import ModelError
 from core.images import to_float
+from core.paths import checkpoints_dir
 from core.zoo import available, entry, load
 from core.zoo import user as user_models
 from core.zoo.cards import parse_card
@@ -234,7 +235,7 @@ def test_tampered_file_and_bad_cards_are_refused(tmp_path: Path) -> None:
         card.write_bytes(text)
         with pytest.raises(ModelError, match=message):
             parse_card(card, "tiny")
-    raw = json.loads((Path(__file__).parents[3] / "checkpoints" / "undefended.json").read_text())
+    raw = json.loads((checkpoints_dir() / "undefended.json").read_text())
     raw.pop("checkpoint_sha256")
     card.write_text(json.dumps(raw))
     with pytest.raises(ModelError, match="no checkpoint_sha256"):

@@ -17,7 +17,8 @@ from core.cli import main
 from core.data import load_mnist
 from core.errors import BudgetError, ModelError
 from core.images import to_float
-from core.zoo import ZOO, available_models, checkpoint_dir, list_models, load, load_card
+from core.training.run import training_log
+from core.zoo import ZOO, available_models, checkpoints_dir, list_models, load, load_card
 from core.zoo import registry as zoo_registry
 from core.zoo.architectures import build
 
@@ -63,7 +64,7 @@ def test_shipped_checkpoint_matches_its_card(name: str) -> None:
 
 
 def test_shipped_checkpoints_hold_no_copies_and_fit_the_size_budget() -> None:
-    files = sorted(checkpoint_dir().glob("*.safetensors"))
+    files = sorted(checkpoints_dir().glob("*.safetensors"))
     digests = [hashlib.sha256(path.read_bytes()).hexdigest() for path in files]
     assert len(set(digests)) == len(digests), "two checkpoint files hold the same weights"
     assert sum(path.stat().st_size for path in files) <= 40_000_000  # the issue's budget, 40 MB
@@ -94,7 +95,7 @@ def test_corrupt_checkpoint_is_refused(tiny_zoo: Path) -> None:
 @pytest.fixture
 def tiny_zoo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A checkpoints folder with 'undefended' trained for one epoch on 300 images."""
-    from core.train import train_model
+    from core.training.run import train_model
 
     checkpoints = tmp_path / "checkpoints"
     monkeypatch.setenv("INVARIANCE_CHECKPOINTS", str(checkpoints))
@@ -108,7 +109,7 @@ def tiny_zoo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_training_writes_checkpoint_card_and_log(tiny_zoo: Path) -> None:
     card = load_card("undefended")
     assert (tiny_zoo / "undefended.safetensors").exists()
-    assert (tiny_zoo / "logs" / "undefended.log").read_text().count("epoch 1/1") == 1
+    assert training_log("undefended").read_text().count("epoch 1/1") == 1
     assert card.training["train_images"] == 1300
     assert set(card.evaluation) == {"clean_accuracy", "robust_accuracy_linf_0.3"}
     assert card.evaluation["clean_accuracy"]["n"] == 100
@@ -117,7 +118,7 @@ def test_training_writes_checkpoint_card_and_log(tiny_zoo: Path) -> None:
 
 def test_training_can_start_from_another_zoo_model(tiny_zoo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``init_from`` copies the weights of a trained zoo model: with 0 epochs the result equals the source."""
-    from core.train import train_model
+    from core.training.run import train_model
 
     entry = ZOO["linf-pgd-0.3"]
     started = dataclasses.replace(entry, hyper={**entry.hyper, "epochs": 0, "init_from": "undefended"})
@@ -133,7 +134,7 @@ def test_training_can_start_from_another_zoo_model(tiny_zoo: Path, monkeypatch: 
 
 
 def test_training_resumes_after_the_last_completed_epoch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from core.train import train_model
+    from core.training.run import train_model
 
     monkeypatch.setenv("INVARIANCE_CHECKPOINTS", str(tmp_path / "checkpoints"))
     monkeypatch.setattr("core.zoo.evaluation.CLEAN_N", 50)
@@ -144,10 +145,10 @@ def test_training_resumes_after_the_last_completed_epoch(tmp_path: Path, monkeyp
         dataclasses.replace(entry, hyper={**entry.hyper, "epochs": 2, "ramp_epochs": 1}),
     )
     train_model("linf-pgd-0.1", train_subset=1200, evaluate_n=10, time_budget_s=0.0, progress=False)
-    log = (tmp_path / "checkpoints" / "logs" / "linf-pgd-0.1.log").read_text()
+    log = training_log("linf-pgd-0.1").read_text()
     assert "epoch 1/2" in log and "epoch 2/2" not in log and "time budget reached" in log
     train_model("linf-pgd-0.1", train_subset=1200, evaluate_n=10, resume=True, progress=False)
-    log = (tmp_path / "checkpoints" / "logs" / "linf-pgd-0.1.log").read_text()
+    log = training_log("linf-pgd-0.1").read_text()
     assert "resumed from" in log and "epoch 2/2" in log
 
 
@@ -156,7 +157,7 @@ def test_clean_weight_mixes_the_clean_loss_into_adversarial_training(
 ) -> None:
     """With a stand-in attack: clean_weight 1 on blank "adversarial" images trains exactly like clean_weight 0 on
     unperturbed copies (only the clean term counts), and clean_weight 0.5 does not."""
-    from core.train import train_model
+    from core.training.run import train_model
 
     monkeypatch.setenv("INVARIANCE_CHECKPOINTS", str(tmp_path / "checkpoints"))
     monkeypatch.setattr("core.zoo.evaluation.CLEAN_N", 20)
@@ -182,7 +183,7 @@ def test_clean_weight_mixes_the_clean_loss_into_adversarial_training(
 def test_train_eps_sets_the_training_ball_and_the_check_keeps_the_threat_model(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from core.train import train_model
+    from core.training.run import train_model
 
     monkeypatch.setenv("INVARIANCE_CHECKPOINTS", str(tmp_path / "checkpoints"))
     monkeypatch.setattr("core.zoo.evaluation.CLEAN_N", 20)
@@ -358,7 +359,7 @@ class _FakeJob:
 
 
 def test_parallel_training_respects_prerequisites_jobs_and_failures() -> None:
-    from core.train_jobs import run_jobs
+    from core.training.jobs import run_jobs
 
     durations = {"a": 3, "b": 1, "c": 2, "d": 0, "e": 0}
     needs = {"c": ["a"], "e": ["d"], "d": ["zoo-model-not-in-this-run"]}
@@ -393,7 +394,7 @@ def test_parallel_training_respects_prerequisites_jobs_and_failures() -> None:
 def test_parallel_training_runs_children_and_reports_their_failure(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from core.train_jobs import child_launcher, run_jobs
+    from core.training.jobs import child_launcher, run_jobs
 
     monkeypatch.setenv("INVARIANCE_CHECKPOINTS", str(tmp_path / "checkpoints"))
     launch = child_launcher(seed=0, device="cpu", threads=1, time_budget_s=None, resume=False, eval_n=None)
@@ -409,7 +410,7 @@ def test_train_cli_refuses_zero_jobs(capsys: pytest.CaptureFixture[str]) -> None
 
 
 def test_training_plan_for_the_shipped_zoo_keeps_dependencies_and_job_limit(capsys: pytest.CaptureFixture[str]) -> None:
-    from core.train_jobs import plan_jobs, recorded_seconds
+    from core.training.jobs import plan_jobs, recorded_seconds
 
     names = list_models()
     one, two = plan_jobs(names, 1, resolution_s=5.0), plan_jobs(names, 2, resolution_s=5.0)
