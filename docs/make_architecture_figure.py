@@ -50,7 +50,7 @@ BOXES = [
         1.0,
         "2  core features",
         "zoo/ (shipped + user models, evaluation)   geninv/   collection/   study/\n"
-        "recipes/   attacks   certify   train   sensitivity",
+        "training/ (loop, jobs, recipes/)   attacks   certify   sensitivity",
         "#fbeed5",
     ),
     (

@@ -16,7 +16,6 @@ from core.cli import main as invariance
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 PAGES = [REPOSITORY / "README.md", *sorted((REPOSITORY / "docs").glob("*.md"))]
-EVIDENCE = REPOSITORY / "docs" / "evidence"
 
 GENERATED = re.compile(
     r"<!-- generated: (?P<command>invariance [^\n]*?) -->\n(?P<body>.*?)\n<!-- end generated -->", re.S
@@ -32,13 +31,6 @@ def _page_name(page: Path) -> str:
 
 def _blocks(pattern: re.Pattern[str]) -> list[tuple[str, re.Match[str]]]:
     return [(_page_name(page), match) for page in PAGES for match in pattern.finditer(page.read_text("utf-8"))]
-
-
-def _evidence_needed(paths: list[str]) -> None:
-    """Skip while this tree predates the layout the docs describe (no ``docs/evidence/`` yet); once it exists, a
-    missing file is a failure."""
-    if any(path.startswith(("docs/", "core/", "editor/")) for path in paths) and not EVIDENCE.is_dir():
-        pytest.skip("docs/evidence/ is not in this tree yet: the docs describe the tree after the consolidation")
 
 
 def test_readme_is_short() -> None:
@@ -84,7 +76,6 @@ def test_named_files_exist(page: Path) -> None:
             if not any(mark in match["path"] for mark in "<*…")
         }
     )
-    _evidence_needed(named)
     missing = [path for path in named if not (REPOSITORY / path).exists() and not _stands_for_files(path)]
     assert not missing, f"{_page_name(page)} names files that are not there: {missing}"
 
@@ -108,7 +99,6 @@ def test_generated_table_matches_its_command(
     page: str, command: str, body: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     argv = shlex.split(command)[1:]
-    _evidence_needed(argv)
     monkeypatch.chdir(REPOSITORY)
     capsys.readouterr()
     assert invariance(argv) == 0
