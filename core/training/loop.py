@@ -56,6 +56,11 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
         group["lr"] = lr
 
 
+def step_decay(lr: float, epoch: int, drop_epoch: int | None) -> float:
+    """The learning rate of 0-based ``epoch``: ``lr``, times 0.1 from ``drop_epoch`` on (None: never)."""
+    return lr * (0.1 if drop_epoch is not None and epoch >= drop_epoch else 1.0)
+
+
 def train_epochs(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,

@@ -61,8 +61,8 @@ def weights_owner(name: str) -> str:
     """The model whose ``.safetensors`` file holds ``name``'s weights: itself, or for a zoo model that shares
     another's weights (Binary ABS uses ABS's), that model, so the shipped tree holds no copy of a checkpoint."""
     entry = ZOO.get(name)
-    shared = entry.hyper.get("share_weights_with") if entry is not None else None
-    return str(shared) if shared else name
+    shared = entry.share_weights_with if entry is not None else None
+    return shared or name
 
 
 def weights_path(name: str) -> Path:
