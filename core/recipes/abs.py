@@ -36,7 +36,7 @@ from core.attacks import random_moves
 from core.errors import ModelError
 from core.training.context import TrainContext
 from core.training.hyperparameters import Hyperparameters, setting
-from core.training.loop import EpochResult, step_decay, train_epochs
+from core.training.loop import EpochResult, step_decay
 from core.zoo.abs import CLASSES, ABSClassifier
 from core.zoo.cards import load_weights, read_card
 
@@ -109,27 +109,15 @@ def train_abs(ctx: TrainContext, model: nn.Module) -> nn.Module:
             contrast = float(contrast_term.detach()) * len(y)
         return loss, {"reconstruction": float(reconstruction.detach()), "kl": float(kl.detach()), "contrast": contrast}
 
-    def after_epoch(result: EpochResult) -> bool:
+    def figures(result: EpochResult) -> dict[str, float]:
         accuracy = classify_accuracy(model, held_x[:monitor], held_y[:monitor])
-        ctx.log_epoch(
-            result.epoch,
-            epochs,
-            **{key: result.mean(key) for key in ("loss", "reconstruction", "kl", "contrast")},
-            heldout_acc_uncalibrated=accuracy,
-            lr=result.lr,
-        )
-        return ctx.end_epoch(model, optimizer, result.epoch)
+        sums = {key: result.mean(key) for key in ("loss", "reconstruction", "kl", "contrast")}
+        return {**sums, "heldout_acc_uncalibrated": accuracy, "lr": result.lr}
 
-    train_epochs(
-        model,
-        optimizer,
-        epochs=epochs,
-        start_epoch=start_epoch,
-        batches=ctx.batches,
-        step=step,
-        lr_at=lambda epoch: step_decay(lr, epoch, hyper.lr_drop_epoch),
-        after_epoch=after_epoch,
-    )
+    def lr_at(epoch: int) -> float:
+        return step_decay(lr, epoch, hyper.lr_drop_epoch)
+
+    ctx.run_epochs(model, optimizer, range(start_epoch, epochs), step, lr_at=lr_at, figures=figures)
     model.eval()
     calibrate(model, held_x, held_y, ctx)
     return model

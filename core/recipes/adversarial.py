@@ -34,7 +34,7 @@ from core import attacks
 from core.budget import get_norm
 from core.training.context import TrainContext
 from core.training.hyperparameters import Hyperparameters, setting
-from core.training.loop import EpochResult, step_decay, train_epochs
+from core.training.loop import EpochResult, step_decay
 
 HELD_OUT = 1000
 LINF = get_norm("linf")
@@ -209,33 +209,22 @@ def _fit(
             loss = (1 - clean_weight) * loss + clean_weight * F.cross_entropy(model(x), y)
         return loss, {"correct": float((logits.argmax(1) == y).sum())}
 
-    def after_epoch(result: EpochResult) -> bool:
+    def figures(result: EpochResult) -> dict[str, float]:
         nonlocal best_score, best_state
         clean = _accuracy(model, held_x, held_y)
         robust = _heldout_pgd10(model, held_x, held_y, check_norm, eps_final) if attacked else clean
         score = robust if perturb is not None else clean
         if result.epoch + 1 >= ramp and score >= best_score:
             best_score, best_state = score, copy.deepcopy(model.state_dict())
-        ctx.log_epoch(
-            result.epoch,
-            epochs,
-            train_acc=result.mean("correct"),
-            heldout_clean=clean,
-            heldout_pgd10=robust,
-            lr=result.lr,
-        )
-        return ctx.end_epoch(model, optimizer, result.epoch, best_score=best_score)
+        return {"train_acc": result.mean("correct"), "heldout_clean": clean, "heldout_pgd10": robust, "lr": result.lr}
 
-    train_epochs(
-        model,
-        optimizer,
-        epochs=epochs,
-        start_epoch=start_epoch,
-        batches=ctx.batches,
-        step=step,
-        lr_at=lambda epoch: step_decay(hyper.lr, epoch, hyper.lr_drop_epoch),
-        after_epoch=after_epoch,
-    )
+    def lr_at(epoch: int) -> float:
+        return step_decay(hyper.lr, epoch, hyper.lr_drop_epoch)
+
+    def saved() -> dict[str, float]:  # kept with the resumable state, so a resumed run keeps the best epoch
+        return {"best_score": best_score}
+
+    ctx.run_epochs(model, optimizer, range(start_epoch, epochs), step, lr_at=lr_at, figures=figures, saved=saved)
     if best_score >= 0:
         model.load_state_dict(best_state)
         ctx.logger.info("kept the epoch with the best held-out score %.4f", best_score)

@@ -39,7 +39,7 @@ from core.certify import certified, fold_batchnorm, forward_and_ibp_loss
 from core.errors import ModelError
 from core.training.context import TrainContext
 from core.training.hyperparameters import Hyperparameters, setting
-from core.training.loop import EpochResult, step_decay, train_epochs
+from core.training.loop import EpochResult, step_decay
 
 HELD_OUT = 500
 
@@ -85,7 +85,6 @@ def lr_at(hyper: IBPHyperparameters | Mapping[str, Any], epoch: int) -> float:
 def train_ibp(ctx: TrainContext, model: nn.Module) -> nn.Module:
     """Train ``model`` (a certifiable ``nn.Sequential``) with IBP; returns it (last epoch's weights)."""
     hyper = ctx.settings(IBPHyperparameters)
-    epochs = hyper.epochs
     verify_eps = (
         hyper.verify_eps if hyper.verify_eps is not None else (ctx.entry.eps if ctx.entry.eps is not None else 0.4)
     )
@@ -119,33 +118,22 @@ def train_ibp(ctx: TrainContext, model: nn.Module) -> nn.Module:
         }
         return loss, figures
 
-    def after_epoch(result: EpochResult) -> bool:
+    def figures(result: EpochResult) -> dict[str, float]:
         eps_t, kappa = schedule(hyper, result.epoch, max(result.steps - 1, 0) / steps_per_epoch)  # the last step's
         clean, verified = heldout_figures(model, held_x, held_y, verify_eps)
-        ctx.log_epoch(
-            result.epoch,
-            epochs,
-            loss=result.mean("loss"),
-            ibp_loss=result.mean("ibp_loss"),
-            train_acc=result.mean("correct"),
-            heldout_clean=clean,
-            heldout_verified=verified,
-            eps=eps_t,
-            kappa=kappa,
-            lr=result.lr,
-        )
-        return ctx.end_epoch(model, optimizer, result.epoch)
+        return {
+            "loss": result.mean("loss"),
+            "ibp_loss": result.mean("ibp_loss"),
+            "train_acc": result.mean("correct"),
+            "heldout_clean": clean,
+            "heldout_verified": verified,
+            "eps": eps_t,
+            "kappa": kappa,
+            "lr": result.lr,
+        }
 
-    train_epochs(
-        model,
-        optimizer,
-        epochs=epochs,
-        start_epoch=start_epoch,
-        batches=ctx.batches,
-        step=step,
-        lr_at=lambda epoch: lr_at(hyper, epoch),
-        after_epoch=after_epoch,
-    )
+    epochs_left = range(start_epoch, hyper.epochs)
+    ctx.run_epochs(model, optimizer, epochs_left, step, lr_at=lambda epoch: lr_at(hyper, epoch), figures=figures)
     model.eval()
     return fold_batchnorm(model) if hyper.batchnorm else model
 

@@ -12,7 +12,7 @@ import logging
 import math
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from core.errors import ModelError
 from core.training.hyperparameters import Hyperparameters
-from core.training.loop import Batch, shuffled_batches
+from core.training.loop import Batch, EpochResult, Step, shuffled_batches, train_epochs
 from core.zoo.registry import ZooEntry
 
 Settings = TypeVar("Settings", bound=Hyperparameters)
@@ -110,6 +110,36 @@ class TrainContext:
         self.seconds_before_resume = float(state.pop("elapsed_s", 0.0))
         self.logger.info("resumed from %s after epoch %d", self.state_path, epoch + 1)
         return epoch + 1, state
+
+    def run_epochs(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        epochs: range,
+        step: Step,
+        *,
+        lr_at: Callable[[int], float],
+        figures: Callable[[EpochResult], Mapping[str, float]],
+        saved: Callable[[], Mapping[str, Any]] = dict,
+    ) -> None:
+        """The shared loop (:func:`core.training.loop.train_epochs`) over :meth:`batches` for ``epochs`` (a range:
+        from the first epoch still to run, e.g. after :meth:`load_state`, to the total). After each epoch it logs
+        ``figures(result)``, saves resumable state with ``saved()`` added, and stops when the time budget is spent."""
+
+        def after_epoch(result: EpochResult) -> bool:
+            self.log_epoch(result.epoch, epochs.stop, **figures(result))
+            return self.end_epoch(model, optimizer, result.epoch, **saved())
+
+        train_epochs(
+            model,
+            optimizer,
+            epochs=epochs.stop,
+            start_epoch=epochs.start,
+            batches=self.batches,
+            step=step,
+            lr_at=lr_at,
+            after_epoch=after_epoch,
+        )
 
     def log_epoch(self, epoch: int, epochs: int, /, **figures: float) -> None:
         """One log line for 0-based ``epoch`` of ``epochs``: ``figures`` and the seconds since the start."""
