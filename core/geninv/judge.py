@@ -33,9 +33,8 @@ from torch import nn
 
 from core.cache import KeyedCache
 from core.errors import ModelError
-from core.paths import checkpoints_dir
-from core.training.loop import EpochResult, shuffled_batches, train_epochs
-from core.zoo.cards import load_safetensors_verified, load_state, read_card_file, save_tensors, write_card_file
+from core.training.loop import EpochResult, reshuffled, train_epochs
+from core.zoo import cards
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +51,7 @@ STRAY_FRACTION: Final = 1.0 / 3.0
 
 def judge_paths(folder: Path | None = None) -> tuple[Path, Path]:
     """(weights ``.safetensors``, card ``.json``) of the judge in ``folder`` (default: the checkpoints)."""
-    folder = checkpoints_dir() if folder is None else folder
-    return folder / f"{JUDGE_NAME}.safetensors", folder / f"{JUDGE_NAME}.json"
+    return cards.checkpoint_files(JUDGE_NAME, folder)
 
 
 class JudgeNet(nn.Module):
@@ -105,13 +103,13 @@ def load_judge(device: torch.device | str = "cpu", folder: Path | None = None) -
             raise ModelError(f"{weights}: GenInv judge checkpoint missing; run 'invariance geninv --train-judge'")
         card = read_judge_card(folder)
         expected = str(card.get("checkpoint_sha256") or "")
-        tensors = load_safetensors_verified(weights, expected)  # the checked bytes are the bytes loaded
+        tensors = cards.load_safetensors_verified(weights, expected)  # the checked bytes are the bytes loaded
         members = []
         for index in range(int(card.get("members", 0))):
             prefix = f"m{index}."
             member = JudgeNet()
             state = {name[len(prefix) :]: t for name, t in tensors.items() if name.startswith(prefix)}
-            load_state(member, state, weights, f"GenInv judge member {index} (JudgeNet)")
+            cards.load_state(member, state, weights, f"GenInv judge member {index} (JudgeNet)")
             members.append(member.eval().to(device))
         if not members:
             raise ModelError(f"{weights}: GenInv judge card lists no ensemble members")
@@ -126,7 +124,7 @@ def clear_judge_cache() -> None:
 
 def read_judge_card(folder: Path | None = None) -> dict[str, Any]:
     """The judge's card; raises :class:`ModelError` if missing or malformed."""
-    return read_card_file(judge_paths(folder)[1], "GenInv judge", FORMAT_VERSION)
+    return cards.read_card_file(judge_paths(folder)[1], "GenInv judge", FORMAT_VERSION)
 
 
 # ---------------------------------------------------------------- augmentation
@@ -258,7 +256,7 @@ def train_judge(
     judge = Judge(tuple(trained), device, "")
     accuracy = judge_accuracy(judge)
     weights, card_path = judge_paths(folder)
-    checkpoint_sha256 = save_tensors(weights, state)
+    checkpoint_sha256 = cards.save_tensors(weights, state)
     card: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "name": JUDGE_NAME,
@@ -290,7 +288,7 @@ def train_judge(
         "files": {"weights": weights.name},
         "checkpoint_sha256": checkpoint_sha256,
     }
-    write_card_file(card_path, card)
+    cards.write_card_file(card_path, card)
     clear_judge_cache()
     return card
 
@@ -320,14 +318,9 @@ def _train_member(
         if progress is not None:
             progress(member, result.epoch + 1, epochs, result.mean("loss"))
 
+    batches = reshuffled(x_all, y_all, DEFAULT_BATCH, generator, device)
     last = train_epochs(
-        model,
-        optimizer,
-        epochs=epochs,
-        batches=lambda _epoch: shuffled_batches(x_all, y_all, DEFAULT_BATCH, generator, device),
-        step=step,
-        scheduler=schedule,
-        after_epoch=after_epoch,
+        model, optimizer, epochs=epochs, batches=batches, step=step, scheduler=schedule, after_epoch=after_epoch
     )
     return model, last.mean("loss") if last is not None else float("nan")
 

@@ -33,9 +33,8 @@ from torch import nn
 from core.cache import KeyedCache
 from core.device import machine_line
 from core.errors import ModelError
-from core.paths import checkpoints_dir
-from core.training.loop import EpochResult, shuffled_batches, train_epochs
-from core.zoo.cards import load_safetensors_verified, load_state, read_card_file, save_tensors, write_card_file
+from core.training.loop import EpochResult, reshuffled, train_epochs
+from core.zoo import cards
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +52,8 @@ EVAL_COUNT: Final = 1000
 
 
 def scorer_paths(folder: Path | None = None) -> tuple[Path, Path]:
-    """(weights ``.safetensors``, model card ``.json``) of the scorer in ``folder``."""
-    folder = checkpoints_dir() if folder is None else folder
-    return folder / f"{SCORER_NAME}.safetensors", folder / f"{SCORER_NAME}.json"
+    """(weights ``.safetensors``, model card ``.json``) of the scorer in ``folder`` (default: the checkpoints)."""
+    return cards.checkpoint_files(SCORER_NAME, folder)
 
 
 class CVAE(nn.Module):
@@ -147,10 +145,10 @@ def load_scorer(device: torch.device | str = "cpu", folder: Path | None = None) 
     def build() -> Scorer:
         if not weights.exists():
             raise ModelError(f"{weights}: GenInv scorer checkpoint missing; run 'invariance geninv --train-scorer'")
-        tensors = load_safetensors_verified(weights, str(read_card(folder).get("checkpoint_sha256") or ""))
+        tensors = cards.load_safetensors_verified(weights, str(read_card(folder).get("checkpoint_sha256") or ""))
         train_elbo = tensors.pop("train_elbo", None)
         model = CVAE()
-        load_state(model, tensors, weights, "the GenInv scorer's CVAE")
+        cards.load_state(model, tensors, weights, "the GenInv scorer's CVAE")
         if train_elbo is None:
             raise ModelError(f"{weights}: GenInv scorer has no 'train_elbo' tensor; retrain it")
         model.eval().to(device)
@@ -204,21 +202,15 @@ def train_scorer(
         if progress is not None:
             progress(result.epoch + 1, epochs, mean_loss)
 
-    last = train_epochs(
-        model,
-        optimizer,
-        epochs=epochs,
-        batches=lambda _epoch: shuffled_batches(x_all, y_all, DEFAULT_BATCH, generator, device),
-        step=step,
-        after_epoch=after_epoch,
-    )
+    batches = reshuffled(x_all, y_all, DEFAULT_BATCH, generator, device)
+    last = train_epochs(model, optimizer, epochs=epochs, batches=batches, step=step, after_epoch=after_epoch)
     mean_loss = last.mean("loss") if last is not None else float("nan")
     seconds = time.perf_counter() - started
     scorer = Scorer(model, np.zeros(0, np.float32), device)
     train_elbo = scorer.elbo_of(x_all, y_all).cpu().float()
     accuracy = elbo_classifier_accuracy(scorer, EVAL_COUNT)
     weights, card_path = scorer_paths(folder)
-    checkpoint_sha256 = save_tensors(weights, {**model.state_dict(), "train_elbo": train_elbo})
+    checkpoint_sha256 = cards.save_tensors(weights, {**model.state_dict(), "train_elbo": train_elbo})
     card: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "name": SCORER_NAME,
@@ -247,7 +239,7 @@ def train_scorer(
         "files": {"weights": weights.name, "extra_tensors": {"train_elbo": "own-class ELBO of each train image"}},
         "checkpoint_sha256": checkpoint_sha256,
     }
-    write_card_file(card_path, card)
+    cards.write_card_file(card_path, card)
     clear_cache()
     return card
 
@@ -265,7 +257,7 @@ def elbo_classifier_accuracy(scorer: Scorer, count: int = EVAL_COUNT) -> float:
 
 def read_card(folder: Path | None = None) -> dict[str, Any]:
     """The scorer's model card; raises :class:`ModelError` if missing or malformed."""
-    return read_card_file(scorer_paths(folder)[1], "GenInv scorer", FORMAT_VERSION)
+    return cards.read_card_file(scorer_paths(folder)[1], "GenInv scorer", FORMAT_VERSION)
 
 
 def update_card_evaluation(accuracy: float, folder: Path | None = None) -> dict[str, Any]:
@@ -273,5 +265,5 @@ def update_card_evaluation(accuracy: float, folder: Path | None = None) -> dict[
     _, card_path = scorer_paths(folder)
     card = read_card(folder)
     card.setdefault("evaluation", {})["elbo_classifier_accuracy_first_1000_test"] = round(accuracy, 4)
-    write_card_file(card_path, card)
+    cards.write_card_file(card_path, card)
     return card

@@ -50,6 +50,13 @@ def shuffled_batches(
         yield images[index].to(device), labels[index].to(device)
 
 
+def reshuffled(
+    images: torch.Tensor, labels: torch.Tensor, batch_size: int, generator: torch.Generator, device: torch.device
+) -> Callable[[int], Iterator[Batch]]:
+    """``batches`` for :func:`train_epochs`: every epoch, :func:`shuffled_batches` in a new order from ``generator``."""
+    return lambda _epoch: shuffled_batches(images, labels, batch_size, generator, device)
+
+
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
     """Set the learning rate of every parameter group of ``optimizer``."""
     for group in optimizer.param_groups:

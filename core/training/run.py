@@ -81,17 +81,9 @@ def train_model(
     state_path = run_dir(name) / "state.pt"
     if not resume:
         state_path.unlink(missing_ok=True)
+    labels_tensor = torch.from_numpy(labels)
     context = TrainContext(
-        entry=entry,
-        hyper=hyper,
-        images=images,
-        labels=torch.from_numpy(labels),
-        device=chosen,
-        seed=seed,
-        logger=logger,
-        state_path=state_path,
-        time_budget_s=time_budget_s,
-        progress_enabled=progress,
+        entry, hyper, images, labels_tensor, chosen, seed, logger, state_path, time_budget_s, progress_enabled=progress
     )
     model = build(entry.architecture).to(chosen)
     initialised_from = _initialise(model, entry, logger) if not resume else entry.init_from

@@ -54,7 +54,7 @@ class ModelCard:
 
 
 def card_path(name: str) -> Path:
-    return checkpoints_dir() / f"{name}.json"
+    return checkpoint_files(name)[1]
 
 
 def weights_owner(name: str) -> str:
@@ -97,6 +97,12 @@ def parse_card(path: Path, name: str) -> ModelCard:
     if not isinstance(card.evaluation, dict) or not isinstance(card.source, dict):
         raise ModelError(f"{path}: malformed model card (evaluation and source must be objects)")
     return card
+
+
+def checkpoint_files(name: str, folder: Path | None = None) -> tuple[Path, Path]:
+    """(weights ``<name>.safetensors``, card ``<name>.json``) in ``folder`` (default: the checkpoints)."""
+    folder = checkpoints_dir() if folder is None else folder
+    return folder / f"{name}.safetensors", folder / f"{name}.json"
 
 
 def card_text(card: Mapping[str, Any]) -> str:
