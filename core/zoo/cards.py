@@ -133,8 +133,9 @@ def read_card_file(path: Path, what: str, format_version: int) -> dict[str, Any]
     return card
 
 
-def write_card(card: ModelCard) -> Path:
-    return write_card_file(card_path(card.name), asdict(card))
+def write_card(card: ModelCard, path: Path | None = None) -> Path:
+    """Write ``card`` (atomically) to ``path``, by default the zoo's ``checkpoints/<name>.json``."""
+    return write_card_file(card_path(card.name) if path is None else path, asdict(card))
 
 
 def save_tensors(path: Path, tensors: Mapping[str, torch.Tensor]) -> str:
