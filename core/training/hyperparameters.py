@@ -10,6 +10,7 @@ Declare a field with :func:`setting` to give it a range.
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, fields
@@ -71,6 +72,9 @@ class Hyperparameters:
         return dataclasses.asdict(self)
 
 
+_KIND_NAMES: dict[Any, str] = {int: "a whole number", float: "a finite number", bool: "true or false", str: "a string"}
+
+
 def _checked(where: str, name: str, value: Any, kind: Any, limits: Mapping[str, Any]) -> Any:
     """``value`` converted to ``kind`` (int, float, bool, str, a ``Literal`` or one of them ``| None``), in range."""
     options = typing.get_args(kind) if isinstance(kind, UnionType) or typing.get_origin(kind) is typing.Union else ()
@@ -86,12 +90,12 @@ def _checked(where: str, name: str, value: Any, kind: Any, limits: Mapping[str, 
         return value
     accepted = {
         int: isinstance(value, int) and not isinstance(value, bool),
-        float: isinstance(value, (int, float)) and not isinstance(value, bool),
+        float: isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value),
         bool: isinstance(value, bool),
         str: isinstance(value, str),
     }
     if not accepted.get(kind, False):
-        wanted = {int: "a whole number", float: "a number", bool: "true or false", str: "a string"}.get(kind, kind)
+        wanted = _KIND_NAMES.get(kind, str(kind))
         raise ModelError(f"{where}: hyper-parameter {name!r} must be {wanted}, not {value!r}")
     converted = float(value) if kind is float else value
     minimum, above, maximum = limits.get("minimum"), limits.get("above"), limits.get("maximum")

@@ -57,6 +57,7 @@ def test_the_shipped_cards_recorded_hyperparameters_are_accepted() -> None:
         ("l2-pgd-2.0", {"epochs": "8"}, "hyper-parameter 'epochs' must be a whole number, not '8'"),
         ("l2-pgd-2.0", {"epochs": 8.0}, "hyper-parameter 'epochs' must be a whole number, not 8.0"),
         ("l2-pgd-2.0", {"lr": 0.0}, "hyper-parameter 'lr' must be > 0, not 0.0"),
+        ("l2-pgd-2.0", {"lr": float("nan")}, "hyper-parameter 'lr' must be a finite number, not nan"),
         ("linf-pgd-0.3", {"ramp_start": 1.5}, "hyper-parameter 'ramp_start' must be >= 0 and <= 1, not 1.5"),
         ("linf-pgd-0.3", {"pgd_steps": True}, "hyper-parameter 'pgd_steps' must be a whole number, not True"),
         ("ibp-0.4", {"batchnorm": 1}, "hyper-parameter 'batchnorm' must be true or false, not 1"),
