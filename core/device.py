@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import platform
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import torch
 
@@ -32,11 +32,41 @@ def resolve_device(name: str | torch.device | None = None) -> torch.device:
     return device
 
 
-def configure_threads(threads: int | None = None) -> int:
-    """Set torch's intra-op threads: ``threads``, ``$INVARIANCE_THREADS``, or the number of usable cores."""
-    if threads is None:
-        threads = int(os.environ.get("INVARIANCE_THREADS", "0")) or len(os.sched_getaffinity(0))
-    torch.set_num_threads(max(1, threads))
+THREADS_ENV: Final = "INVARIANCE_THREADS"
+"""Torch CPU threads for every command; unset or 0: the command's own default (see :func:`requested_threads`)."""
+
+
+def usable_cores() -> int:
+    """The CPUs this process may run on."""
+    return len(os.sched_getaffinity(0))
+
+
+def requested_threads(threads: int | None = None, *, fallback: int | None = None) -> int:
+    """How many torch threads to use: ``threads`` (an option such as ``--threads``), else ``$INVARIANCE_THREADS``
+    (unset or 0: not set), else ``fallback``, else every usable core.
+
+    The zoo's training and evaluation use every core by default; GenInv, which works on many small tensors,
+    passes ``fallback=1``. The one place that reads ``$INVARIANCE_THREADS``; a value that is not a whole number
+    >= 0, or a ``threads`` below 1, raises :class:`InvarianceError`.
+    """
+    if threads is not None:
+        if threads < 1:
+            raise InvarianceError(f"--threads must be >= 1, got {threads}")
+        return threads
+    raw = os.environ.get(THREADS_ENV, "").strip() or "0"
+    try:
+        from_environment = int(raw)
+    except ValueError:
+        from_environment = -1
+    if from_environment < 0:
+        raise InvarianceError(f"${THREADS_ENV}={raw!r}: use a whole number of threads (0 or unset: the default)")
+    return from_environment or fallback or usable_cores()
+
+
+def configure_threads(threads: int | None = None, *, fallback: int | None = None) -> int:
+    """Set torch's intra-op threads to :func:`requested_threads` (``threads``, ``$INVARIANCE_THREADS``,
+    ``fallback``, or the number of usable cores); returns the number torch now uses."""
+    torch.set_num_threads(requested_threads(threads, fallback=fallback))
     return torch.get_num_threads()
 
 
@@ -59,7 +89,7 @@ def describe_machine(device: torch.device) -> dict[str, Any]:
     """
     machine: dict[str, Any] = {
         "cpu": cpu_model(),
-        "usable_cores": len(os.sched_getaffinity(0)),
+        "usable_cores": usable_cores(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "python": platform.python_version(),

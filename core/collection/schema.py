@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, Final, TypeGuard
@@ -244,28 +244,33 @@ def _string(record: dict[str, Any], name: str, where: str) -> str:
 
 
 def _optional(record: dict[str, Any], name: str, kind: type, where: str) -> Any:
-    value = record.get(name)
-    if value is not None and not isinstance(value, kind):
-        raise CollectionError(f"{where}: '{name}' must be {kind.__name__} or null")
-    return value
+    return _optional_checked(record, name, where, lambda value: isinstance(value, kind), kind.__name__)
 
 
 def _optional_int(record: dict[str, Any], name: str, where: str) -> int | None:
-    value = record.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise CollectionError(f"{where}: '{name}' must be an integer or null")
-    return value
+    return _optional_checked(record, name, where, _is_int, "an integer")
 
 
 def _optional_number(record: dict[str, Any], name: str, where: str) -> float | None:
+    value = _optional_checked(record, name, where, _is_non_negative, "a finite number >= 0")
+    return None if value is None else float(value)
+
+
+def _optional_checked(record: dict[str, Any], name: str, where: str, accept: Callable[[Any], bool], wanted: str) -> Any:
+    """``record[name]``, or None when it is absent or null; a value that ``accept`` refuses is one
+    :class:`CollectionError` line: ``'name' must be {wanted} or null``."""
     value = record.get(name)
-    if value is None:
-        return None
-    if not is_finite_number(value) or value < 0:
-        raise CollectionError(f"{where}: '{name}' must be a finite number >= 0 or null")
-    return float(value)
+    if value is not None and not accept(value):
+        raise CollectionError(f"{where}: '{name}' must be {wanted} or null")
+    return value
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_non_negative(value: Any) -> bool:
+    return is_finite_number(value) and value >= 0
 
 
 def _optional_label(record: dict[str, Any], name: str, where: str, *, digits_only: bool = False) -> int | None:

@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -46,11 +51,13 @@ def run(args: argparse.Namespace) -> int:
         else scorecard.discover_collections()
     )
     configure_threads()
+    device = resolve_device(args.device)
     rows = scorecard.scorecard(
         args.names,
         n=args.n,
         collections=collections,
-        device=resolve_device(args.device),
+        human_report=lambda collection, models: _human_report(collection, models, device),
+        device=device,
         progress=lambda message: print(message, file=sys.stderr),
     )
     if args.plot is not None:
@@ -66,3 +73,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(scorecard.text(rows))
     return 0
+
+
+def _human_report(collection: Path, models: Sequence[str], device: torch.device) -> dict[str, Any]:
+    """The study report of ``models`` on ``collection`` (the scorecard's human columns; see
+    ``core.zoo.scorecard.HumanReport``)."""
+    from core.study.report import evaluate, zoo_infos
+    from core.study.sets import load_items
+
+    return evaluate(load_items(collection), models, device=device, infos=zoo_infos(models)).to_json()

@@ -18,7 +18,6 @@ linear 1568->128, ReLU, linear 128->10. The ensemble's output is the mean of the
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -34,9 +33,8 @@ from torch import nn
 
 from core.cache import KeyedCache
 from core.errors import ModelError
-from core.files import atomic_output, atomic_write_text
-from core.paths import checkpoints_dir
-from core.zoo.cards import file_sha256, load_safetensors_verified, load_state
+from core.training.loop import EpochResult, reshuffled, train_epochs
+from core.zoo import cards
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +51,7 @@ STRAY_FRACTION: Final = 1.0 / 3.0
 
 def judge_paths(folder: Path | None = None) -> tuple[Path, Path]:
     """(weights ``.safetensors``, card ``.json``) of the judge in ``folder`` (default: the checkpoints)."""
-    folder = checkpoints_dir() if folder is None else folder
-    return folder / f"{JUDGE_NAME}.safetensors", folder / f"{JUDGE_NAME}.json"
+    return cards.checkpoint_files(JUDGE_NAME, folder)
 
 
 class JudgeNet(nn.Module):
@@ -106,13 +103,13 @@ def load_judge(device: torch.device | str = "cpu", folder: Path | None = None) -
             raise ModelError(f"{weights}: GenInv judge checkpoint missing; run 'invariance geninv --train-judge'")
         card = read_judge_card(folder)
         expected = str(card.get("checkpoint_sha256") or "")
-        tensors = load_safetensors_verified(weights, expected)  # the checked bytes are the bytes loaded
+        tensors = cards.load_safetensors_verified(weights, expected)  # the checked bytes are the bytes loaded
         members = []
         for index in range(int(card.get("members", 0))):
             prefix = f"m{index}."
             member = JudgeNet()
             state = {name[len(prefix) :]: t for name, t in tensors.items() if name.startswith(prefix)}
-            load_state(member, state, weights, f"GenInv judge member {index} (JudgeNet)")
+            cards.load_state(member, state, weights, f"GenInv judge member {index} (JudgeNet)")
             members.append(member.eval().to(device))
         if not members:
             raise ModelError(f"{weights}: GenInv judge card lists no ensemble members")
@@ -126,14 +123,8 @@ def clear_judge_cache() -> None:
 
 
 def read_judge_card(folder: Path | None = None) -> dict[str, Any]:
-    _, card_path = judge_paths(folder)
-    try:
-        card = json.loads(card_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        raise ModelError(f"{card_path}: cannot read GenInv judge card ({error})") from None
-    if not isinstance(card, dict) or card.get("format_version") != FORMAT_VERSION:
-        raise ModelError(f"{card_path}: unsupported GenInv judge card format")
-    return card
+    """The judge's card; raises :class:`ModelError` if missing or malformed."""
+    return cards.read_card_file(judge_paths(folder)[1], "GenInv judge", FORMAT_VERSION)
 
 
 # ---------------------------------------------------------------- augmentation
@@ -242,8 +233,6 @@ def train_judge(
 
     ``progress(member, epoch, epochs, mean_loss)`` after each epoch. ``limit`` = first N training digits (tests).
     """
-    from safetensors.torch import save_file
-
     from core.data import load_mnist
     from core.images import to_float
 
@@ -258,45 +247,16 @@ def train_judge(
     state: dict[str, torch.Tensor] = {}
     trained: list[JudgeNet] = []
     losses: list[float] = []
-    steps_per_epoch = math.ceil(count / DEFAULT_BATCH)
     for member_index in range(members):
-        torch.manual_seed(seed * 100 + member_index)
-        generator = torch.Generator().manual_seed(seed * 100 + member_index)
-        model = JudgeNet().to(device)
-        optimizer = torch.optim.Adam(model.parameters(), lr=DEFAULT_LR)
-        total_steps = epochs * steps_per_epoch
-        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=DEFAULT_LR, total_steps=total_steps)
-        mean_loss = float("nan")
-        for epoch in range(epochs):
-            model.train()
-            order = torch.randperm(count, generator=generator)
-            total = 0.0
-            for start in range(0, count, DEFAULT_BATCH):
-                idx = order[start : start + DEFAULT_BATCH]
-                xb = augment(x_all[idx].to(device), generator)
-                yb = y_all[idx].to(device)
-                loss = F.cross_entropy(model(xb), yb, label_smoothing=0.05)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                schedule.step()
-                total += float(loss.detach()) * idx.shape[0]
-            mean_loss = total / count
-            log.info("judge member %d epoch %d/%d: loss %.4f", member_index, epoch + 1, epochs, mean_loss)
-            if progress is not None:
-                progress(member_index, epoch + 1, epochs, mean_loss)
+        model, mean_loss = _train_member(x_all, y_all, member_index, seed, epochs, device, progress)
         losses.append(mean_loss)
-        model.eval()
         trained.append(model)
-        for name, tensor in model.state_dict().items():
-            state[f"m{member_index}.{name}"] = tensor.detach().cpu().contiguous()
+        state.update({f"m{member_index}.{name}": tensor for name, tensor in model.state_dict().items()})
     seconds = time.perf_counter() - started
     judge = Judge(tuple(trained), device, "")
     accuracy = judge_accuracy(judge)
     weights, card_path = judge_paths(folder)
-    weights.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_output(weights) as temporary:
-        save_file(state, str(temporary))
+    checkpoint_sha256 = cards.save_tensors(weights, state)
     card: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "name": JUDGE_NAME,
@@ -326,11 +286,43 @@ def train_judge(
             "(clean, and with the training stray-mark augmentation, seed 0); indices >= 5000 are held out",
         },
         "files": {"weights": weights.name},
-        "checkpoint_sha256": file_sha256(weights),
+        "checkpoint_sha256": checkpoint_sha256,
     }
-    atomic_write_text(card_path, json.dumps(card, indent=2) + "\n")
+    cards.write_card_file(card_path, card)
     clear_judge_cache()
     return card
+
+
+def _train_member(
+    x_all: torch.Tensor,
+    y_all: torch.Tensor,
+    member: int,
+    seed: int,
+    epochs: int,
+    device: torch.device,
+    progress: Callable[[int, int, int, float], None] | None,
+) -> tuple[JudgeNet, float]:
+    """One ensemble member trained on augmented batches (one-cycle Adam); (the member, its last epoch's mean loss)."""
+    torch.manual_seed(seed * 100 + member)
+    generator = torch.Generator().manual_seed(seed * 100 + member)
+    model = JudgeNet().to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=DEFAULT_LR)
+    total_steps = epochs * math.ceil(len(y_all) / DEFAULT_BATCH)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=DEFAULT_LR, total_steps=total_steps)
+
+    def step(x: torch.Tensor, y: torch.Tensor, _epoch: int, _index: int) -> tuple[torch.Tensor, dict[str, float]]:
+        return F.cross_entropy(model(augment(x, generator)), y, label_smoothing=0.05), {}
+
+    def after_epoch(result: EpochResult) -> None:
+        log.info("judge member %d epoch %d/%d: loss %.4f", member, result.epoch + 1, epochs, result.mean("loss"))
+        if progress is not None:
+            progress(member, result.epoch + 1, epochs, result.mean("loss"))
+
+    batches = reshuffled(x_all, y_all, DEFAULT_BATCH, generator, device)
+    last = train_epochs(
+        model, optimizer, epochs=epochs, batches=batches, step=step, scheduler=schedule, after_epoch=after_epoch
+    )
+    return model, last.mean("loss") if last is not None else float("nan")
 
 
 def judge_accuracy(judge: Judge, count: int = TUNING_TEST_COUNT) -> dict[str, float]:

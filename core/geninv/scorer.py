@@ -18,8 +18,6 @@ Files: ``checkpoints/geninv-scorer.safetensors`` (weights + ``train_elbo`` (6000
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -35,8 +33,8 @@ from torch import nn
 from core.cache import KeyedCache
 from core.device import machine_line
 from core.errors import ModelError
-from core.files import atomic_output, atomic_write_text
-from core.paths import checkpoints_dir
+from core.training.loop import EpochResult, reshuffled, train_epochs
+from core.zoo import cards
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +52,8 @@ EVAL_COUNT: Final = 1000
 
 
 def scorer_paths(folder: Path | None = None) -> tuple[Path, Path]:
-    """(weights ``.safetensors``, model card ``.json``) of the scorer in ``folder``."""
-    folder = checkpoints_dir() if folder is None else folder
-    return folder / f"{SCORER_NAME}.safetensors", folder / f"{SCORER_NAME}.json"
+    """(weights ``.safetensors``, model card ``.json``) of the scorer in ``folder`` (default: the checkpoints)."""
+    return cards.checkpoint_files(SCORER_NAME, folder)
 
 
 class CVAE(nn.Module):
@@ -142,18 +139,16 @@ def load_scorer(device: torch.device | str = "cpu", folder: Path | None = None) 
 
     Raises :class:`ModelError` when the file is missing or does not hold the expected tensors.
     """
-    from core.zoo.cards import load_safetensors_verified, load_state
-
     weights, _ = scorer_paths(folder)
     device = torch.device(device)
 
     def build() -> Scorer:
         if not weights.exists():
             raise ModelError(f"{weights}: GenInv scorer checkpoint missing; run 'invariance geninv --train-scorer'")
-        tensors = load_safetensors_verified(weights, str(read_card(folder).get("checkpoint_sha256") or ""))
+        tensors = cards.load_safetensors_verified(weights, str(read_card(folder).get("checkpoint_sha256") or ""))
         train_elbo = tensors.pop("train_elbo", None)
         model = CVAE()
-        load_state(model, tensors, weights, "the GenInv scorer's CVAE")
+        cards.load_state(model, tensors, weights, "the GenInv scorer's CVAE")
         if train_elbo is None:
             raise ModelError(f"{weights}: GenInv scorer has no 'train_elbo' tensor; retrain it")
         model.eval().to(device)
@@ -182,8 +177,6 @@ def train_scorer(
     ``limit`` trains on the first ``limit`` training images only (tests); the card says so.
     ``progress(epoch, epochs, mean_loss)`` is called after each epoch.
     """
-    from safetensors.torch import save_file
-
     from core.data import load_mnist
     from core.images import to_float
 
@@ -199,34 +192,25 @@ def train_scorer(
     optimizer = torch.optim.Adam(model.parameters(), lr=DEFAULT_LR)
     started = time.perf_counter()
     count = x_all.shape[0]
-    mean_loss = float("nan")
-    for epoch in range(epochs):
-        model.train()
-        order = torch.randperm(count, generator=generator)
-        total = 0.0
-        for start in range(0, count, DEFAULT_BATCH):
-            idx = order[start : start + DEFAULT_BATCH]
-            xb, yb = x_all[idx].to(device), y_all[idx].to(device)
-            loss = -model.elbo(xb, yb, sample=True).mean()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += float(loss.detach()) * idx.shape[0]
-        mean_loss = total / count
-        log.info("geninv scorer epoch %d/%d: mean negative ELBO %.2f nats", epoch + 1, epochs, mean_loss)
+
+    def step(x: torch.Tensor, y: torch.Tensor, _epoch: int, _index: int) -> tuple[torch.Tensor, dict[str, float]]:
+        return -model.elbo(x, y, sample=True).mean(), {}
+
+    def after_epoch(result: EpochResult) -> None:
+        mean_loss = result.mean("loss")
+        log.info("geninv scorer epoch %d/%d: mean negative ELBO %.2f nats", result.epoch + 1, epochs, mean_loss)
         if progress is not None:
-            progress(epoch + 1, epochs, mean_loss)
+            progress(result.epoch + 1, epochs, mean_loss)
+
+    batches = reshuffled(x_all, y_all, DEFAULT_BATCH, generator, device)
+    last = train_epochs(model, optimizer, epochs=epochs, batches=batches, step=step, after_epoch=after_epoch)
+    mean_loss = last.mean("loss") if last is not None else float("nan")
     seconds = time.perf_counter() - started
-    model.eval()
     scorer = Scorer(model, np.zeros(0, np.float32), device)
     train_elbo = scorer.elbo_of(x_all, y_all).cpu().float()
     accuracy = elbo_classifier_accuracy(scorer, EVAL_COUNT)
     weights, card_path = scorer_paths(folder)
-    weights.parent.mkdir(parents=True, exist_ok=True)
-    state = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
-    state["train_elbo"] = train_elbo.contiguous()
-    with atomic_output(weights) as temporary:
-        save_file(state, str(temporary))
+    checkpoint_sha256 = cards.save_tensors(weights, {**model.state_dict(), "train_elbo": train_elbo})
     card: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "name": SCORER_NAME,
@@ -253,9 +237,9 @@ def train_scorer(
             "definition": "argmax over y of ELBO(x, y) (z = mu) on the first 1000 MNIST test digits",
         },
         "files": {"weights": weights.name, "extra_tensors": {"train_elbo": "own-class ELBO of each train image"}},
-        "checkpoint_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
+        "checkpoint_sha256": checkpoint_sha256,
     }
-    _write_json(card_path, card)
+    cards.write_card_file(card_path, card)
     clear_cache()
     return card
 
@@ -273,14 +257,7 @@ def elbo_classifier_accuracy(scorer: Scorer, count: int = EVAL_COUNT) -> float:
 
 def read_card(folder: Path | None = None) -> dict[str, Any]:
     """The scorer's model card; raises :class:`ModelError` if missing or malformed."""
-    _, card_path = scorer_paths(folder)
-    try:
-        card = json.loads(card_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as error:  # ValueError: bad JSON or not UTF-8
-        raise ModelError(f"{card_path}: cannot read GenInv scorer card ({error})") from None
-    if not isinstance(card, dict) or card.get("format_version") != FORMAT_VERSION:
-        raise ModelError(f"{card_path}: unsupported GenInv scorer card format")
-    return card
+    return cards.read_card_file(scorer_paths(folder)[1], "GenInv scorer", FORMAT_VERSION)
 
 
 def update_card_evaluation(accuracy: float, folder: Path | None = None) -> dict[str, Any]:
@@ -288,9 +265,5 @@ def update_card_evaluation(accuracy: float, folder: Path | None = None) -> dict[
     _, card_path = scorer_paths(folder)
     card = read_card(folder)
     card.setdefault("evaluation", {})["elbo_classifier_accuracy_first_1000_test"] = round(accuracy, 4)
-    _write_json(card_path, card)
+    cards.write_card_file(card_path, card)
     return card
-
-
-def _write_json(path: Path, payload: dict[str, Any]) -> None:
-    atomic_write_text(path, json.dumps(payload, indent=2) + "\n")

@@ -1,7 +1,9 @@
-"""What a training recipe gets from the driver (``core.training.run``): the entry, the data, the device, the clock.
+"""What a training recipe gets from the driver (``core.training.run``): the entry, its typed hyper-parameters, the
+data, the device, the clock.
 
-A *recipe* is a function ``recipe(ctx, model) -> model`` that trains ``model`` (freshly built for the entry's
-architecture) with the entry's hyper-parameters in ``ctx.hyper``; ``core.training.recipes.RECIPES`` names them.
+A :class:`Recipe` pairs the dataclass of its hyper-parameters (a :class:`core.training.hyperparameters.
+Hyperparameters`) with a function ``train(ctx, model) -> model`` that trains ``model`` (freshly built for the entry's
+architecture) with ``ctx.hyper``; ``core.training.recipes.RECIPES`` names them.
 """
 
 from __future__ import annotations
@@ -10,18 +12,33 @@ import logging
 import math
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
 from tqdm import tqdm
 
+from core.errors import ModelError
+from core.training.hyperparameters import Hyperparameters
+from core.training.loop import Batch, EpochResult, Step, shuffled_batches, train_epochs
 from core.zoo.registry import ZooEntry
 
-Recipe = Callable[["TrainContext", nn.Module], nn.Module]
+Settings = TypeVar("Settings", bound=Hyperparameters)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A training recipe: the dataclass of its hyper-parameters and ``train(ctx, model) -> model``."""
+
+    hyperparameters: type[Hyperparameters]
+    train: Callable[[TrainContext, nn.Module], nn.Module]
+
+    def settings(self, entry: ZooEntry) -> Hyperparameters:
+        """``entry.hyper`` read into :attr:`hyperparameters`; one :class:`ModelError` line if it does not fit."""
+        return self.hyperparameters.parse(entry.hyper, f"model {entry.name!r} (recipe {entry.recipe!r})")
 
 
 @dataclass
@@ -29,6 +46,7 @@ class TrainContext:
     """Everything a recipe needs; images are float32 (N, 1, 28, 28) in [0, 1] on the CPU."""
 
     entry: ZooEntry
+    hyper: Hyperparameters
     images: torch.Tensor
     labels: torch.Tensor
     device: torch.device
@@ -40,26 +58,26 @@ class TrainContext:
     progress_enabled: bool = True
     seconds_before_resume: float = 0.0
 
-    @property
-    def hyper(self) -> dict[str, Any]:
-        return self.entry.hyper
+    def settings(self, kind: type[Settings]) -> Settings:
+        """:attr:`hyper` as the recipe's own dataclass ``kind`` (the one its :class:`Recipe` names)."""
+        if not isinstance(self.hyper, kind):
+            raise ModelError(
+                f"model {self.entry.name!r}: the recipe expects {kind.__name__}, got {type(self.hyper).__name__}"
+            )
+        return self.hyper
 
-    def batches(self, epoch: int, batch_size: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def batches(self, epoch: int) -> Iterator[Batch]:
         """Shuffled mini-batches for ``epoch`` (deterministic given the seed), on ``self.device``, with a bar."""
-        size = batch_size or int(self.hyper.get("batch_size", 100))
+        size = self.hyper.batch_size
         generator = torch.Generator().manual_seed(self.seed * 1000 + epoch)
-        order = torch.randperm(len(self.labels), generator=generator)
-        steps = math.ceil(len(order) / size)
-        bar = tqdm(
-            range(steps),
+        yield from tqdm(
+            shuffled_batches(self.images, self.labels, size, generator, self.device),
+            total=math.ceil(len(self.labels) / size),
             desc=f"{self.entry.name} epoch {epoch + 1}",
             leave=False,
             disable=not self.progress_enabled,
             file=sys.stderr,
         )
-        for step in bar:
-            index = order[step * size : (step + 1) * size]
-            yield self.images[index].to(self.device), self.labels[index].to(self.device)
 
     def out_of_time(self) -> bool:
         return self.time_budget_s is not None and time.monotonic() - self.started > self.time_budget_s
@@ -93,12 +111,37 @@ class TrainContext:
         self.logger.info("resumed from %s after epoch %d", self.state_path, epoch + 1)
         return epoch + 1, state
 
-    def log_epoch(self, epoch: int, **figures: float) -> None:
-        shown = "  ".join(f"{key} {value:.4f}" for key, value in figures.items())
-        self.logger.info(
-            "epoch %d/%s  %s  (%.0f s)",
-            epoch + 1,
-            self.hyper.get("epochs", "?"),
-            shown,
-            time.monotonic() - self.started,
+    def run_epochs(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        epochs: range,
+        step: Step,
+        *,
+        lr_at: Callable[[int], float],
+        figures: Callable[[EpochResult], Mapping[str, float]],
+        saved: Callable[[], Mapping[str, Any]] = dict,
+    ) -> None:
+        """The shared loop (:func:`core.training.loop.train_epochs`) over :meth:`batches` for ``epochs`` (a range:
+        from the first epoch still to run, e.g. after :meth:`load_state`, to the total). After each epoch it logs
+        ``figures(result)``, saves resumable state with ``saved()`` added, and stops when the time budget is spent."""
+
+        def after_epoch(result: EpochResult) -> bool:
+            self.log_epoch(result.epoch, epochs.stop, **figures(result))
+            return self.end_epoch(model, optimizer, result.epoch, **saved())
+
+        train_epochs(
+            model,
+            optimizer,
+            epochs=epochs.stop,
+            start_epoch=epochs.start,
+            batches=self.batches,
+            step=step,
+            lr_at=lr_at,
+            after_epoch=after_epoch,
         )
+
+    def log_epoch(self, epoch: int, epochs: int, /, **figures: float) -> None:
+        """One log line for 0-based ``epoch`` of ``epochs``: ``figures`` and the seconds since the start."""
+        shown = "  ".join(f"{key} {value:.4f}" for key, value in figures.items())
+        self.logger.info("epoch %d/%d  %s  (%.0f s)", epoch + 1, epochs, shown, time.monotonic() - self.started)

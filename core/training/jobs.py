@@ -33,8 +33,8 @@ Launch = Callable[[str], Job]
 
 def prerequisites(name: str) -> list[str]:
     """The zoo models whose checkpoints ``name``'s recipe starts from."""
-    hyper = get_entry(name).hyper
-    return [str(hyper[key]) for key in ("init_from", "share_weights_with") if hyper.get(key)]
+    entry = get_entry(name)
+    return [source for source in (entry.init_from, entry.share_weights_with) if source]
 
 
 def recorded_seconds(name: str) -> float:

@@ -1,8 +1,9 @@
 """Training driver: ``invariance train <name>`` turns a zoo entry into a checkpoint and a model card.
 
-A *recipe* (``core.training.recipes.RECIPES``, given a :class:`core.training.context.TrainContext`) is a function
-``recipe(ctx, model) -> model`` that trains ``model`` (freshly built for the entry's architecture) with the
-entry's hyper-parameters in ``ctx.hyper``. The driver owns everything around it: seeding,
+A *recipe* (``core.training.recipes.RECIPES``, a :class:`core.training.context.Recipe`) reads the entry's
+hyper-parameters into its typed dataclass (checked before anything is written) and trains ``model`` (freshly built
+for the entry's
+architecture) with them in ``ctx.hyper``. The driver owns everything around it: seeding,
 data, device, threads, the log file, the time budget, resumable per-epoch state, and — after training — the
 evaluation figures and the model card.
 """
@@ -61,6 +62,8 @@ def train_model(
     ``train_subset`` trains on the first N training images (tests); ``evaluate_n`` limits the robust evaluation.
     """
     entry = get_entry(name)
+    recipe = recipe_for(entry)
+    hyper = recipe.settings(entry)  # checked before anything is written
     chosen = resolve_device(device)
     threads = configure_threads()
     torch.manual_seed(seed)
@@ -79,32 +82,25 @@ def train_model(
     state_path = run_dir(name) / "state.pt"
     if not resume:
         state_path.unlink(missing_ok=True)
+    labels_tensor = torch.from_numpy(labels)
     context = TrainContext(
-        entry,
-        images,
-        torch.from_numpy(labels),
-        chosen,
-        seed,
-        logger,
-        state_path,
-        time_budget_s,
-        progress_enabled=progress,
+        entry, hyper, images, labels_tensor, chosen, seed, logger, state_path, time_budget_s, progress_enabled=progress
     )
     model = build(entry.architecture).to(chosen)
-    initialised_from = _initialise(model, entry, logger) if not resume else entry.hyper.get("init_from")
+    initialised_from = _initialise(model, entry, logger) if not resume else entry.init_from
     started = time.monotonic()
-    model = recipe_for(entry)(context, model)
+    model = recipe.train(context, model)
     seconds = context.seconds_before_resume + time.monotonic() - started  # a resumed run counts every epoch
     model.eval()
-    shared = entry.hyper.get("share_weights_with")
-    sha = read_card(str(shared)).checkpoint_sha256 if shared else save_weights(name, model)
+    shared = entry.share_weights_with
+    sha = read_card(shared).checkpoint_sha256 if shared else save_weights(name, model)
     card = ModelCard(
         name=name,
         family=entry.family,
         description=entry.description,
         threat_model={"norm": entry.norm, "eps": entry.eps},
         architecture=entry.architecture,
-        recipe={"name": entry.recipe, "hyperparameters": entry.hyper},
+        recipe={"name": entry.recipe, "hyperparameters": hyper.to_json()},
         command=command,
         training={
             "seconds": round(seconds, 1),
@@ -130,11 +126,11 @@ def train_model(
 
 
 def _initialise(model: nn.Module, entry: ZooEntry, logger: logging.Logger) -> str | None:
-    """Copy the weights of zoo model ``hyper["init_from"]`` (same architecture) into ``model``; its name + sha."""
-    source = entry.hyper.get("init_from")
+    """Copy the weights of zoo model ``entry.init_from`` (same architecture) into ``model``; its name + sha."""
+    source = entry.init_from
     if not source:
         return None
-    source_entry = get_entry(str(source))
+    source_entry = get_entry(source)
     if source_entry.architecture != entry.architecture:
         raise ModelError(
             f"model {entry.name!r} starts from {source!r}, whose architecture {source_entry.architecture} differs"

@@ -54,15 +54,15 @@ class ModelCard:
 
 
 def card_path(name: str) -> Path:
-    return checkpoints_dir() / f"{name}.json"
+    return checkpoint_files(name)[1]
 
 
 def weights_owner(name: str) -> str:
     """The model whose ``.safetensors`` file holds ``name``'s weights: itself, or for a zoo model that shares
     another's weights (Binary ABS uses ABS's), that model, so the shipped tree holds no copy of a checkpoint."""
     entry = ZOO.get(name)
-    shared = entry.hyper.get("share_weights_with") if entry is not None else None
-    return str(shared) if shared else name
+    shared = entry.share_weights_with if entry is not None else None
+    return shared or name
 
 
 def weights_path(name: str) -> Path:
@@ -99,23 +99,55 @@ def parse_card(path: Path, name: str) -> ModelCard:
     return card
 
 
+def checkpoint_files(name: str, folder: Path | None = None) -> tuple[Path, Path]:
+    """(weights ``<name>.safetensors``, card ``<name>.json``) in ``folder`` (default: the checkpoints)."""
+    folder = checkpoints_dir() if folder is None else folder
+    return folder / f"{name}.safetensors", folder / f"{name}.json"
+
+
+def card_text(card: Mapping[str, Any]) -> str:
+    """A card as the text of its ``.json`` file: indented JSON, keys in their given order, a final newline."""
+    return json.dumps(card, indent=2, sort_keys=False) + "\n"
+
+
 def card_json(card: ModelCard) -> str:
-    return json.dumps(asdict(card), indent=2, sort_keys=False) + "\n"
+    return card_text(asdict(card))
 
 
-def write_card(card: ModelCard) -> Path:
-    path = card_path(card.name)
-    atomic_write_text(path, card_json(card))
+def write_card_file(path: Path, card: Mapping[str, Any]) -> Path:
+    """The one card writer: ``card`` (a zoo :class:`ModelCard` as a dict, or the card of GenInv's judge or scorer)
+    written atomically to ``path`` as :func:`card_text`."""
+    atomic_write_text(path, card_text(card))
     return path
+
+
+def read_card_file(path: Path, what: str, format_version: int) -> dict[str, Any]:
+    """The JSON object in card ``path`` whose ``format_version`` is ``format_version``; a missing, unreadable or
+    malformed card raises one :class:`ModelError` line naming ``path`` and ``what`` the card is of."""
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as error:  # ValueError: bad JSON or not UTF-8
+        raise ModelError(f"{path}: cannot read {what} card ({error})") from None
+    if not isinstance(card, dict) or card.get("format_version") != format_version:
+        raise ModelError(f"{path}: unsupported {what} card format")
+    return card
+
+
+def write_card(card: ModelCard, path: Path | None = None) -> Path:
+    """Write ``card`` (atomically) to ``path``, by default the zoo's ``checkpoints/<name>.json``."""
+    return write_card_file(card_path(card.name) if path is None else path, asdict(card))
+
+
+def save_tensors(path: Path, tensors: Mapping[str, torch.Tensor]) -> str:
+    """Write ``tensors`` atomically as a safetensors file at ``path`` (its folder is created); returns its sha256."""
+    with atomic_output(path) as temporary:
+        save_file({key: value.detach().cpu().contiguous() for key, value in tensors.items()}, str(temporary))
+    return file_sha256(path)
 
 
 def save_weights(name: str, model: torch.nn.Module) -> str:
     """Write the model's state dict atomically as safetensors; returns the file's sha256."""
-    path = weights_path(name)
-    tensors = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
-    with atomic_output(path) as temporary:
-        save_file(tensors, str(temporary))
-    return file_sha256(path)
+    return save_tensors(weights_path(name), model.state_dict())
 
 
 def load_weights(name: str, expected_sha256: str) -> dict[str, torch.Tensor]:

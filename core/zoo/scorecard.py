@@ -13,7 +13,7 @@ card, keyed by attack and n, so the next scorecard reuses them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 SCORECARD_N: Final = 1_000
 
 Progress = Callable[[str], None]
+HumanReport = Callable[[Path, Sequence[str]], Mapping[str, Any]]
+"""``human_report(collection, models)``: the study report of ``models`` on one human-labelled collection, as JSON
+(``core.study.report.Report.to_json()``: ``"sets"`` → set name → ``"n_successful"`` and ``"models"`` → name →
+``"agreement"``, ``"n"``). The command passes it in: the zoo sits below the study layer and does not import it."""
 
 
 @dataclass(frozen=True)
@@ -100,11 +104,15 @@ def scorecard(
     *,
     n: int = SCORECARD_N,
     collections: Sequence[Path] = (),
+    human_report: HumanReport | None = None,
     device: torch.device,
     progress: Progress | None = None,
 ) -> list[ScoreRow]:
     """Rows for ``names`` (measured now on the first ``n`` test images) and for every other trained zoo model
-    (from its card), then the human agreement of all of them on ``collections``."""
+    (from its card), then the human agreement of all of them on ``collections`` (by ``human_report``, which
+    ``collections`` need)."""
+    if collections and human_report is None:
+        raise ValueError("scorecard: human agreement on collections needs a human_report")
     report = progress or (lambda _message: None)
     measured = list(dict.fromkeys(names))
     for name in measured:
@@ -114,8 +122,8 @@ def scorecard(
         report(f"measuring {name}")
         rows.append(_measured_row(name, n, device, report))
     rows += [_card_row(name) for name in available() if name not in measured and entry(name).origin == "zoo"]
-    if collections:
-        _add_human_agreement(rows, collections, device, report)
+    if collections and human_report is not None:
+        _add_human_agreement(rows, collections, human_report, report)
     return rows
 
 
@@ -219,17 +227,13 @@ class _FigureCache:
 
 
 def _add_human_agreement(
-    rows: list[ScoreRow], collections: Sequence[Path], device: torch.device, report: Progress
+    rows: list[ScoreRow], collections: Sequence[Path], human_report: HumanReport, report: Progress
 ) -> None:
-    from core.study.report import evaluate, zoo_infos
-    from core.study.sets import load_items
-
     names = [row.name for row in rows]
     by_name = {row.name: row for row in rows}
     for path in collections:
         report(f"human agreement on {path}")
-        items = load_items(path)
-        result = evaluate(items, names, device=device, infos=zoo_infos(names)).to_json()
+        result = human_report(path, names)
         for set_name, figures in result["sets"].items():
             if not figures.get("n_successful"):
                 continue

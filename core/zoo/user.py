@@ -42,10 +42,10 @@ from torch import nn
 from core.budget import NORMS, get_norm
 from core.data import load_mnist
 from core.errors import ModelError
-from core.files import atomic_write_text, fsync_dir
+from core.files import fsync_dir
 from core.images import to_float
 from core.paths import user_data_dir
-from core.zoo.cards import CARD_FORMAT_VERSION, ModelCard, card_json, load_state, parse_card, read_verified
+from core.zoo.cards import CARD_FORMAT_VERSION, ModelCard, load_state, parse_card, read_verified, write_card
 from core.zoo.convention import Convention, ConventionWrapper
 from core.zoo.registry import ZOO, ZooEntry
 
@@ -449,7 +449,7 @@ def _register(name: str, stored_name: str, data: bytes, card: ModelCard) -> None
     staging.mkdir()
     try:
         (staging / stored_name).write_bytes(data)
-        atomic_write_text(staging / CARD_NAME, card_json(card))
+        write_card(card, staging / CARD_NAME)
         fsync_dir(staging)
         if (parent / name).exists():
             raise ModelError(f"{parent / name}: a user model {name!r} already exists")

@@ -11,8 +11,8 @@
 2. calibrates the logits ``temperature · ℓ_c(x) + offset_c`` (a scale and per-class log-priors) by minimising the
    cross-entropy on a held-out slice of the training images (the last ``calibrate_n``, never trained on).
 
-Hyper-parameters (``ctx.hyper``): ``epochs``, ``batch_size``, ``lr``, optional ``likelihood`` ("gaussian" or
-"bernoulli"), ``sigma`` (0.3, Gaussian only), ``beta`` (1.0),
+Hyper-parameters (:class:`ABSHyperparameters`): ``epochs``, ``batch_size``, ``lr``, optional ``likelihood``
+("gaussian" or "bernoulli"), ``sigma`` (0.3, Gaussian only), ``beta`` (1.0),
 ``lr_drop_epoch`` (learning rate × 0.1 from this 0-based epoch on; default: never), ``contrast_weight`` (0: off)
 and ``contrast_scale`` (0.05) of the optional :func:`contrastive_loss` term, ``calibrate_n`` (1000),
 ``monitor_n`` (200: held-out images classified after each epoch for the log), ``augment_degrees`` and
@@ -25,6 +25,9 @@ model ``<name>`` are loaded (checksum-verified) into ``model``; a missing checkp
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -32,83 +35,89 @@ from torch import nn
 from core.attacks import random_moves
 from core.errors import ModelError
 from core.training.context import TrainContext
+from core.training.hyperparameters import Hyperparameters, setting
+from core.training.loop import EpochResult, step_decay
 from core.zoo.abs import CLASSES, ABSClassifier
 from core.zoo.cards import load_weights, read_card
+
+
+@dataclass(frozen=True, kw_only=True)
+class ABSHyperparameters(Hyperparameters):
+    """The ``abs`` recipe's hyper-parameters (see the module docstring). ``epochs`` and ``lr`` are required unless
+    ``share_weights_with`` names the trained model whose weights are used instead."""
+
+    share_weights_with: str | None = None
+    epochs: int | None = setting(None, minimum=0)
+    lr: float | None = setting(None, above=0)
+    lr_drop_epoch: int | None = setting(None, minimum=0)
+    likelihood: Literal["gaussian", "bernoulli"] = "gaussian"
+    sigma: float = setting(0.3, above=0)
+    beta: float = setting(1.0, minimum=0)
+    contrast_weight: float = setting(0.0, minimum=0)
+    contrast_scale: float = setting(0.05, above=0)
+    calibrate_n: int = setting(1000, minimum=1)
+    monitor_n: int = setting(200, minimum=1)
+    augment_degrees: float = setting(0.0, minimum=0)
+    augment_shift: float = setting(0.0, minimum=0)
+
+    def check(self, where: str) -> None:
+        if self.share_weights_with is None:
+            for name in ("epochs", "lr"):
+                if getattr(self, name) is None:
+                    raise ModelError(f"{where}: the recipe needs hyper-parameter {name!r}")
 
 
 def train_abs(ctx: TrainContext, model: nn.Module) -> nn.Module:
     """Train (or, with ``share_weights_with``, load) the ABS classifier ``model``; returns it in eval mode."""
     if not isinstance(model, ABSClassifier):
         raise ModelError(f"model {ctx.entry.name!r}: the abs recipe needs an ABSClassifier, got {type(model).__name__}")
-    source = ctx.hyper.get("share_weights_with")
-    if source:
-        return _share_weights(ctx, model, str(source))
-    hyper = ctx.hyper
-    for key in ("epochs", "lr"):
-        if key not in hyper:
-            raise ModelError(f"model {ctx.entry.name!r}: the abs recipe needs hyper-parameter {key!r}")
-    epochs = int(hyper["epochs"])
-    beta = float(hyper.get("beta", 1.0))
-    contrast_weight = float(hyper.get("contrast_weight", 0.0))
-    contrast_scale = float(hyper.get("contrast_scale", 0.05))
+    hyper = ctx.settings(ABSHyperparameters)
+    if hyper.share_weights_with:
+        return _share_weights(ctx, model, hyper.share_weights_with)
+    epochs, lr = int(hyper.epochs or 0), float(hyper.lr or 0.0)  # both set: ABSHyperparameters.check
     with torch.no_grad():
-        model.sigma.fill_(float(hyper.get("sigma", 0.3)))
-        likelihood = str(hyper.get("likelihood", "gaussian"))
-        if likelihood not in ("gaussian", "bernoulli"):
-            raise ModelError(f"model {ctx.entry.name!r}: unknown likelihood {likelihood!r}; use gaussian or bernoulli")
-        model.bernoulli.fill_(likelihood == "bernoulli")
-    held = min(int(hyper.get("calibrate_n", 1000)), len(ctx.labels) // 5)
+        model.sigma.fill_(hyper.sigma)
+        model.bernoulli.fill_(hyper.likelihood == "bernoulli")
+    held = min(hyper.calibrate_n, len(ctx.labels) // 5)
     if held < CLASSES:
         raise ModelError(f"model {ctx.entry.name!r}: {len(ctx.labels)} training images are too few for ABS training")
     held_x, held_y = ctx.images[-held:].to(ctx.device), ctx.labels[-held:].to(ctx.device)
     ctx.images, ctx.labels = ctx.images[:-held], ctx.labels[:-held]
-    monitor = min(int(hyper.get("monitor_n", 200)), held)
+    monitor = min(hyper.monitor_n, held)
 
-    optimizer = torch.optim.Adam(model.parameters(), lr=float(hyper["lr"]))
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     start_epoch, _ = ctx.load_state(model, optimizer)
     ctx.logger.info(
         "ABS training: %d images, %d held out for calibration, %s likelihood (sigma %.3f), beta %.2f",
         len(ctx.labels),
         held,
-        likelihood,
+        hyper.likelihood,
         float(model.sigma),
-        beta,
+        hyper.beta,
     )
-    drop_epoch = int(hyper.get("lr_drop_epoch", epochs))
-    degrees, shift = float(hyper.get("augment_degrees", 0.0)), float(hyper.get("augment_shift", 0.0))
+    degrees, shift = hyper.augment_degrees, hyper.augment_shift
     generator = torch.Generator().manual_seed(ctx.seed)
-    for epoch in range(start_epoch, epochs):
-        lr = float(hyper["lr"]) * (0.1 if epoch >= drop_epoch else 1.0)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        model.train()
-        sums = {"loss": 0.0, "reconstruction": 0.0, "kl": 0.0, "contrast": 0.0}
-        seen = 0
-        for batch, y in ctx.batches(epoch):
-            x = random_moves(batch, degrees, shift, generator) if degrees or shift else batch
-            reconstruction, kl = vae_losses(model, x, y)
-            loss = (reconstruction + beta * kl) / len(y)
-            if contrast_weight > 0:
-                contrast = contrastive_loss(model, x, y, contrast_scale)
-                loss = loss + contrast_weight * contrast
-                sums["contrast"] += float(contrast.detach()) * len(y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            sums["loss"] += float(loss.detach()) * len(y)
-            sums["reconstruction"] += float(reconstruction.detach())
-            sums["kl"] += float(kl.detach())
-            seen += len(y)
-        model.eval()
+
+    def step(batch: torch.Tensor, y: torch.Tensor, _epoch: int, _index: int) -> tuple[torch.Tensor, dict[str, float]]:
+        x = random_moves(batch, degrees, shift, generator) if degrees or shift else batch
+        reconstruction, kl = vae_losses(model, x, y)
+        loss = (reconstruction + hyper.beta * kl) / len(y)
+        contrast = 0.0
+        if hyper.contrast_weight > 0:
+            contrast_term = contrastive_loss(model, x, y, hyper.contrast_scale)
+            loss = loss + hyper.contrast_weight * contrast_term
+            contrast = float(contrast_term.detach()) * len(y)
+        return loss, {"reconstruction": float(reconstruction.detach()), "kl": float(kl.detach()), "contrast": contrast}
+
+    def figures(result: EpochResult) -> dict[str, float]:
         accuracy = classify_accuracy(model, held_x[:monitor], held_y[:monitor])
-        ctx.log_epoch(
-            epoch,
-            **{key: value / max(seen, 1) for key, value in sums.items()},
-            heldout_acc_uncalibrated=accuracy,
-            lr=lr,
-        )
-        if ctx.end_epoch(model, optimizer, epoch):
-            break
+        sums = {key: result.mean(key) for key in ("loss", "reconstruction", "kl", "contrast")}
+        return {**sums, "heldout_acc_uncalibrated": accuracy, "lr": result.lr}
+
+    def lr_at(epoch: int) -> float:
+        return step_decay(lr, epoch, hyper.lr_drop_epoch)
+
+    ctx.run_epochs(model, optimizer, range(start_epoch, epochs), step, lr_at=lr_at, figures=figures)
     model.eval()
     calibrate(model, held_x, held_y, ctx)
     return model

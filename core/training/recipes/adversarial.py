@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -32,44 +33,100 @@ from torch import nn
 from core import attacks
 from core.budget import get_norm
 from core.training.context import TrainContext
+from core.training.hyperparameters import Hyperparameters, setting
+from core.training.loop import EpochResult, step_decay
 
 HELD_OUT = 1000
 LINF = get_norm("linf")
 """FGSM-RS is an ℓ∞ attack: its random start, step and projection are ℓ∞'s."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class FitHyperparameters(Hyperparameters):
+    """What every recipe of this module takes (see the module docstring): ``epochs`` and ``lr`` (Adam) are
+    required; ``lr_drop_epoch`` (× 0.1 from that 0-based epoch on; None: never), ``train_eps`` (None: the entry's
+    ε), the ε ramp (``ramp_epochs``, ``ramp_start``) and ``clean_weight``."""
+
+    epochs: int = setting(minimum=0)
+    lr: float = setting(above=0)
+    lr_drop_epoch: int | None = setting(None, minimum=0)
+    train_eps: float | None = setting(None, minimum=0)
+    ramp_epochs: int = setting(1, minimum=0)
+    ramp_start: float = setting(1 / 3, minimum=0, maximum=1)
+    clean_weight: float = setting(0.0, minimum=0, maximum=1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StandardHyperparameters(FitHyperparameters):
+    """``standard``: a random rotation of up to ``augment_degrees`` and a shift of up to ``augment_shift`` pixels
+    per image (0: no augmentation)."""
+
+    augment_degrees: float = setting(0.0, minimum=0)
+    augment_shift: float = setting(0.0, minimum=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FgsmHyperparameters(FitHyperparameters):
+    """``fgsm-rs``: FGSM step ``alpha_factor``·ε; from 0-based epoch ``pgd_from_epoch`` on (None: never), PGD with
+    ``pgd_steps`` steps."""
+
+    alpha_factor: float = setting(1.25, above=0)
+    pgd_from_epoch: int | None = setting(None, minimum=0)
+    pgd_steps: int = setting(5, minimum=1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PgdHyperparameters(FitHyperparameters):
+    """``pgd`` and ``slide``: ``steps`` attack iterations (required); SLIDE's ``sparsity`` percentile (ℓ1 only)."""
+
+    steps: int = setting(minimum=1)
+    sparsity: float = setting(99.0, minimum=0, maximum=100)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpatialHyperparameters(FitHyperparameters):
+    """``spatial``: the worst of ``transforms`` random moves, then FGSM-RS (step ``alpha_factor``·ε) or, with
+    ``pgd_steps`` > 0, PGD; the first ``augment_epochs`` use one random move per image instead."""
+
+    alpha_factor: float = setting(1.25, above=0)
+    transforms: int = setting(10, minimum=1)
+    augment_epochs: int = setting(0, minimum=0)
+    pgd_steps: int = setting(0, minimum=0)
+
+
 def train_standard(ctx: TrainContext, model: nn.Module) -> nn.Module:
     """Cross-entropy on clean images, each moved by a random rotation of up to ``augment_degrees`` and a whole-
     pixel shift of up to ``augment_shift`` (both default 0: no augmentation)."""
-    degrees = float(ctx.hyper.get("augment_degrees", 0.0))
-    shift = float(ctx.hyper.get("augment_shift", 0.0))
+    hyper = ctx.settings(StandardHyperparameters)
+    degrees, shift = hyper.augment_degrees, hyper.augment_shift
     if degrees == 0 and shift == 0:
-        return _fit(ctx, model, perturb=None)
+        return _fit(ctx, hyper, model, perturb=None)
 
     def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         return attacks.random_moves(x, max_degrees=degrees, max_shift=shift, generator=generator)
 
-    return _fit(ctx, model, perturb=None, augment=augment)
+    return _fit(ctx, hyper, model, perturb=None, augment=augment)
 
 
 def train_fgsm_rs(ctx: TrainContext, model: nn.Module) -> nn.Module:
     """FGSM-RS; from epoch ``pgd_from_epoch`` on (if set), PGD with ``pgd_steps`` steps, which repairs the
     catastrophic overfitting FGSM training shows late in training (held-out PGD accuracy collapsing)."""
-    alpha = float(ctx.hyper.get("alpha_factor", 1.25))
-    pgd_from = int(ctx.hyper.get("pgd_from_epoch", 10**9))
-    pgd_steps = int(ctx.hyper.get("pgd_steps", 5))
+    hyper = ctx.settings(FgsmHyperparameters)
+    pgd_from = hyper.pgd_from_epoch
 
     def perturb(x: torch.Tensor, y: torch.Tensor, eps: float, generator: torch.Generator, epoch: int) -> torch.Tensor:
-        if epoch >= pgd_from:
-            return attacks.pgd(model, x, y, norm="linf", eps=eps, steps=pgd_steps, generator=generator).adversarial
-        return _fgsm_random_start(model, x, y, eps, alpha, generator)
+        if pgd_from is not None and epoch >= pgd_from:
+            return attacks.pgd(
+                model, x, y, norm="linf", eps=eps, steps=hyper.pgd_steps, generator=generator
+            ).adversarial
+        return _fgsm_random_start(model, x, y, eps, hyper.alpha_factor, generator)
 
-    return _fit(ctx, model, perturb)
+    return _fit(ctx, hyper, model, perturb)
 
 
 def train_pgd(ctx: TrainContext, model: nn.Module) -> nn.Module:
-    norm, steps = str(ctx.entry.norm), int(ctx.hyper["steps"])
-    sparsity = float(ctx.hyper.get("sparsity", 99.0))
+    hyper = ctx.settings(PgdHyperparameters)
+    norm = str(ctx.entry.norm)
 
     def perturb(x: torch.Tensor, y: torch.Tensor, eps: float, generator: torch.Generator, epoch: int) -> torch.Tensor:
         return attacks.pgd(
@@ -78,29 +135,28 @@ def train_pgd(ctx: TrainContext, model: nn.Module) -> nn.Module:
             y,
             norm=norm,
             eps=eps,
-            steps=steps,
-            sparsity=sparsity,
+            steps=hyper.steps,
+            sparsity=hyper.sparsity,
             generator=generator,
         ).adversarial
 
-    return _fit(ctx, model, perturb)
+    return _fit(ctx, hyper, model, perturb)
 
 
 def train_spatial(ctx: TrainContext, model: nn.Module) -> nn.Module:
-    alpha = float(ctx.hyper.get("alpha_factor", 1.25))
-    count = int(ctx.hyper.get("transforms", 10))
-    augment_epochs = int(ctx.hyper.get("augment_epochs", 0))
-    pgd_steps = int(ctx.hyper.get("pgd_steps", 0))
+    hyper = ctx.settings(SpatialHyperparameters)
 
     def perturb(x: torch.Tensor, y: torch.Tensor, eps: float, generator: torch.Generator, epoch: int) -> torch.Tensor:
-        if epoch < augment_epochs:  # curriculum: a random transform per image before the worst-of-k adversary
+        if epoch < hyper.augment_epochs:  # curriculum: a random transform per image before the worst-of-k adversary
             return attacks.random_moves(x, generator=generator)
-        moved = attacks.worst_transform(model, x, y, attacks.random_spatial(count, generator=generator))
-        if pgd_steps > 0:
-            return attacks.pgd(model, moved, y, norm="linf", eps=eps, steps=pgd_steps, generator=generator).adversarial
-        return _fgsm_random_start(model, moved, y, eps, alpha, generator)
+        moved = attacks.worst_transform(model, x, y, attacks.random_spatial(hyper.transforms, generator=generator))
+        if hyper.pgd_steps > 0:
+            return attacks.pgd(
+                model, moved, y, norm="linf", eps=eps, steps=hyper.pgd_steps, generator=generator
+            ).adversarial
+        return _fgsm_random_start(model, moved, y, eps, hyper.alpha_factor, generator)
 
-    return _fit(ctx, model, perturb)
+    return _fit(ctx, hyper, model, perturb)
 
 
 def _fgsm_random_start(
@@ -117,72 +173,70 @@ Perturb = Callable[[torch.Tensor, torch.Tensor, float, torch.Generator, int], to
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 
-def _fit(ctx: TrainContext, model: nn.Module, perturb: Perturb | None, augment: Augment | None = None) -> nn.Module:
-    hyper = ctx.hyper
-    epochs = int(hyper["epochs"])
+def _fit(
+    ctx: TrainContext,
+    hyper: FitHyperparameters,
+    model: nn.Module,
+    perturb: Perturb | None,
+    augment: Augment | None = None,
+) -> nn.Module:
+    epochs = hyper.epochs
     eps_final = float(ctx.entry.eps or 0.0)  # the threat model: the held-out check attacks at this ε
-    eps_train = float(hyper.get("train_eps", eps_final))
-    ramp = max(1, int(hyper.get("ramp_epochs", 1)))
-    ramp_start = float(hyper.get("ramp_start", 1 / 3))
-    clean_weight = float(hyper.get("clean_weight", 0.0))
+    eps_train = hyper.train_eps if hyper.train_eps is not None else eps_final
+    ramp = max(1, hyper.ramp_epochs)
+    ramp_start, clean_weight = hyper.ramp_start, hyper.clean_weight
     check_norm = "linf" if ctx.entry.recipe in ("fgsm-rs", "spatial") else str(ctx.entry.norm)
     held_x, held_y = ctx.images[-HELD_OUT:].to(ctx.device), ctx.labels[-HELD_OUT:].to(ctx.device)
     ctx.images, ctx.labels = ctx.images[:-HELD_OUT], ctx.labels[:-HELD_OUT]
 
-    optimizer = torch.optim.Adam(model.parameters(), lr=float(hyper["lr"]))
+    optimizer = torch.optim.Adam(model.parameters(), lr=hyper.lr)
     start_epoch, extra = ctx.load_state(model, optimizer)
     best_score = float(extra.get("best_score", -1.0))
     best_state = copy.deepcopy(model.state_dict())
     generator = torch.Generator().manual_seed(ctx.seed)
-    steps_per_epoch = -(-len(ctx.labels) // int(hyper.get("batch_size", 100)))
-    for epoch in range(start_epoch, epochs):
-        lr = float(hyper["lr"]) * (0.1 if epoch >= int(hyper.get("lr_drop_epoch", epochs)) else 1.0)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        model.train()
-        correct = seen = 0
-        for step, (x, y) in enumerate(ctx.batches(epoch)):
-            progress = (epoch + step / steps_per_epoch) / ramp
-            eps = eps_train * min(1.0, ramp_start + (1 - ramp_start) * progress)
-            if augment is not None:
-                x = augment(x, generator)
-            inputs = perturb(x, y, eps, generator, epoch) if perturb is not None and eps_final > 0 else x
-            logits = model(inputs)
-            loss = F.cross_entropy(logits, y)
-            if clean_weight > 0 and inputs is not x:
-                loss = (1 - clean_weight) * loss + clean_weight * F.cross_entropy(model(x), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            correct += int((logits.argmax(1) == y).sum())
-            seen += len(y)
-        model.eval()
+    steps_per_epoch = -(-len(ctx.labels) // hyper.batch_size)
+    attacked = perturb is not None and eps_final > 0
+
+    def step(x: torch.Tensor, y: torch.Tensor, epoch: int, index: int) -> tuple[torch.Tensor, dict[str, float]]:
+        progress = (epoch + index / steps_per_epoch) / ramp
+        eps = eps_train * min(1.0, ramp_start + (1 - ramp_start) * progress)
+        if augment is not None:
+            x = augment(x, generator)
+        inputs = perturb(x, y, eps, generator, epoch) if perturb is not None and eps_final > 0 else x
+        logits = model(inputs)
+        loss = F.cross_entropy(logits, y)
+        if clean_weight > 0 and inputs is not x:
+            loss = (1 - clean_weight) * loss + clean_weight * F.cross_entropy(model(x), y)
+        return loss, {"correct": float((logits.argmax(1) == y).sum())}
+
+    def figures(result: EpochResult) -> dict[str, float]:
+        nonlocal best_score, best_state
         clean = _accuracy(model, held_x, held_y)
-        robust = clean
-        if perturb is not None and eps_final > 0:
-            robust = 1.0 - float(
-                attacks.pgd(
-                    model,
-                    held_x,
-                    held_y,
-                    norm=check_norm,
-                    eps=eps_final,
-                    steps=10,
-                    generator=torch.Generator().manual_seed(0),
-                )
-                .success.float()
-                .mean()
-            )
+        robust = _heldout_pgd10(model, held_x, held_y, check_norm, eps_final) if attacked else clean
         score = robust if perturb is not None else clean
-        if epoch + 1 >= ramp and score >= best_score:
+        if result.epoch + 1 >= ramp and score >= best_score:
             best_score, best_state = score, copy.deepcopy(model.state_dict())
-        ctx.log_epoch(epoch, train_acc=correct / max(seen, 1), heldout_clean=clean, heldout_pgd10=robust, lr=lr)
-        if ctx.end_epoch(model, optimizer, epoch, best_score=best_score):
-            break
+        return {"train_acc": result.mean("correct"), "heldout_clean": clean, "heldout_pgd10": robust, "lr": result.lr}
+
+    def lr_at(epoch: int) -> float:
+        return step_decay(hyper.lr, epoch, hyper.lr_drop_epoch)
+
+    def saved() -> dict[str, float]:  # kept with the resumable state, so a resumed run keeps the best epoch
+        return {"best_score": best_score}
+
+    ctx.run_epochs(model, optimizer, range(start_epoch, epochs), step, lr_at=lr_at, figures=figures, saved=saved)
     if best_score >= 0:
         model.load_state_dict(best_state)
         ctx.logger.info("kept the epoch with the best held-out score %.4f", best_score)
     return model
+
+
+def _heldout_pgd10(model: nn.Module, x: torch.Tensor, y: torch.Tensor, norm: str, eps: float) -> float:
+    """Accuracy under PGD-10 (seed 0) at the threat model: the per-epoch held-out check."""
+    generator = torch.Generator().manual_seed(0)
+    return 1.0 - float(
+        attacks.pgd(model, x, y, norm=norm, eps=eps, steps=10, generator=generator).success.float().mean()
+    )
 
 
 def _accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:

@@ -10,7 +10,7 @@ together with the clean logits by :func:`core.certify.forward_and_ibp_loss`, one
 and κ_t falls linearly from 1 to ``kappa_end`` over ``ramp_epochs``; both then stay put. Adam with ``lr``, times
 0.1 from ``lr_drop_epoch`` (default: the last ~20% of the epochs).
 
-Hyper-parameters (``ctx.hyper``): ``epochs``, ``batch_size``, ``lr``, ``train_eps``, ``warmup_epochs``,
+Hyper-parameters (:class:`IBPHyperparameters`): ``epochs``, ``batch_size``, ``lr``, ``train_eps``, ``warmup_epochs``,
 ``ramp_epochs``, ``kappa_end``, optional ``lr_drop_epoch`` and ``verify_eps`` (default: the entry's ε, else 0.4),
 and two options from Shi et al. (2021), "Fast certified robust training with short warmup":
 
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -37,34 +38,56 @@ from torch import nn
 from core.certify import certified, fold_batchnorm, forward_and_ibp_loss
 from core.errors import ModelError
 from core.training.context import TrainContext
+from core.training.hyperparameters import Hyperparameters, setting
+from core.training.loop import EpochResult, step_decay
 
 HELD_OUT = 500
 
 
-def schedule(hyper: Mapping[str, Any], epoch: int, fraction: float) -> tuple[float, float]:
-    """(ε_t, κ_t) at ``fraction`` ∈ [0, 1) of the way through 0-based ``epoch``; see the module docstring."""
-    warmup = float(hyper.get("warmup_epochs", 0))
-    ramp = max(float(hyper.get("ramp_epochs", 1)), 1e-9)
-    progress = min(1.0, max(0.0, (epoch + fraction - warmup) / ramp))
-    kappa_end = float(hyper.get("kappa_end", 0.5))
-    return progress * float(hyper["train_eps"]), 1.0 - progress * (1.0 - kappa_end)
+@dataclass(frozen=True, kw_only=True)
+class IBPHyperparameters(Hyperparameters):
+    """The ``ibp`` recipe's hyper-parameters (see the module docstring); ``lr_drop_epoch`` None: ⌈0.8·epochs⌉,
+    ``verify_eps`` None: the entry's ε, else 0.4."""
+
+    epochs: int = setting(minimum=0)
+    lr: float = setting(above=0)
+    train_eps: float = setting(minimum=0)
+    warmup_epochs: float = setting(0.0, minimum=0)
+    ramp_epochs: float = setting(1.0, minimum=0)
+    kappa_end: float = setting(0.5, minimum=0, maximum=1)
+    lr_drop_epoch: int | None = setting(None, minimum=0)
+    verify_eps: float | None = setting(None, minimum=0)
+    batchnorm: bool = False
+    ibp_init: bool = False
 
 
-def lr_at(hyper: Mapping[str, Any], epoch: int) -> float:
+def _ibp_settings(hyper: IBPHyperparameters | Mapping[str, Any]) -> IBPHyperparameters:
+    return hyper if isinstance(hyper, IBPHyperparameters) else IBPHyperparameters.parse(hyper, "IBP hyper-parameters")
+
+
+def schedule(hyper: IBPHyperparameters | Mapping[str, Any], epoch: int, fraction: float) -> tuple[float, float]:
+    """(ε_t, κ_t) at ``fraction`` ∈ [0, 1) of the way through 0-based ``epoch``; see the module docstring.
+
+    ``hyper``: the recipe's settings, or a mapping that is read (and checked) as them."""
+    settings = _ibp_settings(hyper)
+    ramp = max(settings.ramp_epochs, 1e-9)
+    progress = min(1.0, max(0.0, (epoch + fraction - settings.warmup_epochs) / ramp))
+    return progress * settings.train_eps, 1.0 - progress * (1.0 - settings.kappa_end)
+
+
+def lr_at(hyper: IBPHyperparameters | Mapping[str, Any], epoch: int) -> float:
     """Learning rate of 0-based ``epoch``: ``lr``, times 0.1 from ``lr_drop_epoch`` (default ⌈0.8·epochs⌉)."""
-    epochs = int(hyper["epochs"])
-    drop = int(hyper.get("lr_drop_epoch", math.ceil(0.8 * epochs)))
-    return float(hyper["lr"]) * (0.1 if epoch >= drop else 1.0)
+    settings = _ibp_settings(hyper)
+    drop = settings.lr_drop_epoch if settings.lr_drop_epoch is not None else math.ceil(0.8 * settings.epochs)
+    return step_decay(settings.lr, epoch, drop)
 
 
 def train_ibp(ctx: TrainContext, model: nn.Module) -> nn.Module:
     """Train ``model`` (a certifiable ``nn.Sequential``) with IBP; returns it (last epoch's weights)."""
-    hyper = ctx.hyper
-    for key in ("epochs", "lr", "train_eps"):
-        if key not in hyper:
-            raise ModelError(f"model {ctx.entry.name!r}: the ibp recipe needs hyper-parameter {key!r}")
-    epochs = int(hyper["epochs"])
-    verify_eps = float(hyper.get("verify_eps", ctx.entry.eps if ctx.entry.eps is not None else 0.4))
+    hyper = ctx.settings(IBPHyperparameters)
+    verify_eps = (
+        hyper.verify_eps if hyper.verify_eps is not None else (ctx.entry.eps if ctx.entry.eps is not None else 0.4)
+    )
     held = min(HELD_OUT, len(ctx.labels) // 10)
     if held < 1:
         raise ModelError(f"model {ctx.entry.name!r}: {len(ctx.labels)} training images are too few for IBP training")
@@ -72,54 +95,47 @@ def train_ibp(ctx: TrainContext, model: nn.Module) -> nn.Module:
     ctx.images, ctx.labels = ctx.images[:-held], ctx.labels[:-held]
     if not isinstance(model, nn.Sequential):
         raise ModelError(f"model {ctx.entry.name!r}: the ibp recipe needs an nn.Sequential network")
-    if hyper.get("ibp_init"):
+    if hyper.ibp_init:
         ibp_initialise(model)
-    if hyper.get("batchnorm"):
+    if hyper.batchnorm:
         model = with_batchnorm(model).to(ctx.device)
 
-    optimizer = torch.optim.Adam(model.parameters(), lr=float(hyper["lr"]))
+    optimizer = torch.optim.Adam(model.parameters(), lr=hyper.lr)
     start_epoch, _ = ctx.load_state(model, optimizer)
-    steps_per_epoch = max(1, math.ceil(len(ctx.labels) / int(hyper.get("batch_size", 100))))
+    steps_per_epoch = max(1, math.ceil(len(ctx.labels) / hyper.batch_size))
     ctx.logger.info("IBP training: %d images, %d held out, verify at eps=%.3f", len(ctx.labels), held, verify_eps)
-    for epoch in range(start_epoch, epochs):
-        lr = lr_at(hyper, epoch)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        model.train()
-        total_loss = robust_loss_sum = 0.0
-        correct = seen = 0
-        eps_t, kappa = schedule(hyper, epoch, 0.0)
-        for step, (x, y) in enumerate(ctx.batches(epoch)):
-            eps_t, kappa = schedule(hyper, epoch, step / steps_per_epoch)
-            if eps_t > 0:
-                logits, robust = forward_and_ibp_loss(model, x, y, eps_t)
-                loss = kappa * F.cross_entropy(logits, y) + (1.0 - kappa) * robust
-                robust_loss_sum += float(robust.detach()) * len(y)
-            else:
-                logits = model(x)
-                loss = F.cross_entropy(logits, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total_loss += float(loss.detach()) * len(y)
-            correct += int((logits.detach().argmax(1) == y).sum())
-            seen += len(y)
+
+    def step(x: torch.Tensor, y: torch.Tensor, epoch: int, index: int) -> tuple[torch.Tensor, dict[str, float]]:
+        eps_t, kappa = schedule(hyper, epoch, index / steps_per_epoch)
+        if eps_t <= 0:
+            logits = model(x)
+            return F.cross_entropy(logits, y), {"correct": float((logits.detach().argmax(1) == y).sum())}
+        logits, robust = forward_and_ibp_loss(model, x, y, eps_t)
+        loss = kappa * F.cross_entropy(logits, y) + (1.0 - kappa) * robust
+        figures = {
+            "ibp_loss": float(robust.detach()) * len(y),
+            "correct": float((logits.detach().argmax(1) == y).sum()),
+        }
+        return loss, figures
+
+    def figures(result: EpochResult) -> dict[str, float]:
+        eps_t, kappa = schedule(hyper, result.epoch, max(result.steps - 1, 0) / steps_per_epoch)  # the last step's
         clean, verified = heldout_figures(model, held_x, held_y, verify_eps)
-        ctx.log_epoch(
-            epoch,
-            loss=total_loss / max(seen, 1),
-            ibp_loss=robust_loss_sum / max(seen, 1),
-            train_acc=correct / max(seen, 1),
-            heldout_clean=clean,
-            heldout_verified=verified,
-            eps=eps_t,
-            kappa=kappa,
-            lr=lr,
-        )
-        if ctx.end_epoch(model, optimizer, epoch):
-            break
+        return {
+            "loss": result.mean("loss"),
+            "ibp_loss": result.mean("ibp_loss"),
+            "train_acc": result.mean("correct"),
+            "heldout_clean": clean,
+            "heldout_verified": verified,
+            "eps": eps_t,
+            "kappa": kappa,
+            "lr": result.lr,
+        }
+
+    epochs_left = range(start_epoch, hyper.epochs)
+    ctx.run_epochs(model, optimizer, epochs_left, step, lr_at=lambda epoch: lr_at(hyper, epoch), figures=figures)
     model.eval()
-    return fold_batchnorm(model) if hyper.get("batchnorm") else model
+    return fold_batchnorm(model) if hyper.batchnorm else model
 
 
 def with_batchnorm(model: nn.Sequential) -> nn.Sequential:
