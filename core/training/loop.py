@@ -1,11 +1,11 @@
 """The one training loop: epochs of shuffled mini-batches, one optimiser step per batch, per-epoch figures.
 
-Every trainer in the product runs through :func:`train_epochs`: the zoo's recipes (``core.training.recipes``),
-GenInv's judge (``core.geninv.judge``) and its scorer (``core.geninv.scorer``). What differs between them is passed
-in: where the
-batches come from (:func:`shuffled_batches`, or ``TrainContext.batches`` with its progress bar), the loss of one
-batch (``step``), the learning rate of each epoch (``lr_at``) or a per-step ``scheduler``, and what happens after
-each epoch (``after_epoch``: held-out figures, logging, resumable state; it returns True to stop early).
+Every trainer in the product runs through :func:`train_epochs`: the zoo's recipes
+(``core.training.recipes``), GenInv's judge (``core.geninv.judge``) and its scorer (``core.geninv.scorer``). What
+differs between them is passed in: where the batches come from (:func:`shuffled_batches`, or
+``TrainContext.batches`` with its progress bar), the loss of one batch (``step``), the learning rate of each epoch
+(``lr_at``) or a per-step ``scheduler``, and what happens after each epoch (``after_epoch``: held-out figures,
+logging, resumable state; it returns True to stop early).
 """
 
 from __future__ import annotations

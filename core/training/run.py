@@ -2,8 +2,7 @@
 
 A *recipe* (``core.training.recipes.RECIPES``, a :class:`core.training.context.Recipe`) reads the entry's
 hyper-parameters into its typed dataclass (checked before anything is written) and trains ``model`` (freshly built
-for the entry's
-architecture) with them in ``ctx.hyper``. The driver owns everything around it: seeding,
+for the entry's architecture) with them in ``ctx.hyper``. The driver owns everything around it: seeding,
 data, device, threads, the log file, the time budget, resumable per-epoch state, and — after training — the
 evaluation figures and the model card.
 """
