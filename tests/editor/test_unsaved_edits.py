@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from PyQt6.QtCore import Qt, QTimer
 from PyQt6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from editor.state.drafts import DraftFile
+from editor.widgets.guide import GuideImage
 from editor.widgets.window import UNSAVED_TITLE, MainWindow, UnsavedChoice, ask_unsaved_dialog
 from tests.editor.test_window import fake_suggest
 from tests.fixtures_editor import digits, drag, isolated_settings, make_collection, run_editor, stand_in_source
@@ -37,6 +39,11 @@ class Answers:
         return self.choice
 
 
+def plain_guide(original: np.ndarray, target: int, norm: str, eps: float, device: torch.device) -> GuideImage:
+    """A blank guide at once (the real one builds GenInv's bank, which these tests do not need)."""
+    return GuideImage(np.zeros((28, 28), dtype=np.float32), target, "stand-in")
+
+
 def open_window(qtbot, tmp_path: Path, answers: Answers, **options: object) -> MainWindow:  # type: ignore[no-untyped-def]
     images, labels = digits(10)
     settings = isolated_settings(tmp_path)
@@ -50,6 +57,7 @@ def open_window(qtbot, tmp_path: Path, answers: Answers, **options: object) -> M
         device=CPU,
         collection=tmp_path / "collection",
         suggest=fake_suggest,
+        guide=plain_guide,
         author="tester",
         ask_unsaved=answers,
         **options,  # type: ignore[arg-type]
@@ -233,7 +241,9 @@ CRASHING_EDITOR = textwrap.dedent(
     import torch
     from PyQt6.QtWidgets import QApplication
 
+    import numpy as np
     from editor.state.drafts import DraftFile
+    from editor.widgets.guide import GuideImage
     from editor.widgets.window import MainWindow
     from tests.fixtures_editor import digits, isolated_settings, stand_in_source
 
@@ -243,13 +253,14 @@ CRASHING_EDITOR = textwrap.dedent(
     window = MainWindow(
         images, labels, source=stand_in_source(), settings=isolated_settings(folder), device=torch.device("cpu"),
         collection=folder / "collection", drafts=DraftFile(folder / "draft.npz"),
+        guide=lambda original, target, *_: GuideImage(np.zeros((28, 28), np.float32), target, "stand-in"),
     )
     window.show()
     window.browser.choose(3)
     window.state.set_budget("linf", 0.5)
-    mask = torch.zeros(28, 28, dtype=torch.bool)
+    mask = np.zeros((28, 28), dtype=bool)
     mask[2, 3:12] = True
-    window.state.extend_stroke(mask.numpy())
+    window.state.extend_stroke(mask)
     window.state.end_stroke()
     window.state.set_intended_label(8)
     window.draft_keeper.sigWritten.connect(lambda kept: print("draft", kept, flush=True))
@@ -263,12 +274,16 @@ def test_a_draft_survives_a_crash_and_is_offered_at_the_next_start(qtbot, tmp_pa
     crashing = subprocess.Popen(
         [sys.executable, "-c", CRASHING_EDITOR, str(tmp_path)], env=env, stdout=subprocess.PIPE, text=True
     )
+    watchdog = threading.Timer(120, crashing.kill)  # a child that never writes must not hang the test
+    watchdog.start()
     try:
         assert crashing.stdout is not None
-        assert crashing.stdout.readline().strip() == "draft True"  # the edit is on disk ...
+        lines = (line.strip() for line in crashing.stdout)
+        assert next((line for line in lines if line != "draft False"), "") == "draft True"  # the edit is on disk ...
         crashing.send_signal(signal.SIGKILL)  # ... and the editor dies without a chance to clean up
         assert crashing.wait(timeout=30) == -signal.SIGKILL
     finally:
+        watchdog.cancel()
         crashing.kill()
     offered: list[str] = []
 
