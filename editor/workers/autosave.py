@@ -4,7 +4,8 @@
 :data:`DRAFT_INTERVAL_MS` (more changes in that time are merged into one write), then copies the edit on the
 GUI thread and hands the file write (atomic, fsynced: several ms) to one worker thread, so writes happen in
 order and never block a stroke. While the edit is modified the draft holds it; once it is saved or discarded the
-draft is removed.
+draft is removed. A draft left by an earlier run is never removed here, only replaced by a newer edit: it waits
+for :meth:`editor.widgets.window.MainWindow.offer_draft`.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ DRAFT_INTERVAL_MS: Final = 1000
 class DraftKeeper(QObject):
     """Keeps ``drafts`` in step with ``state``.
 
-    Signals: ``sigWritten(bool)`` after each write (True: a draft was written, False: the draft was removed),
-    on the GUI thread; ``sigError(str)``: a write failed (one line; the editor keeps working).
+    Signals: ``sigWritten(bool)`` after each write (True: a draft was written, False: nothing is unsaved, and the
+    draft of this run, if any, was removed), on the GUI thread; ``sigError(str)``: a write failed (one line; the editor keeps working).
     """
 
     sigWritten = pyqtSignal(bool)
@@ -44,6 +45,7 @@ class DraftKeeper(QObject):
         self._timer.setInterval(DRAFT_INTERVAL_MS)
         self._timer.timeout.connect(self.flush)
         self._stopped = False
+        self._wrote = False  # a draft of this run is on disk (touched on the worker thread only)
         for event in (state.events.image, state.events.digit, state.events.label, state.events.saved):
             event.connect(self.schedule)
 
@@ -71,9 +73,12 @@ class DraftKeeper(QObject):
 
     def _write(self, draft: Draft | None) -> bool:
         if draft is None:
-            self.drafts.clear()
+            if self._wrote:
+                self.drafts.clear()
+                self._wrote = False
             return False
         self.drafts.write(draft)
+        self._wrote = True
         return True
 
     def _report(self, future: Future[bool]) -> None:  # on the worker thread: signals are queued to the GUI

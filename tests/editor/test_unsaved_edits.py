@@ -322,3 +322,27 @@ def test_an_unknown_model_is_refused_with_the_known_names(tmp_path: Path) -> Non
     from core import zoo
 
     assert all(name in line for name in zoo.available())
+
+
+def test_a_draft_left_by_an_earlier_run_waits_for_the_offer(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    drafts = DraftFile(tmp_path / "draft.npz")
+    earlier = open_window(qtbot, tmp_path, Answers(), drafts=drafts)
+    with qtbot.waitSignal(earlier.draft_keeper.sigWritten, timeout=5000, check_params_cb=bool):  # type: ignore[union-attr]
+        paint(earlier)
+    left = drafts.path.read_bytes()  # the earlier run stays open with its edit: as if it had crashed
+    later = open_window(qtbot, tmp_path / "later", Answers(), drafts=drafts)
+    try:
+        with qtbot.waitSignal(later.draft_keeper.sigWritten, timeout=5000):  # type: ignore[union-attr]
+            later.browser.next_button.click()  # nothing unsaved in this run ...
+        assert drafts.path.read_bytes() == left  # ... and the earlier run's draft is still there
+        asked: list[str] = []
+
+        def discard(parent: QWidget, description: str) -> bool:
+            asked.append(description)
+            return False
+
+        later.ask_restore = discard
+        assert not later.offer_draft() and len(asked) == 1 and not drafts.path.exists()  # Discard deletes it
+    finally:
+        later.shutdown()
+        earlier.shutdown()
