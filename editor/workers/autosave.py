@@ -29,7 +29,8 @@ class DraftKeeper(QObject):
     """Keeps ``drafts`` in step with ``state``.
 
     Signals: ``sigWritten(bool)`` after each write (True: a draft was written, False: nothing is unsaved, and the
-    draft of this run, if any, was removed), on the GUI thread; ``sigError(str)``: a write failed (one line; the editor keeps working).
+    draft of this run, if any, was removed), on the GUI thread; ``sigError(str)``: a write failed (one line; the
+    editor keeps working).
     """
 
     sigWritten = pyqtSignal(bool)
