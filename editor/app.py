@@ -1,8 +1,10 @@
 """``invariance-editor``: parse the command line, set up the process and Qt, open the main window.
 
 Run ``invariance-editor --index 7 --norm linf --eps 0.3`` to start on test digit 7, ``--collection C`` to open
-collection C on its first item (``--item ID`` for another), or add ``--screenshot out.png`` to render the window
-(offscreen works) once the model panel has its first predictions, save it as a PNG and exit.
+collection C on its first item (``--item ID`` for another; ``--create`` to make a new one), or add
+``--screenshot out.png`` to render the window (offscreen works) once the model panel has its first predictions,
+save it as a PNG and exit. An unsaved edit is autosaved as a draft in the user data folder; after a crash the
+next start offers it again.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from core.errors import InvarianceError
 from editor.runtime import configure_runtime
 from editor.screenshot import capture_when_ready
 from editor.settings import APPLICATION, ORGANISATION, EditorSettings
+from editor.state.drafts import DraftFile, default_draft_path
+from editor.state.saving import is_collection
 from editor.state.sources import ZooSource
 from editor.widgets.window import MainWindow
 from editor.xcb_check import exit_if_platform_fails
@@ -39,8 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--collection",
         type=Path,
-        help="collection folder to open (on its first item) and save edits to (created if missing)",
+        help="collection folder to open (on its first item) and save edits to; it must exist unless --create",
     )
+    parser.add_argument("--create", action="store_true", help="with --collection: create it when it does not exist")
     parser.add_argument("--item", help="with --collection: open this item (id or id prefix) instead of the first")
     parser.add_argument("--models", help="comma-separated model names (default: remembered, else all available)")
     parser.add_argument("--screenshot", type=Path, help="render the window to this PNG once predictions are in, exit")
@@ -65,6 +70,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(arguments)
     if args.item is not None and args.collection is None:
         return _error("--item needs --collection")
+    if args.create and args.collection is None:
+        return _error("--create needs --collection")
+    collection = None if args.collection is None else args.collection.expanduser().resolve()
+    if collection is not None and not args.create and not is_collection(collection):
+        what = "is not a collection" if collection.exists() else "does not exist"
+        return _error(f"--collection {collection} {what} (add --create to make a new collection there)")
+    source = ZooSource()
+    models = [name for name in args.models.split(",") if name] if args.models else None
+    unknown = sorted(set(models or ()) - set(source.available()))
+    if unknown:
+        known = ", ".join(source.available()) or "none (no checkpoints found)"
+        return _error(f"--models: unknown model(s) {', '.join(unknown)}; known models: {known}")
     if args.intended is not None and not 0 <= args.intended <= 9:
         return _error("--intended must be a digit 0-9")
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s: %(message)s")
@@ -86,7 +103,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _error(str(error))
     if args.device:
         settings.device = args.device
-    collection = None if args.collection is None else args.collection.expanduser().resolve()
     if collection is not None:
         settings.collection = str(collection)
     if args.norm:
@@ -97,9 +113,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not 0 <= args.index < len(labels):
             return _error(f"--index must be in 0..{len(labels) - 1}")
         settings.index = args.index
-    models = [name for name in args.models.split(",") if name] if args.models else None
     window = MainWindow(
-        images, labels, source=ZooSource(), settings=settings, device=device, collection=collection, models=models
+        images,
+        labels,
+        source=source,
+        settings=settings,
+        device=device,
+        collection=collection,
+        models=models,
+        drafts=None if args.screenshot is not None else DraftFile(default_draft_path()),
     )
     window.show()
     opened = collection is not None and bool(window.collection_items()) and window.open_item(args.item)
@@ -112,6 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         window.state.set_intended_label(args.intended)
     if args.check:
         window.sensitivity.start()
+    window.offer_draft()
 
     def report_unexpected(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:
         # PyQt aborts on an exception escaping a slot unless a hook is installed: log it, tell the user, go on.

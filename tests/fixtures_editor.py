@@ -14,12 +14,15 @@ from PyQt6.QtGui import QMouseEvent
 from PyQt6.QtWidgets import QApplication
 from torch import nn
 
+from core.collection import Collection
 from core.data import load_mnist
 from core.errors import ModelError
+from core.images import to_float
 from core.zoo import ZooEntry
 from editor.settings import EditorSettings
 from editor.state.sources import StaticSource
 from editor.widgets.canvas import DigitCanvas
+from editor.widgets.window import UnsavedChoice
 
 
 def digits(count: int = 10) -> tuple[np.ndarray, np.ndarray]:
@@ -80,6 +83,12 @@ def stand_in_source(*, slow: bool = False, certified: bool = False, broken: bool
     return BrokenSource(models, certifier=ibp_certified)
 
 
+def answer_discard(parent: object, where: str, action: str) -> UnsavedChoice:
+    """The window's ``ask_unsaved`` for tests about other things: an unsaved edit is discarded without a dialog
+    (pytest-qt closes windows before fixtures end, and a modal dialog would wait forever offscreen)."""
+    return UnsavedChoice.DISCARD
+
+
 def isolated_settings(folder: Path) -> EditorSettings:
     """Settings in an INI file under ``folder`` (never the user's real settings)."""
     return EditorSettings(QSettings(str(folder / "editor.ini"), QSettings.Format.IniFormat))
@@ -132,3 +141,20 @@ def run_editor(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
     command = [sys.executable, "-c", "from editor.app import run; run()", "--device", "cpu", *args]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path)
+
+
+def make_collection(path: Path, count: int) -> list[str]:
+    """A collection at ``path`` of ``count`` ℓ0 edits of test digits 20, 21, … (a bar painted in); their ids."""
+    images, labels = load_mnist("test")
+    ids = []
+    with Collection.create(path, "c") as collection:
+        for k in range(count):
+            index = 20 + k
+            edited = images[index].copy()
+            edited[3:6, 5:20] = 255
+            item = collection.add(
+                edited, original=to_float(images[index]), source_split="test", source_index=index,
+                original_label=int(labels[index]), intended_label=(int(labels[index]) + 1) % 10, norm="l0", eps=60.0,
+            )  # fmt: skip
+            ids.append(item.id)
+    return ids

@@ -1,3 +1,3 @@
 """The editor's model, in plain Python (no Qt): the editing state (``editing``), its tools (``tools``), where
-models come from (``sources``) and how an edit is saved (``saving``). Widgets observe the state and call its
-methods; nothing here imports PyQt6 or pyqtgraph."""
+models come from (``sources``), how an edit is saved (``saving``) and the crash draft of an unsaved edit
+(``drafts``). Widgets observe the state and call its methods; nothing here imports PyQt6 or pyqtgraph."""

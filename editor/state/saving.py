@@ -13,6 +13,7 @@ import numpy as np
 
 from core import budget
 from core.collection import Collection
+from core.collection.manifest import BACKUP, MANIFEST
 from core.errors import CollectionError
 from core.images import to_float
 from core.labels import is_valid_label
@@ -54,11 +55,20 @@ def _check(record: EditRecord) -> None:
         raise CollectionError(f"invalid intended label {record.intended_label}")
 
 
-class CollectionSaver:
-    """Appends edits to a :class:`core.collection.Collection` (created when ``path`` does not exist)."""
+def is_collection(path: Path) -> bool:
+    """True when ``path`` holds a collection (its manifest, or the manifest's backup)."""
+    path = Path(path)
+    return (path / MANIFEST).exists() or (path / BACKUP).exists()
 
-    def __init__(self, path: Path, author: str = "") -> None:
+
+class CollectionSaver:
+    """Appends edits to a :class:`core.collection.Collection`; with ``create`` (the default) it is made when ``path``
+    holds none, without it a :class:`CollectionError` says there is none."""
+
+    def __init__(self, path: Path, author: str = "", *, create: bool = True) -> None:
         self.path = Path(path)
+        if not create and not is_collection(self.path):
+            raise CollectionError(f"{self.path}: no collection there")
         self.collection, _ = Collection.open_or_create(self.path, author=author)
         self.description = f"collection {self.path} ({len(self.collection)} items)"
 

@@ -228,9 +228,10 @@ class CollectionPanel(QWidget):
             self.agreement_combo.addItem(text, value)
         for combo in (self.label_kind_combo, self.label_combo, self.method_combo, self.agreement_combo):
             combo.currentIndexChanged.connect(self._apply_filters)
-            # narrow enough for the editor's centre column at 1280 px; the popup still shows whole names
+            # narrow enough for the editor's centre column at 1280 px (so the model table keeps its width); the
+            # popup still shows whole names
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-            combo.setMinimumContentsLength(7)
+            combo.setMinimumContentsLength(4)
 
         self.view = QListView()
         self.view.setViewMode(QListView.ViewMode.IconMode)
@@ -261,11 +262,11 @@ class CollectionPanel(QWidget):
         for widget in (self.label_kind_combo, self.label_combo, self.method_combo, self.agreement_combo):
             filters.addWidget(widget)
         filters.addStretch(1)
-        filters.addWidget(self.count_label)
         buttons = QHBoxLayout()
         buttons.addWidget(self.delete_button)
         buttons.addWidget(self.undo_button)
         buttons.addWidget(self.status_label, 1)
+        buttons.addWidget(self.count_label)
         layout = QVBoxLayout(self)
         layout.addLayout(filters)
         layout.addWidget(self.view, 1)

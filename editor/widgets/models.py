@@ -60,6 +60,18 @@ _TIPS: Final = {
 }
 
 
+MAX_NAME_CHARS: Final = 22
+"""Longer model names are shortened in the middle ("…") in the table; the tooltip shows the whole name."""
+
+
+def short_name(name: str) -> str:
+    """``name``, or its first and last characters around "…" when longer than :data:`MAX_NAME_CHARS`."""
+    if len(name) <= MAX_NAME_CHARS:
+        return name
+    head = (MAX_NAME_CHARS - 1) // 2
+    return f"{name[:head]}…{name[-(MAX_NAME_CHARS - 1 - head) :]}"
+
+
 def top_k_text(probabilities: np.ndarray, k: int = 3) -> str:
     """``"4 .98 9 .01 7 .00"``: the k most likely classes with their probabilities."""
     order = np.argsort(-probabilities)[:k]
@@ -107,9 +119,9 @@ class ModelRow:
         threat = f"{info.norm} ε={info.eps:g}" if info.norm is not None and info.eps is not None else "undefended"
         normal, small = table_font(9), table_font(8)
         height = QFontMetrics(table_font(11, bold=True)).height()
-        self.name = _cell(info.name, font=normal)
+        self.name = _cell(short_name(info.name), font=normal)
         self.name.setToolTip(
-            f"{info.description}\nfamily: {info.family}; trained for {threat}"
+            f"{info.name}: {info.description}\nfamily: {info.family}; trained for {threat}"
             + ("; IBP-certified" if info.certified else "")
         )
         self.busy = QProgressBar()

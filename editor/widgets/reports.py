@@ -51,6 +51,12 @@ log = logging.getLogger(__name__)
 PANEL_TITLES = {"linf": "ℓ∞-PGD models on ℓ∞ sets", "l0": "ℓ1-trained models on ℓ0 sets"}
 
 
+def caption_anchor(x: float, y: float, middle_x: float) -> tuple[float, float]:
+    """Where a point's caption hangs so it stays inside the plot: left of points right of the middle (else right
+    of them), below points in the upper half of the 0-100 % axis (else above them)."""
+    return (1.0 if x > middle_x else 0.0, 0.0 if y > 50 else 1.0)
+
+
 class ReportPanel(QWidget):
     """Agreement report for ``collections`` and ``models`` (default: every trained zoo model).
 
@@ -224,8 +230,11 @@ class ReportPanel(QWidget):
                 xs = [p.eps for p in points]
                 ys = [100.0 * (p.agreement.agreement or 0.0) for p in points]
                 item.plot(xs, ys, pen=pg.mkPen("#1f77b4", width=2), symbol="o", symbolBrush="#1f77b4")
+                middle = (min(xs) + max(xs)) / 2
                 for p, y in zip(points, ys, strict=True):
-                    text = pg.TextItem(f"{p.model} (n={p.agreement.n})", color="#333", anchor=(0, 1))
+                    caption = f"{p.model} (n={p.agreement.n})"
+                    text = pg.TextItem(caption, color="#333", anchor=caption_anchor(p.eps, y, middle))
+                    text.setToolTip(caption)
                     text.setPos(p.eps, y)
                     item.addItem(text)
         skipped = f"; skipped {', '.join(report.skipped_models)}" if report.skipped_models else ""

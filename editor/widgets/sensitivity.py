@@ -18,13 +18,14 @@ from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 from torch import nn
 
+from core import budget
 from core.attacks import ATTACK_NORMS
 from core.labels import NOT_A_DIGIT, label_name
 from core.sensitivity import ATTACK_NAMES, Flip, check
 from editor.state.editing import EditorState
 from editor.state.sources import ModelSource
 from editor.widgets.models import ModelPanel
-from editor.workers.tasks import ProgressCallback, TaskControls, TaskThread, show_fraction
+from editor.workers.tasks import ProgressCallback, TaskControls, TaskThread, reset_bar, show_fraction
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +72,7 @@ class SensitivityPanel(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         self.progress = QProgressBar()
-        self.progress.setRange(0, 100)
-        self.progress.setValue(0)
+        reset_bar(self.progress)
         self.progress.setMaximumHeight(14)
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
@@ -168,14 +168,23 @@ class SensitivityPanel(QWidget):
         self.controls.finish()
         self._sync_enabled()
 
-    def _sync_enabled(self) -> None:
-        attackable = self.state.norm in ATTACK_NORMS
-        self.run_button.setEnabled(attackable and self.task is None)
-        self.run_button.setToolTip(
-            "Attack every fast model from the current edit within the current budget: PGD for ℓ∞/ℓ2, SLIDE for ℓ1"
-            if attackable
-            else "No gradient attack for ℓ0 budgets: choose ℓ∞, ℓ2 or ℓ1"
+    def disabled_reason(self) -> str:
+        """Why the check cannot run for the current budget ("" when it can)."""
+        if self.state.norm in ATTACK_NORMS:
+            return ""
+        choices = ", ".join(budget.get_norm(name).label for name in ATTACK_NORMS)
+        return (
+            f"No gradient attack searches {budget.get_norm(self.state.norm).label} budgets: choose {choices} to check."
         )
+
+    def _sync_enabled(self) -> None:
+        reason = self.disabled_reason()
+        self.run_button.setEnabled(not reason and self.task is None)
+        self.run_button.setToolTip(
+            reason
+            or "Attack every fast model from the current edit within the current budget: PGD for ℓ∞/ℓ2, SLIDE for ℓ1"
+        )
+        self._refresh_summary()
 
     def _digit_changed(self) -> None:
         self.outcome = None
@@ -198,6 +207,9 @@ class SensitivityPanel(QWidget):
             )
         elif intended is None or intended in (NOT_A_DIGIT, source):
             lines.append("<b>Invariance</b>: choose an intended label that differs from the source label.")
+        reason = self.disabled_reason()
+        if reason:
+            lines.append(f"<b>Sensitivity check off</b>: {reason}")
         outcome = self.outcome
         if outcome is not None:
             flipped = {name: flip for name, flip in outcome.flips.items() if flip.flipped}

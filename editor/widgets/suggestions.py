@@ -31,11 +31,12 @@ from core.errors import BudgetError
 from core.labels import label_name
 from editor.state.editing import EditorState
 from editor.widgets.pixmap import grey_pixmap
-from editor.workers.tasks import ProgressCallback, TaskControls, TaskThread, show_fraction
+from editor.workers.tasks import ProgressCallback, TaskControls, TaskThread, reset_bar, show_fraction
 
 log = logging.getLogger(__name__)
 
 THUMBNAIL = 84
+IDLE_MESSAGE = "Suggestions for the current digit within the current budget."
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,7 @@ class SuggestionsPanel(QWidget):
         self.device = device
         self.suggest = suggest
         self.proposals: list[Proposal] = []
+        self._searched = state.original.copy()  # the original of the last search
         self.seed = 0
         self.find_button = QPushButton("Suggest (Ctrl+G)")
         self.find_button.setToolTip("GenInv: the closest label-changing training digit, aligned and refined")
@@ -129,9 +131,8 @@ class SuggestionsPanel(QWidget):
         self.count_box.setValue(5)
         self.count_box.setPrefix("k = ")
         self.progress = QProgressBar()
-        self.progress.setRange(0, 100)
-        self.progress.setValue(0)
-        self.message = QLabel("Suggestions for the current digit within the current budget.")
+        reset_bar(self.progress)
+        self.message = QLabel(IDLE_MESSAGE)
         self.message.setWordWrap(True)
         self.controls = TaskControls(self.find_button, self.cancel_button, self.progress, self.message)
         self.list = QListWidget()
@@ -173,6 +174,7 @@ class SuggestionsPanel(QWidget):
             self.sigError.emit("suggestions need a digit with a known label")
             return
         k, seed, device, suggest = self.count_box.value(), self.seed, self.device, self.suggest
+        self._searched = image
 
         def work(progress: ProgressCallback, cancelled: Callable[[], bool]) -> list[Proposal]:
             return suggest(image, label, norm, eps, k, seed, device, progress, cancelled)
@@ -195,6 +197,9 @@ class SuggestionsPanel(QWidget):
 
     def _done(self, proposals: list[Proposal]) -> None:
         self._idle()
+        if not np.array_equal(self._searched, self.state.original):
+            self.message.setText("The digit changed during the search: its suggestions were dropped.")
+            return
         self.proposals = list(proposals)
         self.list.clear()
         for index, proposal in enumerate(self.proposals):
@@ -224,9 +229,11 @@ class SuggestionsPanel(QWidget):
         self.controls.finish()
 
     def _digit_changed(self) -> None:
-        if self.state.source.kind != "geninv":
-            self.list.clear()
-            self.proposals = []
+        """Suggestions belong to one digit: another digit drops them and their hint (unless a search runs)."""
+        self.list.clear()
+        self.proposals = []
+        if self.task is None:
+            self.message.setText(IDLE_MESSAGE)
 
     def _clicked(self, item: QListWidgetItem) -> None:
         index = item.data(Qt.ItemDataRole.UserRole)

@@ -4,6 +4,7 @@ and reports over one :class:`editor.state.editing.EditorState`. ``invariance-edi
 from __future__ import annotations
 
 import dataclasses
+import enum
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -12,15 +13,17 @@ from typing import Final
 
 import numpy as np
 import torch
-from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtCore import Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QShowEvent
 from PyQt6.QtWidgets import (
     QButtonGroup,
     QComboBox,
+    QFileDialog,
     QGridLayout,
     QGroupBox,
     QLabel,
     QMainWindow,
+    QMessageBox,
     QPushButton,
     QScrollArea,
     QSplitter,
@@ -37,6 +40,7 @@ from core.images import to_float
 from core.labels import NOT_A_DIGIT, label_name
 from core.paths import user_data_dir
 from editor.settings import EditorSettings
+from editor.state.drafts import DraftFile
 from editor.state.editing import Source
 from editor.state.saving import CollectionSaver, EditRecord, default_collection_path, rounded_edit
 from editor.state.sources import ModelSource
@@ -52,6 +56,7 @@ from editor.widgets.sensitivity import SensitivityPanel
 from editor.widgets.study import StudyWidget
 from editor.widgets.suggestions import Proposal, SuggestFunction, SuggestionsPanel, geninv_suggest
 from editor.widgets.tools import TOOL_KEYS, ToolPanel
+from editor.workers.autosave import DraftKeeper
 from editor.workers.prediction import INFERENCE_THREADS
 
 log = logging.getLogger(__name__)
@@ -73,9 +78,77 @@ SHORTCUTS: Final = [
     ("PgUp  PgDn", "previous / next item of the open collection"),
     ("X", "random digit"),
     ("Ctrl+G", "GenInv suggestions for this digit"),
+    ("Ctrl+O", "open another collection"),
+    ("Ctrl+Q", "quit (asks first when the edit is unsaved)"),
     ("?  /  F1", "this overlay"),
 ]
 PREFERRED_SIZE: Final = (1400, 860)
+UNSAVED_TITLE: Final = "Unsaved changes"
+
+
+class UnsavedChoice(enum.Enum):
+    """The answer to "the edit is unsaved: what now?"."""
+
+    SAVE = "save"
+    DISCARD = "discard"
+    CANCEL = "cancel"
+
+
+AskUnsaved = Callable[[QWidget, str, str], UnsavedChoice]
+"""``ask(parent, where, action)``: what to do with the unsaved edit of ``where`` before ``action``."""
+AskRestore = Callable[[QWidget, str], bool]
+"""``ask(parent, description)``: restore the draft described (True) or drop it (False)?"""
+
+_CHOICES: Final = {
+    QMessageBox.StandardButton.Save: UnsavedChoice.SAVE,
+    QMessageBox.StandardButton.Discard: UnsavedChoice.DISCARD,
+}
+
+
+def unsaved_dialog(parent: QWidget, where: str, action: str) -> QMessageBox:
+    """The "Unsaved changes" box (Save, Discard, Cancel; Save is the default, Escape cancels)."""
+    box = QMessageBox(QMessageBox.Icon.Warning, UNSAVED_TITLE, f"The edit of {where} is not saved.", parent=parent)
+    box.setInformativeText(
+        f"Save it to the collection before {action}? Discard keeps it one Undo away on this digit for the session."
+    )
+    buttons = QMessageBox.StandardButton
+    box.setStandardButtons(buttons.Save | buttons.Discard | buttons.Cancel)
+    box.setDefaultButton(buttons.Save)
+    box.setEscapeButton(buttons.Cancel)
+    return box
+
+
+def ask_unsaved_dialog(parent: QWidget, where: str, action: str) -> UnsavedChoice:
+    """Ask with :func:`unsaved_dialog` (modal)."""
+    box = unsaved_dialog(parent, where, action)
+    box.exec()
+    clicked = box.standardButton(box.clickedButton())
+    return _CHOICES.get(clicked, UnsavedChoice.CANCEL)
+
+
+def restore_draft_dialog(parent: QWidget, description: str) -> QMessageBox:
+    """The "Restore unsaved edit" box shown at start when a draft survived (Restore or Discard)."""
+    box = QMessageBox(
+        QMessageBox.Icon.Question,
+        "Restore unsaved edit",
+        "The editor stopped last time with an unsaved edit.",
+        parent=parent,
+    )
+    box.setInformativeText(f"{description}\n\nRestore it? (Discard deletes the draft.)")
+    buttons = QMessageBox.StandardButton
+    box.setStandardButtons(buttons.RestoreDefaults | buttons.Discard)
+    restore = box.button(buttons.RestoreDefaults)
+    if restore is not None:
+        restore.setText("Restore")
+    box.setDefaultButton(buttons.RestoreDefaults)
+    return box
+
+
+def ask_restore_dialog(parent: QWidget, description: str) -> bool:
+    """Ask with :func:`restore_draft_dialog` (modal)."""
+    box = restore_draft_dialog(parent, description)
+    box.exec()
+    return box.standardButton(box.clickedButton()) == QMessageBox.StandardButton.RestoreDefaults
 
 
 class MainWindow(QMainWindow):
@@ -84,6 +157,11 @@ class MainWindow(QMainWindow):
     ``images``: uint8 (N, 28, 28) test digits; ``labels``: int64 (N,). ``collection``: where saves go
     (opened lazily on the first save unless given). The editing state starts from ``settings`` and every change
     of it is stored there. Signal ``sigSaved(str)``: the id of a saved edit.
+
+    Nothing the user edits is lost: every route that would replace an unsaved edit (another digit, a suggestion,
+    a collection item, another collection, closing, quitting) goes through :meth:`guard_edit`, which asks
+    ``ask_unsaved`` (default: the "Unsaved changes" dialog; tests pass their own). With ``drafts`` the unsaved
+    edit is autosaved there and :meth:`offer_draft` offers it again after a crash (asking ``ask_restore``).
     """
 
     sigSaved = pyqtSignal(str)
@@ -102,8 +180,15 @@ class MainWindow(QMainWindow):
         guide: GuideFunction = geninv_guide,
         author: str = "",
         inference_threads: int = INFERENCE_THREADS,
+        drafts: DraftFile | None = None,
+        ask_unsaved: AskUnsaved = ask_unsaved_dialog,
+        ask_restore: AskRestore = ask_restore_dialog,
     ) -> None:
         super().__init__()
+        self.ask_unsaved = ask_unsaved
+        self.ask_restore = ask_restore
+        self._shut_down = False
+        self._after_save: tuple[Callable[[], None], Callable[[], None]] | None = None  # then, otherwise
         self.setWindowTitle("Invariance Lab — editor")
         self.images, self.labels = images, labels
         self.settings = settings
@@ -154,7 +239,12 @@ class MainWindow(QMainWindow):
         self.state.events.label.connect(self._sync_label_buttons)
         self.state.events.history.connect(self._sync_history)
         self.state.events.digit.connect(self._sync_title)
+        self.state.events.image.connect(self._sync_title)
+        self.state.events.saved.connect(self._sync_title)
         settings.follow(self.state)
+        self.draft_keeper = None if drafts is None else DraftKeeper(self.state, drafts, self)
+        if self.draft_keeper is not None:
+            self.draft_keeper.sigError.connect(self.show_error)
 
         chosen = models if models is not None else settings.models
         self.model_panel.set_models(self.model_panel.available() if chosen is None else chosen)
@@ -333,6 +423,8 @@ class MainWindow(QMainWindow):
         action("Previous digit", [","], lambda: self.browser.step(-1))
         action("Next digit", ["."], lambda: self.browser.step(1))
         action("Random digit", ["X"], self.browser.random)
+        action("Open collection…", ["Ctrl+O"], self.choose_collection, "Open another collection (Ctrl+O)")
+        self.quit_action = action("Quit", ["Ctrl+Q"], self.close, "Quit (Ctrl+Q)")
 
         toolbar.addSeparator()
         toolbar.addWidget(QLabel(" Device "))
@@ -345,37 +437,83 @@ class MainWindow(QMainWindow):
         toolbar.addWidget(self.device_box)
 
     # ----------------------------------------------------------------------------------------- loading
+    def guard_edit(self, action: str, proceed: Callable[[], None], cancelled: Callable[[], None] | None = None) -> None:
+        """The one guard before the edit is replaced: ``proceed()`` at once when nothing is unsaved; otherwise ask
+        (:data:`UNSAVED_TITLE`): Save saves first and proceeds once saved, Discard sets the edit back to its clean
+        image (one undo step) and proceeds, Cancel keeps everything and calls ``cancelled()``."""
+        if not self.state.modified:
+            proceed()
+            return
+        give_up = cancelled or (lambda: None)
+        if self._saving:
+            self.show_error(f"the edit is being saved; try {action} again in a moment")
+            give_up()
+            return
+        choice = self.ask_unsaved(self, self._where(), action)
+        if choice is UnsavedChoice.DISCARD:
+            self.state.discard_changes()
+            proceed()
+        elif choice is UnsavedChoice.SAVE:
+            if not self.save_edit(then=proceed, otherwise=give_up):
+                give_up()
+        else:
+            give_up()
+
     def load_index(self, index: int) -> None:
-        """Start an edit of test digit ``index`` (keeps the current norm and ε)."""
-        self.state.load(to_float(self.images[index]), int(self.labels[index]), Source("mnist", "test", int(index)))
+        """Go to test digit ``index`` (as it was left this session, else fresh with the current norm and ε)."""
+        self.guard_edit(f"opening test digit #{index}", lambda: self._open_index(index), self._sync_browser)
+
+    def _open_index(self, index: int) -> None:
+        source = Source("mnist", "test", int(index))
+        if not self.state.resume(source):
+            self.state.load(to_float(self.images[index]), int(self.labels[index]), source)
         self._suggested = None
         self.settings.index = index
+        self._sync_browser()
 
     def load_proposal(self, proposal: Proposal) -> None:
-        """Start an edit from a GenInv suggestion for the current digit (the original stays the same)."""
+        """Make a GenInv suggestion for the current digit the edit (one undo step; the original stays)."""
+        self.guard_edit("loading the suggestion", lambda: self._apply_proposal(proposal))
+
+    def _apply_proposal(self, proposal: Proposal) -> None:
         state = self.state
-        source = Source("geninv", state.source.split, state.source.index, f"→ {proposal.target_label}")
-        state.load(state.original.copy(), state.original_label, source, proposal.image)
-        state.set_intended_label(proposal.target_label)
+        state.replace_edit(proposal.image, proposal.target_label)
         self._suggested = (state.edited.copy(), state.norm)
         self.status_bar.showMessage(f"Loaded a suggestion: target label {proposal.target_label}", 5000)
 
     def load_item(self, item: Item) -> None:
-        """Start an edit from a collection item (its original, edit, budget and intended label)."""
+        """Open a collection item (as it was left this session, else its original, edit, budget and label)."""
+        self.guard_edit(f"opening item {item.id[:8]}", lambda: self._open_item(item), self._sync_browser)
+
+    def _open_item(self, item: Item) -> None:
         try:
             index = item.source_index if item.source_index is not None else -1
             source = Source("collection", item.source_split or "test", index, item.id)
-            label = item.original_label if item.original_label is not None else NOT_A_DIGIT
-            # An item without a budget keeps the current norm, and without ε takes the one last used with its norm.
-            original, edited = item.original_float(), item.image_float()
-            self.state.load(original, label, source, edited, norm=item.norm or None, eps=item.eps)
-            self.browser.show_index(index if source.split == "test" and index >= 0 else None, label)
-            self.state.set_intended_label(item.intended_label)
+            if not self.state.resume(source):
+                label = item.original_label if item.original_label is not None else NOT_A_DIGIT
+                # An item without a budget keeps the current norm, and without ε takes the one last used with it.
+                original, edited = item.original_float(), item.image_float()
+                self.state.load(original, label, source, edited, norm=item.norm or None, eps=item.eps)
+                self.state.set_intended_label(item.intended_label)
         except (InvarianceError, ValueError) as error:
             self.show_error(f"cannot open that item: {error}")
             return
+        self._sync_browser()
         self._suggested = None
+        self.collection_panel.select_items([item.id])
         self.tabs.setCurrentIndex(0)
+
+    def _sync_browser(self) -> None:
+        """Show the open digit in the browser (after a cancelled choice too, so it never shows another one)."""
+        source = self.state.source
+        shown = source.index if source.split == "test" and source.index >= 0 else None
+        self.browser.show_index(shown, self.state.original_label)
+
+    def _where(self) -> str:
+        source = self.state.source
+        if source.kind == "collection":
+            return f"collection item {source.detail[:8]}"
+        return f"test digit #{source.index}" if source.index >= 0 else "this digit"
 
     def collection_items(self) -> list[Item]:
         """The open collection's items in the collection tab's order (its filters applied), or []."""
@@ -394,8 +532,39 @@ class MainWindow(QMainWindow):
             self.show_error(f"no item {item_id!r} in the collection")
             return False
         self.load_item(chosen)
-        self.collection_panel.select_items([chosen.id])
-        return self.state.source.kind == "collection"
+        return self.state.source.kind == "collection" and self.state.source.detail == chosen.id
+
+    def choose_collection(self) -> None:
+        """Ask for a collection folder and open it (Ctrl+O)."""
+        start = str(self.collection_path or default_collection_path())
+        folder = QFileDialog.getExistingDirectory(self, "Open a collection", start)
+        if folder:
+            self.open_collection(Path(folder))
+
+    def open_collection(self, path: Path) -> bool:
+        """Save further edits to the existing collection at ``path`` and open its first item (guarded); False
+        (and one line) when it is not a collection or the user cancelled."""
+        opened: list[bool] = []
+        self.guard_edit(f"opening the collection {path}", lambda: opened.append(self._switch_collection(path)))
+        return bool(opened and opened[0])
+
+    def _switch_collection(self, path: Path) -> bool:
+        try:
+            saver = CollectionSaver(path, self.author, create=False)
+        except InvarianceError as error:
+            self.show_error(f"cannot open the collection: {error}")
+            return False
+        if self.saver is not None:
+            try:
+                self.saver.close()
+            except InvarianceError as error:
+                log.warning("closing the collection: %s", error)
+        self.saver, self.collection_path = None, Path(path)
+        self.settings.collection = str(path)
+        self._adopt_saver(saver)
+        if self.collection_items():
+            self.open_item(None)
+        return True
 
     def step_item(self, direction: int) -> None:
         """Open the next (+1) or previous (-1) item of the collection tab, wrapping around."""
@@ -440,31 +609,37 @@ class MainWindow(QMainWindow):
             return self.saver
         path = self.collection_path or default_collection_path()
         try:
-            self.saver = CollectionSaver(path, self.author)
+            saver = CollectionSaver(path, self.author)
         except InvarianceError as error:
             self.show_error(f"cannot open the collection: {error}")
             return None
-        self.study_widget.collections = [str(path)]
-        self.report_panel.collections = [str(path)]
-        self.collection_panel.set_collection(self.saver.collection)
-        self.status_bar.showMessage(f"Saving to {self.saver.description}", 5000)
-        return self.saver
+        return self._adopt_saver(saver)
 
-    def save_edit(self) -> None:
-        """Round the edit to uint8 within the budget, predict every shown model on it, then save it."""
+    def _adopt_saver(self, saver: CollectionSaver) -> CollectionSaver:
+        self.saver = saver
+        self.study_widget.collections = [str(saver.path)]
+        self.report_panel.collections = [str(saver.path)]
+        self.collection_panel.set_collection(saver.collection)
+        self.status_bar.showMessage(f"Saving to {saver.description}", 5000)
+        return saver
+
+    def save_edit(self, *, then: Callable[[], None] | None = None, otherwise: Callable[[], None] | None = None) -> bool:
+        """Round the edit to uint8 within the budget, predict every shown model on it, then save it; ``then()``
+        runs once it is saved, ``otherwise()`` when saving fails after it started. False (and one line) when the
+        save cannot start."""
         state = self.state
         if state.intended_label is None:
             self.show_error("choose the intended label first (keys 0–9, or N for not a digit)")
-            return
+            return False
         if self._saving:
-            return
+            return False
         try:
             image = rounded_edit(state.original, state.edited, state.norm, state.eps)
         except InvarianceError as error:
             self.show_error(str(error))
-            return
+            return False
         if self._open_saver() is None:
-            return
+            return False
         method = "manual"
         if self._suggested is not None and np.array_equal(self._suggested[0], state.edited):
             method = f"geninv-{self._suggested[1]}"  # GenInv searched in the norm the suggestion was made for
@@ -481,25 +656,43 @@ class MainWindow(QMainWindow):
             author=self.author,
         )
         self._saving = True
+        self._after_save = None if then is None else (then, otherwise or (lambda: None))
+        saved_edit, saved_source = state.edited.copy(), state.source
         self.status_bar.showMessage("Saving: predicting on the rounded edit…")
         self.model_panel.predict_exact(
-            to_float(image), lambda labels, errors: self._finish_save(record, labels, errors)
+            to_float(image), lambda labels, errors: self._finish_save(record, saved_edit, saved_source, labels, errors)
         )
+        return True
 
-    def _finish_save(self, record: EditRecord, labels: dict[str, int], errors: dict[str, str]) -> None:
+    def _finish_save(
+        self,
+        record: EditRecord,
+        saved_edit: np.ndarray,
+        saved_source: Source,
+        labels: dict[str, int],
+        errors: dict[str, str],
+    ) -> None:
         self._saving = False
+        after, self._after_save = self._after_save, None
         saver = self.saver
-        if saver is None:
-            return
         try:
+            if saver is None:
+                raise InvarianceError("the collection was closed")
             item_id = saver.save(dataclasses.replace(record, predictions=dict(labels)))
         except InvarianceError as error:
+            self.status_bar.clearMessage()  # the "Saving…" hint ends with the save
             self.show_error(f"not saved: {error}")
+            if after is not None:
+                after[1]()
             return
+        if self.state.source == saved_source:
+            self.state.mark_saved(saved_edit)
         self.collection_panel.refresh()
         skipped = f" ({len(errors)} model(s) failed)" if errors else ""
         self.status_bar.showMessage(f"Saved {item_id[:8]} to {saver.description}{skipped}", 6000)
         self.sigSaved.emit(item_id)
+        if after is not None:
+            after[0]()
 
     # ----------------------------------------------------------------------------------------- display
     def show_error(self, message: str) -> None:
@@ -532,14 +725,49 @@ class MainWindow(QMainWindow):
             where = f"collection item {source.detail[:8]}"
         else:
             where = f"test #{source.index}" if source.index >= 0 else source.kind
-        self.setWindowTitle(f"Invariance Lab — editor — {where} (label {label_name(self.state.original_label)})")
+        unsaved = " — unsaved" if self.state.modified else ""
+        label = label_name(self.state.original_label)
+        self.setWindowTitle(f"Invariance Lab — editor — {where} (label {label}){unsaved}")
 
     def _remember_models(self, names: list[str]) -> None:
         self.settings.models = names
 
     # ------------------------------------------------------------------------------------------ closing
+    def offer_draft(self) -> bool:
+        """Offer the autosaved draft left by a crash (call once, at start); True when it was restored.
+
+        Restored, the draft's digit is open with its clean image one Undo below the unsaved edit."""
+        keeper = self.draft_keeper
+        if keeper is None:
+            return False
+        try:
+            draft = keeper.drafts.read()
+        except InvarianceError as error:
+            self.show_error(str(error))
+            return False
+        if draft is None:
+            return False
+        if not self.ask_restore(self, draft.describe()):
+            keeper.drafts.clear()
+            return False
+        try:
+            self.state.load(
+                draft.original, draft.original_label, draft.source, draft.clean, norm=draft.norm, eps=draft.eps
+            )
+            self.state.replace_edit(draft.edited)
+            self.state.set_intended_label(draft.intended_label)
+        except (InvarianceError, ValueError) as error:
+            self.show_error(f"cannot restore the draft {keeper.drafts.path}: {error}")
+            return False
+        self._sync_browser()
+        self.status_bar.showMessage(f"Restored the unsaved edit of {self._where()}", 8000)
+        return True
+
     def shutdown(self) -> None:
-        """Stop workers, close the collection and store settings (idempotent)."""
+        """Stop workers, write or clear the draft, close the collection and store settings (idempotent)."""
+        self._shut_down = True
+        if self.draft_keeper is not None:
+            self.draft_keeper.stop()
         self.settings.geometry = self.saveGeometry()
         self.settings.sync()
         self.suggestions.shutdown()
@@ -554,5 +782,11 @@ class MainWindow(QMainWindow):
             self.saver = None
 
     def closeEvent(self, event: QCloseEvent | None) -> None:
+        """Closing (or Ctrl+Q) asks first when the edit is unsaved; Cancel keeps the window open."""
+        if not self._shut_down and self.state.modified:
+            if event is not None:
+                event.ignore()
+            self.guard_edit("closing the editor", lambda: QTimer.singleShot(0, self.close))  # not from inside a close
+            return
         self.shutdown()
         super().closeEvent(event)

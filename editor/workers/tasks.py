@@ -105,15 +105,24 @@ class TaskThread(QThread):
 def show_fraction(bar: QProgressBar, fraction: float) -> None:
     """A task's progress on ``bar``: busy (indeterminate) until the first fraction above 0, then a percentage."""
     if fraction <= 0:
-        bar.setRange(0, 0)
+        show_busy(bar)
         return
     bar.setRange(0, 100)
     bar.setValue(round(100 * fraction))
+    bar.setFormat("%p%")
+
+
+def show_busy(bar: QProgressBar) -> None:
+    """A running task with no fraction yet: the bar moves (indeterminate) instead of standing at 0%."""
+    bar.setRange(0, 0)
+    bar.setFormat("")
 
 
 def reset_bar(bar: QProgressBar) -> None:
+    """No task: an empty bar with no text (a "0%" would read as a job that does not move)."""
     bar.setRange(0, 100)
     bar.setValue(0)
+    bar.setFormat("")
 
 
 class TaskControls:
@@ -128,7 +137,7 @@ class TaskControls:
         self.task = task
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
-        self.bar.setRange(0, 0)
+        show_busy(self.bar)
         self.status.setText(message)
         task.start()
 

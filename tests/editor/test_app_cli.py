@@ -11,7 +11,7 @@ def test_screenshot_option_writes_a_png(tmp_path: Path) -> None:
     shot = tmp_path / "window.png"
     budget = ("--norm", "linf", "--eps", "0.3")
     done = run_editor(
-        tmp_path, "--index", "7", *budget, "--collection", str(tmp_path / "coll"), "--screenshot", str(shot)
+        tmp_path, "--index", "7", *budget, "--collection", str(tmp_path / "coll"), "--create", "--screenshot", str(shot)
     )
     assert done.returncode == 0, done.stderr
     assert f"screenshot written to {shot}" in done.stdout

@@ -19,7 +19,6 @@ from torch import nn
 
 from core import budget, zoo
 from core.certify import certified
-from core.collection import Collection
 from core.data import load_mnist
 from core.geninv.bank import default_bank
 from core.geninv.guide import aligned_target
@@ -28,7 +27,15 @@ from editor.state.sources import StaticSource, ZooSource
 from editor.state.tools import Tool
 from editor.widgets.guide import GuideImage
 from editor.widgets.window import MainWindow
-from tests.fixtures_editor import drag, isolated_settings, linear_model, run_editor, stand_in_entry
+from tests.fixtures_editor import (
+    answer_discard,
+    drag,
+    isolated_settings,
+    linear_model,
+    make_collection,
+    run_editor,
+    stand_in_entry,
+)
 
 CPU = torch.device("cpu")
 GUIDE_POOL = 10_000
@@ -49,7 +56,10 @@ def open_window(qtbot, tmp_path: Path, source, *, index: int, eps: float, size=(
     settings.norm = "linf"
     settings.set_eps("linf", eps)
     settings.index = index
-    window = MainWindow(images, labels, source=source, settings=settings, device=CPU, guide=small_bank_guide, **kwargs)
+    window = MainWindow(
+        images, labels, source=source, settings=settings, device=CPU, guide=small_bank_guide,
+        ask_unsaved=answer_discard, **kwargs,
+    )  # fmt: skip
     qtbot.addWidget(window)
     window.resize(*size)
     window.show()
@@ -257,22 +267,6 @@ def test_the_sensitivity_check_can_be_cancelled_and_refuses_l0(qtbot, tmp_path: 
 
 
 # -------------------------------------------------------------------------------------------- collection
-def make_collection(path: Path, count: int) -> list[str]:
-    images, labels = load_mnist("test")
-    ids = []
-    with Collection.create(path, "c") as collection:
-        for k in range(count):
-            index = 20 + k
-            edited = images[index].copy()
-            edited[3:6, 5:20] = 255
-            item = collection.add(
-                edited, original=to_float(images[index]), source_split="test", source_index=index,
-                original_label=int(labels[index]), intended_label=(int(labels[index]) + 1) % 10, norm="l0", eps=60.0,
-            )  # fmt: skip
-            ids.append(item.id)
-    return ids
-
-
 def test_page_keys_move_through_the_collection(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     ids = make_collection(tmp_path / "c", 3)
     source = StaticSource({"tiny": (stand_in_entry("tiny"), linear_model(1))})

@@ -162,3 +162,77 @@ def test_remembered_eps_is_given_at_start_and_used_when_loading_with_a_norm_only
 def test_eps_is_checked_by_the_norm(make: Callable[[], object]) -> None:
     with pytest.raises(BudgetError):
         make()
+
+
+# ------------------------------------------------------------------------------- sessions and saved state
+def stroke(state: EditorState, row: int) -> np.ndarray:
+    mask = np.zeros((28, 28), dtype=bool)
+    mask[row, 4:12] = True
+    state.begin_stroke(Tool.BRUSH, 1.0)
+    state.extend_stroke(mask)
+    state.end_stroke()
+    return state.edited.copy()
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["original", "edited", "original_label", "source", "norm", "tool", "brush_size", "value", "view_mode",
+     "zoom_level", "intended_label", "guide", "guide_target", "guide_visible", "eps_by_norm", "eps"],
+)  # fmt: skip
+def test_fields_are_read_only(field: str) -> None:
+    state = loaded()
+    with pytest.raises(AttributeError):
+        setattr(state, field, getattr(state, field))
+
+
+def test_the_remembered_eps_cannot_be_changed_behind_the_state() -> None:
+    state = loaded()
+    with pytest.raises(TypeError):
+        state.eps_by_norm["linf"] = 0.1  # type: ignore[index]
+
+
+def test_each_item_keeps_its_edit_and_history_for_the_session() -> None:
+    images, labels = load_mnist("test")
+    state = loaded()
+    first, second = stroke(state, 1), stroke(state, 3)
+    state.set_intended_label(5)
+    other = Source("mnist", "test", 1)
+    assert not state.resume(other)  # never opened
+    state.load(to_float(images[1]), int(labels[1]), other)
+    assert not state.can_undo() and state.intended_label is None
+    stroke(state, 2)
+    assert state.resume(Source("mnist", "test", 0))
+    np.testing.assert_array_equal(state.edited, second)
+    assert state.intended_label == 5 and state.modified
+    state.undo()
+    np.testing.assert_array_equal(state.edited, first)
+    state.redo()
+    assert state.resume(other) and state.can_undo()  # the other item kept its stroke too
+    state.load(to_float(images[1]), int(labels[1]), other)  # loading again starts afresh
+    assert not state.can_undo() and not state.modified
+
+
+def test_modified_discard_and_saved() -> None:
+    state = loaded()
+    assert not state.modified
+    edit = stroke(state, 1)
+    assert state.modified
+    seen = recorder(state)
+    state.mark_saved()
+    assert not state.modified and seen == ["saved"]
+    stroke(state, 3)
+    state.discard_changes()  # back to the saved edit, as one undo step
+    np.testing.assert_array_equal(state.edited, edit)
+    assert not state.modified
+    state.undo()
+    assert state.modified  # the discarded stroke is back
+
+
+def test_replace_edit_is_one_undo_step_within_the_budget() -> None:
+    state = loaded("linf", 0.1)
+    state.replace_edit(np.ones((28, 28), dtype=np.float32), intended_label=3)
+    assert budget.within_budget(state.original, state.edited, "linf", 0.1) and state.intended_label == 3
+    state.undo()
+    np.testing.assert_array_equal(state.edited, state.original)
+    with pytest.raises(BudgetError):
+        state.replace_edit(np.ones((27, 28), dtype=np.float32))

@@ -6,6 +6,7 @@ import csv
 import threading
 from pathlib import Path
 
+import pyqtgraph as pg
 import pytest
 import torch
 from PyQt6.QtCore import Qt
@@ -133,6 +134,14 @@ def test_rater_labels_a_mixed_set_and_the_report_reflects_it(qtbot, collection: 
     # Figure 6: undefended at ε = 0 on the ℓ∞ panel
     curves = panel.plots["linf"].getPlotItem().listDataItems()  # type: ignore[union-attr]
     assert len(curves) == 1 and list(curves[0].yData) == pytest.approx([200 / 3])
+    panel.resize(900, 600)
+    panel.show()
+    panel.tabs.setCurrentWidget(panel.figure)
+    qtbot.waitExposed(panel)
+    plot = panel.plots["linf"].getPlotItem()
+    captions = [item for item in plot.items if isinstance(item, pg.TextItem)]  # type: ignore[union-attr]
+    inside = plot.getViewBox().sceneBoundingRect()  # type: ignore[union-attr]
+    assert captions and all(inside.contains(caption.sceneBoundingRect()) for caption in captions)  # not clipped
 
     csv_paths = panel.export_csv(tmp_path / "export")
     with open(tmp_path / "export" / "table1.csv", newline="") as handle:

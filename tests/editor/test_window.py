@@ -19,7 +19,15 @@ from editor.state.tools import Tool
 from editor.widgets.suggestions import Proposal
 from editor.widgets.window import MainWindow
 from editor.workers.tasks import ProgressCallback, TaskThread
-from tests.fixtures_editor import digits, drag, isolated_settings, linear_model, probabilities, stand_in_source
+from tests.fixtures_editor import (
+    answer_discard,
+    digits,
+    drag,
+    isolated_settings,
+    linear_model,
+    probabilities,
+    stand_in_source,
+)
 
 CPU = torch.device("cpu")
 
@@ -61,6 +69,7 @@ def make_window(qtbot, tmp_path: Path, **source_options: bool) -> MainWindow:  #
         collection=tmp_path / "collection",
         suggest=fake_suggest,
         author="tester",
+        ask_unsaved=answer_discard,
     )
     qtbot.addWidget(window)
     window.resize(1300, 820)
