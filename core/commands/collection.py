@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from core.budget import NORMS
 from core.collection import (
@@ -18,8 +20,8 @@ from core.collection import (
     import_npz,
     import_paper,
 )
-from core.collection.schema import LABEL_KINDS
-from core.errors import CollectionError
+from core.collection.schema import LABEL_KINDS, Item
+from core.errors import CollectionError, UsageError
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -66,8 +68,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     plain.add_argument("--author", default="", help="author recorded on every item")
     plain.set_defaults(handler=run_import)
 
-    info = subparsers.add_parser("collection", help="summarise a collection (items per set, method, label)")
-    info.add_argument("collection", help="collection folder")
+    info = subparsers.add_parser(
+        "collection",
+        help="summarise a collection, or list its items ('collection show COLL')",
+        usage="%(prog)s COLL | %(prog)s show COLL [--json]",
+        description="'invariance collection COLL' counts the items per set and method; "
+        "'invariance collection show COLL' lists every item: id, source, norm, eps, intended and consensus "
+        "labels, date.",
+    )
+    info.add_argument("collection", metavar="COLL | show", help="collection folder, or 'show' and then the folder")
+    info.add_argument("shown", nargs="?", metavar="COLL", help=argparse.SUPPRESS)
+    info.add_argument("--json", action="store_true", help="with show: print the items as JSON")
     info.set_defaults(handler=run_info)
 
 
@@ -119,6 +130,12 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_info(args: argparse.Namespace) -> int:
+    if args.shown is not None:
+        if args.collection != "show":
+            raise UsageError(f"unknown action {args.collection!r}: 'invariance collection show COLL' lists the items")
+        return run_show(Path(args.shown), as_json=args.json)
+    if args.json:
+        raise UsageError("--json goes with 'invariance collection show COLL'")
     with Collection.open(args.collection, read_only=True) as collection:
         items = collection.items
         print(f"{collection.path}: {collection.name!r}, {len(items)} item(s), created {collection.created}")
@@ -130,6 +147,43 @@ def run_info(args: argparse.Namespace) -> int:
                 print(f"  {title:6s} {key:28s} {count:6d}")
         flagged = sum(item.budget_violation is not None for item in items)
         print(f"  items over budget (flagged): {flagged}")
+    return 0
+
+
+def item_row(item: Item) -> dict[str, Any]:
+    """What ``collection show`` lists of an item (labels: None when unknown)."""
+    source = f"{item.source_split}:{item.source_index}" if item.source_split is not None else None
+    return {
+        "id": item.id,
+        "source": source,
+        "norm": item.norm,
+        "eps": item.eps,
+        "intended_label": item.intended_label,
+        "consensus_label": item.human_label,
+        "created": item.created,
+        "set": item.set_name,
+        "method": item.method,
+    }
+
+
+def run_show(path: Path, *, as_json: bool) -> int:
+    with Collection.open(path, read_only=True) as collection:
+        rows = [item_row(item) for item in collection.items]
+        name = collection.name
+    if as_json:
+        print(json.dumps({"collection": str(path), "name": name, "items": rows}, indent=2))
+        return 0
+
+    def shown(value: object) -> str:
+        return "-" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+    print(f"{'id':32s}  {'source':11s} {'norm':5s} {'eps':>6s} {'intended':>8s} {'consensus':>9s}  created")
+    for row in rows:
+        print(
+            f"{row['id']:32s}  {shown(row['source']):11s} {shown(row['norm']):5s} {shown(row['eps']):>6s} "
+            f"{shown(row['intended_label']):>8s} {shown(row['consensus_label']):>9s}  {row['created']}"
+        )
+    print(f"{len(rows)} item(s) in {path}")
     return 0
 
 
