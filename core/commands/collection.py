@@ -20,6 +20,7 @@ from core.collection import (
     import_npz,
     import_paper,
 )
+from core.collection.fsutil import StaleStaging
 from core.collection.schema import LABEL_KINDS, Item
 from core.errors import CollectionError, UsageError
 
@@ -101,6 +102,7 @@ def run_export(args: argparse.Namespace) -> int:
         )
     if report.skipped:
         print(f"left out {len(report.skipped)} item(s) without a {args.label} label", file=sys.stderr)
+    print_stale_staging(report.stale, "export")
     print(f"wrote {report.count} item(s) to {report.path} ({report.format}) in {time.perf_counter() - started:.2f} s")
     return 0
 
@@ -185,6 +187,18 @@ def run_show(path: Path, *, as_json: bool) -> int:
         )
     print(f"{len(rows)} item(s) in {path}")
     return 0
+
+
+def print_stale_staging(stale: StaleStaging, what: str) -> None:
+    """Say which staging folders of killed runs were removed, and name those left (owner unknown or running)."""
+    for path in stale.removed:
+        print(f"removed {path}, the staging folder of an {what} that was killed", file=sys.stderr)
+    for path in stale.left:
+        print(
+            f"note: {path} is the staging folder of another {what}, still running or of unknown owner; "
+            "remove it yourself if no other export runs",
+            file=sys.stderr,
+        )
 
 
 def _print_report(report: ImportReport, started: float) -> None:
