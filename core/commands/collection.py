@@ -50,14 +50,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     paper = subparsers.add_parser("import-paper", help="import the paper's invariance examples (ftramer repo)")
     paper.add_argument("folder", help="repository root or its invariance_examples folder")
-    paper.add_argument("--out", required=True, help="new collection folder")
+    paper.add_argument(
+        "--out", required=True, help="new collection folder (or the one an interrupted run of this import left)"
+    )
     paper.add_argument("--name", default="", help="collection name")
     paper.add_argument("--author", default="", help="author recorded on every item")
     paper.set_defaults(handler=run_import_paper)
 
     plain = subparsers.add_parser("import", help="import an .npz file, an ImageFolder or an HF imagefolder")
     plain.add_argument("source", help=".npz file (images, labels, optional source_indices) or folder")
-    plain.add_argument("--out", required=True, help="new collection folder")
+    plain.add_argument(
+        "--out", required=True, help="new collection folder (or the one an interrupted run of this import left)"
+    )
     plain.add_argument("--norm", choices=tuple(NORMS), help="budget norm of every item (npz only)")
     plain.add_argument("--eps", type=float, help="budget of every item (npz only)")
     plain.add_argument(
@@ -210,4 +214,7 @@ def _print_report(report: ImportReport, started: float) -> None:
         print(line)
     if report.violations:
         print(f"{report.violations} item(s) exceed their budget; they carry a budget_violation field", file=sys.stderr)
-    print(f"wrote {report.total} item(s) to {report.path} in {time.perf_counter() - started:.2f} s")
+    print_stale_staging(report.stale, "import")
+    if report.skipped:
+        print(f"skipped {report.skipped} item(s) already in {report.path} from an earlier run of this import")
+    print(f"wrote {report.total - report.skipped} item(s) to {report.path} in {time.perf_counter() - started:.2f} s")
