@@ -22,7 +22,7 @@ from core.collection import (
 )
 from core.collection.fsutil import StaleStaging
 from core.collection.schema import LABEL_KINDS, Item
-from core.errors import CollectionError, UsageError
+from core.errors import UsageError
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -123,10 +123,12 @@ def run_import(args: argparse.Namespace) -> int:
     source = Path(args.source)
     if source.is_dir():
         if args.norm is not None or args.eps is not None:
-            raise CollectionError(f"{source}: --norm/--eps apply to .npz files only")
+            raise UsageError(f"{source}: --norm/--eps apply to .npz files only")
         label = args.label or "intended"
         report = import_folder(source, args.out, label=label, name=args.name, author=args.author)
     else:
+        if (args.norm is None) != (args.eps is None):
+            raise UsageError("--norm and --eps go together")
         label = args.label or "original"
         report = import_npz(
             source, args.out, norm=args.norm, eps=args.eps, label=label, name=args.name, author=args.author

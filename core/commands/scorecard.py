@@ -33,13 +33,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     from core.device import configure_threads, resolve_device
-    from core.errors import ModelError
+    from core.errors import UsageError
     from core.zoo import scorecard
 
     if not 1 <= args.n <= 10_000:
-        raise ModelError(f"--n {args.n}: choose 1 to 10000 test images")
+        raise UsageError(f"--n {args.n}: choose 1 to 10000 test images")
     if args.plot is not None and args.plot.suffix.lower() != ".png":
-        raise ModelError(f"--plot {args.plot}: the plot is a .png file")
+        raise UsageError(f"--plot {args.plot}: the plot is a .png file")
     collections = (
         scorecard.require_collections(args.collections)
         if args.collections is not None

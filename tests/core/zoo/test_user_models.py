@@ -198,7 +198,7 @@ def test_factory_failures_register_nothing(
     assert "not a weights-only torch file" in capsys.readouterr().err
     assert add("bad", "--factory", "nosuchpackage.mod:make", "--weights", str(weights)) == 1
     assert "cannot import nosuchpackage.mod" in capsys.readouterr().err
-    assert add("bad", "--factory", factory) == 1
+    assert add("bad", "--factory", factory) == 2  # bad usage
     assert "--factory needs --weights" in capsys.readouterr().err
     assert registered() == []
 
@@ -315,9 +315,11 @@ def test_a_slow_model_is_marked_slow(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_standardized_inputs_are_wrapped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     tiny = tiny_classifier()
     path = export_onnx(tiny, tmp_path / "tiny.onnx")
-    assert add("std", "--onnx", str(path), "--mean", "0.1307") == 1
+    assert add("std", "--onnx", str(path), "--mean", "0.1307") == 2  # bad usage
     assert "--mean and --std go together" in capsys.readouterr().err
-    assert add("std", "--onnx", str(path), "--mean", "0.1307", "--std", "0.3081", "--input-range", "0-1") == 1
+    assert (
+        add("std", "--onnx", str(path), "--mean", "0.1307", "--std", "0.3081", "--input-range", "0-1") == 2
+    )  # bad usage
     assert add("std", "--onnx", str(path), "--mean", "0.1307", "--std", "0.3081") == 0
     x, _ = mnist_test_digits(50)
     with torch.no_grad():
