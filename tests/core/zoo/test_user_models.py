@@ -132,6 +132,41 @@ def test_a_wrong_input_convention_is_refused_with_the_one_that_works(
     assert registered() == []
 
 
+class BrightnessGate(nn.Module):
+    """``inner`` (trained on [0, 1]) plus a gate that only fits [0, 1]: a digit whose mean pixel exceeds
+    ``threshold`` is pushed to class 1. On [0, 1] inputs no digit does; on 0-255 inputs the brightest 30% do,
+    so the model still clears 50% with the wrong range, but far below what it reaches with the right one."""
+
+    def __init__(self, inner: nn.Module, threshold: float) -> None:
+        super().__init__()
+        self.inner = inner
+        self.threshold = threshold
+        self.register_buffer("push", 1000.0 * nn.functional.one_hot(torch.tensor(1), 10).float())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate = torch.relu(x.mean(dim=(1, 2, 3)) - self.threshold)
+        return self.inner(x) + gate[:, None] * self.push
+
+
+def test_a_declared_range_much_worse_than_another_is_refused_and_the_right_one_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    x, y = mnist_test_digits(1000)
+    threshold = 255 * float(x.mean(dim=(1, 2, 3)).quantile(0.7))
+    gated = BrightnessGate(tiny_classifier(), threshold).eval()
+    with torch.no_grad():
+        right = float((gated(x).argmax(1) == y).float().mean())
+        wrong = float((gated(x * 255).argmax(1) == y).float().mean())
+    assert wrong >= 0.5 and right - wrong >= 0.1  # the case the check is for: clears 50% with the wrong range
+    path = export_onnx(gated, tmp_path / "gated.onnx")
+    assert add("gated", "--onnx", str(path), "--input-range", "0-255") == 1
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "much lower than" in error
+    assert "with --input-range 0-1 --input-shape 1x28x28" in error and "add it with those options" in error
+    assert registered() == []
+    assert add("gated", "--onnx", str(path), "--input-range", "0-1") == 0
+
+
 def _bad_factory_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str) -> str:
     (tmp_path / "badnets.py").write_text(textwrap.dedent(body))
     monkeypatch.syspath_prepend(str(tmp_path))
