@@ -45,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
         if args.collections is not None
         else scorecard.discover_collections()
     )
+    if not collections:
+        print(no_collections_note(args.collections is not None), file=sys.stderr)
     configure_threads()
     rows = scorecard.scorecard(
         args.names,
@@ -52,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         collections=collections,
         device=resolve_device(args.device),
         progress=lambda message: print(message, file=sys.stderr),
+        show_bars=True,
     )
     if args.plot is not None:
         from core.zoo.scorecard_plot import write_plot
@@ -66,3 +69,16 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(scorecard.text(rows))
     return 0
+
+
+def no_collections_note(given: bool) -> str:
+    """What to pass for the human-agreement column, and how to make such a collection."""
+    from core.paths import user_data_dir
+
+    where = "none were given" if given else f"none found in {user_data_dir() / 'collections'}"
+    return (
+        f"note: no human-labelled collections ({where}), so the agreement-with-humans column stays empty: pass "
+        "--collections COLL... with collections that carry human labels, e.g. the paper's examples "
+        "('invariance import-paper PATH/TO/Excessive-Invariance --out COLL') or a study's "
+        "('invariance study pack', then 'invariance study ingest answers-*.json --collection COLL')"
+    )

@@ -312,7 +312,9 @@ def test_user_model_in_evaluate_and_scorecard(tmp_path: Path, capsys: pytest.Cap
     plot = tmp_path / "plot.png"
     code = main(["scorecard", "tiny", "--n", "20", "--json", "--collections", str(coll), "--plot", str(plot)])
     assert code == 0
-    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)["rows"]}
+    captured = capsys.readouterr()
+    assert "tiny: AutoAttack (linf, ε=0.1) on 20 images: measuring" in captured.err
+    rows = {row["name"]: row for row in json.loads(captured.out)["rows"]}
     mine = rows["tiny"]
     assert mine["origin"] == "user" and mine["autoattack"]["n"] == 20 and mine["pgd"]["n"] == 20
     assert mine["autoattack"]["value"] <= mine["pgd"]["value"] + 0.1  # AutoAttack is at least as strong, up to noise
@@ -321,6 +323,10 @@ def test_user_model_in_evaluate_and_scorecard(tmp_path: Path, capsys: pytest.Cap
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the measured figures are cached on the user's card, so a second scorecard does not attack again
     assert "autoattack_linf_0.1@20" in user_models.read_user_card("tiny").evaluation["scorecard"]
+    assert main(["scorecard", "tiny", "--n", "20", "--collections", str(coll)]) == 0
+    err = capsys.readouterr().err
+    assert "tiny: PGD (linf, ε=0.1) on 20 images: from card" in err
+    assert "tiny: AutoAttack (linf, ε=0.1) on 20 images: from card" in err and "measuring" not in err
 
 
 def test_a_slow_model_is_marked_slow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
