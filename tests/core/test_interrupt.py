@@ -28,3 +28,11 @@ def test_interrupted_message_counts_what_was_kept() -> None:
     error = Interrupted(3, 10, unit="items", detail="the same command resumes")
     assert error.message == "interrupted: 3 of 10 items kept; the same command resumes"
     assert isinstance(error, KeyboardInterrupt)
+
+
+def test_report_interrupted_prints_the_line_and_returns_the_code(capsys: pytest.CaptureFixture[str]) -> None:
+    from core.commands import report_interrupted
+
+    assert report_interrupted(Terminated(), 4, 9, unit="items") == 143
+    assert capsys.readouterr().err == "interrupted: 4 of 9 items kept\n"
+    assert report_interrupted(KeyboardInterrupt(), 0, 1) == 130
