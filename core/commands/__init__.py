@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from core.interrupt import Interrupted
+from core.interrupt import Interrupted, exit_code
 
 
 def help_handler(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
@@ -25,4 +25,4 @@ def report_interrupted(error: KeyboardInterrupt, kept: int, total: int, *, unit:
     print can instead raise :class:`~core.interrupt.Interrupted`, which the CLI reports the same way."""
     interrupted = Interrupted(kept, total, cause=error, unit=unit, detail=detail)
     print(interrupted.message, file=sys.stderr)
-    return 128 + int(interrupted.signum)
+    return exit_code(interrupted)
