@@ -271,9 +271,8 @@ def build_collection(
                         collection.restore(item)
                         written += 1
         except KeyboardInterrupt as error:
-            raise Interrupted(
-                skipped + written, len(items), cause=error, unit="items", detail=f"{out}; the same command resumes"
-            ) from None
+            detail = f"they are in {out}; the same command resumes"
+            raise Interrupted(skipped + written, len(items), cause=error, unit="items", detail=detail) from None
     for item in items:
         entry = counts.setdefault(item.set_name, [0, item.norm, item.eps, 0, None])
         entry[0] += 1
