@@ -45,8 +45,6 @@ def run(args: argparse.Namespace) -> int:
         if args.collections is not None
         else scorecard.discover_collections()
     )
-    if not collections:
-        print(no_collections_note(args.collections is not None), file=sys.stderr)
     configure_threads()
     rows = scorecard.scorecard(
         args.names,
@@ -56,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
         progress=lambda message: print(message, file=sys.stderr),
         show_bars=True,
     )
+    if not collections:  # after the work, so that an error stays the one line on stderr
+        print(no_collections_note(args.collections is not None), file=sys.stderr)
     if args.plot is not None:
         from core.zoo.scorecard_plot import write_plot
 
