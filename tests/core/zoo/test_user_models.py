@@ -137,6 +137,8 @@ class BrightnessGate(nn.Module):
     ``threshold`` is pushed to class 1. On [0, 1] inputs no digit does; on 0-255 inputs the brightest 30% do,
     so the model still clears 50% with the wrong range, but far below what it reaches with the right one."""
 
+    push: torch.Tensor
+
     def __init__(self, inner: nn.Module, threshold: float) -> None:
         super().__init__()
         self.inner = inner
