@@ -191,7 +191,7 @@ def child_launcher(
         command = [sys.executable, "-m", "core.cli", "train", name, "--seed", str(seed)]
         command += ["--device", device] if device else []
         command += ["--time-budget", str(time_budget_s)] if time_budget_s is not None else []
-        command += ["--resume"] if resume else []
+        command += ["--resume"] if resume else ["--force-new"]
         command += ["--eval-n", str(eval_n)] if eval_n is not None else []
         console = console_path(name)
         console.parent.mkdir(parents=True, exist_ok=True)
