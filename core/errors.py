@@ -30,3 +30,11 @@ class CollectionError(InvarianceError):
 
 class StudyError(InvarianceError):
     """A study pack, an answers file or a report request is invalid."""
+
+
+class UsageError(InvarianceError):
+    """The command line itself is wrong: an option value out of range or options that exclude each other.
+
+    The CLI exits with 2 for it, as for the mistakes argparse catches; every other InvarianceError (a missing or
+    invalid input file, folder, model or collection) exits with 1.
+    """

@@ -29,7 +29,7 @@ import json
 import os
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -37,7 +37,15 @@ import numpy as np
 
 from core.budget import FEASIBILITY_TOLERANCE, NORMS, distance
 from core.collection import png
-from core.collection.fsutil import fsync_dir, fsync_file, publish, remove_tree, staging_dir
+from core.collection.fsutil import (
+    StaleStaging,
+    clear_stale_staging,
+    fsync_dir,
+    fsync_file,
+    publish,
+    remove_tree,
+    staging_dir,
+)
 from core.collection.schema import FORMAT_VERSION, LABEL_FIELDS, LABEL_KINDS, SCALAR_FIELDS, Item
 from core.collection.store import Collection
 from core.errors import CollectionError
@@ -78,6 +86,8 @@ class ExportReport:
     count: int
     skipped: tuple[str, ...]
     violations: tuple[Violation, ...]
+    stale: StaleStaging = field(default_factory=StaleStaging)
+    """Staging folders of killed exports to ``path``: removed (owner gone) or left and named."""
 
 
 def check_budgets(items: Sequence[Item]) -> list[Violation]:
@@ -139,6 +149,7 @@ def export_collection(
             "pass --allow-violations to export them flagged"
         )
     flagged = {violation.item_id: violation for violation in violations}
+    stale = clear_stale_staging(out, "export")
     try:
         staged = staging_dir(out, "export")
     except OSError as error:
@@ -160,7 +171,7 @@ def export_collection(
         raise CollectionError(f"{out}: cannot write the export ({error})") from None
     finally:
         remove_tree(staged)
-    return ExportReport(out, fmt, len(items) - len(skipped), tuple(skipped), tuple(violations))
+    return ExportReport(out, fmt, len(items) - len(skipped), tuple(skipped), tuple(violations), stale)
 
 
 def _check_destination(out: Path, collection: Path, fmt: str, *, force: bool) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import CollectionError
@@ -14,9 +16,12 @@ from core.files import TEMP_SUFFIX, atomic_write_bytes, fsync_dir
 __all__ = [
     "MAX_TEXT_BYTES",
     "TEMP_SUFFIX",
+    "StaleStaging",
     "atomic_write_bytes",
+    "clear_stale_staging",
     "fsync_dir",
     "fsync_file",
+    "process_alive",
     "publish",
     "read_limited",
     "remove_tree",
@@ -50,11 +55,70 @@ def fsync_file(path: Path) -> None:
 
 
 def staging_dir(target: Path, purpose: str) -> Path:
-    """A fresh hidden directory beside ``target`` to build it in before :func:`publish` renames it into place."""
+    """A fresh hidden directory beside ``target`` to build it in before :func:`publish` renames it into place.
+
+    Named ``.TARGET.PURPOSE-PID-RANDOM.tmp``: the process id tells :func:`clear_stale_staging` whether the folder's
+    owner still runs.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
-    staged = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.{purpose}-", suffix=TEMP_SUFFIX))
+    prefix = f".{target.name}.{purpose}-{os.getpid()}-"
+    staged = Path(tempfile.mkdtemp(dir=target.parent, prefix=prefix, suffix=TEMP_SUFFIX))
     staged.chmod(0o755)  # mkdtemp makes it private; the published folder should look like any other
     return staged
+
+
+@dataclass(frozen=True)
+class StaleStaging:
+    """Staging folders of ``target`` left by killed runs: ``removed`` (their owner process is gone) and ``left``
+    (owner unknown, from before staging folders carried it, or a process of that id runs: named, not touched)."""
+
+    removed: tuple[Path, ...] = ()
+    left: tuple[Path, ...] = ()
+
+
+def clear_stale_staging(target: Path, purpose: str) -> StaleStaging:
+    """Remove the staging folders of ``target`` for ``purpose`` (:func:`staging_dir`) whose owner process is gone.
+
+    Only entries named exactly as :func:`staging_dir` names them for this target and purpose are considered;
+    one whose owner still runs (this process included) or is unknown is left and returned in ``left``.
+    """
+    pattern = re.compile(
+        rf"\.{re.escape(target.name)}\.{re.escape(purpose)}-(?:(\d+)-)?[A-Za-z0-9_]+{re.escape(TEMP_SUFFIX)}"
+    )
+    removed: list[Path] = []
+    left: list[Path] = []
+    try:
+        entries = sorted(target.parent.iterdir()) if target.parent.is_dir() else []
+    except OSError:
+        return StaleStaging()
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if match is None or entry.is_symlink() or not entry.is_dir():
+            continue
+        owner = match.group(1)
+        if owner is not None and not process_alive(int(owner)):
+            remove_tree(entry)
+            removed.append(entry)
+        else:
+            left.append(entry)
+    return StaleStaging(tuple(removed), tuple(left))
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with id ``pid`` runs (one of another user counts as running)."""
+    if pid <= 0:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OverflowError:
+        return False
+    return True
 
 
 def publish(staged: Path, target: Path, *, force: bool) -> None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
+
+from core.interrupt import Interrupted, exit_code
 
 
 def help_handler(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
@@ -14,3 +17,12 @@ def help_handler(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespac
         return 2
 
     return show_help
+
+
+def report_interrupted(error: KeyboardInterrupt, kept: int, total: int, *, unit: str = "", detail: str = "") -> int:
+    """For a command that prints its partial results itself before it stops: print ``interrupted: N of M kept``
+    on stderr and return the exit code (130 after Ctrl-C, 143 after SIGTERM). A command with nothing else to
+    print can instead raise :class:`~core.interrupt.Interrupted`, which the CLI reports the same way."""
+    interrupted = Interrupted(kept, total, cause=error, unit=unit, detail=detail)
+    print(interrupted.message, file=sys.stderr)
+    return exit_code(interrupted)

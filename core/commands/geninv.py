@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
-from core.errors import InvarianceError
+from core.errors import InvarianceError, UsageError
 
 if TYPE_CHECKING:
     from core.geninv.best import BestPerDigit
@@ -82,12 +82,12 @@ def _suggest(args: argparse.Namespace, device: Any) -> int:
     from core.images import to_float
 
     if args.norm is None:
-        raise InvarianceError("geninv needs --norm l0 or --norm linf (or --train-scorer / --eval-scorer)")
+        raise UsageError("geninv needs --norm l0 or --norm linf (or --train-scorer / --eval-scorer)")
     if args.out is None:
-        raise InvarianceError("geninv needs --out (a collection folder, or a path ending in .npz)")
+        raise UsageError("geninv needs --out (a collection folder, or a path ending in .npz)")
     search = search_for(args.norm)
     if search.eps_required and args.eps is None:
-        raise InvarianceError(f"geninv --norm {args.norm} needs --eps (e.g. 0.3 or 0.4)")
+        raise UsageError(f"geninv --norm {args.norm} needs --eps (e.g. 0.3 or 0.4)")
     if args.eps is not None:
         search.check_eps(args.eps)
     indices = select_indices(args.indices, args.random, args.seed)
@@ -190,18 +190,18 @@ def select_indices(indices: str | None, random: int | None, seed: int) -> np.nda
         try:
             chosen = np.array([int(part) for part in indices.split(",") if part.strip()], dtype=np.int64)
         except ValueError:
-            raise InvarianceError(f"--indices must be comma-separated integers, got {indices!r}") from None
+            raise UsageError(f"--indices must be comma-separated integers, got {indices!r}") from None
         if chosen.size == 0:
-            raise InvarianceError("--indices is empty")
+            raise UsageError("--indices is empty")
         bad = chosen[(chosen < 0) | (chosen >= TEST_SIZE)]
         if bad.size:
-            raise InvarianceError(f"--indices: test index {int(bad[0])} is outside 0..{TEST_SIZE - 1}")
+            raise UsageError(f"--indices: test index {int(bad[0])} is outside 0..{TEST_SIZE - 1}")
         return chosen
     if random is not None:
         if not 1 <= random <= TEST_SIZE:
-            raise InvarianceError(f"--random must be between 1 and {TEST_SIZE}, got {random}")
+            raise UsageError(f"--random must be between 1 and {TEST_SIZE}, got {random}")
         return np.sort(np.random.default_rng(seed).choice(TEST_SIZE, size=random, replace=False)).astype(np.int64)
-    raise InvarianceError("geninv needs --indices or --random")
+    raise UsageError("geninv needs --indices or --random")
 
 
 def parse_targets(text: str) -> dict[int, list[int]]:
@@ -214,7 +214,7 @@ def parse_targets(text: str) -> dict[int, list[int]]:
             source, values = entry.split(":")
             table[int(source)] = [int(v) for v in values.split(",") if v.strip()]
     except ValueError:
-        raise InvarianceError(f"--targets must look like '1:7,4;3:5,8', got {text!r}") from None
+        raise UsageError(f"--targets must look like '1:7,4;3:5,8', got {text!r}") from None
     return table
 
 
@@ -258,7 +258,7 @@ def _train_judge(args: argparse.Namespace, device: Any) -> int:
     epochs = args.epochs or DEFAULT_EPOCHS
     members = args.members or DEFAULT_MEMBERS
     if epochs < 1 or members < 1:
-        raise InvarianceError(f"--train-judge needs --epochs >= 1 and --members >= 1, got {epochs} and {members}")
+        raise UsageError(f"--train-judge needs --epochs >= 1 and --members >= 1, got {epochs} and {members}")
     command = f"invariance geninv --train-judge --epochs {epochs} --members {members} --seed {args.seed}"
 
     def progress(member: int, epoch: int, total: int, loss: float) -> None:

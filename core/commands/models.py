@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from core.commands import help_handler
-from core.errors import ModelError
+from core.errors import ModelError, UsageError
 
 _CODE_WARNING = (
     "TorchScript files and Python factories RUN THE AUTHOR'S CODE when loaded (here and every time the model is "
@@ -81,15 +81,15 @@ def run_add(args: argparse.Namespace) -> int:
     from core.zoo.convention import Convention
 
     if args.factory and args.weights is None:
-        raise ModelError("--factory needs --weights FILE (.safetensors or .pt)")
+        raise UsageError("--factory needs --weights FILE (.safetensors or .pt)")
     if args.weights is not None and not args.factory:
-        raise ModelError("--weights goes with --factory (ONNX and TorchScript files carry their weights)")
+        raise UsageError("--weights goes with --factory (ONNX and TorchScript files carry their weights)")
     if (args.mean is None) != (args.std is None):
-        raise ModelError("--mean and --std go together")
+        raise UsageError("--mean and --std go together")
     if args.mean is not None and args.input_range is not None:
-        raise ModelError("--input-range and --mean/--std exclude each other")
+        raise UsageError("--input-range and --mean/--std exclude each other")
     if not 1 <= args.n <= 10_000:
-        raise ModelError(f"--n {args.n}: choose 1 to 10000 test digits")
+        raise UsageError(f"--n {args.n}: choose 1 to 10000 test digits")
     convention = Convention(
         input_range="standardize" if args.mean is not None else (args.input_range or "0-1"),
         input_shape=args.input_shape,

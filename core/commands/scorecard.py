@@ -38,13 +38,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     from core.device import configure_threads, resolve_device
-    from core.errors import ModelError
+    from core.errors import UsageError
     from core.zoo import scorecard
 
     if not 1 <= args.n <= 10_000:
-        raise ModelError(f"--n {args.n}: choose 1 to 10000 test images")
+        raise UsageError(f"--n {args.n}: choose 1 to 10000 test images")
     if args.plot is not None and args.plot.suffix.lower() != ".png":
-        raise ModelError(f"--plot {args.plot}: the plot is a .png file")
+        raise UsageError(f"--plot {args.plot}: the plot is a .png file")
     collections = (
         scorecard.require_collections(args.collections)
         if args.collections is not None
@@ -59,7 +59,10 @@ def run(args: argparse.Namespace) -> int:
         human_report=lambda collection, models: _human_report(collection, models, device),
         device=device,
         progress=lambda message: print(message, file=sys.stderr),
+        show_bars=True,
     )
+    if not collections:  # after the work, so that an error stays the one line on stderr
+        print(no_collections_note(args.collections is not None), file=sys.stderr)
     if args.plot is not None:
         from core.zoo.scorecard_plot import write_plot
 
@@ -82,3 +85,16 @@ def _human_report(collection: Path, models: Sequence[str], device: torch.device)
     from core.study.sets import load_items
 
     return evaluate(load_items(collection), models, device=device, infos=zoo_infos(models)).to_json()
+
+
+def no_collections_note(given: bool) -> str:
+    """What to pass for the human-agreement column, and how to make such a collection."""
+    from core.paths import user_data_dir
+
+    where = "none were given" if given else f"none found in {user_data_dir() / 'collections'}"
+    return (
+        f"note: no human-labelled collections ({where}), so the agreement-with-humans column stays empty: pass "
+        "--collections COLL... with collections that carry human labels, e.g. the paper's examples "
+        "('invariance import-paper PATH/TO/Excessive-Invariance --out COLL') or a study's "
+        "('invariance study pack', then 'invariance study ingest answers-*.json --collection COLL')"
+    )

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from core.device import configure_threads, resolve_device
-from core.errors import StudyError
+from core.errors import StudyError, UsageError
 from core.study.consensus import (
     DEFAULT_MIN_RATER_ACCURACY,
     DEFAULT_THRESHOLD,
@@ -166,7 +166,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     threshold = check_threshold(args.threshold if args.threshold is not None else recorded_threshold(args.collections))
     check_min_accuracy(args.min_rater_accuracy)
     if args.batch_size < 1:
-        raise StudyError(f"--batch-size {args.batch_size} must be at least 1")
+        raise UsageError(f"--batch-size {args.batch_size} must be at least 1")
     for option, folder in (("--csv", args.csv), ("--plot", args.plot)):
         if folder:
             _check_output_folder(Path(folder), option)

@@ -18,7 +18,7 @@ from typing import Any, Final
 import numpy as np
 import torch
 
-from core.errors import InvarianceError
+from core.errors import InvarianceError, UsageError
 
 BENCH_SEED: Final = 0
 
@@ -63,7 +63,7 @@ def bench_geninv(
     from core.images import to_float
 
     if n < 1 or repeats < 1:
-        raise InvarianceError(f"bench geninv needs --n >= 1 and --repeats >= 1, got {n} and {repeats}")
+        raise UsageError(f"bench geninv needs --n >= 1 and --repeats >= 1, got {n} and {repeats}")
     search = search_for(norm)
     if eps is None:
         eps = search.bench_eps
@@ -208,7 +208,7 @@ def _pack_specs(args: argparse.Namespace) -> list[Any]:
 
     search = search_for(args.norm)
     if search.eps_required and args.eps is None:
-        raise InvarianceError(f"--human-pack with --norm {args.norm} needs --eps")
+        raise UsageError(f"--human-pack with --norm {args.norm} needs --eps")
     if args.eps is not None:
         search.check_eps(args.eps)
     group = args.norm + (f"-{args.eps:g}" if args.eps is not None else "")
@@ -219,7 +219,7 @@ def _human_pack(args: argparse.Namespace) -> int:
     from core.geninv.human_pack import build_human_pack, choose_digits, parse_range
 
     if args.seed is None:
-        raise InvarianceError("--human-pack needs --seed")
+        raise UsageError("--human-pack needs --seed")
     specs = _pack_specs(args)
     digit_range = parse_range(args.digits)
     if args.print_digits:
@@ -229,7 +229,7 @@ def _human_pack(args: argparse.Namespace) -> int:
     for entry in args.add_collection:
         name, sep, path = entry.partition("=")
         if not sep or not name or not path:
-            raise InvarianceError(f"--add-collection must look like NAME=PATH, got {entry!r}")
+            raise UsageError(f"--add-collection must look like NAME=PATH, got {entry!r}")
         extra[name] = path
     summary = build_human_pack(
         args.human_pack, specs, seed=args.seed, digit_range=digit_range, extra_collections=extra, device=args.device
@@ -261,7 +261,7 @@ def _calibration(files: list[str], as_json: bool, *, fit: bool = False) -> int:
     )
 
     if len(files) < 2:
-        raise InvarianceError("--calibration needs the pack's organiser/mapping.json and at least one answers file")
+        raise UsageError("--calibration needs the pack's organiser/mapping.json and at least one answers file")
     mapping = read_mapping_file(files[0])
     answers: dict[str, dict[int, int]] = {}
     for path in files[1:]:

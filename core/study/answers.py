@@ -211,8 +211,7 @@ def parse_answers(data: object, where: str, *, kind: str = ANSWERS_KIND) -> Answ
     partial = kind == SESSION_KIND
     trials = [_parse_trial(raw, f"{where}: trial {number}", partial) for number, raw in enumerate(raw_trials)]
     trials.sort(key=lambda trial: trial.order)
-    if [trial.order for trial in trials] != list(range(len(trials))):
-        raise StudyError(f"{where}: trial orders must be 0..{len(trials) - 1}, each once")
+    check_orders([trial.order for trial in trials], where)
     texts = {name: data.get(name, "") for name in ("source", "started", "finished", "instructions")}
     for name, value in texts.items():
         if not isinstance(value, str):
@@ -336,8 +335,7 @@ def parse_pack_answers(data: dict[str, Any], where: str) -> PackAnswers:
         response_ms = _bounded_int(raw.get("response_ms"), f"{here}: response_ms", 0, MAX_RESPONSE_MS)
         trials.append(PackTrial(order, answer, response_ms))
     trials.sort(key=lambda trial: trial.order)
-    if [trial.order for trial in trials] != list(range(len(trials))):
-        raise StudyError(f"{where}: trial orders must be 0..{len(trials) - 1}, each once")
+    check_orders([trial.order for trial in trials], where)
     texts = {name: data.get(name, "") for name in ("source", "started", "finished")}
     for name, value in texts.items():
         if not isinstance(value, str):
@@ -349,6 +347,21 @@ def _short(value: object) -> str:
     """``repr(value)``, cut to 40 characters (huge numbers and strings stay one short line)."""
     text = repr(value) if not isinstance(value, int) or abs(value) < 10**40 else f"<{value.bit_length()}-bit integer>"
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def check_orders(orders: list[int], where: str) -> None:
+    """Trial orders (sorted) must be 0..n-1, each once; a repeated one is named, with the range of the trials
+    the file holds (a pack of 4 trials answered with one repeated says 0..3, not 0..4)."""
+    if orders == list(range(len(orders))):
+        return
+    repeated = sorted({order for order in orders if orders.count(order) > 1})
+    if repeated:
+        distinct = len(set(orders))
+        raise StudyError(
+            f"{where}: trial order {repeated[0]} is answered {orders.count(repeated[0])} times; "
+            f"trial orders must be 0..{distinct - 1}, each once"
+        )
+    raise StudyError(f"{where}: trial orders must be 0..{len(orders) - 1}, each once")
 
 
 def _bounded_int(value: object, what: str, low: int, high: int) -> int:

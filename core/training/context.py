@@ -57,6 +57,9 @@ class TrainContext:
     started: float = field(default_factory=time.monotonic)
     progress_enabled: bool = True
     seconds_before_resume: float = 0.0
+    fingerprint: str = ""
+    """The settings the state was saved under (:func:`core.training.run.settings_fingerprint`): a rerun resumes
+    only a state with the same one."""
 
     def settings(self, kind: type[Settings]) -> Settings:
         """:attr:`hyper` as the recipe's own dataclass ``kind`` (the one its :class:`Recipe` names)."""
@@ -87,7 +90,13 @@ class TrainContext:
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
         temp = self.state_path.with_suffix(".tmp")
         elapsed = self.seconds_before_resume + time.monotonic() - self.started
-        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch, **extra}
+        state = {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "epoch": epoch,
+            "fingerprint": self.fingerprint,
+            **extra,
+        }
         torch.save({**state, "elapsed_s": elapsed}, temp)
         temp.replace(self.state_path)
 
@@ -107,6 +116,7 @@ class TrainContext:
         model.load_state_dict(state.pop("model"))
         optimizer.load_state_dict(state.pop("optimizer"))
         epoch = int(state.pop("epoch"))
+        state.pop("fingerprint", None)
         self.seconds_before_resume = float(state.pop("elapsed_s", 0.0))
         self.logger.info("resumed from %s after epoch %d", self.state_path, epoch + 1)
         return epoch + 1, state

@@ -68,8 +68,41 @@ def run_jobs(
     report: Callable[[str], None] = print,
     poll_interval_s: float = 1.0,
     sleep: Callable[[float], None] = time.sleep,
+    finished: Callable[[str], None] = lambda name: None,
+    running: list[str] | None = None,
 ) -> Outcome:
-    """Train ``names`` with at most ``jobs`` children at a time; ``launch(name)`` starts one."""
+    """Train ``names`` with at most ``jobs`` children at a time; ``launch(name)`` starts one.
+
+    ``finished(name)`` is called as each model finishes. On Ctrl-C or SIGTERM the children still running are
+    sent SIGTERM (each keeps its last completed epoch) and waited for, their names are left in ``running``,
+    and the interruption goes on to the caller.
+    """
+    children: list[Job] = []
+    try:
+        return _run_jobs(names, jobs, launch, needs, cost, report, poll_interval_s, sleep, finished, running, children)
+    except KeyboardInterrupt:
+        for job in children:
+            if isinstance(job, subprocess.Popen) and job.poll() is None:
+                job.terminate()
+        for job in children:
+            if isinstance(job, subprocess.Popen):
+                job.wait(timeout=120)
+        raise
+
+
+def _run_jobs(
+    names: Sequence[str],
+    jobs: int,
+    launch: Launch,
+    needs: Callable[[str], list[str]],
+    cost: Callable[[str], float],
+    report: Callable[[str], None],
+    poll_interval_s: float,
+    sleep: Callable[[float], None],
+    on_finished: Callable[[str], None],
+    running_names: list[str] | None,
+    children: list[Job],
+) -> Outcome:
     queue = sorted(names, key=lambda name: -cost(name))  # stable: equal costs keep the registry order
     wanted = set(names)
     running: dict[str, Job] = {}
@@ -85,14 +118,20 @@ def run_jobs(
             elif len(running) < jobs and all(need in outcome.finished for need in blockers):
                 queue.remove(name)
                 running[name] = launch(name)
+                children.append(running[name])
+                if running_names is not None:
+                    running_names[:] = list(running)
                 report(f"{name}: started (log: {run_dir(name) / 'train.log'})")
         for name, job in list(running.items()):
             code = job.poll()
             if code is None:
                 continue
             del running[name]
+            if running_names is not None:
+                running_names[:] = list(running)
             if code == 0:
                 outcome.finished.append(name)
+                on_finished(name)
                 report(f"{name}: finished")
             else:
                 outcome.failed[name] = code
@@ -152,7 +191,7 @@ def child_launcher(
         command = [sys.executable, "-m", "core.cli", "train", name, "--seed", str(seed)]
         command += ["--device", device] if device else []
         command += ["--time-budget", str(time_budget_s)] if time_budget_s is not None else []
-        command += ["--resume"] if resume else []
+        command += ["--resume"] if resume else ["--force-new"]
         command += ["--eval-n", str(eval_n)] if eval_n is not None else []
         console = console_path(name)
         console.parent.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,8 @@ evaluation figures and the model card.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import shlex
 import sys
@@ -69,6 +71,11 @@ def train_model(
     np.random.seed(seed)
     log_path = training_log(name)
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    state_path = state_file(name)
+    fingerprint = settings_fingerprint(entry, seed=seed, train_subset=train_subset)
+    resume = resume and saved_epochs(name, fingerprint) is not None
+    if not resume:
+        state_path.unlink(missing_ok=True)
     logger = _file_logger(name, log_path, append=resume)
     command = "invariance train " + shlex.join([name, "--seed", str(seed)] + (["--device", device] if device else []))
     logger.info("command: %s", command)
@@ -78,12 +85,18 @@ def train_model(
     if train_subset:
         images_u8, labels = images_u8[:train_subset], labels[:train_subset]
     images = torch.from_numpy(to_float(images_u8)).unsqueeze(1)
-    state_path = run_dir(name) / "state.pt"
-    if not resume:
-        state_path.unlink(missing_ok=True)
-    labels_tensor = torch.from_numpy(labels)
     context = TrainContext(
-        entry, hyper, images, labels_tensor, chosen, seed, logger, state_path, time_budget_s, progress_enabled=progress
+        entry,
+        hyper,
+        images,
+        torch.from_numpy(labels),
+        chosen,
+        seed,
+        logger,
+        state_path,
+        time_budget_s,
+        progress_enabled=progress,
+        fingerprint=fingerprint,
     )
     model = build(entry.architecture).to(chosen)
     initialised_from = _initialise(model, entry, logger) if not resume else entry.init_from
@@ -121,7 +134,44 @@ def train_model(
 
     card = evaluate_card(name, device=device, robust_n=evaluate_n, logger=logger)
     logger.info("card: %s", card.evaluation)
+    if not context.out_of_time():  # finished: the next run of the command trains afresh
+        state_path.unlink(missing_ok=True)
     return card
+
+
+def state_file(name: str) -> Path:
+    """Training ``name``'s resumable state (after its last completed epoch)."""
+    return run_dir(name) / "state.pt"
+
+
+def settings_fingerprint(entry: ZooEntry, *, seed: int, train_subset: int | None) -> str:
+    """What a saved state depends on (model, recipe, hyper-parameters, seed, data): only a state saved with the
+    same fingerprint is resumed."""
+    settings = {
+        "name": entry.name,
+        "architecture": entry.architecture,
+        "recipe": entry.recipe,
+        "hyper": entry.hyper,
+        "seed": seed,
+        "train_subset": train_subset,
+    }
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def saved_epochs(name: str, fingerprint: str | None = None) -> int | None:
+    """Epochs completed in ``name``'s saved state; None when there is none (or, given ``fingerprint``, none saved
+    with those settings, or an unreadable one)."""
+    path = state_file(name)
+    if not path.is_file():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, EOFError, ValueError) as error:
+        log.warning("%s: unreadable training state, starting afresh (%s)", path, error)
+        return None
+    if fingerprint is not None and state.get("fingerprint") != fingerprint:
+        return None
+    return int(state.get("epoch", -1)) + 1
 
 
 def _initialise(model: nn.Module, entry: ZooEntry, logger: logging.Logger) -> str | None:

@@ -11,6 +11,7 @@ import dataclasses
 import logging
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -94,10 +95,17 @@ def measure(model: nn.Module, figure: Figure, device: torch.device, batch_size: 
     return float(correct_per_image(model, figure, device, batch_size).float().mean())
 
 
-def correct_per_image(model: nn.Module, figure: Figure, device: torch.device, batch_size: int = 250) -> torch.Tensor:
+def correct_per_image(
+    model: nn.Module,
+    figure: Figure,
+    device: torch.device,
+    batch_size: int = 250,
+    progress: Callable[[int], object] | None = None,
+) -> torch.Tensor:
     """Bool (figure.n,): is each of the first ``figure.n`` test images classified correctly under ``figure``.
 
     Images go in fixed batches with one seeded generator, so the first k entries equal a run with ``n = k``.
+    ``progress`` (e.g. a tqdm bar's ``update``) is called with the number of images after each batch.
     """
     images_u8, labels_np = load_mnist("test")
     images = torch.from_numpy(to_float(images_u8[: figure.n])).unsqueeze(1)
@@ -108,6 +116,8 @@ def correct_per_image(model: nn.Module, figure: Figure, device: torch.device, ba
         x = images[start : start + batch_size].to(device)
         y = labels[start : start + batch_size].to(device)
         parts.append(_correct(model, x, y, figure, generator).cpu())
+        if progress is not None:
+            progress(len(y))
     return torch.cat(parts)
 
 

@@ -13,6 +13,7 @@ card, keyed by attack and n, so the next scorecard reuses them.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any, Final
 
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from core.errors import ModelError
 from core.files import atomic_write_text
@@ -107,20 +109,22 @@ def scorecard(
     human_report: HumanReport | None = None,
     device: torch.device,
     progress: Progress | None = None,
+    show_bars: bool = False,
 ) -> list[ScoreRow]:
     """Rows for ``names`` (measured now on the first ``n`` test images) and for every other trained zoo model
     (from its card), then the human agreement of all of them on ``collections`` (by ``human_report``, which
-    ``collections`` need)."""
+    ``collections`` need).
+
+    ``progress`` gets one line per figure: ``"NAME: FIGURE: from card"`` for a figure read from the model's
+    card, ``"NAME: FIGURE: measuring"`` before one is measured; ``show_bars`` adds a tqdm bar (on stderr) to
+    each measurement."""
     if collections and human_report is None:
         raise ValueError("scorecard: human agreement on collections needs a human_report")
     report = progress or (lambda _message: None)
     measured = list(dict.fromkeys(names))
     for name in measured:
         entry(name)  # unknown names fail before any work
-    rows = []
-    for name in measured:
-        report(f"measuring {name}")
-        rows.append(_measured_row(name, n, device, report))
+    rows = [_measured_row(name, n, device, report, show_bars) for name in measured]
     rows += [_card_row(name) for name in available() if name not in measured and entry(name).origin == "zoo"]
     if collections and human_report is not None:
         _add_human_agreement(rows, collections, human_report, report)
@@ -163,48 +167,57 @@ def _card_row(name: str) -> ScoreRow:
     )
 
 
-def _measured_row(name: str, n: int, device: torch.device, report: Progress) -> ScoreRow:
+def _measured_row(name: str, n: int, device: torch.device, report: Progress, show_bars: bool) -> ScoreRow:
     model_entry, card = entry(name), load_card(name)
     model = load(name, device)
     threat = _threat(model_entry)
     norm, eps = threat if threat else (None, None)
-    cache = _FigureCache(card)
+    cache = _FigureCache(card, report, show_bars)
     clean = _card_cell(card, "clean_accuracy")
     if clean.n < CLEAN_N:
         clean_figure = Figure("clean", "clean", CLEAN_N)
-        clean = cache.get("clean_accuracy", clean_figure, lambda: _accuracy(model, clean_figure, device))
+        clean = cache.get(f"{name}: clean accuracy on {CLEAN_N} images", "clean_accuracy", clean_figure, model, device)
+    else:
+        report(f"{name}: clean accuracy on {clean.n} images: from card")
     aa = pgd = certified = Cell(None)
     if norm is not None and eps is not None:
         pgd_figure = Figure("pgd", "pgd", n, norm, eps, ATTACK_STEPS, CARD_RESTARTS)
-        report(f"{name}: PGD ({norm}, ε={eps}) on {n} images")
-        pgd = cache.get(f"robust_accuracy_{norm}_{eps}", pgd_figure, lambda: _accuracy(model, pgd_figure, device))
+        label = f"{name}: PGD ({norm}, ε={eps}) on {n} images"
+        pgd = cache.get(label, f"robust_accuracy_{norm}_{eps}", pgd_figure, model, device)
         if autoattack.supports(norm):
-            report(f"{name}: AutoAttack ({norm}, ε={eps}) on {n} images")
-            aa = cache.get(
-                autoattack.figure_key(norm, eps),
-                Figure("autoattack", "autoattack", n, norm, eps),
-                lambda: autoattack.measure(model, norm, eps, n, device).value,
-            )
+            aa_figure = Figure("autoattack", "autoattack", n, norm, eps)
+            label = f"{name}: AutoAttack ({norm}, ε={eps}) on {n} images"
+            aa = cache.get(label, autoattack.figure_key(norm, eps), aa_figure, model, device)
     if model_entry.certified and model_entry.eps is not None:
         figure = Figure("certified", "certified", n, "linf", model_entry.eps)
-        certified = cache.get(f"certified_accuracy_{model_entry.eps}", figure, lambda: _accuracy(model, figure, device))
+        label = f"{name}: IBP-certified (linf, ε={model_entry.eps}) on {n} images"
+        certified = cache.get(label, f"certified_accuracy_{model_entry.eps}", figure, model, device)
     cache.save()
     return ScoreRow(name, model_entry.origin, norm, eps, clean, aa, pgd, certified)
 
 
-def _accuracy(model: nn.Module, figure: Figure, device: torch.device) -> float:
-    return float(correct_per_image(model, figure, device).float().mean())
+def _measure(model: nn.Module, figure: Figure, device: torch.device, bar: tqdm[Any]) -> float:
+    """Accuracy under ``figure``; the bar advances per batch (AutoAttack: once, when it is done)."""
+    if figure.kind == "autoattack":
+        value = autoattack.measure(model, str(figure.norm), float(figure.eps or 0), figure.n, device).value
+        bar.update(figure.n)
+        return value
+    return float(correct_per_image(model, figure, device, progress=bar.update).float().mean())
 
 
 class _FigureCache:
     """A user model's measured figures, kept on its card under ``scorecard`` (zoo cards are not written)."""
 
-    def __init__(self, card: ModelCard) -> None:
+    def __init__(self, card: ModelCard, report: Progress, show_bars: bool) -> None:
         self.card = card
+        self.report = report
+        self.show_bars = show_bars
         self.stored: dict[str, Any] = dict(card.evaluation.get("scorecard", {})) if card.origin == "user" else {}
         self.changed = False
 
-    def get(self, key: str, figure: Figure, compute: Callable[[], float]) -> Cell:
+    def get(self, label: str, key: str, figure: Figure, model: nn.Module, device: torch.device) -> Cell:
+        """The figure from the card when it holds it for this attack and n (saying "from card"), else measured
+        now with a progress bar (saying "measuring")."""
         attack = (
             autoattack.attack_name(str(figure.norm), float(figure.eps or 0))
             if figure.kind == "autoattack"
@@ -212,8 +225,13 @@ class _FigureCache:
         )
         hit = self.stored.get(f"{key}@{figure.n}")
         if isinstance(hit, dict) and isinstance(hit.get("value"), (int, float)) and hit.get("attack") == attack:
+            self.report(f"{label}: from card")
             return Cell(float(hit["value"]), figure.n, "measured", attack)
-        value = compute()
+        self.report(f"{label}: measuring")
+        with tqdm(
+            total=figure.n, desc=label, unit="img", leave=False, file=sys.stderr, disable=not self.show_bars
+        ) as bar:
+            value = _measure(model, figure, device, bar)
         self.stored[f"{key}@{figure.n}"] = {"value": round(value, 4), "n": figure.n, "attack": attack}
         self.changed = True
         return Cell(value, figure.n, "measured", attack)

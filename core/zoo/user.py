@@ -54,6 +54,10 @@ SLOW_FORWARD_MS: Final = 5.0
 """A model whose forward pass on one image takes longer than this (median, one torch thread) is ``slow``: the
 editor updates it asynchronously, like ABS (60 ms; the zoo's CNNs take 0.2-0.5 ms)."""
 MIN_ACCURACY: Final = 0.5
+CONVENTION_CHECK_N: Final = 1000
+"""Test digits on which every other input convention is tried (to name the one that works, or to refuse one)."""
+CONVENTION_MARGIN: Final = 0.10
+"""A declared input convention is refused when another one scores this much higher (10 points of accuracy)."""
 CHECK_N: Final = 10_000
 NAME_PATTERN: Final = re.compile(r"[a-z0-9][a-z0-9._-]{0,47}")
 MAX_FILE_BYTES: Final = 2 * 1024**3
@@ -359,24 +363,43 @@ def _accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, wher
 def _measure(network: nn.Module, request: AddRequest, n: int) -> Measured:
     network.eval()
     images, labels = _test_digits(n)
+    few_images, few_labels = images[:CONVENTION_CHECK_N], labels[:CONVENTION_CHECK_N]
     started = time.monotonic()
     try:
         accuracy = _accuracy(ConventionWrapper(network, request.convention), images, labels, request.file)
     except ModelError as error:
-        hint = _working_convention(network, request.convention, images[:1000], labels[:1000])
+        hint = _working_convention(network, request.convention, few_images, few_labels)
         raise ModelError(f"{error}{hint}") from None
     seconds = time.monotonic() - started
     if accuracy < MIN_ACCURACY:
-        hint = _working_convention(network, request.convention, images[:1000], labels[:1000])
+        hint = _working_convention(network, request.convention, few_images, few_labels)
         raise ModelError(
             f"{request.file}: clean accuracy {accuracy:.1%} on {n} MNIST test digits is below "
             f"{MIN_ACCURACY:.0%} with {request.convention.options()}{hint or '; no other input convention does better'}"
         )
+    _check_declared_convention(network, request, few_images, few_labels)
     return Measured(accuracy, n, seconds, forward_ms(ConventionWrapper(network, request.convention)))
 
 
-def _working_convention(network: nn.Module, declared: Convention, images: torch.Tensor, labels: torch.Tensor) -> str:
-    """``"; it reaches 98.0% with --input-range 0-255 ..."`` for the best other convention above 50%, or ``""``."""
+def _check_declared_convention(
+    network: nn.Module, request: AddRequest, images: torch.Tensor, labels: torch.Tensor
+) -> None:
+    """Refuse a declared input convention that does much worse than another one (by :data:`CONVENTION_MARGIN`)
+    on the same digits: the model was most likely trained on that other one (e.g. [0, 1] declared as 0-255)."""
+    declared = _accuracy(ConventionWrapper(network, request.convention), images, labels, request.file)
+    best = _best_alternative(network, request.convention, images, labels)
+    if best is not None and best[0] - declared >= CONVENTION_MARGIN:
+        raise ModelError(
+            f"{request.file}: clean accuracy {declared:.1%} on the first {len(labels)} MNIST test digits with "
+            f"{request.convention.options()} is much lower than {best[0]:.1%} with {best[1].options()}: "
+            "the model expects that convention; add it with those options"
+        )
+
+
+def _best_alternative(
+    network: nn.Module, declared: Convention, images: torch.Tensor, labels: torch.Tensor
+) -> tuple[float, Convention] | None:
+    """The other input convention with the highest accuracy of at least 50% on these digits, or None."""
     best: tuple[float, Convention] | None = None
     for candidate in declared.alternatives():
         try:
@@ -385,6 +408,12 @@ def _working_convention(network: nn.Module, declared: Convention, images: torch.
             continue
         if accuracy >= MIN_ACCURACY and (best is None or accuracy > best[0]):
             best = (accuracy, candidate)
+    return best
+
+
+def _working_convention(network: nn.Module, declared: Convention, images: torch.Tensor, labels: torch.Tensor) -> str:
+    """``"; it reaches 98.0% with --input-range 0-255 ..."`` for the best other convention above 50%, or ``""``."""
+    best = _best_alternative(network, declared, images, labels)
     if best is None:
         return ""
     return f"; it reaches {best[0]:.1%} on the first {len(labels)} with {best[1].options()}: add it with those options"

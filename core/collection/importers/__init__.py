@@ -15,8 +15,10 @@ share lives in ``common``. :data:`IMPORTERS` names them all: add a format there.
 - :func:`import_folder` reads a Hugging Face imagefolder (``metadata.jsonl``), a CSV export (``items.csv``) or a
   torchvision ImageFolder (class folders).
 
-Every importer validates all inputs before writing, builds the new collection in a hidden folder beside ``out``
-and renames it into place, so a failure leaves nothing behind. Bad input raises CollectionError naming the file.
+Every importer validates all inputs and builds every item before writing, so bad input leaves nothing behind
+(CollectionError naming the file). The empty collection is made in a hidden folder beside ``out`` and renamed into
+place; then the items go in one by one through its journal and lock, so Ctrl-C or a kill keeps those written,
+and the same import again adds only the rest (:func:`~core.collection.importers.common.build_collection`).
 Items outside their budget are kept with ``budget_violation`` set to the measured distance and are counted.
 """
 

@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
 
 from core.collection.export import UNKNOWN_LABEL
-from core.collection.fsutil import publish, read_limited, remove_tree, staging_dir
-from core.collection.schema import LABEL_KINDS
+from core.collection.fsutil import (
+    StaleStaging,
+    clear_stale_staging,
+    publish,
+    read_limited,
+    remove_tree,
+    staging_dir,
+)
+from core.collection.manifest import BACKUP, MANIFEST
+from core.collection.schema import LABEL_KINDS, Item
 from core.collection.store import Collection
+from core.collection.validation import new_item
 from core.errors import CollectionError, InvarianceError
+from core.interrupt import Interrupted
 from core.labels import NOT_A_DIGIT, is_valid_label
 
 MNIST_TEST_SIZE: Final = 10_000
@@ -49,6 +60,10 @@ class ImportReport:
 
     path: Path
     sets: tuple[SetCount, ...]
+    skipped: int = 0
+    """Items already in ``path`` from an earlier run of the same import, not written again."""
+    stale: StaleStaging = field(default_factory=StaleStaging)
+    """Staging folders of killed imports to ``path``: removed (owner gone) or left and named."""
 
     @property
     def total(self) -> int:
@@ -73,8 +88,11 @@ def json_loads(text: str, where: str) -> object:
 
 
 def check_out(out: str | Path) -> Path:
+    """``out`` as a Path, unless it exists as anything but a collection (to resume into) or an empty folder."""
     out = Path(out)
-    if out.exists() or out.is_symlink():
+    if _is_collection(out):
+        return out
+    if out.is_symlink() or (out.exists() and not (out.is_dir() and not any(out.iterdir()))):
         raise CollectionError(f"{out}: already exists; choose a new folder for the collection")
     return out
 
@@ -221,40 +239,108 @@ def read_csv_records(table: Path) -> list[tuple[int, dict[str, str]]]:
     return numbered
 
 
+IMPORT_CHUNK: Final = 64
+"""Items made durable together (one fsync for the chunk): a power cut loses at most one chunk; a killed process,
+whose writes the kernel already holds, at most the item in flight."""
+
+
 def build_collection(
     out: Path, name: str, author: str, rows: Iterable[dict[str, Any]], *, source: Path
 ) -> ImportReport:
-    """Create the collection in a staging folder, add ``rows`` (keyword arguments of ``add``), publish it."""
+    """Write ``rows`` (keyword arguments of ``add``) into the collection ``out``, item by item, resumably.
+
+    Every row is checked and turned into an item before anything is written, so bad input leaves nothing behind.
+    The collection is created empty in a staging folder and renamed into place; then each item goes through its
+    journal and lock. Each row's item id is fixed (the row's own, or derived from its content and position),
+    so running the same import again skips the items already written and adds the rest, in order; an ``out``
+    that holds any other item is refused. Ctrl-C (or SIGTERM) raises
+    :class:`~core.interrupt.Interrupted` with the count kept.
+    """
+    items = [_row_item(index, dict(row), author, source) for index, row in enumerate(rows)]
+    stale = clear_stale_staging(out, "import")
+    collection = _open_target(out, name, author, {item.id for item in items})
+    counts: dict[str, list[Any]] = {}
+    with collection:
+        todo = [item for item in items if item.id not in collection]
+        skipped = len(items) - len(todo)
+        written = 0
+        try:
+            for start in range(0, len(todo), IMPORT_CHUNK):
+                with collection.batch():
+                    for item in todo[start : start + IMPORT_CHUNK]:
+                        collection.restore(item)
+                        written += 1
+        except KeyboardInterrupt as error:
+            detail = f"they are in {out}; the same command resumes"
+            raise Interrupted(skipped + written, len(items), cause=error, unit="items", detail=detail) from None
+    for item in items:
+        entry = counts.setdefault(item.set_name, [0, item.norm, item.eps, 0, None])
+        entry[0] += 1
+        if entry[2] != item.eps:
+            entry[2] = None  # the ℓ0 set: each item has its own budget
+        if item.budget_violation is not None:
+            entry[3] += 1
+            entry[4] = max(entry[4] or 0.0, item.budget_violation)
+    sets = tuple(SetCount(set_name, *values) for set_name, values in counts.items())
+    return ImportReport(out, sets, skipped=skipped, stale=stale)
+
+
+def _row_item(index: int, row: dict[str, Any], author: str, source: Path) -> Item:
+    """The item of row ``index``: its id is the row's ``item_id``, else fixed by its content and position."""
+    item_id = row.pop("item_id", None) or _derived_id(index, row)
+    row_author = row.pop("author", None)
+    try:
+        return new_item(
+            **row, item_id=item_id, author=author if row_author is None else row_author, allow_violation=True
+        )
+    except InvarianceError as error:
+        raise CollectionError(f"{source}: {error}") from None
+
+
+def _derived_id(index: int, row: dict[str, Any]) -> str:
+    digest = hashlib.sha256(f"import row {index}".encode())
+    for key in sorted(row):
+        value = row[key]
+        digest.update(key.encode())
+        digest.update(np.ascontiguousarray(value).tobytes() if isinstance(value, np.ndarray) else repr(value).encode())
+    return digest.hexdigest()[:32]
+
+
+def _open_target(out: Path, name: str, author: str, ids: set[str]) -> Collection:
+    """The collection at ``out`` to import into: made (empty, atomically) when absent; an existing one only when
+    every item it holds is one of ``ids`` (an earlier run of the same import)."""
+    if not _is_collection(out):
+        check_out(out)
+        if out.is_dir():  # an empty folder
+            Collection.create(out, name, author=author).close()
+        else:
+            _create_published(out, name, author)
+    collection = Collection.open(out)
+    foreign = [item.id for item in collection.items if item.id not in ids]
+    if foreign:
+        collection.close()
+        raise CollectionError(
+            f"{out}: already exists and holds {len(foreign)} item(s) this import did not write; "
+            "choose a new folder for the collection"
+        )
+    return collection
+
+
+def _create_published(out: Path, name: str, author: str) -> None:
     try:
         staged = staging_dir(out, "import")
     except OSError as error:
         raise CollectionError(f"{out}: cannot create the collection's folder ({error.strerror or error})") from None
-    counts: dict[str, list[Any]] = {}
     try:
-        collection = Collection.create(staged, name, author=author)
-        try:
-            with collection.batch():
-                for row in rows:
-                    try:
-                        item = collection.add(**row, allow_violation=True)
-                    except InvarianceError as error:
-                        raise CollectionError(f"{source}: {error}") from None
-                    entry = counts.setdefault(item.set_name, [0, item.norm, item.eps, 0, None])
-                    entry[0] += 1
-                    if entry[2] != item.eps:
-                        entry[2] = None  # the ℓ0 set: each item has its own budget
-                    if item.budget_violation is not None:
-                        entry[3] += 1
-                        entry[4] = max(entry[4] or 0.0, item.budget_violation)
-        finally:
-            collection.close()
-        try:
-            publish(staged, out, force=False)
-        except FileExistsError:
-            raise CollectionError(f"{out}: already exists; choose a new folder for the collection") from None
-        except OSError as error:
-            raise CollectionError(f"{out}: cannot create the collection ({error})") from None
+        Collection.create(staged, name, author=author).close()
+        publish(staged, out, force=False)
+    except FileExistsError:
+        raise CollectionError(f"{out}: already exists; choose a new folder for the collection") from None
+    except OSError as error:
+        raise CollectionError(f"{out}: cannot create the collection ({error})") from None
     finally:
         remove_tree(staged)
-    sets = tuple(SetCount(set_name, *values) for set_name, values in counts.items())
-    return ImportReport(out, sets)
+
+
+def _is_collection(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink() and ((path / MANIFEST).exists() or (path / BACKUP).exists())

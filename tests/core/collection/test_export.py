@@ -192,7 +192,7 @@ def test_cli_roundtrip_through_imagefolder_and_info(tmp_path: Path, saved: Path,
     assert main(["export", str(saved), "--format", "imagefolder", "--out", str(tmp_path / "if")]) == 0
     assert "wrote 7 item(s)" in capsys.readouterr().out
     assert main(["import", str(tmp_path / "if"), "--out", str(tmp_path / "back")]) == 0
-    assert main(["import", str(tmp_path / "if"), "--out", str(tmp_path / "b2"), "--norm", "l2", "--eps", "1"]) == 1
+    assert main(["import", str(tmp_path / "if"), "--out", str(tmp_path / "b2"), "--norm", "l2", "--eps", "1"]) == 2
     assert "npz files only" in capsys.readouterr().err
     assert main(["collection", str(tmp_path / "back")]) == 0
     out = capsys.readouterr().out

@@ -63,8 +63,15 @@ def test_import_paper_cli_prints_per_set_counts(tmp_path: Path, capsys: pytest.C
     assert "l0/automated" in captured.out and "4 item(s)" in captured.out
     assert "linf/manual_eps04" in captured.out and "2 item(s)" in captured.out
     assert "1 over budget" in captured.out and "exceed their budget" in captured.err
-    assert main(["import-paper", str(tmp_path / "repo"), "--out", str(tmp_path / "c")]) == 1
-    assert "already exists" in capsys.readouterr().err
+    # the same import again resumes: nothing is written twice
+    assert main(["import-paper", str(tmp_path / "repo"), "--out", str(tmp_path / "c")]) == 0
+    assert "skipped 14 item(s) already in" in capsys.readouterr().out
+    with Collection.open(tmp_path / "c", read_only=True) as collection:
+        assert len(collection) == 14
+    # another source into the same folder is refused
+    write_paper_layout(tmp_path / "other", count=3, manual=1, seed=5)
+    assert main(["import-paper", str(tmp_path / "other"), "--out", str(tmp_path / "c")]) == 1
+    assert "already exists and holds 14 item(s) this import did not write" in capsys.readouterr().err
 
 
 def corrupt(kind: str, path: Path) -> None:

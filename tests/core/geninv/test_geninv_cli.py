@@ -146,7 +146,7 @@ def test_cli_writes_a_collection_and_appends_to_it(tiny_checkpoints: Path, tmp_p
     ],
 )
 def test_cli_bad_arguments(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(argv) == 1
+    assert main(argv) == 2  # bad usage
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
 

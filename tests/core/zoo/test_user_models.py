@@ -132,6 +132,43 @@ def test_a_wrong_input_convention_is_refused_with_the_one_that_works(
     assert registered() == []
 
 
+class BrightnessGate(nn.Module):
+    """``inner`` (trained on [0, 1]) plus a gate that only fits [0, 1]: a digit whose mean pixel exceeds
+    ``threshold`` is pushed to class 1. On [0, 1] inputs no digit does; on 0-255 inputs the brightest 30% do,
+    so the model still clears 50% with the wrong range, but far below what it reaches with the right one."""
+
+    push: torch.Tensor
+
+    def __init__(self, inner: nn.Module, threshold: float) -> None:
+        super().__init__()
+        self.inner = inner
+        self.threshold = threshold
+        self.register_buffer("push", 1000.0 * nn.functional.one_hot(torch.tensor(1), 10).float())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate = torch.relu(x.mean(dim=(1, 2, 3)) - self.threshold)
+        return self.inner(x) + gate[:, None] * self.push
+
+
+def test_a_declared_range_much_worse_than_another_is_refused_and_the_right_one_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    x, y = mnist_test_digits(1000)
+    threshold = 255 * float(x.mean(dim=(1, 2, 3)).quantile(0.7))
+    gated = BrightnessGate(tiny_classifier(), threshold).eval()
+    with torch.no_grad():
+        right = float((gated(x).argmax(1) == y).float().mean())
+        wrong = float((gated(x * 255).argmax(1) == y).float().mean())
+    assert wrong >= 0.5 and right - wrong >= 0.1  # the case the check is for: clears 50% with the wrong range
+    path = export_onnx(gated, tmp_path / "gated.onnx")
+    assert add("gated", "--onnx", str(path), "--input-range", "0-255") == 1
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "much lower than" in error
+    assert "with --input-range 0-1 --input-shape 1x28x28" in error and "add it with those options" in error
+    assert registered() == []
+    assert add("gated", "--onnx", str(path), "--input-range", "0-1") == 0
+
+
 def _bad_factory_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str) -> str:
     (tmp_path / "badnets.py").write_text(textwrap.dedent(body))
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -198,7 +235,7 @@ def test_factory_failures_register_nothing(
     assert "not a weights-only torch file" in capsys.readouterr().err
     assert add("bad", "--factory", "nosuchpackage.mod:make", "--weights", str(weights)) == 1
     assert "cannot import nosuchpackage.mod" in capsys.readouterr().err
-    assert add("bad", "--factory", factory) == 1
+    assert add("bad", "--factory", factory) == 2  # bad usage
     assert "--factory needs --weights" in capsys.readouterr().err
     assert registered() == []
 
@@ -277,7 +314,9 @@ def test_user_model_in_evaluate_and_scorecard(tmp_path: Path, capsys: pytest.Cap
     plot = tmp_path / "plot.png"
     code = main(["scorecard", "tiny", "--n", "20", "--json", "--collections", str(coll), "--plot", str(plot)])
     assert code == 0
-    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)["rows"]}
+    captured = capsys.readouterr()
+    assert "tiny: AutoAttack (linf, ε=0.1) on 20 images: measuring" in captured.err
+    rows = {row["name"]: row for row in json.loads(captured.out)["rows"]}
     mine = rows["tiny"]
     assert mine["origin"] == "user" and mine["autoattack"]["n"] == 20 and mine["pgd"]["n"] == 20
     assert mine["autoattack"]["value"] <= mine["pgd"]["value"] + 0.1  # AutoAttack is at least as strong, up to noise
@@ -286,6 +325,10 @@ def test_user_model_in_evaluate_and_scorecard(tmp_path: Path, capsys: pytest.Cap
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the measured figures are cached on the user's card, so a second scorecard does not attack again
     assert "autoattack_linf_0.1@20" in user_models.read_user_card("tiny").evaluation["scorecard"]
+    assert main(["scorecard", "tiny", "--n", "20", "--collections", str(coll)]) == 0
+    err = capsys.readouterr().err
+    assert "tiny: PGD (linf, ε=0.1) on 20 images: from card" in err
+    assert "tiny: AutoAttack (linf, ε=0.1) on 20 images: from card" in err and "measuring" not in err
 
 
 def test_a_slow_model_is_marked_slow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -315,9 +358,11 @@ def test_a_slow_model_is_marked_slow(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_standardized_inputs_are_wrapped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     tiny = tiny_classifier()
     path = export_onnx(tiny, tmp_path / "tiny.onnx")
-    assert add("std", "--onnx", str(path), "--mean", "0.1307") == 1
+    assert add("std", "--onnx", str(path), "--mean", "0.1307") == 2  # bad usage
     assert "--mean and --std go together" in capsys.readouterr().err
-    assert add("std", "--onnx", str(path), "--mean", "0.1307", "--std", "0.3081", "--input-range", "0-1") == 1
+    assert (
+        add("std", "--onnx", str(path), "--mean", "0.1307", "--std", "0.3081", "--input-range", "0-1") == 2
+    )  # bad usage
     assert add("std", "--onnx", str(path), "--mean", "0.1307", "--std", "0.3081") == 0
     x, _ = mnist_test_digits(50)
     with torch.no_grad():

@@ -405,7 +405,7 @@ def test_parallel_training_runs_children_and_reports_their_failure(
 
 
 def test_train_cli_refuses_zero_jobs(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["train", "undefended", "--jobs", "0"]) == 1
+    assert main(["train", "undefended", "--jobs", "0"]) == 2  # bad usage
     assert "--jobs must be at least 1" in capsys.readouterr().err
 
 
