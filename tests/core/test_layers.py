@@ -100,6 +100,7 @@ LAYERS: dict[str, int] = {
     "core.errors": 1,
     "core.files": 1,
     "core.images": 1,
+    "core.interrupt": 1,
     "core.labels": 1,
     "core.paths": 1,
     # 2: features
@@ -182,8 +183,12 @@ def import_graph(root: Path) -> dict[str, set[str]]:
 
 
 def layer_prefix(module: str) -> str | None:
+    """The longest prefix of ``module`` listed in ``LAYERS``; the top packages (``core``, ``editor``) match only
+    themselves, so that a new module must be given its layer."""
+    if module in LAYERS:
+        return module
     parts = module.split(".")
-    for size in range(len(parts), 0, -1):
+    for size in range(len(parts) - 1, 1, -1):
         if ".".join(parts[:size]) in LAYERS:
             return ".".join(parts[:size])
     return None
