@@ -155,9 +155,9 @@ def kill_hard(server: ServerProcess) -> None:
 # --- PostgreSQL in a temporary folder ------------------------------------------------------------------------
 def postgres_bin() -> Path | None:
     """The folder holding initdb/pg_ctl/postgres, or ``None`` when the server binaries are not installed."""
-    found = shutil.which("initdb") and shutil.which("pg_ctl")
-    if found:
-        return Path(str(shutil.which("initdb"))).parent
+    found = shutil.which("initdb")
+    if found and (Path(found).resolve().parent / "pg_ctl").exists():
+        return Path(found).resolve().parent
     for folder in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
         if (folder / "initdb").exists() and (folder / "pg_ctl").exists() and (folder / "postgres").exists():
             return folder
@@ -197,8 +197,7 @@ def temporary_postgres() -> Iterator[str]:
         run(str(binaries / "initdb"), "-D", str(data), "-A", "trust", "-U", user, "--no-sync")
         options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on"
         run(str(binaries / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start")
-        run(str(binaries / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", user, "study")
-        yield f"postgresql+psycopg://{user}@127.0.0.1:{port}/study"
+        yield f"postgresql+psycopg://{user}@127.0.0.1:{port}/postgres"
     finally:
         subprocess.run(
             [*prefix, str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
