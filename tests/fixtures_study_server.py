@@ -58,11 +58,11 @@ def expected_of(store: StudyStore, token: str) -> tuple[str, int | None]:
     return str(row[0]), None if row[1] is None else int(row[1])
 
 
-Chooser = Callable[[str, int | None], int]
-"""(trial kind, expected key) -> the key the simulated rater presses."""
+Chooser = Callable[[str, int | None, str], int]
+"""(trial kind, expected key, trial token) -> the key the simulated rater presses."""
 
 
-def honest(kind: str, expected: int | None) -> int:
+def honest(kind: str, expected: int | None, token: str = "") -> int:
     """Right on every control and check; answers 7 on every item."""
     return 7 if expected is None else expected
 
@@ -94,7 +94,7 @@ def run_rater(
             image = client.get(trial["image"])
             assert image.status_code == 200 and image.content.startswith(b"\x89PNG")
         kind, expected = expected_of(store, trial["id"])
-        label = choose(kind, expected)
+        label = choose(kind, expected, trial["id"])
         reply = client.post("/api/answer", json={"trial": trial["id"], "answer": label, "response_ms": 300})
         reply.raise_for_status()
         if acked is not None:

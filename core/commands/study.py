@@ -176,13 +176,24 @@ def run_pack(args: argparse.Namespace) -> int:
 def run_ingest(args: argparse.Namespace) -> int:
     from core.study.ingest import ingest
 
-    summary = ingest(
-        args.answers,
-        collections=args.collection,
-        replace_rater=args.replace_rater,
-        threshold=args.threshold,
-        min_rater_accuracy=args.min_rater_accuracy,
-    )
+    options = {
+        "replace_rater": args.replace_rater,
+        "threshold": args.threshold,
+        "min_rater_accuracy": args.min_rater_accuracy,
+    }
+    if args.db is not None:
+        from core.study.server.ingest_db import ingest_served
+
+        if args.answers:
+            raise StudyError("give answers files or --db, not both")
+        served = ingest_served(args.db, args.collection, **options)
+        summary = served.summary
+        for rater, reason in served.left_out.items():
+            print(f"rater {rater!r} not ingested: {reason}")
+    elif not args.answers:
+        raise StudyError("give answers files to ingest, or --db URL of a served study")
+    else:
+        summary = ingest(args.answers, collections=args.collection, **options)
     for (rater, name), (n_clean, n_correct) in summary.clean.items():
         accuracy = f"{100 * n_correct / n_clean:.1f}%" if n_clean else "n/a"
         print(f"{name}: rater {rater!r}, clean digits {n_correct}/{n_clean} correct ({accuracy})")

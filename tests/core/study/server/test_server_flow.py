@@ -80,7 +80,7 @@ def test_cookie_rater_and_lab_name(study: tuple[StudyStore, StudyConfig, Path]) 
 def test_exclusion_on_attention_checks_frees_items(study: tuple[StudyStore, StudyConfig, Path]) -> None:
     store, config, _ = study
 
-    def careless(kind: str, expected: int | None) -> int:
+    def careless(kind: str, expected: int | None, token: str) -> int:
         return (expected + 1) % 10 if kind == "check" and expected is not None else honest(kind, expected)
 
     with client_of(store, config) as client:
