@@ -104,6 +104,37 @@ def run_rater(
     return data
 
 
+@contextmanager
+def serve_in_thread(
+    collection: Path, url: str, design: StudyDesign, **options: Any
+) -> Iterator[tuple[str, StudyStore, StudyConfig]]:
+    """The real app under uvicorn on a free loopback port, in a thread of this process; yields (base URL, store,
+    config)."""
+    import threading
+
+    import uvicorn
+
+    from core.study.server.app import create_app
+
+    store, config = open_test_study(collection, url, design, **options)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    server = uvicorn.Server(uvicorn.Config(create_app(store, config), log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/", store, config
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+        store.close()
+
+
 # --- a server in a subprocess --------------------------------------------------------------------------------
 def cli_env() -> dict[str, str]:
     env = dict(os.environ)
