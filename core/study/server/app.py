@@ -23,6 +23,7 @@ import json
 import logging
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from importlib import resources
 from typing import Any, Final
@@ -39,6 +40,7 @@ from core.study.server.assign import (
     Identity,
     Reply,
     RequestError,
+    Shown,
     StudyConfig,
     answer,
     parse_answer,
@@ -56,6 +58,7 @@ MAX_BODY_BYTES: Final = 4096
 COOKIE: Final = "invariance_rater"
 COOKIE_MAX_AGE: Final = 60 * 60 * 24 * 30
 SWEEP_EVERY_S: Final = 60.0
+SHOWN_CACHE: Final = 100_000
 _SECURITY_HEADERS: Final = {
     "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "frame-ancestors 'none'",
@@ -114,6 +117,8 @@ class StudyApp:
         self.store = store
         self.config = config
         self._pngs: dict[int, bytes] = {}
+        self._shown: OrderedDict[str, tuple[str, Shown]] = OrderedDict()
+        """trial token -> (rater's cookie id, what it shows), for the trials just handed out (bounded)."""
         self._rater_page = (
             _static("rater.html")
             .replace("{{consent}}", html.escape(config.consent))
@@ -138,7 +143,7 @@ class StudyApp:
         reply = await self.store.write(
             lambda connection: session(connection, self.config, identity, cookie, begin=begin, now=time.time())
         )
-        return _reply(reply)
+        return self._reply(reply)
 
     async def answer(self, request: Request) -> Response:
         token, label, response_ms = parse_answer(await _json_body(request))
@@ -146,12 +151,26 @@ class StudyApp:
         reply = await self.store.write(
             lambda connection: answer(connection, self.config, cookie, token, label, response_ms, time.time())
         )
-        return _reply(reply)
+        return self._reply(reply)
+
+    def _reply(self, reply: Reply) -> Response:
+        response = JSONResponse(reply.body, headers=_SECURITY_HEADERS)
+        if reply.public_id is not None:
+            response.set_cookie(COOKIE, reply.public_id, max_age=COOKIE_MAX_AGE, httponly=True, samesite="lax")
+            if reply.shown is not None:
+                self._shown[reply.shown.token] = (reply.public_id, reply.shown)
+                while len(self._shown) > SHOWN_CACHE:
+                    self._shown.popitem(last=False)
+        return response
 
     async def image(self, request: Request) -> Response:
         token = request.path_params["token"]
         cookie = request.cookies.get(COOKIE)
-        item_pk, clean_index = await self.store.read(lambda connection: trial_image(connection, cookie, token))
+        known = self._shown.get(token)
+        if known is not None and cookie is not None and secrets.compare_digest(known[0], cookie):
+            item_pk, clean_index = known[1].item_pk, known[1].clean_index
+        else:
+            item_pk, clean_index = await self.store.read(lambda connection: trial_image(connection, cookie, token))
         if item_pk is None:
             png = clean_png(int(clean_index or 0))
         elif item_pk in self._pngs:
@@ -190,13 +209,6 @@ class StudyApp:
         self._authorise(request)
         figures = await self.store.read(lambda connection: study_status(connection, self.config))
         return Response(progress_svg(figures["progress"]), media_type="image/svg+xml", headers=_SECURITY_HEADERS)
-
-
-def _reply(reply: Reply) -> Response:
-    response = JSONResponse(reply.body, headers=_SECURITY_HEADERS)
-    if reply.public_id is not None:
-        response.set_cookie(COOKIE, reply.public_id, max_age=COOKIE_MAX_AGE, httponly=True, samesite="lax")
-    return response
 
 
 async def _json_body(request: Request) -> dict[str, Any]:

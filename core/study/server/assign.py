@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
 import numpy as np
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, text, update
 
 from core.errors import StudyError
 from core.study.answers import MNIST_TEST_SIZE
@@ -199,6 +199,7 @@ def open_study(
                 "source_split": item.source_split,
                 "source_index": item.source_index,
                 "png": png,
+                "live": 0,
             }
             for item, png in zip(items, pngs, strict=True)
         ]
@@ -281,11 +282,22 @@ class Identity:
 
 
 @dataclass(frozen=True)
+class Shown:
+    """What the current trial's image is (kept by the server, never sent): item row id or clean test index."""
+
+    token: str
+    item_pk: int | None
+    clean_index: int | None
+
+
+@dataclass(frozen=True)
 class Reply:
-    """What a session or answer request returns: the rater's cookie id (``None``: no rater) and the JSON body."""
+    """What a session or answer request returns: the rater's cookie id (``None``: no rater), the JSON body, and
+    what the image of the trial in the body shows (for the server's image lookup)."""
 
     public_id: str | None
     body: dict[str, Any]
+    shown: Shown | None = None
 
 
 def session(
@@ -306,7 +318,7 @@ def session(
             return Reply(None, {"stage": "full"})
     else:
         _touch(connection, config, rater, now)
-    return Reply(rater["public_id"], _where(connection, config, rater["id"]))
+    return _where(connection, config, rater["id"], rater["public_id"])
 
 
 def answer(
@@ -315,39 +327,60 @@ def answer(
     """Store ``label`` for trial ``token`` of the rater whose cookie id is ``cookie``; returns the next stage.
 
     The same answer again is a no-op; another answer to an answered trial, a trial of another rater, or a trial
-    that is not the rater's current one is refused (:class:`RequestError`) and nothing is written.
+    that is not the rater's current one is refused (:class:`RequestError`) and nothing is written. (The hot path:
+    its statements are prepared once, as plain SQL both databases read.)
     """
-    rater = _rater_by_cookie(connection, cookie)
-    row = connection.execute(
-        select(study_trials).where(study_trials.c.token == token, study_trials.c.rater_id == rater["id"])
-    ).first()
+    row = connection.execute(_TRIAL_OF_RATER, {"token": token, "cookie": cookie or ""}).first()
     if row is None:
+        _rater_by_cookie(connection, cookie)  # 403 for an unknown rater
         raise RequestError(404, "no such trial in your session")
-    trial = row._asdict()
-    if trial["answer"] is not None:
-        if trial["answer"] != label:
+    trial_id, kind, previous, rater_id, status, public_id = row
+    if previous is not None:
+        if previous != label:
             raise RequestError(409, "this trial is already answered with another label; answers cannot be changed")
-        return Reply(rater["public_id"], _where(connection, config, rater["id"]))
-    if rater["status"] in ("finished", "excluded"):
+        return _where(connection, config, rater_id, public_id)
+    if status in ("finished", "excluded"):
         raise RequestError(409, "your session is over; thank you")
-    _touch(connection, config, rater, now)
-    current = _current_trial(connection, rater["id"])
+    if status == "abandoned":
+        _touch(connection, config, {"id": rater_id, "status": status}, now)
+    else:
+        connection.execute(_SEEN, {"now": now, "rater": rater_id})
+    current = _current_trial(connection, rater_id)
     if current is None or current["token"] != token:
         raise RequestError(409, "this is not your current trial; reload the page to continue")
-    connection.execute(
-        update(study_trials)
-        .where(study_trials.c.id == trial["id"])
-        .values(answer=label, response_ms=response_ms, answered_at=now)
-    )
-    if trial["kind"] != "item":
-        _apply_exclusion(connection, config, rater["id"], now)
-    if _current_trial(connection, rater["id"]) is None:
+    connection.execute(_SAVE, {"answer": label, "ms": response_ms, "now": now, "id": trial_id})
+    if kind != "item" and _apply_exclusion(connection, config, rater_id, now):
+        return _where(connection, config, rater_id, public_id, status="excluded")
+    following = _current_trial(connection, rater_id)
+    if following is None:
         connection.execute(
             update(study_raters)
-            .where(study_raters.c.id == rater["id"], study_raters.c.status == "active")
+            .where(study_raters.c.id == rater_id, study_raters.c.status == "active")
             .values(status="finished", finished_at=now)
         )
-    return Reply(rater["public_id"], _where(connection, config, rater["id"]))
+        return _where(connection, config, rater_id, public_id, status="finished")
+    return _where(connection, config, rater_id, public_id, status="active", current=following)
+
+
+_TRIAL_OF_RATER: Final = text(
+    "SELECT t.id, t.kind, t.answer, r.id, r.status, r.public_id FROM study_trials t "
+    "JOIN study_raters r ON r.id = t.rater_id WHERE t.token = :token AND r.public_id = :cookie"
+)
+_CURRENT: Final = text(
+    "SELECT token, kind, expected, item_pk, clean_index FROM study_trials "
+    "WHERE rater_id = :rater AND answer IS NULL AND released = :no ORDER BY position LIMIT 1"
+)
+_SAVE: Final = text(
+    "UPDATE study_trials SET answer = :answer, response_ms = :ms, answered_at = :now WHERE id = :id AND answer IS NULL"
+)
+_SEEN: Final = text("UPDATE study_raters SET last_seen_at = :now WHERE id = :rater")
+_PROGRESS: Final = text(
+    "SELECT count(*), count(answer) FROM study_trials WHERE rater_id = :rater AND (released = :no OR answer IS NOT NULL)"
+)
+_MISTAKES: Final = text(
+    "SELECT kind, count(*), sum(CASE WHEN answer IS NOT NULL AND answer <> expected THEN 1 ELSE 0 END) "
+    "FROM study_trials WHERE rater_id = :rater AND kind <> 'item' GROUP BY kind"
+)
 
 
 def trial_image(connection: Connection, cookie: str | None, token: str) -> tuple[int | None, int | None]:
@@ -369,6 +402,8 @@ def release_abandoned(connection: Connection, config: StudyConfig, now: float) -
         select(study_raters.c.id).where(study_raters.c.status == "active", study_raters.c.last_seen_at < cutoff)
     ).scalars().all()
     if stale:
+        for rater_id in stale:
+            _count_live(connection, rater_id, -1, unanswered_only=True)
         connection.execute(update(study_raters).where(study_raters.c.id.in_(stale)).values(status="abandoned"))
         connection.execute(
             update(study_trials)
@@ -399,17 +434,28 @@ def _rater_by_cookie(connection: Connection, cookie: str | None) -> dict[str, An
     return row._asdict()
 
 
-def _live_loads(connection: Connection) -> dict[int, int]:
-    """item row id -> live ratings (trials not released, of raters not excluded), for every item."""
-    live = (
-        select(study_trials.c.item_pk, func.count().label("n"))
-        .join(study_raters, study_raters.c.id == study_trials.c.rater_id)
-        .where(study_trials.c.item_pk.is_not(None), study_trials.c.released.is_(False), study_raters.c.status != "excluded")
-        .group_by(study_trials.c.item_pk)
-    )
-    loads = {int(pk): 0 for pk in connection.execute(select(study_items.c.id)).scalars()}
-    loads.update({int(pk): int(n) for pk, n in connection.execute(live)})
-    return loads
+def _live_loads(connection: Connection, below: int) -> dict[int, int]:
+    """item row id -> live ratings (trials not released, of raters not excluded), for the items with fewer than
+    ``below``."""
+    return dict(connection.execute(_LOADS, {"below": below}).all())
+
+
+def _count_live(connection: Connection, rater_id: int, delta: int, *, unanswered_only: bool) -> None:
+    """Add ``delta`` to the live count of the items of the rater's trials not released (or only the unanswered)."""
+    connection.execute(_LIVE_OF_UNANSWERED if unanswered_only else _LIVE_OF_ALL, {"delta": delta, "rater": rater_id, "no": False})
+
+
+_LOADS: Final = text("SELECT id, live FROM study_items WHERE live < :below")
+_LIVE_OF_ALL: Final = text(
+    "UPDATE study_items SET live = live + :delta WHERE id IN (SELECT item_pk FROM study_trials "
+    "WHERE rater_id = :rater AND released = :no AND item_pk IS NOT NULL)"
+)
+_LIVE_OF_UNANSWERED: Final = text(
+    "UPDATE study_items SET live = live + :delta WHERE id IN (SELECT item_pk FROM study_trials "
+    "WHERE rater_id = :rater AND released = :no AND item_pk IS NOT NULL AND answer IS NULL)"
+)
+_CONTROL_POOLS: dict[str, np.ndarray] = {}
+"""study id -> the MNIST test indices no item was made from (fixed for a study)."""
 
 
 def _lock_assignment(connection: Connection) -> None:
@@ -420,8 +466,8 @@ def _lock_assignment(connection: Connection) -> None:
 def _control_pool(connection: Connection) -> np.ndarray:
     used = connection.execute(
         select(study_items.c.source_index).where(study_items.c.source_split == "test", study_items.c.source_index.is_not(None))
-    ).scalars()
-    return np.setdiff1d(np.arange(MNIST_TEST_SIZE), np.fromiter(used, dtype=np.int64))
+    ).scalars().all()
+    return np.setdiff1d(np.arange(MNIST_TEST_SIZE), np.asarray(used, dtype=np.int64))
 
 
 def _create_rater(
@@ -433,14 +479,14 @@ def _create_rater(
     _lock_assignment(connection)
     seed = secrets.randbits(63)
     rng = np.random.default_rng(seed)
-    loads = _live_loads(connection)
-    open_items = [pk for pk, load in loads.items() if load < design.ratings_per_item]
-    if not open_items:
+    loads = np.array(list(_live_loads(connection, design.ratings_per_item).items()), dtype=np.int64).reshape(-1, 2)
+    if not len(loads):
         return None
-    ties = rng.random(len(open_items))
-    ranked = sorted(zip(open_items, ties, strict=True), key=lambda pair: (loads[pair[0]], pair[1]))
-    chosen = [pk for pk, _ in ranked[: design.items_per_rater]]
-    pool = _control_pool(connection)
+    ranked = np.lexsort((rng.random(len(loads)), loads[:, 1]))  # fewest live ratings first, ties by the seed
+    chosen = [int(pk) for pk in loads[ranked[: design.items_per_rater], 0]]
+    if config.study_id not in _CONTROL_POOLS:
+        _CONTROL_POOLS[config.study_id] = _control_pool(connection)
+    pool = _CONTROL_POOLS[config.study_id]
     if len(pool) < design.controls_per_rater:
         raise StudyError(f"only {len(pool)} clean test digits are left for {design.controls_per_rater} controls")
     controls = rng.choice(pool, size=design.controls_per_rater, replace=False)
@@ -475,6 +521,7 @@ def _create_rater(
         for position, index in enumerate(order)
     ]
     connection.execute(insert(study_trials), rows)
+    connection.execute(update(study_items).where(study_items.c.id.in_(chosen)).values(live=study_items.c.live + 1))
     return {"id": rater_id, "public_id": public_id}
 
 
@@ -495,38 +542,30 @@ def _reclaim(connection: Connection, config: StudyConfig, rater_id: int) -> None
         .where(study_trials.c.rater_id == rater_id, study_trials.c.released.is_(True))
         .order_by(study_trials.c.position)
     ).all()
-    loads = _live_loads(connection)
-    keep, drop = [], []
+    loads = _live_loads(connection, config.design.ratings_per_item + 1)
+    keep, drop, taken = [], [], []
     for trial_id, item_pk in released:
-        if item_pk is None or loads[item_pk] < config.design.ratings_per_item + 1:
+        if item_pk is None or loads.get(item_pk, config.design.ratings_per_item + 1) < config.design.ratings_per_item + 1:
             keep.append(trial_id)
             if item_pk is not None:
                 loads[item_pk] += 1
+                taken.append(item_pk)
         else:
             drop.append(trial_id)
     if keep:
         connection.execute(update(study_trials).where(study_trials.c.id.in_(keep)).values(released=False))
+    if taken:
+        connection.execute(update(study_items).where(study_items.c.id.in_(taken)).values(live=study_items.c.live + 1))
     if drop:
         connection.execute(delete(study_trials).where(study_trials.c.id.in_(drop)))
 
 
-def _apply_exclusion(connection: Connection, config: StudyConfig, rater_id: int, now: float) -> None:
+def _apply_exclusion(connection: Connection, config: StudyConfig, rater_id: int, now: float) -> bool:
+    """Exclude the rater if their mistakes on controls or attention checks call for it; returns whether it did."""
     design = config.design
-    counts = dict(
-        connection.execute(
-            select(study_trials.c.kind, func.count())
-            .where(
-                study_trials.c.rater_id == rater_id,
-                study_trials.c.answer.is_not(None),
-                study_trials.c.answer != study_trials.c.expected,
-            )
-            .group_by(study_trials.c.kind)
-        ).all()
-    )
-    n_controls = connection.execute(
-        select(func.count()).where(study_trials.c.rater_id == rater_id, study_trials.c.kind == "control")
-    ).scalar_one()
-    wrong_controls, failed_checks = counts.get("control", 0), counts.get("check", 0)
+    tally = {kind: (int(n), int(wrong or 0)) for kind, n, wrong in connection.execute(_MISTAKES, {"rater": rater_id})}
+    n_controls, wrong_controls = tally.get("control", (0, 0))
+    failed_checks = tally.get("check", (0, 0))[1]
     needed = math.ceil(design.min_control_accuracy * n_controls - 1e-9)
     reason = None
     if design.attention_checks and failed_checks >= design.max_failed_checks:
@@ -537,7 +576,8 @@ def _apply_exclusion(connection: Connection, config: StudyConfig, rater_id: int,
             f"{100 * design.min_control_accuracy:.0f}% can be right"
         )
     if reason is None:
-        return
+        return False
+    _count_live(connection, rater_id, -1, unanswered_only=False)  # none of their ratings counts any more
     connection.execute(
         update(study_raters)
         .where(study_raters.c.id == rater_id)
@@ -548,41 +588,42 @@ def _apply_exclusion(connection: Connection, config: StudyConfig, rater_id: int,
         .where(study_trials.c.rater_id == rater_id, study_trials.c.answer.is_(None))
         .values(released=True)
     )
+    return True
 
 
 def _current_trial(connection: Connection, rater_id: int) -> dict[str, Any] | None:
-    row = connection.execute(
-        select(study_trials.c.token, study_trials.c.kind, study_trials.c.expected)
-        .where(
-            study_trials.c.rater_id == rater_id, study_trials.c.answer.is_(None), study_trials.c.released.is_(False)
-        )
-        .order_by(study_trials.c.position)
-        .limit(1)
-    ).first()
-    return None if row is None else row._asdict()
+    row = connection.execute(_CURRENT, {"rater": rater_id, "no": False}).first()
+    return None if row is None else dict(row._mapping)
 
 
-def _where(connection: Connection, config: StudyConfig, rater_id: int) -> dict[str, Any]:
-    """The rater's stage as the browser sees it: opaque trial token and image URL only."""
-    status = connection.execute(select(study_raters.c.status).where(study_raters.c.id == rater_id)).scalar_one()
-    total, answered = connection.execute(
-        select(func.count(), func.count(study_trials.c.answer)).where(
-            study_trials.c.rater_id == rater_id,
-            and_(study_trials.c.released.is_(False)) | study_trials.c.answer.is_not(None),
-        )
-    ).one()
-    current = None if status in ("finished", "excluded") else _current_trial(connection, rater_id)
-    if current is None:
+def _where(
+    connection: Connection,
+    config: StudyConfig,
+    rater_id: int,
+    public_id: str,
+    *,
+    status: str | None = None,
+    current: dict[str, Any] | None = None,
+) -> Reply:
+    """The rater's stage as the browser sees it: an opaque trial token and image URL only."""
+    if status is None:
+        status = connection.execute(select(study_raters.c.status).where(study_raters.c.id == rater_id)).scalar_one()
+    if current is None and status not in ("finished", "excluded"):
+        current = _current_trial(connection, rater_id)
+    if current is None or status in ("finished", "excluded"):
         body: dict[str, Any] = {"stage": "done", "completion_code": config.completion_code}
         if config.completion_url:
             body["redirect"] = config.completion_url
-        return body
+        return Reply(public_id, body)
+    total, answered = connection.execute(_PROGRESS, {"rater": rater_id, "no": False}).one()
     trial: dict[str, Any] = {"id": current["token"]}
+    shown = None
     if current["kind"] == "check":
         trial["prompt"] = f"Attention check: please press the key {current['expected']} now."
     else:
         trial["image"] = f"/image/{current['token']}.png"
-    return {"stage": "trial", "trial": trial, "answered": int(answered), "total": int(total)}
+        shown = Shown(current["token"], current["item_pk"], current["clean_index"])
+    return Reply(public_id, {"stage": "trial", "trial": trial, "answered": int(answered), "total": int(total)}, shown)
 
 
 def parse_answer(data: dict[str, Any]) -> tuple[str, int, int]:

@@ -5,7 +5,9 @@ Tables (schema version :data:`SCHEMA_VERSION`, kept in ``study_meta``):
 
 - ``study_meta``: key -> JSON value: the schema version, the study's design and texts, its opaque id, the
   completion code and the admin token;
-- ``study_items``: the items of the collections served (collection folder, item id, set name, source digit, PNG);
+- ``study_items``: the items of the collections served (collection folder, item id, set name, source digit, PNG)
+  and ``live``, the count of their live ratings (see :mod:`core.study.server.assign`), kept in step by every write
+  that assigns, releases or excludes;
 - ``study_raters``: one row per rater: identity (Prolific PID, lab name or cookie pseudonym), the name written
   into the collections, the opaque cookie id, the seed of their assignment, status and times;
 - ``study_trials``: one row per trial of a rater: opaque token, position, kind (``item``, ``control`` or
@@ -84,6 +86,7 @@ study_items = Table(
     Column("source_split", String(8)),
     Column("source_index", Integer),
     Column("png", LargeBinary, nullable=False),
+    Column("live", Integer, nullable=False, default=0),
     UniqueConstraint("collection", "item_id", name="uq_item"),
 )
 study_raters = Table(

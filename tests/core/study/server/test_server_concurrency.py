@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from core.study.server.app import create_app
 from core.study.server.assign import StudyDesign, release_abandoned
-from core.study.server.db import StudyStore, study_raters, study_trials
+from core.study.server.db import StudyStore, study_items, study_raters, study_trials
 from tests.fixtures_study_server import open_test_study, postgres_bin, small_collection, temporary_postgres
 
 K = 2
@@ -45,7 +45,10 @@ def _live_per_item(store: StudyStore) -> dict[int, int]:
         .where(study_trials.c.item_pk.is_not(None), study_trials.c.released.is_(False), study_raters.c.status != "excluded")
         .group_by(study_trials.c.item_pk)
     )
-    return {int(pk): int(n) for pk, n in store.read_sync(lambda c: c.execute(query).all())}
+    counted = {int(pk): int(n) for pk, n in store.read_sync(lambda c: c.execute(query).all())}
+    kept = store.read_sync(lambda c: c.execute(select(study_items.c.id, study_items.c.live)).all())
+    assert {int(pk): int(n) for pk, n in kept if n} == counted  # the server's running count agrees with a recount
+    return counted
 
 
 def _no_rater_sees_an_item_twice(store: StudyStore) -> None:
