@@ -135,6 +135,24 @@ def serve_in_thread(
         store.close()
 
 
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+
+def chromium_driver(profile: Path, width: int = 900, height: int = 900) -> Any:
+    """Headless system Chromium under selenium, with a fresh profile folder."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+                 f"--user-data-dir={profile}", f"--window-size={width},{height}"):  # fmt: skip
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+
+
 # --- a server in a subprocess --------------------------------------------------------------------------------
 def cli_env() -> dict[str, str]:
     env = dict(os.environ)

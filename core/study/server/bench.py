@@ -172,7 +172,7 @@ def bench_study_server(raters: int, duration: float, db: str | None = None, seed
         url = database_url(db) if db else f"sqlite:///{folder / 'study.sqlite'}"
         answers_per_rater = int(duration / ANSWER_INTERVAL_S) + 2
         items_per_rater, k = 50, 5
-        n_items = min(8000, max(200, (raters * items_per_rater * 2) // k))
+        n_items = min(8000, max(200, raters * items_per_rater // k + 100))
         coll = folder / "bench.coll"
         make_bench_collection(coll, n_items)
         book = _digit_book()

@@ -29,6 +29,7 @@ import json
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final, TypeVar
@@ -285,6 +286,7 @@ class StudyStore:
 
     def _run_batch(self, batch: list[tuple[Callable[[Connection], Any], concurrent.futures.Future[Any]]]) -> None:
         results: list[tuple[bool, Any]] = []
+        started = time.perf_counter()
         try:
             if self._connection is None:
                 self._connection = self._write_engine.connect()
@@ -310,6 +312,7 @@ class StudyStore:
             for _, future in batch:
                 future.set_exception(failure)
             return
+        log.debug("committed %d writes in %.1f ms", len(batch), 1000 * (time.perf_counter() - started))
         for (ok, value), (_, future) in zip(results, batch, strict=True):
             if ok:
                 future.set_result(value)

@@ -14,29 +14,14 @@ from sqlalchemy import func, select
 
 from core.study.server.assign import StudyDesign
 from core.study.server.db import study_raters, study_trials
-from tests.fixtures_study_server import expected_of, serve_in_thread, small_collection
+from tests.fixtures_study_server import CHROMEDRIVER, CHROMIUM, chromium_driver, expected_of, serve_in_thread, small_collection
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None or CHROMEDRIVER is None, reason="needs the system chromium and chromedriver (apt-get install "
     "chromium chromium-driver)"
 )
 DESIGN = StudyDesign(ratings_per_item=2, items_per_rater=3, controls_per_rater=3, attention_checks=1)
 TOTAL = 3 + 3 + 1
-
-
-def chromium_driver(profile: Path, width: int = 900, height: int = 900) -> object:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-                 f"--user-data-dir={profile}", f"--window-size={width},{height}"):  # fmt: skip
-        options.add_argument(flag)
-    return webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
 
 
 @pytest.fixture
