@@ -16,15 +16,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+from sqlalchemy import select
 
-from sqlalchemy import select  # noqa: E402
-
-from core.data import load_mnist  # noqa: E402
-from core.study.server.assign import StudyDesign  # noqa: E402
-from core.study.server.db import study_items, study_trials  # noqa: E402
-from tests.fixtures_study_server import (  # noqa: E402
+from core.data import load_mnist
+from core.study.server.assign import StudyDesign
+from core.study.server.db import study_items, study_trials
+from tests.fixtures_study_server import (
     chromium_driver,
     expected_of,
     honest,
@@ -34,6 +33,10 @@ from tests.fixtures_study_server import (  # noqa: E402
 )
 
 DOCS = Path(__file__).resolve().parent
+SHOWN = (
+    "const digit = document.getElementById('digit');"
+    "return document.getElementById('prompt').offsetParent !== null || (digit.complete && digit.naturalWidth === 28);"
+)
 
 
 def main() -> None:
@@ -54,9 +57,12 @@ def main() -> None:
                 return int(labels[index])
 
             for name, wrong in (("ada", 0), ("bob", 0), ("cy", 1)):
+
+                def choose(kind: str, expected: int | None, token: str, wrong: int = wrong) -> int:
+                    return honest(kind, expected) if expected is not None else (original_label(token) + wrong) % 10
+
                 with httpx.Client(base_url=base) as client:
-                    run_rater(client, store, {"rater": name}, lambda kind, expected, token, wrong=wrong: (
-                        honest(kind, expected) if expected is not None else (original_label(token) + wrong) % 10))  # fmt: skip
+                    run_rater(client, store, {"rater": name}, choose)
             driver = chromium_driver(folder / "profile", 900, 760)
             try:
                 wait = WebDriverWait(driver, 20, poll_frequency=0.05)
@@ -66,9 +72,7 @@ def main() -> None:
                 driver.find_element(By.ID, "startButton").click()
                 shot_pending = True
                 for _ in range(40):
-                    wait.until(lambda d: d.find_element(By.ID, "doneScreen").is_displayed() or d.execute_script(
-                        "return document.getElementById('prompt').offsetParent !== null || "
-                        "(document.getElementById('digit').complete && document.getElementById('digit').naturalWidth === 28)"))  # fmt: skip
+                    wait.until(lambda d: d.find_element(By.ID, "doneScreen").is_displayed() or d.execute_script(SHOWN))
                     if driver.find_element(By.ID, "doneScreen").is_displayed():
                         break
                     prompt = driver.find_element(By.ID, "prompt")
@@ -77,14 +81,14 @@ def main() -> None:
                     else:
                         source = driver.find_element(By.ID, "digit").get_attribute("src")
                         token = re.search(r"/image/([A-Za-z0-9_-]+)\.png", source).group(1)  # type: ignore[union-attr]
-                        kind, expected = expected_of(store, token)
+                        _, expected = expected_of(store, token)
                         key = str(expected) if expected is not None else str(original_label(token))
                         if shot_pending and int(driver.find_element(By.ID, "progress").text.split()[0]) >= 6:
                             driver.save_screenshot(str(DOCS / "study-trial.png"))
                             shot_pending = False
                     before = driver.find_element(By.ID, "progress").text
                     driver.find_element(By.TAG_NAME, "body").send_keys(key)
-                    wait.until(lambda d: d.find_element(By.ID, "doneScreen").is_displayed()
+                    wait.until(lambda d, before=before: d.find_element(By.ID, "doneScreen").is_displayed()
                                or d.find_element(By.ID, "progress").text != before)  # fmt: skip
                 time.sleep(0.3)
                 driver.save_screenshot(str(DOCS / "study-done.png"))

@@ -20,29 +20,31 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+from core.study.pack import encode_gray_png
 from core.study.server.assign import StudyConfig, StudyDesign, open_study
 from core.study.server.db import StudyStore, study_trials
-from core.study.pack import encode_gray_png
 from core.study.sets import load_items
 from tests.fixtures_study import make_collection
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def open_test_study(
-    collection: Path, url: str, design: StudyDesign, **options: Any
-) -> tuple[StudyStore, StudyConfig]:
+def open_test_study(collection: Path, url: str, design: StudyDesign, **options: Any) -> tuple[StudyStore, StudyConfig]:
     """The study of ``collection``'s items in the database at ``url`` (created if empty)."""
     items = load_items(collection)
     store = StudyStore(url)
-    config, _ = open_study(
-        store,
-        items,
-        [encode_gray_png(item.image) for item in items],
-        design=design,
-        consent=options.get("consent"),
-        completion_url=options.get("completion_url"),
-    )
+    try:
+        config, _ = open_study(
+            store,
+            items,
+            [encode_gray_png(item.image) for item in items],
+            design=design,
+            consent=options.get("consent"),
+            completion_url=options.get("completion_url"),
+        )
+    except BaseException:
+        store.close()
+        raise
     return store, config
 
 
@@ -53,7 +55,9 @@ def small_collection(path: Path, n: int = 8, *, start: int = 100) -> list[str]:
 def expected_of(store: StudyStore, token: str) -> tuple[str, int | None]:
     """(kind, expected key) of a trial: the test's oracle, read from the database (never sent to raters)."""
     row = store.read_sync(
-        lambda c: c.execute(select(study_trials.c.kind, study_trials.c.expected).where(study_trials.c.token == token)).one()
+        lambda c: c.execute(
+            select(study_trials.c.kind, study_trials.c.expected).where(study_trials.c.token == token)
+        ).one()
     )
     return str(row[0]), None if row[1] is None else int(row[1])
 

@@ -312,6 +312,7 @@ def run_serve(args: argparse.Namespace) -> int:
     print(f"rater URL: {study.base_url}", flush=True)
     print(f"admin URL: {study.admin_url}", flush=True)
     print(f"database: {study.database}", flush=True)
+    print(f"completion code: {study.config.completion_code} (shown on the done page)", flush=True)
     serve(study)
     return 0
 

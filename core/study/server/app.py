@@ -177,10 +177,14 @@ class StudyApp:
             png = self._pngs[item_pk]
         else:
             png = await self.store.read(
-                lambda connection: connection.execute(select(study_items.c.png).where(study_items.c.id == item_pk)).scalar_one()
+                lambda connection: connection.execute(
+                    select(study_items.c.png).where(study_items.c.id == item_pk)
+                ).scalar_one()
             )
             self._pngs[item_pk] = png
-        return Response(png, media_type="image/png", headers={**_SECURITY_HEADERS, "Cache-Control": "private, max-age=3600"})
+        return Response(
+            png, media_type="image/png", headers={**_SECURITY_HEADERS, "Cache-Control": "private, max-age=3600"}
+        )
 
     # --- organiser -------------------------------------------------------------------------------------------
     def _authorise(self, request: Request) -> None:

@@ -22,16 +22,17 @@ The rules:
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import secrets
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Final
 
 import numpy as np
-from sqlalchemy import Connection, delete, func, insert, select, text, update
+from sqlalchemy import Connection, delete, insert, select, text, update
 
 from core.errors import StudyError
 from core.study.answers import MNIST_TEST_SIZE
@@ -178,6 +179,13 @@ def open_study(
         if check_schema(connection, store.url):
             config = StudyConfig.from_meta(read_meta(connection))
             _check_same_study(connection, config, items, design, consent, completion_url)
+            if completion_url is not None and config.completion_url is None:  # set once the code is known
+                connection.execute(
+                    update(study_meta)
+                    .where(study_meta.c.key == "completion_url")
+                    .values(value=json.dumps(completion_url))
+                )
+                config = replace(config, completion_url=completion_url)
             return config, False
         config = StudyConfig(
             study_id=secrets.token_hex(8),
@@ -232,7 +240,7 @@ def _check_same_study(
                 raise StudyError(f"study {config.study_id} was started with --{option} {recorded}, not {value}")
     if consent is not None and consent != config.consent:
         raise StudyError(f"study {config.study_id} was started with another consent text")
-    if completion_url is not None and completion_url != config.completion_url:
+    if completion_url is not None and config.completion_url is not None and completion_url != config.completion_url:
         raise StudyError(f"study {config.study_id} was started with --completion-url {config.completion_url}")
 
 
@@ -322,7 +330,13 @@ def session(
 
 
 def answer(
-    connection: Connection, config: StudyConfig, cookie: str | None, token: str, label: int, response_ms: int, now: float
+    connection: Connection,
+    config: StudyConfig,
+    cookie: str | None,
+    token: str,
+    label: int,
+    response_ms: int,
+    now: float,
 ) -> Reply:
     """Store ``label`` for trial ``token`` of the rater whose cookie id is ``cookie``; returns the next stage.
 
@@ -375,7 +389,8 @@ _SAVE: Final = text(
 )
 _SEEN: Final = text("UPDATE study_raters SET last_seen_at = :now WHERE id = :rater")
 _PROGRESS: Final = text(
-    "SELECT count(*), count(answer) FROM study_trials WHERE rater_id = :rater AND (released = :no OR answer IS NOT NULL)"
+    "SELECT count(*), count(answer) FROM study_trials "
+    "WHERE rater_id = :rater AND (released = :no OR answer IS NOT NULL)"
 )
 _MISTAKES: Final = text(
     "SELECT kind, count(*), sum(CASE WHEN answer IS NOT NULL AND answer <> expected THEN 1 ELSE 0 END) "
@@ -388,7 +403,9 @@ def trial_image(connection: Connection, cookie: str | None, token: str) -> tuple
     row = connection.execute(
         select(study_trials.c.item_pk, study_trials.c.clean_index)
         .join(study_raters, study_raters.c.id == study_trials.c.rater_id)
-        .where(study_trials.c.token == token, study_raters.c.public_id == (cookie or ""), study_trials.c.kind != "check")
+        .where(
+            study_trials.c.token == token, study_raters.c.public_id == (cookie or ""), study_trials.c.kind != "check"
+        )
     ).first()
     if row is None:
         raise RequestError(404, "no such image in your session")
@@ -398,9 +415,13 @@ def trial_image(connection: Connection, cookie: str | None, token: str) -> tuple
 def release_abandoned(connection: Connection, config: StudyConfig, now: float) -> int:
     """Mark raters silent for ``abandon_after_min`` as abandoned and release their unanswered trials."""
     cutoff = now - 60.0 * config.design.abandon_after_min
-    stale = connection.execute(
-        select(study_raters.c.id).where(study_raters.c.status == "active", study_raters.c.last_seen_at < cutoff)
-    ).scalars().all()
+    stale = (
+        connection.execute(
+            select(study_raters.c.id).where(study_raters.c.status == "active", study_raters.c.last_seen_at < cutoff)
+        )
+        .scalars()
+        .all()
+    )
     if stale:
         for rater_id in stale:
             _count_live(connection, rater_id, -1, unanswered_only=True)
@@ -442,7 +463,9 @@ def _live_loads(connection: Connection, below: int) -> dict[int, int]:
 
 def _count_live(connection: Connection, rater_id: int, delta: int, *, unanswered_only: bool) -> None:
     """Add ``delta`` to the live count of the items of the rater's trials not released (or only the unanswered)."""
-    connection.execute(_LIVE_OF_UNANSWERED if unanswered_only else _LIVE_OF_ALL, {"delta": delta, "rater": rater_id, "no": False})
+    connection.execute(
+        _LIVE_OF_UNANSWERED if unanswered_only else _LIVE_OF_ALL, {"delta": delta, "rater": rater_id, "no": False}
+    )
 
 
 _LOADS: Final = text("SELECT id, live FROM study_items WHERE live < :below")
@@ -464,15 +487,19 @@ def _lock_assignment(connection: Connection) -> None:
 
 
 def _control_pool(connection: Connection) -> np.ndarray:
-    used = connection.execute(
-        select(study_items.c.source_index).where(study_items.c.source_split == "test", study_items.c.source_index.is_not(None))
-    ).scalars().all()
+    used = (
+        connection.execute(
+            select(study_items.c.source_index).where(
+                study_items.c.source_split == "test", study_items.c.source_index.is_not(None)
+            )
+        )
+        .scalars()
+        .all()
+    )
     return np.setdiff1d(np.arange(MNIST_TEST_SIZE), np.asarray(used, dtype=np.int64))
 
 
-def _create_rater(
-    connection: Connection, config: StudyConfig, identity: Identity, now: float
-) -> dict[str, Any] | None:
+def _create_rater(connection: Connection, config: StudyConfig, identity: Identity, now: float) -> dict[str, Any] | None:
     from core.study.server.images import test_labels
 
     design = config.design
@@ -517,7 +544,13 @@ def _create_rater(
         )
     ).inserted_primary_key[0]
     rows = [
-        {**trials[index], "rater_id": rater_id, "position": position, "token": secrets.token_urlsafe(12), "released": False}
+        {
+            **trials[index],
+            "rater_id": rater_id,
+            "position": position,
+            "token": secrets.token_urlsafe(12),
+            "released": False,
+        }
         for position, index in enumerate(order)
     ]
     connection.execute(insert(study_trials), rows)
@@ -545,7 +578,10 @@ def _reclaim(connection: Connection, config: StudyConfig, rater_id: int) -> None
     loads = _live_loads(connection, config.design.ratings_per_item + 1)
     keep, drop, taken = [], [], []
     for trial_id, item_pk in released:
-        if item_pk is None or loads.get(item_pk, config.design.ratings_per_item + 1) < config.design.ratings_per_item + 1:
+        if (
+            item_pk is None
+            or loads.get(item_pk, config.design.ratings_per_item + 1) < config.design.ratings_per_item + 1
+        ):
             keep.append(trial_id)
             if item_pk is not None:
                 loads[item_pk] += 1
@@ -638,4 +674,3 @@ def parse_answer(data: dict[str, Any]) -> tuple[str, int, int]:
     if not isinstance(response_ms, int) or isinstance(response_ms, bool) or not 0 <= response_ms <= MAX_RESPONSE_MS:
         raise RequestError(400, f"response_ms must be an integer in 0..{MAX_RESPONSE_MS}")
     return token, label, response_ms
-

@@ -90,7 +90,13 @@ def make_bench_collection(path: Path, n_items: int) -> None:
 
 
 async def _rater(
-    base: str, number: int, tally: Tally, book: dict[bytes, int], stop_at: float, rng: random.Random, arrive_after: float
+    base: str,
+    number: int,
+    tally: Tally,
+    book: dict[bytes, int],
+    stop_at: float,
+    rng: random.Random,
+    arrive_after: float,
 ) -> None:
     import httpx
 
@@ -109,7 +115,9 @@ async def _rater(
         tally.raters_started += 1
         async with httpx.AsyncClient(base_url=base, timeout=30.0) as client:
             try:
-                reply = await timed(client.post, "/api/session", json={"begin": True, "rater": f"bench-{number}-{generation}"})
+                reply = await timed(
+                    client.post, "/api/session", json={"begin": True, "rater": f"bench-{number}-{generation}"}
+                )
                 data = reply.json()
                 next_at = time.monotonic()
                 while data.get("stage") == "trial" and time.monotonic() < stop_at:
@@ -154,7 +162,9 @@ def _stored_answers(url: str) -> dict[str, int]:
 
     with StudyStore(url) as store:
         rows = store.read_sync(
-            lambda c: c.execute(select(study_trials.c.token, study_trials.c.answer).where(study_trials.c.answer.is_not(None))).all()
+            lambda c: c.execute(
+                select(study_trials.c.token, study_trials.c.answer).where(study_trials.c.answer.is_not(None))
+            ).all()
         )
     return {str(token): int(answer) for token, answer in rows}
 

@@ -164,7 +164,9 @@ def make_engine(url: str, *, writer: bool) -> Engine:
             )
             _sqlite_pragmas(engine, writer=writer)
         else:
-            engine = create_engine(url, pool_size=1 if writer else 8, max_overflow=0 if writer else 8, pool_pre_ping=True)
+            engine = create_engine(
+                url, pool_size=1 if writer else 8, max_overflow=0 if writer else 8, pool_pre_ping=True
+            )
     except (ArgumentError, NoSuchModuleError) as error:
         raise StudyError(f"--db {shown_url(url)}: {error}") from None
     except OSError as error:
@@ -222,7 +224,9 @@ def check_schema(connection: Connection, url: str) -> bool:
 def create_schema(connection: Connection, meta: dict[str, Any]) -> None:
     """Create the tables and write ``meta`` (plus the schema version)."""
     metadata.create_all(connection)
-    rows = [{"key": key, "value": json.dumps(value)} for key, value in {**meta, "schema_version": SCHEMA_VERSION}.items()]
+    rows = [
+        {"key": key, "value": json.dumps(value)} for key, value in {**meta, "schema_version": SCHEMA_VERSION}.items()
+    ]
     connection.execute(study_meta.insert(), rows)
 
 

@@ -32,12 +32,16 @@ def study_status(connection: Connection, config: StudyConfig, now: float | None 
     """
     now = time.time() if now is None else now
     design = config.design
-    statuses = dict(connection.execute(select(study_raters.c.status, func.count()).group_by(study_raters.c.status)).all())
+    statuses = dict(
+        connection.execute(select(study_raters.c.status, func.count()).group_by(study_raters.c.status)).all()
+    )
     answers = connection.execute(select(func.count()).where(study_trials.c.answer.is_not(None))).scalar_one()
     kept_rows = connection.execute(
         select(study_trials.c.item_pk, study_raters.c.name, study_trials.c.answer, study_trials.c.answered_at)
         .join(study_raters, study_raters.c.id == study_trials.c.rater_id)
-        .where(study_trials.c.item_pk.is_not(None), study_trials.c.answer.is_not(None), study_raters.c.status != "excluded")
+        .where(
+            study_trials.c.item_pk.is_not(None), study_trials.c.answer.is_not(None), study_raters.c.status != "excluded"
+        )
     ).all()
     sets = dict(connection.execute(select(study_items.c.id, study_items.c.set_name)).all())
     labels: dict[int, dict[str, int]] = {pk: {} for pk in sets}
@@ -63,6 +67,7 @@ def study_status(connection: Connection, config: StudyConfig, now: float | None 
         }
     return {
         "study_id": config.study_id,
+        "completion_code": config.completion_code,
         "design": {
             "ratings_per_item": k,
             "items_per_rater": design.items_per_rater,
@@ -88,7 +93,9 @@ def study_status(connection: Connection, config: StudyConfig, now: float | None 
 
 
 def _progress(connection: Connection, start: float, now: float) -> list[list[float]]:
-    times = sorted(connection.execute(select(study_trials.c.answered_at).where(study_trials.c.answered_at.is_not(None))).scalars())
+    times = sorted(
+        connection.execute(select(study_trials.c.answered_at).where(study_trials.c.answered_at.is_not(None))).scalars()
+    )
     if not times:
         return [[0.0, 0]]
     span = max(now, times[-1]) - start
@@ -132,7 +139,8 @@ def format_status(figures: dict[str, Any]) -> str:
     design = figures["design"]
     eta = figures["completion_estimate_min"]
     lines = [
-        f"study {figures['study_id']}: K={design['ratings_per_item']} ratings per item, "
+        f"study {figures['study_id']} (completion code {figures['completion_code']}): "
+        f"K={design['ratings_per_item']} ratings per item, "
         f"{design['items_per_rater']} items + {design['controls_per_rater']} controls + "
         f"{design['attention_checks']} attention checks per rater",
         f"raters: {figures['raters_started']} started, {figures['raters_active']} active, "

@@ -14,11 +14,18 @@ from sqlalchemy import func, select
 
 from core.study.server.assign import StudyDesign
 from core.study.server.db import study_raters, study_trials
-from tests.fixtures_study_server import CHROMEDRIVER, CHROMIUM, chromium_driver, expected_of, serve_in_thread, small_collection
+from tests.fixtures_study_server import (
+    CHROMEDRIVER,
+    CHROMIUM,
+    chromium_driver,
+    expected_of,
+    serve_in_thread,
+    small_collection,
+)
 
 pytestmark = pytest.mark.skipif(
-    CHROMIUM is None or CHROMEDRIVER is None, reason="needs the system chromium and chromedriver (apt-get install "
-    "chromium chromium-driver)"
+    CHROMIUM is None or CHROMEDRIVER is None,
+    reason="needs the system chromium and chromedriver (apt-get install chromium chromium-driver)",
 )
 DESIGN = StudyDesign(ratings_per_item=2, items_per_rater=3, controls_per_rater=3, attention_checks=1)
 TOTAL = 3 + 3 + 1
@@ -65,9 +72,11 @@ def _ready(driver: object) -> bool:
         return False
     if _visible(driver, "prompt"):
         return True
-    return bool(driver.execute_script(  # type: ignore[attr-defined]
-        "const i = document.getElementById('digit'); return i.complete && i.naturalWidth === 28;"
-    ))
+    return bool(
+        driver.execute_script(  # type: ignore[attr-defined]
+            "const i = document.getElementById('digit'); return i.complete && i.naturalWidth === 28;"
+        )
+    )
 
 
 def _answer_one(driver: object, store: object) -> None:
@@ -80,7 +89,7 @@ def _answer_one(driver: object, store: object) -> None:
     else:
         source = driver.find_element(By.ID, "digit").get_attribute("src")  # type: ignore[attr-defined]
         token = re.search(r"/image/([A-Za-z0-9_-]+)\.png", source).group(1)  # type: ignore[union-attr]
-        kind, expected = expected_of(store, token)  # type: ignore[arg-type]
+        _, expected = expected_of(store, token)  # type: ignore[arg-type]
         key = "n" if expected is None else str(expected)  # items: "not a digit"; controls: right
     driver.find_element(By.TAG_NAME, "body").send_keys(key)  # type: ignore[attr-defined]
     _wait(driver, lambda d: _visible(d, "doneScreen") or (_progress(d) != before and _ready(d)))
@@ -114,7 +123,12 @@ def test_two_raters_in_chromium_with_a_reload(tmp_path: Path, drivers: list[obje
             assert driver.find_element(By.ID, "completionCode").text == config.completion_code  # type: ignore[attr-defined]
         rows = store.read_sync(
             lambda c: c.execute(
-                select(study_raters.c.name, study_raters.c.status, func.count(study_trials.c.answer), func.min(study_trials.c.response_ms))
+                select(
+                    study_raters.c.name,
+                    study_raters.c.status,
+                    func.count(study_trials.c.answer),
+                    func.min(study_trials.c.response_ms),
+                )
                 .join(study_trials, study_trials.c.rater_id == study_raters.c.id)
                 .group_by(study_raters.c.name, study_raters.c.status)
                 .order_by(study_raters.c.name)
@@ -122,4 +136,3 @@ def test_two_raters_in_chromium_with_a_reload(tmp_path: Path, drivers: list[obje
         )
     assert [tuple(row[:3]) for row in rows] == [("5f1a2b3c", "finished", TOTAL), ("alice", "finished", TOTAL)]
     assert all(row[3] is not None and row[3] >= 0 for row in rows)
-

@@ -42,7 +42,9 @@ def _live_per_item(store: StudyStore) -> dict[int, int]:
     query = (
         select(study_trials.c.item_pk, func.count())
         .join(study_raters, study_raters.c.id == study_trials.c.rater_id)
-        .where(study_trials.c.item_pk.is_not(None), study_trials.c.released.is_(False), study_raters.c.status != "excluded")
+        .where(
+            study_trials.c.item_pk.is_not(None), study_trials.c.released.is_(False), study_raters.c.status != "excluded"
+        )
         .group_by(study_trials.c.item_pk)
     )
     counted = {int(pk): int(n) for pk, n in store.read_sync(lambda c: c.execute(query).all())}
@@ -53,7 +55,9 @@ def _live_per_item(store: StudyStore) -> dict[int, int]:
 
 def _no_rater_sees_an_item_twice(store: StudyStore) -> None:
     pairs = store.read_sync(
-        lambda c: c.execute(select(study_trials.c.rater_id, study_trials.c.item_pk).where(study_trials.c.item_pk.is_not(None))).all()
+        lambda c: c.execute(
+            select(study_trials.c.rater_id, study_trials.c.item_pk).where(study_trials.c.item_pk.is_not(None))
+        ).all()
     )
     assert len(pairs) == len(set(pairs))
 

@@ -26,7 +26,9 @@ from tests.fixtures_study_server import (
 RATERS = 6
 
 
-def _answer_until_stopped(base: str, store: StudyStore, name: str, acked: dict[str, int], stop: threading.Event) -> None:
+def _answer_until_stopped(
+    base: str, store: StudyStore, name: str, acked: dict[str, int], stop: threading.Event
+) -> None:
     """One rater: answers as fast as the server allows until the server dies or ``stop`` is set."""
     expected: dict[str, int | None] = {}
     try:
@@ -48,13 +50,24 @@ def _answer_until_stopped(base: str, store: StudyStore, name: str, acked: dict[s
 
 
 def _expected(store: StudyStore, token: str) -> int | None:
-    return store.read_sync(lambda c: c.execute(select(study_trials.c.expected).where(study_trials.c.token == token)).scalar_one())
+    return store.read_sync(
+        lambda c: c.execute(select(study_trials.c.expected).where(study_trials.c.token == token)).scalar_one()
+    )
 
 
 def _kill_and_restart(tmp_path: Path, url: str, kills: int) -> None:
     coll = tmp_path / "coll"
     small_collection(coll, 12)
-    design = ["--ratings-per-item", "3", "--items-per-rater", "6", "--controls-per-rater", "6", "--attention-checks", "0"]
+    design = [
+        "--ratings-per-item",
+        "3",
+        "--items-per-rater",
+        "6",
+        "--controls-per-rater",
+        "6",
+        "--attention-checks",
+        "0",
+    ]
     acked: dict[str, int] = {}
     rng = random.Random(1234)
     with StudyStore(url) as oracle:

@@ -24,7 +24,9 @@ DESIGN = StudyDesign(ratings_per_item=2, items_per_rater=3, controls_per_rater=4
 def study(tmp_path: Path) -> Iterator[tuple[StudyStore, StudyConfig, Path]]:
     coll = tmp_path / "coll"
     small_collection(coll, 4)
-    store, config = open_test_study(coll, f"sqlite:///{tmp_path / 'study.sqlite'}", DESIGN, consent="We <b>ask</b> & you")
+    store, config = open_test_study(
+        coll, f"sqlite:///{tmp_path / 'study.sqlite'}", DESIGN, consent="We <b>ask</b> & you"
+    )
     yield store, config, coll
     store.close()
 
@@ -114,7 +116,10 @@ def test_bad_requests_write_nothing(study: tuple[StudyStore, StudyConfig, Path])
         assert post({"trial": token, "answer": True, "response_ms": 5})[0] == 400
         assert post({"trial": token, "answer": 3, "response_ms": -1})[0] == 400
         assert post({"trial": "../../etc", "answer": 3, "response_ms": 1})[0] == 400
-        assert post({"trial": "nosuchtrial", "answer": 3, "response_ms": 1}) == (404, {"error": "no such trial in your session"})
+        assert post({"trial": "nosuchtrial", "answer": 3, "response_ms": 1}) == (
+            404,
+            {"error": "no such trial in your session"},
+        )
         assert post({"trial": theirs, "answer": 3, "response_ms": 1})[0] == 404  # another rater's trial
         assert post([1, 2])[0] == 400
         reply = client.post("/api/answer", content=b"{" * 5000, headers={"Content-Type": "application/json"})
@@ -128,7 +133,12 @@ def test_bad_requests_write_nothing(study: tuple[StudyStore, StudyConfig, Path])
         assert client.get("/nowhere").json() == {"error": "no such page"}
         nobody = client_of(store, config)
         assert nobody.post("/api/answer", json={"trial": token, "answer": 3, "response_ms": 1}).status_code == 403
-        assert store.read_sync(lambda c: c.execute(select(func.count()).where(study_trials.c.answer.is_not(None))).scalar_one()) == 0
+        assert (
+            store.read_sync(
+                lambda c: c.execute(select(func.count()).where(study_trials.c.answer.is_not(None))).scalar_one()
+            )
+            == 0
+        )
         # answering twice: the same answer is a no-op, another one is refused
         kind, expected = expected_of(store, token)
         label = honest(kind, expected)
@@ -140,7 +150,9 @@ def test_bad_requests_write_nothing(study: tuple[StudyStore, StudyConfig, Path])
         later = first[1]["trial"]["id"]
         nxt = client.post("/api/answer", json={"trial": later, "answer": 1, "response_ms": 1})
         assert nxt.status_code in (200, 409)
-    stored = store.read_sync(lambda c: c.execute(select(study_trials.c.response_ms).where(study_trials.c.token == token)).scalar_one())
+    stored = store.read_sync(
+        lambda c: c.execute(select(study_trials.c.response_ms).where(study_trials.c.token == token)).scalar_one()
+    )
     assert stored == 10
 
 
@@ -158,3 +170,28 @@ def test_dashboard_needs_the_token(study: tuple[StudyStore, StudyConfig, Path]) 
     assert status["raters_started"] == 1 and status["raters_finished"] == 1 and status["answers"] == 9
     assert status["items"] == 4 and status["items_complete"] == 0 and status["ratings_needed"] == 8 - 3
     assert set(status["sets"]["served"]) >= {"krippendorff_alpha", "fleiss_kappa"}
+
+
+def test_reopening_keeps_the_design_and_sets_the_completion_url_once(tmp_path: Path) -> None:
+    from core.errors import StudyError
+
+    coll = tmp_path / "coll"
+    small_collection(coll, 3)
+    url = f"sqlite:///{tmp_path / 'study.sqlite'}"
+    store, config = open_test_study(coll, url, DESIGN)
+    store.close()
+    store, again = open_test_study(coll, url, DESIGN, completion_url="https://example.org/done?cc=X")
+    store.close()
+    assert again.study_id == config.study_id and again.completion_url == "https://example.org/done?cc=X"
+    with pytest.raises(StudyError, match="started with --ratings-per-item 2, not 3"):
+        open_test_study(coll, url, StudyDesign(ratings_per_item=3, items_per_rater=3, controls_per_rater=4))
+    with pytest.raises(StudyError, match="--completion-url"):
+        open_test_study(coll, url, DESIGN, completion_url="https://example.org/other")
+    other = tmp_path / "other"
+    small_collection(other, 2, start=200)
+    with pytest.raises(StudyError, match="other items"):
+        open_test_study(other, url, DESIGN)
+    with StudyStore(url) as store:  # a database of a future schema version is refused in one line
+        store.write_sync(lambda c: c.exec_driver_sql("UPDATE study_meta SET value = '99' WHERE key = 'schema_version'"))
+    with pytest.raises(StudyError, match="schema version 99; this version of invariance reads version 1"):
+        open_test_study(coll, url, DESIGN)
