@@ -322,7 +322,7 @@ def run_status(args: argparse.Namespace) -> int:
     from core.study.server.db import StudyStore
     from core.study.server.status import format_status, study_status
 
-    with StudyStore(args.db) as store:
+    with StudyStore(args.db, must_exist=True) as store:
         config = load_config(store)
         figures = store.read_sync(lambda connection: study_status(connection, config))
     print(json.dumps(figures) if args.json else format_status(figures))

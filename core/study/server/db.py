@@ -233,9 +233,13 @@ def create_schema(connection: Connection, meta: dict[str, Any]) -> None:
 class StudyStore:
     """Reads on a connection pool; writes queued to one thread with one connection (see the module docstring)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, must_exist: bool = False) -> None:
+        """Open the database at ``url``; with ``must_exist``, a missing SQLite file is an error (not created)."""
         self.url = database_url(url)
-        self.is_sqlite = make_url(self.url).get_backend_name() == "sqlite"
+        parsed = make_url(self.url)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        if must_exist and self.is_sqlite and not Path(str(parsed.database)).is_file():
+            raise StudyError(f"no study database {parsed.database}: give the --db of 'invariance study serve'")
         self._write_engine = make_engine(self.url, writer=True)
         self._read_engine = make_engine(self.url, writer=False)
         self._jobs: queue.SimpleQueue[tuple[Callable[[Connection], Any], concurrent.futures.Future[Any]] | None]

@@ -90,7 +90,7 @@ def ingest_served(
     min_rater_accuracy: float | None = DEFAULT_MIN_RATER_ACCURACY,
 ) -> ServedIngest:
     """Ingest the study in the database at ``url`` into its collections (see the module docstring)."""
-    with StudyStore(url) as store:
+    with StudyStore(url, must_exist=True) as store:
         config = load_config(store)
         sources, left_out = store.read_sync(lambda connection: served_sources(connection, config, collections))
     summary = IngestSummary(files=[Path(f"study-{config.study_id}")])

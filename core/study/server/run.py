@@ -6,12 +6,16 @@ import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 from core.errors import StudyError
 from core.study.pack import encode_gray_png
 from core.study.server.assign import StudyConfig, StudyDesign, open_study
 from core.study.server.db import StudyStore, database_url, shown_url
 from core.study.sets import load_items
+
+KEEP_ALIVE_S: Final = 75
+"""Seconds an idle rater connection stays open (uvicorn's 5 s default races a rater's next answer under load)."""
 
 
 @dataclass
@@ -90,7 +94,9 @@ def serve(study: PreparedStudy) -> None:
     from core.study.server.app import create_app
 
     app = create_app(study.store, study.config, close_store=True)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, timeout_graceful_shutdown=5, timeout_keep_alive=KEEP_ALIVE_S
+    )
     server = uvicorn.Server(config)
     try:
         server.run(sockets=[study.sock])
