@@ -25,6 +25,7 @@ DESIGN = StudyDesign(ratings_per_item=K, items_per_rater=4, controls_per_rater=2
 def postgres_url() -> Iterator[str]:
     if postgres_bin() is None:
         pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed: apt-get install postgresql")
+    pytest.importorskip("psycopg", reason="the PostgreSQL driver is not installed: pip install 'psycopg[binary]'")
     with temporary_postgres() as url:
         yield url
 

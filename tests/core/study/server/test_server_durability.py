@@ -116,6 +116,7 @@ def test_sqlite_survives_kill_9(tmp_path: Path, kills: int) -> None:
 def postgres_url() -> Iterator[str]:
     if postgres_bin() is None:
         pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed: apt-get install postgresql")
+    pytest.importorskip("psycopg", reason="the PostgreSQL driver is not installed: pip install 'psycopg[binary]'")
     with temporary_postgres() as url:
         yield url
 
