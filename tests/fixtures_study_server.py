@@ -207,7 +207,17 @@ def kill_hard(server: ServerProcess) -> None:
 
 # --- PostgreSQL in a temporary folder ------------------------------------------------------------------------
 def postgres_bin() -> Path | None:
-    """The folder holding initdb/pg_ctl/postgres, or ``None`` when the server binaries are not installed."""
+    """The folder holding initdb/pg_ctl/postgres, or ``None`` when the server binaries are not installed (or, as
+    root, there is no ``postgres`` user to run them as, nor ``runuser``)."""
+    if os.geteuid() == 0:
+        import pwd
+
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            return None
+        if shutil.which("runuser") is None:
+            return None
     found = shutil.which("initdb")
     if found and (Path(found).resolve().parent / "pg_ctl").exists():
         return Path(found).resolve().parent
