@@ -529,7 +529,7 @@ def _create_rater(connection: Connection, config: StudyConfig, identity: Identit
     name = identity.name or f"anon-{secrets.token_hex(4)}"
     if connection.execute(select(study_raters.c.id).where(study_raters.c.name == name)).first() is not None:
         raise RequestError(409, "this rater name is taken in this study; choose another")
-    rater_id = connection.execute(
+    inserted = connection.execute(
         insert(study_raters).values(
             public_id=public_id,
             identity=identity.key or f"cookie:{public_id}",
@@ -542,7 +542,10 @@ def _create_rater(connection: Connection, config: StudyConfig, identity: Identit
             started_at=now,
             last_seen_at=now,
         )
-    ).inserted_primary_key[0]
+    ).inserted_primary_key
+    if inserted is None:
+        raise StudyError("the database did not return the new rater's id")
+    rater_id = int(inserted[0])
     rows = [
         {
             **trials[index],

@@ -32,7 +32,7 @@ def study_status(connection: Connection, config: StudyConfig, now: float | None 
     """
     now = time.time() if now is None else now
     design = config.design
-    statuses = dict(
+    statuses: dict[str, int] = dict(
         connection.execute(select(study_raters.c.status, func.count()).group_by(study_raters.c.status)).all()
     )
     answers = connection.execute(select(func.count()).where(study_trials.c.answer.is_not(None))).scalar_one()

@@ -1,9 +1,9 @@
 """The study-server load figures of the docs: ``invariance bench study-server`` on SQLite and PostgreSQL.
 
 Run from the repository root: ``nice -n 10 python docs/evidence/bench/study-server/run.py``. Writes one JSON per
-run beside this file: R=200 for 30 s three times on each database, then R = 25, 50, 100 (and 10 on PostgreSQL) once each (where p95 passes
-50 ms). PostgreSQL runs on a server of its own in a temporary folder (tests/fixtures_study_server.py), skipped when
-its binaries are missing.
+run beside this file: R=200 for 30 s three times on each database, then R = 25, 50, 100 (and 10 on PostgreSQL)
+once each, to find where p95 passes 50 ms. PostgreSQL runs on a server of its own in a temporary folder
+(tests/fixtures_study_server.py), skipped when its binaries are missing.
 """
 
 from __future__ import annotations
