@@ -100,7 +100,9 @@ def _kill_and_restart(tmp_path: Path, url: str, kills: int) -> None:
             if round_ < kills:
                 before = len(acked)
                 deadline = time.monotonic() + 30
-                while len(acked) < before + 10 and time.monotonic() < deadline:  # traffic is flowing
+                while (
+                    len(acked) < before + 10 and time.monotonic() < deadline and any(t.is_alive() for t in threads)
+                ):  # traffic is flowing
                     time.sleep(0.01)
                 time.sleep(rng.uniform(0.0, 0.3))
                 kill_hard(server)  # mid-request for some raters
