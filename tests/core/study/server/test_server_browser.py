@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from core.cli import main
+from core.collection import Collection
 from core.study.server.assign import StudyDesign
 from core.study.server.db import study_raters, study_trials
 from tests.fixtures_study_server import (
@@ -136,3 +138,11 @@ def test_two_raters_in_chromium_with_a_reload(tmp_path: Path, drivers: list[obje
         )
     assert [tuple(row[:3]) for row in rows] == [("5f1a2b3c", "finished", TOTAL), ("alice", "finished", TOTAL)]
     assert all(row[3] is not None and row[3] >= 0 for row in rows)
+    # what the browser raters answered reaches the collection through 'study ingest --db': every item they saw
+    # carries their "not a digit" (-1), under their Prolific id or lab name
+    assert main(["study", "ingest", "--db", f"sqlite:///{tmp_path / 'study.sqlite'}", "--collection", str(coll)]) == 0
+    with Collection.open(coll, read_only=True) as collection:
+        labels = [dict(item.human_labels) for item in collection.items]
+    assert sum(len(item) for item in labels) == 2 * DESIGN.items_per_rater
+    assert {rater for item in labels for rater in item} == {"alice", "5f1a2b3c"}
+    assert {label for item in labels for label in item.values()} == {-1}
