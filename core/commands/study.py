@@ -37,7 +37,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     pack.set_defaults(handler=run_pack)
 
     ingest = actions.add_parser("ingest", help="validate answers files and merge their labels into the collections")
-    ingest.add_argument("answers", nargs="+", metavar="ANSWERS", help="answers-<rater>-<time>.json files")
+    ingest.add_argument("answers", nargs="*", metavar="ANSWERS", help="answers-<rater>-<time>.json files")
+    ingest.add_argument(
+        "--db", metavar="URL", help="ingest the answers of a served study from its database instead of files"
+    )
     ingest.add_argument(
         "--collection",
         action="append",
@@ -59,6 +62,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     _min_accuracy_option(ingest)
     ingest.set_defaults(handler=run_ingest)
+
+    _register_server(actions)
 
     evaluate = subparsers.add_parser(
         "evaluate", help="human success rate and model agreement (the paper's Tables 1-2, Figure 6)"
@@ -83,6 +88,43 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     evaluate.add_argument("--csv", metavar="DIR", help="also write each table as DIR/<table>.csv")
     evaluate.add_argument("--plot", metavar="DIR", help="also write Figure 6 as DIR/figure6.svg")
     evaluate.set_defaults(handler=run_evaluate)
+
+
+def _register_server(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = actions.add_parser(
+        "serve", help="run the study as a web service (per-rater assignments, answers saved in a database)"
+    )
+    serve.add_argument("collections", nargs="+", metavar="COLL", help="collection folders whose items to show")
+    serve.add_argument(
+        "--db",
+        metavar="URL",
+        help="sqlite:///FILE, a file path, or postgresql+psycopg://USER@HOST/DB "
+        "(default: study-server.sqlite in the first collection)",
+    )
+    serve.add_argument("--ratings-per-item", type=int, metavar="K", help="kept ratings each item needs (default 5)")
+    serve.add_argument("--items-per-rater", type=int, metavar="N", help="items shown to each rater (default 50)")
+    serve.add_argument(
+        "--controls-per-rater", type=int, metavar="M", help="unmodified MNIST test digits per rater (default 50)"
+    )
+    serve.add_argument(
+        "--attention-checks", type=int, metavar="A", help="'press k' screens per rater (default 2; 2 failed exclude)"
+    )
+    serve.add_argument(
+        "--abandon-after",
+        type=float,
+        metavar="MIN",
+        help="minutes of silence after which an unfinished rater's items go back to the pool (default 30)",
+    )
+    serve.add_argument("--consent", metavar="FILE", help="text file shown as the consent page (default: a short one)")
+    serve.add_argument("--completion-url", metavar="URL", help="where the done page sends the rater (Prolific)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    serve.set_defaults(handler=run_serve)
+
+    status = actions.add_parser("status", help="a served study's progress and agreement, read from its database")
+    status.add_argument("--db", required=True, metavar="URL", help="the study's database (as given to serve)")
+    status.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    status.set_defaults(handler=run_status)
 
 
 def _min_accuracy_option(parser: argparse.ArgumentParser) -> None:
@@ -134,13 +176,24 @@ def run_pack(args: argparse.Namespace) -> int:
 def run_ingest(args: argparse.Namespace) -> int:
     from core.study.ingest import ingest
 
-    summary = ingest(
-        args.answers,
-        collections=args.collection,
-        replace_rater=args.replace_rater,
-        threshold=args.threshold,
-        min_rater_accuracy=args.min_rater_accuracy,
-    )
+    options = {
+        "replace_rater": args.replace_rater,
+        "threshold": args.threshold,
+        "min_rater_accuracy": args.min_rater_accuracy,
+    }
+    if args.db is not None:
+        from core.study.server.ingest_db import ingest_served
+
+        if args.answers:
+            raise StudyError("give answers files or --db, not both")
+        served = ingest_served(args.db, args.collection, **options)
+        summary = served.summary
+        for rater, reason in served.left_out.items():
+            print(f"rater {rater!r} not ingested: {reason}")
+    elif not args.answers:
+        raise StudyError("give answers files to ingest, or --db URL of a served study")
+    else:
+        summary = ingest(args.answers, collections=args.collection, **options)
     for (rater, name), (n_clean, n_correct) in summary.clean.items():
         accuracy = f"{100 * n_correct / n_clean:.1f}%" if n_clean else "n/a"
         print(f"{name}: rater {rater!r}, clean digits {n_correct}/{n_clean} correct ({accuracy})")
@@ -218,4 +271,59 @@ def run_evaluate(args: argparse.Namespace) -> int:
         print(format_report(report))
         print(f"\n{len(items)} items, {len(report.models)} models on {device}; "
               f"done in {time.perf_counter() - started:.2f} s")  # fmt: skip
+    return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from core.study.server.assign import StudyDesign
+    from core.study.server.run import prepare, serve
+
+    given = {
+        "ratings_per_item": args.ratings_per_item,
+        "items_per_rater": args.items_per_rater,
+        "controls_per_rater": args.controls_per_rater,
+        "attention_checks": args.attention_checks,
+        "abandon_after_min": args.abandon_after,
+    }
+    design = None
+    if any(value is not None for value in given.values()):
+        design = StudyDesign(**{name: value for name, value in given.items() if value is not None})
+    consent = None
+    if args.consent:
+        try:
+            consent = Path(args.consent).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as error:
+            raise StudyError(f"--consent {args.consent}: cannot read it as UTF-8 text ({error})") from None
+        if not consent:
+            raise StudyError(f"--consent {args.consent}: the file is empty")
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"invariance: warning: --host {args.host} lets other machines reach the study; serve it behind HTTPS "
+              "(a reverse proxy) on a public network", file=sys.stderr)  # fmt: skip
+    study = prepare(
+        args.collections,
+        db=args.db,
+        design=design,
+        consent=consent,
+        completion_url=args.completion_url,
+        host=args.host,
+        port=args.port,
+    )
+    print(f"{'new' if study.created else 'resumed'} study {study.config.study_id}", flush=True)
+    print(f"rater URL: {study.base_url}", flush=True)
+    print(f"admin URL: {study.admin_url}", flush=True)
+    print(f"database: {study.database}", flush=True)
+    print(f"completion code: {study.config.completion_code} (shown on the done page)", flush=True)
+    serve(study)
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    from core.study.server.assign import load_config
+    from core.study.server.db import StudyStore
+    from core.study.server.status import format_status, study_status
+
+    with StudyStore(args.db, must_exist=True) as store:
+        config = load_config(store)
+        figures = store.read_sync(lambda connection: study_status(connection, config))
+    print(json.dumps(figures) if args.json else format_status(figures))
     return 0

@@ -101,8 +101,10 @@ class IngestSummary:
 
 
 @dataclass(frozen=True)
-class _Source:
-    """One answers file resolved to the collection items (current folders) and control digits it answers."""
+class AnswerSource:
+    """One rater's answers (a file, or a served study's database) resolved to the collection items (current
+    folders) and control digits they answer. ``served``: from a study database (:mod:`core.study.server`), which
+    is the record: ingesting it again after the rater answered more replaces their earlier labels from it."""
 
     path: Path
     rater: str
@@ -111,6 +113,7 @@ class _Source:
     items: list[tuple[str, str, int]]
     """(collection folder, item id, label)."""
     score: tuple[int, int]
+    served: bool = False
 
 
 def resolve_collection(recorded: str, known: Mapping[str, str]) -> str:
@@ -216,7 +219,7 @@ def _resolve(
     folders: Sequence[str | Path],
     plans: dict[str, tuple[StudyPlan, dict[str, str]]],
     test_labels: np.ndarray,
-) -> _Source:
+) -> AnswerSource:
     if isinstance(answers, PackAnswers):
         if answers.pack_id not in plans:
             plans[answers.pack_id] = find_plan(answers.pack_id, folders)
@@ -250,10 +253,10 @@ def _resolve(
         else:
             target = where.get(ref.collection) or resolve_collection(ref.collection, known)
             items.append((target, ref.item, answer))
-    return _Source(path, answers.rater, key, pack_id, items, (len(clean), sum(clean)))
+    return AnswerSource(path, answers.rater, key, pack_id, items, (len(clean), sum(clean)))
 
 
-def _check_no_duplicate_raters(sources: Sequence[_Source]) -> None:
+def _check_no_duplicate_raters(sources: Sequence[AnswerSource]) -> None:
     seen: dict[tuple[str, str, str], Path] = {}
     for source in sources:
         for target, item, _ in source.items:
@@ -309,7 +312,7 @@ def _close_all(targets: Sequence[_Target]) -> None:
             target.collection.close()
 
 
-def _already_ingested(source: _Source, targets: Mapping[str, _Target]) -> str | None:
+def _already_ingested(source: AnswerSource, targets: Mapping[str, _Target]) -> str | None:
     """Why ``source``'s rater is already in the collections (``None`` if not); ``"same"`` for an identical file."""
     touched = {t for t, _, _ in source.items}
     for path in touched:
@@ -359,8 +362,26 @@ def ingest(
     test_labels = load_mnist("test")[1]
     plans: dict[str, tuple[StudyPlan, dict[str, str]]] = {}
     sources = [_resolve(path, answers, known, collections, plans, test_labels) for path, answers in parsed]
-    _check_no_duplicate_raters(sources)
     summary = IngestSummary(files=[path for path, _ in parsed], packs=list(plans))
+    return ingest_sources(
+        sources, summary, replace_rater=replace_rater, threshold=threshold, min_rater_accuracy=min_rater_accuracy
+    )
+
+
+def ingest_sources(
+    sources: Sequence[AnswerSource],
+    summary: IngestSummary,
+    *,
+    replace_rater: bool = False,
+    threshold: float | None = None,
+    min_rater_accuracy: float | None = DEFAULT_MIN_RATER_ACCURACY,
+) -> IngestSummary:
+    """Write resolved answers into their collections, with the rules of :func:`ingest` (which reads the files);
+    ``summary`` is filled in and returned."""
+    if threshold is not None:
+        check_threshold(threshold)
+    check_min_accuracy(min_rater_accuracy)
+    _check_no_duplicate_raters(sources)
     for source in sources:
         summary.clean[(source.rater, source.path.name)] = source.score
     paths_to_write = sorted({t for source in sources for t, _, _ in source.items})
@@ -372,12 +393,14 @@ def ingest(
                     raise StudyError(f"collection {target.path} has no item {item!r}")
         if threshold is None:
             threshold = recorded_threshold(list(targets))
-        fresh: list[tuple[_Source, bool]] = []
+        fresh: list[tuple[AnswerSource, bool]] = []
         for source in sources:
             reason = _already_ingested(source, targets)
+            if reason not in (None, "same") and source.served and _ingested_from(source, targets):
+                reason = "update"  # the study database is the record: its newer answers replace the older ones
             if reason == "same":
                 summary.unchanged.append(source.path)
-            elif reason is not None and not replace_rater:
+            elif reason not in (None, "update") and not replace_rater:
                 raise StudyError(f"{source.path}: {reason}; pass --replace-rater to replace their answers")
             else:
                 fresh.append((source, reason is not None))
@@ -389,8 +412,13 @@ def ingest(
     return summary
 
 
+def _ingested_from(source: AnswerSource, targets: Mapping[str, _Target]) -> bool:
+    """Whether ``source``'s rater was ingested before from the same key (the same study database)."""
+    return any(source.key in targets[t].ledger.get(source.rater, {}) for t, _, _ in source.items)
+
+
 def _apply(
-    sources: Sequence[tuple[_Source, bool]],
+    sources: Sequence[tuple[AnswerSource, bool]],
     targets: Mapping[str, _Target],
     threshold: float,
     min_rater_accuracy: float | None,

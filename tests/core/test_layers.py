@@ -113,6 +113,7 @@ LAYERS: dict[str, int] = {
     "core.training": 2,
     "core.zoo": 2,
     # 3: the study service and the editor's views
+    "core.study.server": 3,
     "editor": 3,
     "editor.runtime": 3,
     "editor.screenshot": 3,
