@@ -20,7 +20,7 @@ from core.paths import checkpoints_dir
 ROOT = Path(core.__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 CARD_OR_WEIGHTS = re.compile(r"^[a-z0-9][a-z0-9._\-]*\.(json|safetensors)$")
-PER_IMAGE_RECORD = re.compile(r"^[a-z0-9][a-z0-9.\-]*\.per-image\.[a-z0-9.\-]+\.npz$")
+PER_IMAGE_RECORD = re.compile(r"^[a-z0-9][a-z0-9.\-]*\.autoattack-(l1|l2|linf)-[0-9.]+\.npz$")
 
 
 def test_every_package_folder_is_listed_in_pyproject() -> None:
