@@ -134,6 +134,24 @@ class ChunkStore:
             return set()
         return {int(match[1]) for entry in self.folder.iterdir() if (match := _CHUNK_FILE.match(entry.name))}
 
+    def holds(self, chunk: Chunk) -> bool:
+        """Whether the store has a readable result of exactly this chunk (reads only the chunk's identity)."""
+        try:
+            with np.load(self._path(chunk), allow_pickle=False) as archive:
+                meta = json.loads(archive[_META_KEY].tobytes().decode("utf-8"))
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, UnicodeDecodeError):
+            return False
+        return self._matches(meta, chunk)
+
+    def _matches(self, meta: Any, chunk: Chunk) -> bool:
+        return (
+            isinstance(meta, dict)
+            and meta.get("format_version") == STORE_FORMAT_VERSION
+            and meta.get("job_key") == self.job_key
+            and tuple(meta.get("indices", ())) == chunk.indices
+            and meta.get("seed") == chunk.seed
+        )
+
     def load(self, chunk: Chunk) -> Any:
         """The saved result of ``chunk``; :class:`ShardingError` when the file is unreadable or for another chunk."""
         path = self._path(chunk)
@@ -143,12 +161,7 @@ class ChunkStore:
                 arrays = {name: archive[name] for name in archive.files if name != _META_KEY}
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, UnicodeDecodeError) as error:
             raise ShardingError(f"{path}: unreadable chunk file ({error})") from error
-        if (
-            meta.get("format_version") != STORE_FORMAT_VERSION
-            or meta.get("job_key") != self.job_key
-            or tuple(meta.get("indices", ())) != chunk.indices
-            or meta.get("seed") != chunk.seed
-        ):
+        if not self._matches(meta, chunk):
             raise ShardingError(f"{path}: holds another chunk than chunk {chunk.index} of job {self.job_key}")
         if "value" in meta:
             return meta["value"]
@@ -368,7 +381,7 @@ def run_chunks(
 def reusable(store: ChunkStore, chunks: Sequence[Chunk]) -> int:
     """How many of ``chunks`` the store already holds (what :func:`run_chunks` will reuse)."""
     finished = store.done()
-    return sum(chunk.index in finished for chunk in chunks)
+    return sum(chunk.index in finished and store.holds(chunk) for chunk in chunks)
 
 
 __all__ = [

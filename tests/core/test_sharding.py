@@ -151,6 +151,7 @@ def test_store_refuses_a_file_of_another_chunk_and_run_recomputes_it(tmp_path: P
     chunks = make_chunks(range(6), chunk_size=3, base_seed=0)
     store.save(chunks[0], {"x": np.zeros(3)})
     (store.folder / "chunk-000001.npz").write_bytes(b"not an npz")
+    assert reusable(store, chunks) == 1
     other = Chunk(index=0, indices=(7, 8, 9), seed=chunks[0].seed)
     with pytest.raises(ShardingError, match="another chunk"):
         store.load(other)
