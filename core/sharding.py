@@ -269,6 +269,10 @@ def _chunk_results_dask(
         from distributed import Client, LocalCluster, as_completed
     except ImportError as error:
         raise ShardingError("--dask needs dask.distributed: pip install 'dask[distributed]'") from error
+    # distributed logs its cluster's life cycle at INFO on its own handler; a command shows warnings only
+    logging.getLogger("distributed").setLevel(
+        max(logging.getLogger("distributed").getEffectiveLevel(), logging.WARNING)
+    )
     with contextlib.ExitStack() as stack:
         if address == "local":
             cluster = stack.enter_context(
