@@ -107,10 +107,11 @@ def run(args: argparse.Namespace) -> int:
                 "eps": entry.eps,
                 "trained": name in trained,
                 "figures": figures,
+                "records": recorded,
             }
         )
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps([{key: value for key, value in row.items() if key != "records"} for row in rows], indent=2))
         return 0
     if args.markdown:
         print(_markdown_listing(rows))
@@ -175,9 +176,26 @@ def _markdown_listing(rows: list[dict[str, Any]]) -> str:
             shown = "not trained"
         else:
             shown = ", ".join(
-                f"{key.replace('_accuracy', '').replace('_', ' ')} {float(value) * 100:.1f}%"
+                _figure_text(key, value, row["records"].get(key))
                 for key, value in row["figures"].items()
                 if value is not None and key != "independent_attack"
             )
         lines.append(f"| `{row['name']}` | {row['family']} | {threat} | {shown} |")
     return "\n".join(lines)
+
+
+def _figure_text(key: str, value: float, record: dict[str, Any] | None) -> str:
+    """One card figure in the listing; an AutoAttack figure says its implementation and n, and a reference figure
+    the torchattacks figure it replaced, with the difference in points."""
+    from core.zoo import autoattack
+
+    shown = f"{key.replace('_accuracy', '').replace('_', ' ')} {float(value) * 100:.1f}%"
+    if not key.startswith("autoattack_") or not isinstance(record, dict):
+        return shown
+    details = f"{autoattack.record_label(record)}, n={record.get('n')}"
+    previous, difference = record.get("previous"), autoattack.difference_points(record)
+    if isinstance(previous, dict) and difference is not None:
+        details += f"; {previous.get('implementation')}: {float(previous['value']) * 100:.1f}%, {difference:+.1f} pts"
+    if record.get("warnings"):
+        details += "; ⚠ " + "; ".join(map(str, record["warnings"]))
+    return f"{shown} ({details})"

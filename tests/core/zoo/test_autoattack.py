@@ -201,3 +201,17 @@ def test_an_interrupted_run_says_what_it_kept_and_exits_130(
 def test_zoo_autoattack_refuses_abs_with_its_reason(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["zoo", "--autoattack", "abs"]) == 1
     assert "ABS has no ℓp threat model" in capsys.readouterr().err
+
+
+def test_every_reference_record_on_a_shipped_card_matches_its_per_image_file() -> None:
+    checkpoints = REPOSITORY / "checkpoints"
+    for path in checkpoints.glob("*.json"):
+        evaluation = json.loads(path.read_text()).get("evaluation", {})
+        for key, record in evaluation.items():
+            if not key.startswith("autoattack_") or not autoattack.is_reference(record):
+                continue
+            assert record["per_image"] == autoattack.per_image_name(path.stem, record["norm"], record["eps"])
+            data = autoattack.read_per_image(checkpoints / record["per_image"])
+            assert len(data["robust"]) == record["n"] == len(data["attack"]), path.name
+            assert round(float(data["robust"].mean()), 4) == record["value"], path.name
+            assert not (data["robust"] & (data["attack"] != 0)).any(), path.name
