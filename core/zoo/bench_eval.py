@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from core.device import describe_machine, machine_line, resolve_device
+from core.device import configure_threads, describe_machine, machine_line, resolve_device
 from core.errors import InvarianceError
 from core.zoo import autoattack
 
@@ -50,6 +50,7 @@ def run_bench(args: argparse.Namespace) -> int:
     from core.zoo.evaluation import autoattack_threat
 
     counts = _counts(args.workers)
+    configure_threads(1)  # every configuration runs one torch thread per worker; the machine line says so
     if not 1 <= args.n <= 10_000 or args.chunk_size < 1:
         raise InvarianceError("--n must be 1 to 10000 and --chunk-size at least 1")
     model = entry(args.model)
