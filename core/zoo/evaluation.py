@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -330,6 +331,7 @@ def evaluate_autoattack(
     workers: int = 1,
     dask: str | None = None,
     report: Callable[[str], None] | None = None,
+    store_root: Path | None = None,
 ) -> dict[str, Any]:
     """Measure the reference AutoAttack on the first ``n`` test images of zoo model ``name``, sharded over
     ``workers`` (or a Dask cluster), and record it on its card with the per-image file beside it.
@@ -347,7 +349,7 @@ def evaluate_autoattack(
     n = n or autoattack.AUTOATTACK_N
     chosen = resolve_device(device)
     spec = autoattack.EvalSpec(name, norm, eps, device=str(chosen), certify=entry.certified and norm == "linf")
-    run = autoattack.run_autoattack(spec, n, workers=workers, dask=dask, report=report)
+    run = autoattack.run_autoattack(spec, n, workers=workers, dask=dask, report=report, store_root=store_root)
     engine = "dask " + dask if dask else ("process pool" if workers > 1 else "in-process")
     command = f"invariance zoo --autoattack {name} --n {n} --workers {workers}" + (f" --dask {dask}" if dask else "")
     record = autoattack.card_record(run, command=command, workers=workers, engine=engine, device=str(chosen))

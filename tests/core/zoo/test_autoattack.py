@@ -215,3 +215,31 @@ def test_every_reference_record_on_a_shipped_card_matches_its_per_image_file() -
             assert len(data["robust"]) == record["n"] == len(data["attack"]), path.name
             assert round(float(data["robust"].mean()), 4) == record["value"], path.name
             assert not (data["robust"] & (data["attack"] != 0)).any(), path.name
+
+
+def test_a_zoo_run_writes_its_record_and_per_image_file_and_keeps_the_torchattacks_figure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.zoo.evaluation import evaluate_autoattack
+
+    checkpoints = tmp_path / "checkpoints"
+    checkpoints.mkdir()
+    for suffix in (".json", ".safetensors"):
+        shutil.copy(REPOSITORY / "checkpoints" / f"undefended{suffix}", checkpoints)
+    old = json.loads((checkpoints / "undefended.json").read_text())["evaluation"]["autoattack_linf_0.3"]
+    monkeypatch.setenv("INVARIANCE_CHECKPOINTS", str(checkpoints))
+    record = evaluate_autoattack("undefended", n=8, device="cpu", store_root=tmp_path / "chunks")
+    card = json.loads((checkpoints / "undefended.json").read_text())["evaluation"]["autoattack_linf_0.3"]
+    assert card == record and record["value"] == 0.0 and record["n"] == 8
+    assert (record["implementation"], record["version"], record["n_iter"], record["seed"]) == (
+        autoattack.implementation(),
+        "standard",
+        100,
+        0,
+    )
+    assert record["previous"]["implementation"] == "torchattacks, 10 steps"
+    assert record["previous"]["value"] == old["value"]
+    data = autoattack.read_per_image(checkpoints / record["per_image"])
+    assert record["per_image"] == "undefended.autoattack-linf-0.3.npz" and not data["robust"].any()
+    again = evaluate_autoattack("undefended", n=8, device="cpu", store_root=tmp_path / "chunks")
+    assert again["previous"] == record["previous"]  # a re-measurement keeps the torchattacks figure
