@@ -93,7 +93,7 @@ def attack_name(norm: str, eps: float) -> str:
     return (
         f"AutoAttack {VERSION} ({implementation()}: APGD-CE x{restarts(norm)} restarts, APGD-T "
         f"{target_classes(norm)} targets, FAB-T 9 targets, {N_ITER} iterations each{large}, then Square 5000 "
-        f"queries), {norm} ε={eps}, seed {SEED} per chunk of {CHUNK_SIZE}"
+        f"queries), {norm} ε={eps}, seed {SEED} (each chunk: SeedSequence of it and its first index)"
     )
 
 
