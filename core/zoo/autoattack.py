@@ -226,8 +226,8 @@ def _test_set() -> tuple[torch.Tensor, torch.Tensor]:
 
 def evaluate_chunk(spec: EvalSpec, chunk: Chunk) -> dict[str, Any]:
     """The per-image results of one chunk (a job for :func:`core.sharding.run_chunks`): ``robust``, ``attack``
-    and, when asked, ``pgd_robust`` and ``certified``; ``seconds`` of work."""
-    started = time.perf_counter()
+    and, when asked, ``pgd_robust`` and ``certified``; ``seconds`` of work and the worker's ``cpu_seconds``."""
+    started, cpu_started = time.perf_counter(), time.process_time()
     device = resolve_device(spec.device)
     model = _worker_model(spec.model, str(device))
     images, labels = _test_set()
@@ -252,6 +252,7 @@ def evaluate_chunk(spec: EvalSpec, chunk: Chunk) -> dict[str, Any]:
             clean = model(x).argmax(1) == y
             result["certified"] = (certified(model, x, y, spec.eps) & clean).cpu().numpy()
     result["seconds"] = round(time.perf_counter() - started, 3)
+    result["cpu_seconds"] = round(time.process_time() - cpu_started, 3)
     return result
 
 
@@ -272,6 +273,8 @@ class AutoAttackRun:
     """Wall time of this invocation (reused chunks cost nothing)."""
     work_seconds: float
     """Sum of the chunks' own times (reused ones included): the run's cost on one worker."""
+    cpu_seconds: float
+    """Sum of the chunks' CPU times (reused ones included; 0 for chunks stored before this was recorded)."""
     reused: int
     chunks: int
     warnings: list[str] = field(default_factory=list)
@@ -370,6 +373,7 @@ def run_autoattack(
         certified=None if (cert := merged("certified")) is None else cert.astype(bool),
         seconds=seconds,
         work_seconds=float(sum(float(result.get("seconds", 0.0)) for result in results)),
+        cpu_seconds=float(sum(float(result.get("cpu_seconds", 0.0)) for result in results)),
         reused=reused,
         chunks=len(chunks),
     )

@@ -2,7 +2,9 @@
 
 Runs the same evaluation (model, first ``n`` test images, chunk size) once per worker count and, with
 ``--dask-local``, once on a Dask LocalCluster of the largest count, each in a fresh chunk store (nothing reused),
-and reports wall times, the speed-up over one worker and the overhead of Dask against the local pool. Every
+and reports wall times, the speed-up over one worker, the overhead of Dask against the local pool, and the cores the
+workers actually obtained (their CPU time over the wall time: below the worker count on a machine shared with other
+work, which caps the speed-up). Every
 configuration must give identical per-image results; the benchmark fails otherwise.
 """
 
@@ -74,8 +76,18 @@ def run_bench(args: argparse.Namespace) -> int:
             reference = outcome
         elif not np.array_equal(reference, outcome):
             raise InvarianceError(f"{label}: per-image results differ from {configurations[0][0]}")
-        rows.append({"configuration": label, "workers": workers, "dask": dask, "seconds": round(seconds, 1)})
-        print(f"{label}: {seconds:.1f} s", file=sys.stderr)
+        cores = run.cpu_seconds / seconds
+        rows.append(
+            {
+                "configuration": label,
+                "workers": workers,
+                "dask": dask,
+                "seconds": round(seconds, 1),
+                "cpu_seconds": round(run.cpu_seconds, 1),
+                "cores_obtained": round(cores, 2),
+            }
+        )
+        print(f"{label}: {seconds:.1f} s, {cores:.2f} cores obtained", file=sys.stderr)
     base = rows[0]["seconds"]
     for row in rows:
         row["speedup"] = round(base / row["seconds"], 2)
@@ -104,5 +116,8 @@ def run_bench(args: argparse.Namespace) -> int:
     print(f"machine: {machine_line(resolve_device('cpu'))}")
     for row in rows:
         overhead = f", {row['overhead_vs_pool'] * 100:+.0f}% vs local pool" if "overhead_vs_pool" in row else ""
-        print(f"{row['configuration']:28s} {row['seconds']:8.1f} s   speed-up {row['speedup']:.2f}x{overhead}")
+        print(
+            f"{row['configuration']:28s} {row['seconds']:8.1f} s   speed-up {row['speedup']:.2f}x   "
+            f"cores obtained {row['cores_obtained']:.2f}{overhead}"
+        )
     return 0

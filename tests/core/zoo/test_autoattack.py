@@ -103,6 +103,7 @@ def make_run(robust: list[bool], pgd: list[bool], certified_: list[bool] | None 
         certified=None if certified_ is None else np.array(certified_),
         seconds=1.0,
         work_seconds=1.0,
+        cpu_seconds=1.0,
         reused=0,
         chunks=1,
     )
