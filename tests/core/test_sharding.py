@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,13 @@ class Interrupting:
             raise KeyboardInterrupt
         self.ran.append(chunk.index)
         return seeded_job(chunk)
+
+
+def dies_on_chunk_two(chunk: Chunk) -> dict[str, object]:
+    """``seeded_job``, except that the worker process running chunk 2 dies (a lost worker, kill -9)."""
+    if chunk.index == 2:
+        os._exit(9)
+    return seeded_job(chunk)
 
 
 def merged(results: list[dict[str, object]]) -> dict[str, np.ndarray]:
@@ -121,6 +129,19 @@ def test_interrupted_run_keeps_finished_chunks_and_resume_equals_uninterrupted(t
     third = Interrupting(stop_at=None)
     run_chunks(third, chunks, store=store, progress=None)
     assert third.ran == []
+
+
+def test_a_lost_worker_is_one_error_and_the_rerun_resumes(tmp_path: Path) -> None:
+    chunks = make_chunks(range(8), chunk_size=2, base_seed=0)
+    store = ChunkStore(tmp_path, "lost")
+    run_chunks(seeded_job, chunks[:2], store=store, progress=None)
+    with pytest.raises(ShardingError, match="worker process died"):
+        run_chunks(dies_on_chunk_two, chunks, workers=2, store=store, progress=None)
+    assert {0, 1} <= store.done() and 2 not in store.done()
+    resumed = run_chunks(seeded_job, chunks, store=store, progress=None)
+    np.testing.assert_array_equal(
+        merged(resumed)["values"], merged(run_chunks(seeded_job, chunks, progress=None))["values"]
+    )
 
 
 def test_store_round_trips_arrays_and_json_values(tmp_path: Path) -> None:
