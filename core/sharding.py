@@ -29,6 +29,7 @@ import multiprocessing
 import re
 import signal
 import time
+import uuid
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -289,10 +290,11 @@ def _chunk_results_dask(
         else:
             try:
                 client = stack.enter_context(Client(address, timeout="20s"))
-            except (OSError, TimeoutError) as error:
+            except (OSError, TimeoutError, ValueError) as error:
                 raise ShardingError(f"cannot reach the Dask scheduler at {address}: {error}") from error
+        run = uuid.uuid4().hex  # task keys unique to this run: a shared cluster may run other jobs' chunks too
         futures = [
-            client.submit(_call_with_threads, fn, threads, chunk, key=f"{chunk.index}-{chunk.seed}", pure=False)
+            client.submit(_call_with_threads, fn, threads, chunk, key=f"chunk-{run}-{chunk.index}", pure=False)
             for chunk in pending
         ]
         by_key = {future.key: chunk for future, chunk in zip(futures, pending, strict=True)}
