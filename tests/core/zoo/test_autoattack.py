@@ -244,3 +244,55 @@ def test_a_zoo_run_writes_its_record_and_per_image_file_and_keeps_the_torchattac
     assert record["per_image"] == "undefended.autoattack-linf-0.3.npz" and not data["robust"].any()
     again = evaluate_autoattack("undefended", n=8, device="cpu", store_root=tmp_path / "chunks")
     assert again["previous"] == record["previous"]  # a re-measurement keeps the torchattacks figure
+
+
+@pytest.mark.slow
+def test_ctrl_c_keeps_finished_chunks_exits_130_and_the_same_command_resumes(tmp_path: Path) -> None:
+    """The real thing: ``zoo --autoattack`` on two worker processes, SIGINT to the process group (what Ctrl-C
+    sends) once a chunk is stored, then the same command again. Cards and chunks live in temporary folders."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from core.data import cache_dir as mnist_cache
+
+    checkpoints, cache = tmp_path / "checkpoints", tmp_path / "cache"
+    checkpoints.mkdir()
+    for suffix in (".json", ".safetensors"):
+        shutil.copy(REPOSITORY / "checkpoints" / f"undefended{suffix}", checkpoints)
+    (cache / mnist_cache().name).mkdir(parents=True)
+    for path in mnist_cache().glob("test-*.npy"):
+        (cache / mnist_cache().name / path.name).symlink_to(path)
+    env = dict(os.environ, INVARIANCE_CHECKPOINTS=str(checkpoints), INVARIANCE_DATA_DIR=str(cache))
+    env["PYTHONPATH"] = str(REPOSITORY)
+    command = [sys.executable, "-m", "core.cli", "zoo", "--autoattack", "undefended", "--n", "500", "--workers", "2"]
+
+    def start() -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            command,
+            env=env,
+            cwd=REPOSITORY,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+
+    before = (checkpoints / "undefended.json").read_bytes()
+    first = start()
+    deadline = time.monotonic() + 300
+    while not list((cache / "eval-chunks").glob("*/chunk-*.npz")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.killpg(first.pid, signal.SIGINT)
+    _, err = first.communicate(timeout=120)
+    kept = len(list((cache / "eval-chunks").glob("*/chunk-*.npz")))
+    assert first.returncode == 130, err
+    assert f"interrupted: {kept} of 5 kept" in err and 1 <= kept < 5
+    assert (checkpoints / "undefended.json").read_bytes() == before  # nothing written to the card
+    second = start()
+    _, err = second.communicate(timeout=600)
+    assert second.returncode == 0, err
+    assert f"reused {kept} of 5 chunks" in err
