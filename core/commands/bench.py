@@ -14,14 +14,18 @@ import sys
 from core.commands import help_handler
 from core.geninv import bench as bench_geninv
 from core.study.server import bench as study_server_bench
+from core.zoo import bench_eval
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
-        "bench", help="benchmarks: geninv (suggestion speed, quality), live (editor latency), study-server (load)"
+        "bench",
+        help="benchmarks: geninv (suggestion speed, quality), eval (sharded AutoAttack), live (editor latency), "
+        "study-server (load)",
     )
     benches = parser.add_subparsers(dest="bench", metavar="<benchmark>")
     bench_geninv.register_bench(benches)
+    bench_eval.register_bench(benches)
     study_server_bench.register_bench(benches)
     # Every argument, --help included, goes to the editor's benchmark, which parses them: no prefix character
     # here, so argparse takes each of them as a plain value.
