@@ -185,13 +185,13 @@ def run_ingest(args: argparse.Namespace) -> int:
         from core.study.server.ingest_db import ingest_served
 
         if args.answers:
-            raise StudyError("give answers files or --db, not both")
+            raise UsageError("give answers files or --db, not both")
         served = ingest_served(args.db, args.collection, **options)
         summary = served.summary
         for rater, reason in served.left_out.items():
             print(f"rater {rater!r} not ingested: {reason}")
     elif not args.answers:
-        raise StudyError("give answers files to ingest, or --db URL of a served study")
+        raise UsageError("give answers files to ingest, or --db URL of a served study")
     else:
         summary = ingest(args.answers, collections=args.collection, **options)
     for (rater, name), (n_clean, n_correct) in summary.clean.items():

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from core.device import configure_threads, describe_machine, machine_line, resolve_device
-from core.errors import InvarianceError
+from core.errors import InvarianceError, UsageError
 from core.zoo import autoattack
 
 
@@ -41,9 +41,9 @@ def _counts(text: str) -> list[int]:
     try:
         counts = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise InvarianceError(f"--workers {text!r}: give whole numbers, as in 1,2") from None
+        raise UsageError(f"--workers {text!r}: give whole numbers, as in 1,2") from None
     if not counts or min(counts) < 1:
-        raise InvarianceError(f"--workers {text!r}: give worker counts of at least 1, as in 1,2")
+        raise UsageError(f"--workers {text!r}: give worker counts of at least 1, as in 1,2")
     return counts
 
 
@@ -54,7 +54,7 @@ def run_bench(args: argparse.Namespace) -> int:
     counts = _counts(args.workers)
     configure_threads(1)  # every configuration runs one torch thread per worker; the machine line says so
     if not 1 <= args.n <= 10_000 or args.chunk_size < 1:
-        raise InvarianceError("--n must be 1 to 10000 and --chunk-size at least 1")
+        raise UsageError("--n must be 1 to 10000 and --chunk-size at least 1")
     model = entry(args.model)
     threat = autoattack_threat(model) if model.origin == "zoo" else None
     norm, eps = threat or (model.norm or "linf", model.eps or 0.3)

@@ -33,6 +33,10 @@ BAD_DATA: list[list[str]] = [
     ["models", "remove", "no-such-model"],
     ["scorecard", "--collections", NO_INPUT],
     ["bench", "geninv", "--calibration", NO_INPUT, "{missing}.json"],
+    ["bench", "eval", "--model", "no-such-model", "--n", "2"],
+    ["bench", "study-server", "--db", "nonsense://x", "--raters", "1", "--duration", "1"],
+    ["study", "serve", NO_INPUT],
+    ["study", "status", "--db", "sqlite:///{missing}/study.sqlite"],
     ["geninv", "--norm", "l0", "--indices", "1", "--out", "{tmp}/a-file/coll"],  # --out under a file
 ]
 """A missing or invalid input (file, folder, model, collection): exit 1 everywhere."""
@@ -44,6 +48,10 @@ BAD_USAGE: list[list[str]] = [
     ["zoo", "--no-such-option"],
     ["bench"],
     ["bench", "geninv", "--n", "0"],
+    ["bench", "eval", "--workers", "0"],
+    ["bench", "study-server", "--raters", "0"],
+    ["study", "serve"],
+    ["study", "status"],
     ["study"],
     ["study", "pack"],
     ["study", "ingest", "{tmp}/answers.json", "--no-such-option"],

@@ -35,7 +35,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from core.errors import StudyError
+from core.errors import StudyError, UsageError
 
 ANSWER_INTERVAL_S: Final = 1.0
 RAMP_S: Final = 10.0
@@ -172,9 +172,9 @@ def _stored_answers(url: str) -> dict[str, int]:
 def bench_study_server(raters: int, duration: float, db: str | None = None, seed: int = 0) -> dict[str, Any]:
     """Run the benchmark (see the module docstring); returns its figures."""
     if not 1 <= raters <= MAX_RATERS:
-        raise StudyError(f"--raters {raters} must be in 1..{MAX_RATERS}")
+        raise UsageError(f"--raters {raters} must be in 1..{MAX_RATERS}")
     if not 0 < duration <= MAX_DURATION_S:
-        raise StudyError(f"--duration {duration} must be in (0, {MAX_DURATION_S:g}] seconds")
+        raise UsageError(f"--duration {duration} must be in (0, {MAX_DURATION_S:g}] seconds")
     from core.study.server.db import database_url, shown_url
 
     folder = Path(tempfile.mkdtemp(prefix="invariance-bench-study-"))
