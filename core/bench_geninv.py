@@ -172,6 +172,11 @@ def register_bench(subparsers: argparse._SubParsersAction) -> None:  # type: ign
         "--add-collection", action="append", default=[], metavar="NAME=PATH",
         help="--human-pack: also show the items of an existing collection, as set NAME",
     )  # fmt: skip
+    parser.add_argument(
+        "--exclude", metavar="FILE",
+        help="--human-pack: JSON list of test indices never to draw (or {\"indices\": [...]}), e.g. the digits "
+        "earlier figures and packs used",
+    )  # fmt: skip
     parser.add_argument("--print-digits", action="store_true", help="--human-pack: print the chosen digits, exit")
     parser.add_argument(
         "--calibration", nargs="+", metavar="FILE",
@@ -216,14 +221,15 @@ def _pack_specs(args: argparse.Namespace) -> list[Any]:
 
 
 def _human_pack(args: argparse.Namespace) -> int:
-    from core.geninv.human_pack import build_human_pack, choose_digits, parse_range
+    from core.geninv.human_pack import build_human_pack, choose_digits, parse_range, read_exclusions
 
     if args.seed is None:
         raise InvarianceError("--human-pack needs --seed")
     specs = _pack_specs(args)
     digit_range = parse_range(args.digits)
+    exclude = read_exclusions(args.exclude) if args.exclude else []
     if args.print_digits:
-        print(json.dumps(choose_digits(specs, args.seed, digit_range)))
+        print(json.dumps(choose_digits(specs, args.seed, digit_range, exclude)))
         return 0
     extra: dict[str, str] = {}
     for entry in args.add_collection:
@@ -232,8 +238,9 @@ def _human_pack(args: argparse.Namespace) -> int:
             raise InvarianceError(f"--add-collection must look like NAME=PATH, got {entry!r}")
         extra[name] = path
     summary = build_human_pack(
-        args.human_pack, specs, seed=args.seed, digit_range=digit_range, extra_collections=extra, device=args.device
-    )
+        args.human_pack, specs, seed=args.seed, digit_range=digit_range, extra_collections=extra, device=args.device,
+        exclude=exclude,
+    )  # fmt: skip
     print(json.dumps(summary, indent=2) if args.json else _format_pack_summary(args.human_pack, summary))
     return 0
 

@@ -36,6 +36,7 @@ from core.device import resolve_device
 from core.errors import BudgetError, InvarianceError
 from core.geninv.bank import CandidateBank, default_bank
 from core.geninv.calibration import PHumanMapping, load_mapping, raw_score
+from core.geninv.greedy import refine_l0_budget, target_margins
 from core.geninv.judge import Judge, load_judge
 from core.geninv.norms import Search, search_for
 from core.geninv.refine import FRAGMENT_COST, PIXEL_COST, fragment_pixels, refine_l0
@@ -61,6 +62,8 @@ LINF_TARGETS: Final[Mapping[int, tuple[int, ...]]] = {
 """ℓ∞ targets per source digit: pairs whose strokes mostly overlap, so that a change bounded per pixel can
 turn one into the other (the paper always maps a 1 to a 7 or a 4). Override with ``targets=``."""
 
+WIDEN: Final = 2
+"""The second, wider search (for digits whose first search reaches no target) multiplies pool and neighbours by this."""
 DISTORTION_KEYS: Final = ("l0", "l1", "l2", "linf", "l0_binary")
 
 ProgressFn = Callable[[int, int], None]
@@ -217,12 +220,59 @@ def suggest_batch(
             bank, judge, mapping, queries[start:stop], label_array[start:stop], search, eps, k, seed, table, settings,
             cancel, _step,
         )  # fmt: skip
+        _widen(batch, bank, judge, mapping, queries[start:stop], label_array[start:stop], search, eps, k, seed,
+               _wide_table(table, explicit=targets is not None), settings, cancel)  # fmt: skip
         elapsed = (time.perf_counter() - started) / (stop - start)
         for suggestions in batch:
             results.append([_with_seconds(s, elapsed) for s in suggestions])
         if progress is not None:
             progress(stop, total)
     return results
+
+
+def _reached(suggestions: list[Suggestion]) -> bool:
+    return any(s.extras.get("target_reached", 1.0) > 0 for s in suggestions)
+
+
+def _wide_table(table: Mapping[int, tuple[int, ...]], *, explicit: bool) -> dict[int, tuple[int, ...]]:
+    """ℓ∞ targets of the wider second search: every other class, unless the caller fixed the targets."""
+    if explicit:
+        return dict(table)
+    return {digit: tuple(c for c in range(10) if c != digit) for digit in range(10)}
+
+
+def _widen(
+    batch: list[list[Suggestion]],
+    bank: CandidateBank,
+    judge: Judge,
+    mapping: PHumanMapping,
+    queries_np: np.ndarray,
+    labels: np.ndarray,
+    search: Search,
+    eps: float | None,
+    k: int,
+    seed: int,
+    table: Mapping[int, tuple[int, ...]],
+    settings: SearchSettings,
+    cancel: CancelFn | None,
+) -> None:
+    """Search again, wider (:data:`WIDEN` times the pool and neighbours, every target class for ℓ∞), for the
+    digits whose suggestions do not reach their target; keep the wider result where it does (in place)."""
+    rows = [row for row, found in enumerate(batch) if not _reached(found)]
+    if not rows or eps is None:
+        return
+    wide = SearchSettings(
+        pool=settings.pool * WIDEN, steps=settings.steps, starts=settings.starts, refine=settings.refine * WIDEN,
+        pixel_cost=settings.pixel_cost,
+    )  # fmt: skip
+    again = _run_batch(
+        bank, judge, mapping, queries_np[rows], labels[rows], search, eps, k, seed + 1, table, wide, cancel
+    )  # fmt: skip
+    for row, found in zip(rows, again, strict=True):
+        if _reached(found) or (found and not batch[row]):
+            batch[row] = found
+        elif found and batch[row] and found[0].p_human > batch[row][0].p_human:
+            batch[row] = found
 
 
 def _run_batch(
@@ -268,6 +318,14 @@ def _run_batch(
         # snapping moved each pixel by at most 1/510: keep the ℓ∞ budget around the *given* image too
         slack = float(np.abs(snapped[row] - queries_np[row]).max())
         finished: list[_Edited] = []
+        budgeted = None
+        if search.shapes and eps is not None:
+            valid = [c for c in range(matches.indices.shape[1]) if math.isfinite(float(matches.cost[row, c]))]
+            column_targets = bank.labels[matches.indices[row]].cpu()
+            edits = refine_l0_budget(
+                original, matches.warped[row][valid], column_targets[valid], judge, eps
+            )
+            budgeted = dict(zip(valid, edits, strict=True))
         for column in range(matches.indices.shape[1]):
             if not math.isfinite(float(matches.cost[row, column])):
                 continue
@@ -275,14 +333,20 @@ def _run_batch(
             index = int(matches.indices[row, column])
             target = int(bank.labels[index])
             aligned = matches.warped[row, column]
-            if search.shapes:
+            if budgeted is not None:
+                edit = budgeted.get(column)
+                if edit is None:
+                    continue
+                edited = edit.image.to(original.device)
+                extras = {"greedy_steps": float(edit.steps), "pixels_chosen": float(edit.pixels)}
+            elif search.shapes:
                 refined = refine_l0(original, aligned, target, judge, eps, pixel_cost=settings.pixel_cost)
                 edited = refined.image
                 extras = {"clusters_used": float(refined.clusters_used), "clusters": float(refined.clusters_total)}
             else:
                 assert eps is not None
-                edited = project(original, aligned, search.name, search.budget_after_snapping(eps, slack))
-                extras = {}
+                edited, pushed = _linf_edit(original, aligned, search.budget_after_snapping(eps, slack), judge, target)
+                extras = {"full_eps_push": float(pushed)}
             finished.append(
                 _Edited(
                     _round_within_budget(snapped[row], edited, search, eps, slack), target,
@@ -294,6 +358,23 @@ def _run_batch(
                 step()
         out.append(_rank(_judged(snapped[row], source, finished, judge, mapping, search.name, eps), k))
     return out
+
+
+PUSH_THRESHOLD: Final = 0.25
+"""ℓ∞ full-ε variant: pixels where x* differs from x by more than this move by the whole ε towards x*."""
+
+
+def _linf_edit(
+    original: torch.Tensor, aligned: torch.Tensor, budget: float, judge: Judge, target: int
+) -> tuple[torch.Tensor, bool]:
+    """The ℓ∞ edit towards ``aligned``: its projection onto the ε-ball, or the full-ε step on the pixels where
+    it differs clearly (``PUSH_THRESHOLD``), whichever the judge's target margin prefers -> (image, pushed)."""
+    projected = project(original, aligned, "linf", budget)
+    difference = aligned - original
+    step = torch.where(difference.abs() > PUSH_THRESHOLD, budget * torch.sign(difference), difference.clamp(-budget, budget))
+    pushed = (original + step).clamp(0.0, 1.0)
+    margins = target_margins(judge, torch.stack([projected, pushed]), torch.tensor([target, target]))
+    return (pushed, True) if float(margins[1]) > float(margins[0]) else (projected, False)
 
 
 @dataclass(frozen=True)
@@ -338,12 +419,15 @@ def _judged(
     stack = torch.from_numpy(np.stack([entry.image_u8 for entry in finished]).astype(np.float32) / 255.0)
     probs = judge.probs(stack).cpu()
     debris = fragment_pixels(stack).tolist()
+    changed = [bool(np.any(entry.image_u8 != original_u8)) for entry in finished]
+    reached = [int(row.argmax()) == entry.target for entry, row in zip(finished, probs, strict=True)]
+    any_reached = any(c and r for c, r in zip(changed, reached, strict=True))
     kept: list[Suggestion] = []
-    for entry, row, fragments in zip(finished, probs, debris, strict=True):
-        if not np.any(entry.image_u8 != original_u8):
+    for entry, row, fragments, changes, hits in zip(finished, probs, debris, changed, reached, strict=True):
+        if not changes:
             continue  # changes nothing
-        if int(row.argmax()) != entry.target:
-            continue  # the target is not reached within the budget
+        if any_reached and not hits:
+            continue  # a candidate that reaches its target exists: offer only those
         margin = _margin(row, entry.target)
         raw = margin - FRAGMENT_COST * fragments
         p_human = float(mapping(raw))
@@ -368,6 +452,7 @@ def _judged(
                 raw_score=raw,
                 extras={
                     **entry.extras,
+                    "target_reached": float(hits),
                     "judge_p_target": float(row[entry.target]),
                     "judge_p_source": float(row[source]),
                 },
