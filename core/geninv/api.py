@@ -84,7 +84,7 @@ class SearchSettings:
     """Adam steps of the alignment."""
     starts: int = 1
     """Starts per candidate: the coarse transform, plus (starts - 1) seeded jittered ones."""
-    refine: int = 10
+    refine: int = 16
     """Aligned neighbours per query that go through ℓ0 refinement / ℓ∞ projection (at least k)."""
     pixel_cost: float = PIXEL_COST
     """ℓ0: judge margin (nats) one changed pixel must buy when choosing Δ's clusters."""

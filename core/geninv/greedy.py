@@ -8,8 +8,8 @@ touched.
 
 For the R aligned neighbours of one query at once (each with its own target class):
 
-1. Δ's visible pixels are clustered into compact groups of about :data:`CLUSTER_PIXELS` pixels
-   (:func:`core.geninv.refine.cluster_change`, at most :data:`MAX_GREEDY_CLUSTERS`).
+1. Δ's visible pixels are split into compact groups of about :data:`CLUSTER_PIXELS` pixels
+   (:func:`compact_groups`, k-means on the pixel coordinates, at most :data:`MAX_GREEDY_CLUSTERS`).
 2. **Greedy by gain per pixel:** from the query, each step tries every remaining cluster that still fits the
    budget (all neighbours' tries in one judge batch) and adds the one whose judge margin
    ``log p(target) - log max_{c != target} p(c)`` rises most per pixel, until the margin passes
@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from core.geninv.judge import Judge
-from core.geninv.refine import FRAGMENT_COST, cluster_change, fragment_pixels
+from core.geninv.refine import FRAGMENT_COST, fragment_pixels
 
 CLUSTER_PIXELS: Final = 5
 """Target cluster size: fine enough to spend a 25-pixel budget in several choices."""
@@ -81,6 +81,8 @@ def refine_l0_budget(
     budget = int(math.floor(eps))
     query = query.cpu()
     aligned = aligned.cpu()
+    # a chosen pixel is applied fully: added ink becomes white, removed ink black
+    aligned = torch.where((aligned - query).abs() > 0.5, (aligned > query).float(), aligned)
     targets = targets.cpu().long()
     count = aligned.shape[0]
     visible = ((aligned - query).abs() > 0.5).numpy()
@@ -88,8 +90,7 @@ def refine_l0_budget(
     for row in range(count):
         size = int(visible[row].sum())
         wanted = min(MAX_GREEDY_CLUSTERS, max(1, math.ceil(size / CLUSTER_PIXELS)))
-        change = visible[row].astype(np.int8) * np.sign((aligned[row] - query).numpy()).astype(np.int8)
-        found = cluster_change(change, wanted) if size else []
+        found = compact_groups(np.argwhere(visible[row]), wanted) if size else []
         clusters.append([c for c in found if c.shape[0] <= budget] + _split_large(found, budget))
     chosen = torch.zeros((count, 28, 28), dtype=torch.bool)
     start = target_margins(judge, query[None].expand(count, -1, -1), targets)
@@ -135,6 +136,29 @@ def refine_l0_budget(
             visited[row].append((chosen[row].clone(), value, int(chosen[row].sum())))
     _fill_pixels(query, aligned, targets, judge, visible, chosen, margin, budget, visited)
     return _keep_best(query, aligned, visited, pixel_cost, steps)
+
+
+def compact_groups(coords: np.ndarray, count: int, iterations: int = 6) -> list[np.ndarray]:
+    """Split pixel coordinates (K, 2) into at most ``count`` spatially compact groups (k-means, deterministic:
+    farthest-point start from the first pixel, a few Lloyd steps) -> non-empty (k, 2) arrays."""
+    if coords.shape[0] == 0:
+        return []
+    count = max(1, min(count, coords.shape[0]))
+    points = coords.astype(np.float64)
+    centres = [points[0]]
+    nearest = ((points - points[0]) ** 2).sum(1)
+    for _ in range(1, count):
+        centres.append(points[int(nearest.argmax())])
+        nearest = np.minimum(nearest, ((points - centres[-1]) ** 2).sum(1))
+    centre = np.stack(centres)
+    for _ in range(iterations):
+        assignment = ((points[:, None, :] - centre[None]) ** 2).sum(2).argmin(1)
+        for group in range(count):
+            members = points[assignment == group]
+            if members.shape[0]:
+                centre[group] = members.mean(0)
+    assignment = ((points[:, None, :] - centre[None]) ** 2).sum(2).argmin(1)
+    return [coords[assignment == group] for group in range(count) if np.any(assignment == group)]
 
 
 def _split_large(found: list[np.ndarray], budget: int) -> list[np.ndarray]:
@@ -228,4 +252,4 @@ def _keep_best(
     return out
 
 
-__all__ = ["BudgetedEdit", "refine_l0_budget", "target_margins"]
+__all__ = ["BudgetedEdit", "compact_groups", "refine_l0_budget", "target_margins"]
