@@ -21,6 +21,7 @@ ordered by ``p_human`` (highest first), then by fewer pixels changed by more tha
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -268,7 +269,8 @@ def _widen(
     again = _run_batch(
         bank, judge, mapping, queries_np[rows], labels[rows], search, eps, k, seed + 1, table, wide, cancel
     )  # fmt: skip
-    for row, found in zip(rows, again, strict=True):
+    for row, wider in zip(rows, again, strict=True):
+        found = [dataclasses.replace(s, extras={**s.extras, "wider_search": 1.0}) for s in wider]
         if _reached(found) or (found and not batch[row]):
             batch[row] = found
         elif found and batch[row] and found[0].p_human > batch[row][0].p_human:

@@ -51,7 +51,8 @@ def test_targets_differ_and_budget_holds_after_rounding(norm, eps, pool_bank, ti
                 assert within_budget(snapped, s.image_u8() / 255.0, norm, eps)
                 assert s.distortion[norm] <= eps + 1e-6
             if norm == "linf":
-                assert s.target_label in LINF_TARGETS[int(label)]
+                # the first search uses the convincing targets; the wider one (nothing reached) any other class
+                assert s.target_label in LINF_TARGETS[int(label)] or s.extras.get("wider_search") == 1.0
                 assert within_budget(image, s.image_u8() / 255.0, "linf", eps)
 
 
