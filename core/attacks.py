@@ -1,25 +1,32 @@
-"""Sensitivity attacks, shared by adversarial training and evaluation.
+"""Sensitivity attacks, shared by adversarial training and evaluation, all through one base class.
+
+:class:`Attack` is the base (foolbox's model): a subclass only proposes candidates; the base projects every
+candidate onto the budget with :func:`core.budget.project` (the exact projection: an attack's own steps are never
+trusted to respect it) and re-classifies the projected images once, which gives the per-example success flag
+(the model's prediction differs from the label). Every attack of the product goes through it:
 
 - ``pgd``: projected gradient descent for ``"linf"``, ``"l2"`` and ``"l1"`` (for ℓ1 the step is the Sparse ℓ1
   Descent of Tramèr & Boneh 2019: move only the top ``100 - sparsity`` percent of gradient coordinates);
 - ``spatial``: the worst of a set of rotations + translations, optionally followed by ℓ∞ PGD.
 
-Images are (N, 1, 28, 28) float tensors in [0, 1]. Every step is projected with the norm's
-:meth:`core.budget.Norm.project_fast` (the exact projection; the attack's own steps are never trusted to respect
-the budget), and every result comes with a per-example success flag (the model's prediction differs from the
-label). Each norm's step direction, random start and step sizes live on its :class:`core.budget.Norm`.
+- the reference AutoAttack's components (``core.zoo.autoattack``).
+
+Images are (N, 1, 28, 28) float tensors in [0, 1]. Inside PGD every step is also projected with the norm's
+:meth:`core.budget.Norm.project_fast`. Each norm's step direction, random start and step sizes live on its
+:class:`core.budget.Norm`.
 """
 
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.budget import NORMS, Norm, get_norm
+from core.budget import NORMS, Norm, get_norm, project
 from core.errors import BudgetError
 
 ATTACK_NORMS: tuple[str, ...] = tuple(name for name, norm in NORMS.items() if norm.attack_label is not None)
@@ -32,6 +39,45 @@ class AttackResult:
 
     adversarial: torch.Tensor
     success: torch.Tensor
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What an attack found: ``candidate`` (N, 1, 28, 28), to be projected onto the ball around ``center``
+    (the original images, or for the spatial attack the transformed ones)."""
+
+    candidate: torch.Tensor
+    center: torch.Tensor
+
+
+class Attack(ABC):
+    """The base of every attack: budget enforced and success re-checked here, once, for every attack.
+
+    Hyperparameters are keyword-only constructor arguments; data goes to ``__call__(model, images, labels)``,
+    which returns an :class:`AttackResult` whose ``adversarial`` is within ``eps`` of the center in ``norm``
+    (and in [0, 1]) and whose ``success`` is the re-classification of exactly those images.
+    """
+
+    def __init__(self, *, norm: str, eps: float) -> None:
+        chosen = get_norm(norm)
+        if not math.isfinite(eps) or eps < 0:
+            raise BudgetError(f"ε must be a finite number >= 0, got {eps}")
+        self.norm = chosen.name
+        self.eps = float(eps)
+
+    @abstractmethod
+    def propose(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor | Proposal:
+        """Candidates for ``images`` (a tensor: centered on ``images``), not yet trusted to be in budget."""
+
+    def __call__(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> AttackResult:
+        proposal = self.propose(model, images, labels)
+        if isinstance(proposal, torch.Tensor):
+            proposal = Proposal(proposal, images)
+        center = proposal.center.detach().clamp(0.0, 1.0)
+        adversarial = project(center, proposal.candidate.detach(), self.norm, self.eps).to(images.dtype)
+        with torch.no_grad():
+            success = model(adversarial).argmax(1) != labels
+        return AttackResult(adversarial, success)
 
 
 class _UnfoldConv2d(nn.Module):
@@ -81,6 +127,70 @@ def input_gradient_view(model: nn.Module) -> nn.Module:
     return nn.Sequential(_UnfoldConv2d(first), *rest)
 
 
+class PGD(Attack):
+    """Untargeted PGD maximising cross-entropy; restarts re-attack only the examples not yet broken.
+
+    For each example the proposal is the first successful point found, else the last restart's.
+    ``early_stop``: within a restart, an example leaves the batch at the first iterate the model misclassifies
+    (that iterate is its result). Evaluation uses it: it counts a success at any iterate, not only the last,
+    and saves the work on broken examples. Training leaves it off, so every example gets the full attack.
+    """
+
+    def __init__(
+        self,
+        *,
+        norm: str,
+        eps: float,
+        steps: int,
+        step_size: float | None = None,
+        restarts: int = 1,
+        random_start: bool = True,
+        sparsity: float = 99.0,
+        generator: torch.Generator | None = None,
+        early_stop: bool = False,
+    ) -> None:
+        if norm not in ATTACK_NORMS:
+            raise BudgetError(f"PGD supports {', '.join(ATTACK_NORMS)}, not {norm!r}")
+        super().__init__(norm=norm, eps=eps)
+        self.steps = steps
+        self.step_size = step_size
+        self.restarts = restarts
+        self.random_start = random_start
+        self.sparsity = sparsity
+        self.generator = generator
+        self.early_stop = early_stop
+
+    def propose(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        chosen = get_norm(self.norm)
+        steps = self.steps
+        schedule = chosen.step_sizes(self.eps, steps) if self.step_size is None else [self.step_size] * steps
+        model = input_gradient_view(model)
+        best = images.detach().clone()
+        success = torch.zeros(len(images), dtype=torch.bool, device=images.device)
+        for restart in range(max(1, self.restarts)):
+            todo = (~success).nonzero().squeeze(1)
+            if len(todo) == 0:
+                break
+            start = self.random_start and (restart > 0 or chosen.random_first_start)
+            candidate = _pgd_once(
+                model,
+                images[todo],
+                labels[todo],
+                chosen,
+                self.eps,
+                schedule,
+                start,
+                self.sparsity,
+                self.generator,
+                self.early_stop,
+            )
+            with torch.no_grad():
+                fooled = model(candidate).argmax(1) != labels[todo]
+            best[todo] = candidate
+            success[todo] = fooled
+        return best
+
+
 def pgd(
     model: nn.Module,
     images: torch.Tensor,
@@ -96,33 +206,19 @@ def pgd(
     generator: torch.Generator | None = None,
     early_stop: bool = False,
 ) -> AttackResult:
-    """Untargeted PGD maximising cross-entropy; restarts re-attack only the examples not yet broken.
-
-    For each example the returned point is the first successful one found, else the last restart's.
-    ``early_stop``: within a restart, an example leaves the batch at the first iterate the model misclassifies
-    (that iterate is its result). Evaluation uses it: it counts a success at any iterate, not only the last,
-    and saves the work on broken examples. Training leaves it off, so every example gets the full attack.
-    """
-    if norm not in ATTACK_NORMS:
-        raise BudgetError(f"PGD supports {', '.join(ATTACK_NORMS)}, not {norm!r}")
-    chosen = get_norm(norm)
-    schedule = chosen.step_sizes(eps, steps) if step_size is None else [step_size] * steps
-    model = input_gradient_view(model)
-    best = images.detach().clone()
-    success = torch.zeros(len(images), dtype=torch.bool, device=images.device)
-    for restart in range(max(1, restarts)):
-        todo = (~success).nonzero().squeeze(1)
-        if len(todo) == 0:
-            break
-        start = random_start and (restart > 0 or chosen.random_first_start)
-        candidate = _pgd_once(
-            model, images[todo], labels[todo], chosen, eps, schedule, start, sparsity, generator, early_stop
-        )
-        with torch.no_grad():
-            fooled = model(candidate).argmax(1) != labels[todo]
-        best[todo] = candidate
-        success[todo] = fooled
-    return AttackResult(best, success)
+    """:class:`PGD` with these settings on one batch (see the class)."""
+    attack = PGD(
+        norm=norm,
+        eps=eps,
+        steps=steps,
+        step_size=step_size,
+        restarts=restarts,
+        random_start=random_start,
+        sparsity=sparsity,
+        generator=generator,
+        early_stop=early_stop,
+    )
+    return attack(model, images, labels)
 
 
 def _pgd_once(
@@ -227,6 +323,42 @@ def worst_transform(
     return best
 
 
+class Spatial(Attack):
+    """The worst transform of ``transforms`` (T, 3), then (if ``eps`` > 0 and ``steps`` > 0) ℓ∞ PGD within ε of
+    the transformed image: the budget is the ℓ∞ ball around the transformed image."""
+
+    def __init__(
+        self,
+        *,
+        transforms: torch.Tensor,
+        eps: float = 0.0,
+        steps: int = 0,
+        restarts: int = 1,
+        generator: torch.Generator | None = None,
+        early_stop: bool = False,
+    ) -> None:
+        super().__init__(norm="linf", eps=eps)
+        self.transforms = transforms
+        self.steps = steps
+        self.restarts = restarts
+        self.generator = generator
+        self.early_stop = early_stop
+
+    def propose(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> Proposal:
+        moved = worst_transform(model, images, labels, self.transforms)
+        if self.eps > 0 and self.steps > 0:
+            attack = PGD(
+                norm="linf",
+                eps=self.eps,
+                steps=self.steps,
+                restarts=self.restarts,
+                generator=self.generator,
+                early_stop=self.early_stop,
+            )
+            return Proposal(attack.propose(model, moved, labels), moved)
+        return Proposal(moved, moved)
+
+
 def spatial(
     model: nn.Module,
     images: torch.Tensor,
@@ -239,19 +371,8 @@ def spatial(
     generator: torch.Generator | None = None,
     early_stop: bool = False,
 ) -> AttackResult:
-    """Worst transform of ``transforms``, then (if ``eps`` > 0) ℓ∞ PGD within ε of the transformed image."""
-    moved = worst_transform(model, images, labels, transforms)
-    if eps > 0 and steps > 0:
-        return pgd(
-            model,
-            moved,
-            labels,
-            norm="linf",
-            eps=eps,
-            steps=steps,
-            restarts=restarts,
-            generator=generator,
-            early_stop=early_stop,
-        )
-    with torch.no_grad():
-        return AttackResult(moved, model(moved).argmax(1) != labels)
+    """:class:`Spatial` with these settings on one batch (see the class)."""
+    attack = Spatial(
+        transforms=transforms, eps=eps, steps=steps, restarts=restarts, generator=generator, early_stop=early_stop
+    )
+    return attack(model, images, labels)

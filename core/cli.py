@@ -15,6 +15,7 @@ from typing import Any
 from core import __version__
 from core.commands import bench, collection, data, geninv, models, scorecard, study, train, zoo
 from core.errors import InvarianceError
+from core.sharding import ChunksInterrupted
 
 COMMAND_MODULES = (data, train, zoo, bench, study, collection, geninv, models, scorecard)
 """In the order of ``invariance --help``."""
@@ -57,6 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InvarianceError as error:
         print(f"invariance: error: {error}", file=sys.stderr)
         return 1
+    except ChunksInterrupted as interrupted:
+        print(f"invariance: {interrupted} (the same command resumes from them)", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
         print("invariance: interrupted", file=sys.stderr)
         return 130

@@ -13,14 +13,16 @@ import sys
 
 from core import bench_geninv
 from core.commands import help_handler
+from core.zoo import bench_eval
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
-        "bench", help="benchmarks: geninv (suggestion speed, quality), live (editor latency)"
+        "bench", help="benchmarks: geninv (suggestion speed, quality), eval (sharded AutoAttack), live (editor latency)"
     )
     benches = parser.add_subparsers(dest="bench", metavar="<benchmark>")
     bench_geninv.register_bench(benches)
+    bench_eval.register_bench(benches)
     # Every argument, --help included, goes to the editor's benchmark, which parses them: no prefix character
     # here, so argparse takes each of them as a plain value.
     live = benches.add_parser(

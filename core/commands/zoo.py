@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from typing import Any
 
@@ -25,18 +26,47 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--autoattack",
         metavar="NAME",
-        help="robust accuracy of NAME under AutoAttack (standard, torchattacks) at its ℓ∞/ℓ2 threat model, "
-        "written to its card (default --n 1000)",
+        help="robust accuracy of NAME under the reference AutoAttack (pyautoattack, standard) at its ℓ∞/ℓ2/ℓ1 "
+        "threat model, with per-image results, written beside its card (default --n 1000); resumable",
     )
     parser.add_argument("--models", help="comma-separated subset (default: every trained model)")
     parser.add_argument("--n", type=int, default=None, help="test images (audit default 500)")
     parser.add_argument("--restarts", type=int, default=5, help="PGD restarts in the audit (as the cards)")
     parser.add_argument("--device", default=None, help="auto (default), cpu or cuda")
+    add_sharding_arguments(parser)
     parser.set_defaults(handler=run)
+
+
+def add_sharding_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--workers N`` and ``--dask URL|local``: where sharded evaluations run (see ``core.sharding``)."""
+    parser.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        help="local worker processes with one torch thread each (default 1: in this process); with --dask: "
+        "the LocalCluster's workers",
+    )
+    parser.add_argument(
+        "--dask",
+        metavar="URL",
+        default=None,
+        help="run the chunks on a Dask cluster: tcp://scheduler:8786, or 'local' for a LocalCluster",
+    )
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: must be at least 1")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
     from core.device import configure_threads
+    from core.errors import ModelError
     from core.zoo import evaluation
 
     configure_threads()  # $INVARIANCE_THREADS, else every usable core
@@ -49,7 +79,17 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(evaluation.independent_attack(args.independent, n=args.n or 200, device=args.device)))
         return 0
     if args.autoattack:
-        print(json.dumps(evaluation.evaluate_autoattack(args.autoattack, n=args.n, device=args.device), indent=2))
+        if args.n is not None and not 1 <= args.n <= 10_000:
+            raise ModelError(f"--n {args.n}: choose 1 to 10000 test images")
+        record = evaluation.evaluate_autoattack(
+            args.autoattack,
+            n=args.n,
+            device=args.device,
+            workers=args.workers,
+            dask=args.dask,
+            report=lambda message: print(message, file=sys.stderr),
+        )
+        print(json.dumps(record, indent=2))
         return 0
     names = [model_entry(name).name for name in args.models.split(",")] if args.models else available_models()
     if args.audit:

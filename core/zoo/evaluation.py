@@ -11,6 +11,7 @@ import dataclasses
 import logging
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -301,7 +302,8 @@ def independent_attack(name: str, *, n: int = 200, device: str | None = None) ->
 
 
 def autoattack_threat(entry: ZooEntry) -> tuple[str, float] | None:
-    """The (norm, ε) at which a zoo model's card reports AutoAttack: its ℓ∞/ℓ2 threat model (undefended: ℓ∞ 0.3)."""
+    """The (norm, ε) at which a zoo model's card reports AutoAttack: its ℓ∞/ℓ2/ℓ1 threat model (undefended: ℓ∞
+    0.3); ``None`` for models without one (ABS, see :func:`no_autoattack_reason`)."""
     from core.zoo import autoattack
 
     if entry.name == "undefended":
@@ -311,18 +313,49 @@ def autoattack_threat(entry: ZooEntry) -> tuple[str, float] | None:
     return None
 
 
-def evaluate_autoattack(name: str, *, n: int | None = None, device: str | None = None) -> dict[str, Any]:
-    """Measure AutoAttack (standard) on the first ``n`` test images and record it on ``name``'s card."""
-    from core.zoo import autoattack, load
+def no_autoattack_reason(entry: ZooEntry) -> str:
+    """Why a model has no AutoAttack figure (shown in tables and errors)."""
+    from core.zoo import autoattack
 
-    entry, card = get_entry(name), read_card(name)
+    if entry.recipe == "abs":
+        return autoattack.ABS_REASON
+    return "no AutoAttack figure: no ℓ∞, ℓ2 or ℓ1 threat model"
+
+
+def evaluate_autoattack(
+    name: str,
+    *,
+    n: int | None = None,
+    device: str | None = None,
+    workers: int = 1,
+    dask: str | None = None,
+    report: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Measure the reference AutoAttack on the first ``n`` test images of zoo model ``name``, sharded over
+    ``workers`` (or a Dask cluster), and record it on its card with the per-image file beside it.
+
+    The record replaces the card's previous AutoAttack figure and keeps it as ``previous``.
+    """
+    from core.zoo import autoattack
+    from core.zoo.cards import checkpoint_dir
+
+    entry = get_entry(name)
     threat = autoattack_threat(entry)
     if threat is None:
-        raise ModelError(f"{name} has no ℓ∞ or ℓ2 threat model; AutoAttack does not apply")
+        raise ModelError(f"{name}: {no_autoattack_reason(entry)}")
+    norm, eps = threat
     n = n or autoattack.AUTOATTACK_N
     chosen = resolve_device(device)
-    figure = autoattack.measure(load(name, chosen), *threat, n, chosen)
-    record = autoattack.card_entry(figure, f"invariance zoo --autoattack {name} --n {n}")
-    card.evaluation[figure.key] = record
+    spec = autoattack.EvalSpec(name, norm, eps, device=str(chosen), certify=entry.certified and norm == "linf")
+    run = autoattack.run_autoattack(spec, n, workers=workers, dask=dask, report=report)
+    engine = "dask " + dask if dask else ("process pool" if workers > 1 else "in-process")
+    command = f"invariance zoo --autoattack {name} --n {n} --workers {workers}" + (f" --dask {dask}" if dask else "")
+    record = autoattack.card_record(run, command=command, workers=workers, engine=engine, device=str(chosen))
+    card = read_card(name)  # read again: the run may have taken hours
+    previous = autoattack.previous_of(card.evaluation.get(figure_key := autoattack.figure_key(norm, eps)))
+    if previous is not None:
+        record["previous"] = previous
+    autoattack.write_per_image(run, checkpoint_dir())
+    card.evaluation[figure_key] = record
     write_card(card)
     return record

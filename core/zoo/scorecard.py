@@ -1,9 +1,12 @@
 """The scorecard: chosen models (user or zoo) measured now, beside every zoo model's card figures.
 
-Per model: clean accuracy; robust accuracy at its threat model under AutoAttack (standard, ``core.zoo.autoattack``)
-and under our PGD (``core.attacks``, the cards' PGD-100 x5); IBP-certified accuracy where ``core.certify``
-applies (the zoo's certified models); agreement with the human label on the invariance examples (items whose
-human consensus differs from the original label) of every human-labelled collection, with n for each set.
+Per model and threat: clean accuracy; robust accuracy under the reference AutoAttack (pyautoattack, standard,
+``core.zoo.autoattack``) and under our PGD (``core.attacks``, the cards' PGD-100 x5), both from one sharded run on the
+same images; IBP-certified accuracy where ``core.certify`` applies (the zoo's certified models); agreement with the
+human label on the invariance examples (items whose human consensus differs from the original label) of every
+human-labelled collection, with n for each set. A user model without a threat model is measured at ℓ∞ 0.3 (the
+MNIST standard), and the row says so. Card figures from the older torchattacks AutoAttack are labelled
+"torchattacks, 10 steps"; a card's warning (AutoAttack weaker than PGD on some images) is shown.
 
 Every cell says where its value comes from: ``"card"`` (the zoo card's figure, with the card's n) or
 ``"measured"`` (now, on the first ``n`` MNIST test images). Figures measured for a user model are stored on its
@@ -12,6 +15,7 @@ card, keyed by attack and n, so the next scorecard reuses them.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -26,7 +30,7 @@ from core.files import atomic_write_text
 from core.paths import user_data_dir
 from core.zoo import autoattack, available, entry, load, load_card, user
 from core.zoo.cards import ModelCard, card_json
-from core.zoo.evaluation import ATTACK_STEPS, CARD_RESTARTS, CLEAN_N, Figure, autoattack_threat, correct_per_image
+from core.zoo.evaluation import CLEAN_N, Figure, autoattack_threat, correct_per_image, no_autoattack_reason
 from core.zoo.registry import ZooEntry
 
 log = logging.getLogger(__name__)
@@ -47,6 +51,10 @@ class Cell:
     note: str = ""
     first_500: float | None = None
     """A card figure measured on more than 500 images also records its value on the first 500 (the PGD's n)."""
+    label: str = ""
+    """AutoAttack cells: the implementation (``"pyautoattack 0.2.0"``, ``"torchattacks, 10 steps"``) or why there
+    is no figure."""
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,8 @@ class ScoreRow:
     pgd: Cell
     certified: Cell
     humans: list[HumanAgreement] = field(default_factory=list)
+    threat_note: str = ""
+    """``"default"`` when the model has no threat model and was measured at ℓ∞ 0.3."""
 
     @property
     def robust(self) -> Cell:
@@ -95,16 +105,31 @@ def discover_collections() -> list[Path]:
     return sorted(path for path in folder.iterdir() if (path / "manifest.json").is_file())
 
 
+DEFAULT_THREAT: Final = ("linf", 0.3)
+"""The threat a model without one is measured at: ℓ∞ 0.3, the MNIST standard."""
+
+
+@dataclass(frozen=True)
+class Sharding:
+    """Where the sharded robust evaluations run (see ``core.sharding``)."""
+
+    workers: int = 1
+    dask: str | None = None
+
+
 def scorecard(
     names: Sequence[str],
     *,
     n: int = SCORECARD_N,
+    threats: Sequence[tuple[str, float]] = (),
     collections: Sequence[Path] = (),
     device: torch.device,
     progress: Progress | None = None,
+    sharding: Sharding = Sharding(),
 ) -> list[ScoreRow]:
-    """Rows for ``names`` (measured now on the first ``n`` test images) and for every other trained zoo model
-    (from its card), then the human agreement of all of them on ``collections``."""
+    """Rows for ``names`` (measured now on the first ``n`` test images, one row per threat of ``threats``, else
+    at the model's own threat model, else ℓ∞ 0.3) and for every other trained zoo model (from its card), then the
+    human agreement of all of them on ``collections``."""
     report = progress or (lambda _message: None)
     measured = list(dict.fromkeys(names))
     for name in measured:
@@ -112,7 +137,19 @@ def scorecard(
     rows = []
     for name in measured:
         report(f"measuring {name}")
-        rows.append(_measured_row(name, n, device, report))
+        model_entry = entry(name)
+        own = _threat(model_entry)
+        chosen: list[tuple[tuple[str, float] | None, str]]
+        if threats:
+            chosen = [(threat, "") for threat in threats]
+        elif own is not None:
+            chosen = [(own, "")]
+        elif model_entry.origin == "user":
+            chosen = [(DEFAULT_THREAT, "default")]
+        else:
+            chosen = [(None, "")]
+        for threat, note in chosen:
+            rows.append(_measured_row(name, threat, note, n, device, report, sharding))
     rows += [_card_row(name) for name in available() if name not in measured and entry(name).origin == "zoo"]
     if collections:
         _add_human_agreement(rows, collections, device, report)
@@ -139,6 +176,22 @@ def _card_cell(card: ModelCard, key: str) -> Cell:
     )
 
 
+def _card_autoattack_cell(card: ModelCard, model: ZooEntry, threat: tuple[str, float] | None) -> Cell:
+    """A card's AutoAttack figure, labelled with its implementation and warnings; or why there is none."""
+    if threat is None:
+        return Cell(None, label=no_autoattack_reason(model))
+    cell = _card_cell(card, autoattack.figure_key(*threat))
+    recorded = card.evaluation.get(autoattack.figure_key(*threat))
+    if cell.value is None or not isinstance(recorded, dict):
+        return cell
+    warnings = recorded.get("warnings") if autoattack.is_reference(recorded) else None
+    return dataclasses.replace(
+        cell,
+        label=autoattack.record_label(recorded),
+        warnings=tuple(str(warning) for warning in warnings or ()),
+    )
+
+
 def _card_row(name: str) -> ScoreRow:
     model, card = entry(name), load_card(name)
     threat = _threat(model)
@@ -149,39 +202,65 @@ def _card_row(name: str) -> ScoreRow:
         norm=norm,
         eps=eps,
         clean=_card_cell(card, "clean_accuracy"),
-        autoattack=_card_cell(card, autoattack.figure_key(*threat)) if threat else Cell(None),
+        autoattack=_card_autoattack_cell(card, model, threat),
         pgd=_card_cell(card, f"robust_accuracy_{norm}_{eps}") if threat else Cell(None),
         certified=_card_cell(card, f"certified_accuracy_{model.eps}") if model.certified else Cell(None),
     )
 
 
-def _measured_row(name: str, n: int, device: torch.device, report: Progress) -> ScoreRow:
+def _measured_row(
+    name: str,
+    threat: tuple[str, float] | None,
+    threat_note: str,
+    n: int,
+    device: torch.device,
+    report: Progress,
+    sharding: Sharding,
+) -> ScoreRow:
     model_entry, card = entry(name), load_card(name)
     model = load(name, device)
-    threat = _threat(model_entry)
     norm, eps = threat if threat else (None, None)
     cache = _FigureCache(card)
     clean = _card_cell(card, "clean_accuracy")
     if clean.n < CLEAN_N:
         clean_figure = Figure("clean", "clean", CLEAN_N)
-        clean = cache.get("clean_accuracy", clean_figure, lambda: _accuracy(model, clean_figure, device))
+        clean = cache.get(
+            "clean_accuracy", clean_figure.attack_name(), CLEAN_N, lambda: _accuracy(model, clean_figure, device)
+        )
     aa = pgd = certified = Cell(None)
-    if norm is not None and eps is not None:
-        pgd_figure = Figure("pgd", "pgd", n, norm, eps, ATTACK_STEPS, CARD_RESTARTS)
-        report(f"{name}: PGD ({norm}, ε={eps}) on {n} images")
-        pgd = cache.get(f"robust_accuracy_{norm}_{eps}", pgd_figure, lambda: _accuracy(model, pgd_figure, device))
-        if autoattack.supports(norm):
-            report(f"{name}: AutoAttack ({norm}, ε={eps}) on {n} images")
-            aa = cache.get(
-                autoattack.figure_key(norm, eps),
-                Figure("autoattack", "autoattack", n, norm, eps),
-                lambda: autoattack.measure(model, norm, eps, n, device).value,
-            )
+    if threat is None:
+        aa = Cell(None, label=no_autoattack_reason(model_entry))
+    elif norm is not None and eps is not None and autoattack.supports(norm):
+        report(f"{name}: AutoAttack and PGD ({norm}, ε={eps}) on {n} images")
+        spec = autoattack.EvalSpec(name, norm, eps, device=str(device))
+        runs: list[autoattack.AutoAttackRun] = []
+
+        def run_once() -> autoattack.AutoAttackRun:
+            if not runs:
+                runs.append(
+                    autoattack.run_autoattack(
+                        spec, n, workers=sharding.workers, dask=sharding.dask, report=report, progress=name
+                    )
+                )
+            return runs[0]
+
+        aa = cache.get(autoattack.figure_key(norm, eps), autoattack.attack_name(norm, eps), n, lambda: run_once().value)
+        aa = dataclasses.replace(
+            aa, label=autoattack.implementation(), warnings=tuple(runs[0].warnings) if runs else aa.warnings
+        )
+        pgd = cache.get(
+            f"robust_accuracy_{norm}_{eps}",
+            f"PGD-{autoattack.PGD_STEPS} x{autoattack.PGD_RESTARTS} ({autoattack.implementation()} chunks)",
+            n,
+            lambda: float(run_once().pgd_value or 0.0),
+        )
     if model_entry.certified and model_entry.eps is not None:
         figure = Figure("certified", "certified", n, "linf", model_entry.eps)
-        certified = cache.get(f"certified_accuracy_{model_entry.eps}", figure, lambda: _accuracy(model, figure, device))
+        certified = cache.get(
+            f"certified_accuracy_{model_entry.eps}", figure.attack_name(), n, lambda: _accuracy(model, figure, device)
+        )
     cache.save()
-    return ScoreRow(name, model_entry.origin, norm, eps, clean, aa, pgd, certified)
+    return ScoreRow(name, model_entry.origin, norm, eps, clean, aa, pgd, certified, threat_note=threat_note)
 
 
 def _accuracy(model: nn.Module, figure: Figure, device: torch.device) -> float:
@@ -196,19 +275,14 @@ class _FigureCache:
         self.stored: dict[str, Any] = dict(card.evaluation.get("scorecard", {})) if card.origin == "user" else {}
         self.changed = False
 
-    def get(self, key: str, figure: Figure, compute: Callable[[], float]) -> Cell:
-        attack = (
-            autoattack.attack_name(str(figure.norm), float(figure.eps or 0))
-            if figure.kind == "autoattack"
-            else figure.attack_name()
-        )
-        hit = self.stored.get(f"{key}@{figure.n}")
+    def get(self, key: str, attack: str, n: int, compute: Callable[[], float]) -> Cell:
+        hit = self.stored.get(f"{key}@{n}")
         if isinstance(hit, dict) and isinstance(hit.get("value"), (int, float)) and hit.get("attack") == attack:
-            return Cell(float(hit["value"]), figure.n, "measured", attack)
+            return Cell(float(hit["value"]), n, "measured", attack)
         value = compute()
-        self.stored[f"{key}@{figure.n}"] = {"value": round(value, 4), "n": figure.n, "attack": attack}
+        self.stored[f"{key}@{n}"] = {"value": round(value, 4), "n": n, "attack": attack}
         self.changed = True
-        return Cell(value, figure.n, "measured", attack)
+        return Cell(value, n, "measured", attack)
 
     def save(self) -> None:
         if not self.changed or self.card.origin != "user":
@@ -257,6 +331,29 @@ def _pct(cell: Cell) -> str:
     return f"{shown} (n={cell.n}{first})"
 
 
+def _aa_cell(cell: Cell) -> str:
+    shown = _pct(cell)
+    if cell.value is not None and cell.label == autoattack.LEGACY_LABEL:
+        shown += f" [{autoattack.LEGACY_LABEL}]"
+    return shown + (" ⚠" if cell.warnings else "")
+
+
+def _threat_text(row: ScoreRow, separator: str = " ε=") -> str:
+    if not row.norm:
+        return "–"
+    return f"{row.norm}{separator}{row.eps}" + (" (default: no threat model)" if row.threat_note == "default" else "")
+
+
+def notes(rows: Sequence[ScoreRow]) -> list[str]:
+    """What a table's cells cannot hold: why a model has no AutoAttack figure, and the cards' warnings."""
+    lines = []
+    for row in rows:
+        if row.autoattack.value is None and row.autoattack.label:
+            lines.append(f"{row.name}: {row.autoattack.label}")
+        lines += [f"{row.name}: ⚠ {warning}" for warning in row.autoattack.warnings]
+    return list(dict.fromkeys(lines))
+
+
 def markdown(rows: Sequence[ScoreRow], n: int) -> str:
     """The scorecard as a Markdown table (cards' n shown where it differs from the measured ``n``)."""
     sets = sorted({(agreement.collection, agreement.set_name) for row in rows for agreement in row.humans})
@@ -264,9 +361,8 @@ def markdown(rows: Sequence[ScoreRow], n: int) -> str:
     header += [f"humans: {Path(collection).name}/{set_name}" for collection, set_name in sets]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
-        threat = f"{row.norm} ε={row.eps}" if row.norm else "–"
-        cells = [f"`{row.name}`", row.origin, threat, _pct(row.clean), _pct(row.autoattack), _pct(row.pgd)]
-        cells.append(_pct(row.certified))
+        cells = [f"`{row.name}`", row.origin, _threat_text(row), _pct(row.clean), _aa_cell(row.autoattack)]
+        cells += [_pct(row.pgd), _pct(row.certified)]
         found = {(agreement.collection, agreement.set_name): agreement for agreement in row.humans}
         for key in sets:
             agreement = found.get(key)
@@ -279,9 +375,11 @@ def markdown(rows: Sequence[ScoreRow], n: int) -> str:
     measured = any(row.clean.source == "measured" or row.pgd.source == "measured" for row in rows)
     where = f"Measured rows: first {n} MNIST test images (clean: all 10,000). " if measured else ""
     lines.append(
-        f"\n{where}Zoo rows: their model cards (n shown). AutoAttack: standard version (torchattacks); "
-        "PGD: PGD-100 x5 restarts (SLIDE for ℓ1)."
+        f"\n{where}Zoo rows: their model cards (n shown). AutoAttack: the reference implementation "
+        f"({autoattack.implementation()}, standard version; ℓ1 setting for ℓ1) unless marked "
+        f"[{autoattack.LEGACY_LABEL}]. PGD: PGD-100 x5 restarts (SLIDE for ℓ1)."
     )
+    lines += [f"- {line}" for line in notes(rows)]
     return "\n".join(lines)
 
 
@@ -294,9 +392,14 @@ def text(rows: Sequence[ScoreRow]) -> str:
 
         pooled = row.human_pooled
         humans = "-" if pooled.value is None else f"{pooled.value:.3f} (n={pooled.n})"
-        threat = f"{row.norm}:{row.eps}" if row.norm else "-"
+        threat = _threat_text(row, ":") if row.norm else "-"
+        aa = value(row.autoattack) + ("*" if row.autoattack.label == autoattack.LEGACY_LABEL else "")
+        aa += "!" if row.autoattack.warnings else ""
         lines.append(
-            f"{row.name:18s} {row.origin:6s} {threat:12s} {value(row.clean):>7s} {value(row.autoattack):>7s} "
+            f"{row.name:18s} {row.origin:6s} {threat:12s} {value(row.clean):>7s} {aa:>7s} "
             f"{value(row.pgd):>7s} {value(row.certified):>7s} {humans}"
         )
+    if any(row.autoattack.label == autoattack.LEGACY_LABEL for row in rows):
+        lines.append(f"AA*: {autoattack.LEGACY_LABEL} (not yet re-measured with {autoattack.implementation()})")
+    lines += [f"{line}" for line in notes(rows)]
     return "\n".join(lines)
