@@ -51,7 +51,8 @@ class SetSpec:
 
 
 def parse_sets(text: str) -> list[SetSpec]:
-    """'l0:40,linf@0.4:20,linf@0.3:20' -> SetSpecs (group names l0, linf-0.4, linf-0.3)."""
+    """'l0:40,l0@none:10,linf@0.4:20' -> SetSpecs (group names l0-25, l0-none, linf-0.4): l0 without @ uses the
+    default budget (25 pixels), l0@none none."""
     specs: list[SetSpec] = []
     for part in text.split(","):
         if not part.strip():
@@ -59,16 +60,18 @@ def parse_sets(text: str) -> list[SetSpec]:
         try:
             head, count_text = part.strip().rsplit(":", 1)
             norm, _, eps_text = head.partition("@")
-            eps = float(eps_text) if eps_text else None
             count = int(count_text)
+            eps = None if eps_text == "none" else float(eps_text) if eps_text else None
         except ValueError:
             raise InvarianceError(f"--sets entry {part!r} must look like l0:40 or linf@0.4:20") from None
         search = SEARCHES.get(norm)
         if search is None or count < 1 or (search.eps_required and eps is None):
             raise InvarianceError(f"--sets entry {part!r}: norm l0|linf, linf needs @eps, count >= 1")
+        if not eps_text:
+            eps = search.default_eps  # l0: the paper's 25 pixels; l0@none: no budget
         if eps is not None:
             search.check_eps(eps)
-        specs.append(SetSpec(norm + (f"-{eps:g}" if eps is not None else ""), norm, eps, count))
+        specs.append(SetSpec(norm + (f"-{eps:g}" if eps is not None else "-none"), norm, eps, count))
     if not specs:
         raise InvarianceError("--sets is empty")
     if len({spec.group for spec in specs}) != len(specs):
