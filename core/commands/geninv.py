@@ -162,6 +162,7 @@ def _suggest_collection(out: Path, indices: np.ndarray, settings: Any, args: arg
     results: list[Any] = []
     skipped: set[int] = set()
     stopped = _Stopped()
+    before = len(collection)
     try:
         skipped = set() if args.force_new else done_digits(collection.items, key) & {int(i) for i in indices}
         if skipped:
@@ -178,9 +179,10 @@ def _suggest_collection(out: Path, indices: np.ndarray, settings: Any, args: arg
                 on_chunk=write, threads=geninv_threads(args.threads),
             )  # fmt: skip
     except KeyboardInterrupt:
+        # count what the collection holds: a chunk may have been written when the signal came mid-call
+        kept = len(collection) - before + len(skipped)
         collection.close()
-        print(f"interrupted: {len(written) + len(skipped)} of {len(indices)} kept (run the same command again to "
-              "resume)", file=sys.stderr)  # fmt: skip
+        print(f"interrupted: {kept} of {len(indices)} kept (run the same command again to resume)", file=sys.stderr)
         return stopped.exit_code
     finally:
         collection.close()
