@@ -63,8 +63,9 @@ LINF_TARGETS: Final[Mapping[int, tuple[int, ...]]] = {
 """ℓ∞ targets per source digit: pairs whose strokes mostly overlap, so that a change bounded per pixel can
 turn one into the other (the paper always maps a 1 to a 7 or a 4). Override with ``targets=``."""
 
-WIDEN: Final = 2
-"""The second, wider search (for digits whose first search reaches no target) multiplies pool and neighbours by this."""
+WIDEN_POOL: Final = 2
+"""The second, wider ℓ0 search (for digits whose first search reaches no target) aligns twice the pool; the ℓ∞
+one keeps the pool and widens the targets to every other class instead."""
 DISTORTION_KEYS: Final = ("l0", "l1", "l2", "linf", "l0_binary")
 
 ProgressFn = Callable[[int, int], None]
@@ -257,13 +258,14 @@ def _widen(
     settings: SearchSettings,
     cancel: CancelFn | None,
 ) -> None:
-    """Search again, wider (:data:`WIDEN` times the pool and neighbours, every target class for ℓ∞), for the
+    """Search again, wider (ℓ0: :data:`WIDEN_POOL` times the pool; ℓ∞: every target class), for the
     digits whose suggestions do not reach their target; keep the wider result where it does (in place)."""
     rows = [row for row, found in enumerate(batch) if not _reached(found)]
     if not rows or eps is None:
         return
     wide = SearchSettings(
-        pool=settings.pool * WIDEN, steps=settings.steps, starts=settings.starts, refine=settings.refine * WIDEN,
+        pool=settings.pool * (WIDEN_POOL if search.shapes else 1), steps=settings.steps, starts=settings.starts,
+        refine=settings.refine * WIDEN_POOL,
         pixel_cost=settings.pixel_cost,
     )  # fmt: skip
     again = _run_batch(
@@ -320,14 +322,17 @@ def _run_batch(
         # snapping moved each pixel by at most 1/510: keep the ℓ∞ budget around the *given* image too
         slack = float(np.abs(snapped[row] - queries_np[row]).max())
         finished: list[_Edited] = []
+        valid = [c for c in range(matches.indices.shape[1]) if math.isfinite(float(matches.cost[row, c]))]
+        column_targets = bank.labels[matches.indices[row]].cpu()
         budgeted = None
-        if search.shapes and eps is not None:
-            valid = [c for c in range(matches.indices.shape[1]) if math.isfinite(float(matches.cost[row, c]))]
-            column_targets = bank.labels[matches.indices[row]].cpu()
-            edits = refine_l0_budget(
-                original, matches.warped[row][valid], column_targets[valid], judge, eps
-            )
+        linf_edits: dict[int, tuple[torch.Tensor, bool]] = {}
+        if search.shapes and eps is not None and valid:
+            edits = refine_l0_budget(original, matches.warped[row][valid], column_targets[valid], judge, eps)
             budgeted = dict(zip(valid, edits, strict=True))
+        elif not search.shapes and eps is not None and valid:
+            budget = search.budget_after_snapping(eps, slack)
+            pairs = _linf_edits(original, matches.warped[row][valid], budget, judge, column_targets[valid])
+            linf_edits = dict(zip(valid, pairs, strict=True))
         for column in range(matches.indices.shape[1]):
             if not math.isfinite(float(matches.cost[row, column])):
                 continue
@@ -346,8 +351,7 @@ def _run_batch(
                 edited = refined.image
                 extras = {"clusters_used": float(refined.clusters_used), "clusters": float(refined.clusters_total)}
             else:
-                assert eps is not None
-                edited, pushed = _linf_edit(original, aligned, search.budget_after_snapping(eps, slack), judge, target)
+                edited, pushed = linf_edits[column]
                 extras = {"full_eps_push": float(pushed)}
             finished.append(
                 _Edited(
@@ -366,17 +370,23 @@ PUSH_THRESHOLD: Final = 0.25
 """ℓ∞ full-ε variant: pixels where x* differs from x by more than this move by the whole ε towards x*."""
 
 
-def _linf_edit(
-    original: torch.Tensor, aligned: torch.Tensor, budget: float, judge: Judge, target: int
-) -> tuple[torch.Tensor, bool]:
-    """The ℓ∞ edit towards ``aligned``: its projection onto the ε-ball, or the full-ε step on the pixels where
-    it differs clearly (``PUSH_THRESHOLD``), whichever the judge's target margin prefers -> (image, pushed)."""
-    projected = project(original, aligned, "linf", budget)
+def _linf_edits(
+    original: torch.Tensor, aligned: torch.Tensor, budget: float, judge: Judge, targets: torch.Tensor
+) -> list[tuple[torch.Tensor, bool]]:
+    """The ℓ∞ edit towards each of ``aligned`` (R, 28, 28): its projection onto the ε-ball, or the full-ε step on
+    the pixels where it differs clearly (:data:`PUSH_THRESHOLD`), whichever the judge's margin for its target
+    prefers (one judge batch) -> [(image, pushed)] * R."""
+    projected = project(original.expand_as(aligned), aligned, "linf", budget)
     difference = aligned - original
-    step = torch.where(difference.abs() > PUSH_THRESHOLD, budget * torch.sign(difference), difference.clamp(-budget, budget))
-    pushed = (original + step).clamp(0.0, 1.0)
-    margins = target_margins(judge, torch.stack([projected, pushed]), torch.tensor([target, target]))
-    return (pushed, True) if float(margins[1]) > float(margins[0]) else (projected, False)
+    clear = difference.abs() > PUSH_THRESHOLD
+    pushed = (original + torch.where(clear, budget * torch.sign(difference), difference.clamp(-budget, budget)))
+    pushed = pushed.clamp(0.0, 1.0)
+    count = aligned.shape[0]
+    margins = target_margins(judge, torch.cat([projected, pushed]), torch.cat([targets, targets]).long())
+    return [
+        (pushed[i], True) if float(margins[count + i]) > float(margins[i]) else (projected[i], False)
+        for i in range(count)
+    ]
 
 
 @dataclass(frozen=True)
