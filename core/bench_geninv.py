@@ -12,6 +12,7 @@ import json
 import os
 import statistics
 import time
+from pathlib import Path
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
@@ -256,6 +257,7 @@ def _format_pack_summary(out: str, summary: dict[str, Any]) -> str:
 
 
 def _calibration(files: list[str], as_json: bool, *, fit: bool = False) -> int:
+    from core.geninv.human_pack import per_digit_rates
     from core.geninv.calibration import (
         calibration_table,
         fit_from_outcomes,
@@ -288,16 +290,25 @@ def _calibration(files: list[str], as_json: bool, *, fit: bool = False) -> int:
             entry["p_human"] = float(p_human(float(entry["raw_score"])))
     rated = outcomes(mapping, answers)
     rates, table = success_rates(rated), calibration_table(rated)
+    summary = Path(files[0]).parent / "summary.json"
+    per_digit = per_digit_rates(summary, rates, len(answers)) if summary.exists() else {}
     if as_json:
-        print(json.dumps({"raters": len(answers), "rates": rates, "calibration": table,
+        print(json.dumps({"raters": len(answers), "rates": rates, "per_digit": per_digit, "calibration": table,
                           "p_human_mapping": p_human.to_json()}, indent=2))  # fmt: skip
         return 0
     print(f"p_human: {p_human.note} (slope {p_human.slope:.3f}, intercept {p_human.intercept:.3f})")
     print(f"{len(answers)} rater(s), {len(rated)} ratings")
     for group, row in rates.items():
+        digit = per_digit.get(group)
+        tail = (
+            f"; per digit asked for {100 * digit['per_digit_rate']:.0f}% ({digit['digits']} digits, "
+            f"{digit['no_suggestion']} without a suggestion)"
+            if digit
+            else ""
+        )
         print(
-            f"  {group}: {row['ratings']} ratings, target seen {100 * row['success_rate']:.0f}%, "
-            f"source seen {100 * row['source_seen_rate']:.0f}%"
+            f"  {group}: {row['ratings']} ratings, target seen {100 * row['success_rate']:.0f}% per suggestion, "
+            f"source seen {100 * row['source_seen_rate']:.0f}%{tail}"
         )
     print("calibration (suggestions only): p_human bin | ratings | mean p_human | rated success")
     for entry in table:

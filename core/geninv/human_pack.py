@@ -306,6 +306,31 @@ def write_rater_view(folder: Path, images: Sequence[np.ndarray]) -> None:
     atomic_write_text(folder / "answers-template.json", json.dumps(template, indent=1) + "\n")
 
 
+def per_digit_rates(
+    summary_path: str | Path, rates: Mapping[str, Mapping[str, float | int]], raters: int
+) -> dict[str, dict[str, float | int]]:
+    """Target seen per digit *asked for*: each set's per-suggestion success rate (``rates``, from
+    :func:`core.geninv.calibration.success_rates`) times the share of its digits that got a suggestion (a digit
+    without one is a failure), from the pack's ``organiser/summary.json``; sets without digits are left out."""
+    where = Path(summary_path)
+    try:
+        summary = json.loads(where.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InvarianceError(f"{where}: cannot read the pack summary ({error})") from None
+    out: dict[str, dict[str, float | int]] = {}
+    for group, info in summary.get("sets", {}).items():
+        digits = len(info.get("digits") or [])
+        if not digits or group not in rates or raters < 1:
+            continue
+        suggestions = int(info["suggestions"])
+        out[group] = {
+            "digits": digits,
+            "no_suggestion": digits - suggestions,
+            "per_digit_rate": float(rates[group]["success_rate"]) * suggestions / digits,
+        }
+    return out
+
+
 def rater_view_answers_to_pack(template: str | Path, pack: str | Path) -> dict[str, Any]:
     """A filled-in rater-view template as a study-pack answers object (format 2), for ``invariance study ingest``.
 
@@ -341,6 +366,7 @@ __all__ = [
     "pack_trials",
     "parse_range",
     "parse_sets",
+    "per_digit_rates",
     "rater_view_answers_to_pack",
     "read_exclusions",
     "write_pack_and_views",

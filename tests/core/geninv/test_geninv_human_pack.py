@@ -20,7 +20,14 @@ from core.geninv.calibration import (
     read_rater_answers,
     success_rates,
 )
-from core.geninv.human_pack import SetSpec, build_human_pack, choose_digits, parse_sets, read_exclusions
+from core.geninv.human_pack import (
+    SetSpec,
+    build_human_pack,
+    choose_digits,
+    parse_sets,
+    per_digit_rates,
+    read_exclusions,
+)
 from core.geninv.sheets import cell_origin
 
 SPECS = [SetSpec("l0", "l0", None, 4), SetSpec("linf-0.4", "linf", 0.4, 3)]
@@ -129,7 +136,8 @@ def test_answers_give_rates_and_calibration(pack, tmp_path: Path, capsys) -> Non
     table = calibration_table(rated)
     assert sum(int(row["ratings"]) for row in table) == sum(not o.control for o in rated)
     code = main(["bench", "geninv", "--calibration", str(out / "organiser" / "mapping.json"), *map(str, files)])
-    assert code == 0 and "calibration" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert code == 0 and "calibration" in printed and "per digit asked for" in printed
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"rater": "eve", "answers": [{"trial": 1, "answer": "12"}]}))
     assert main(["bench", "geninv", "--calibration", str(out / "organiser" / "mapping.json"), str(bad)]) != 0
@@ -201,3 +209,16 @@ def test_excluded_digits_are_never_drawn(tmp_path: Path) -> None:
     exclude_file.write_text("[1, 2, -3]")
     with pytest.raises(InvarianceError, match="used.json"):
         read_exclusions(exclude_file)
+
+
+def test_per_digit_rate_counts_digits_without_a_suggestion(tmp_path: Path) -> None:
+    summary = tmp_path / "summary.json"
+    summary.write_text(json.dumps({"sets": {
+        "l0-25": {"digits": [1, 2, 3, 4], "suggestions": 3},
+        "extra": {"collection": "x", "suggestions": 5},
+    }}))  # fmt: skip
+    rates = {"l0-25": {"ratings": 6, "success_rate": 2 / 3}, "control": {"ratings": 6, "success_rate": 1.0}}
+    got = per_digit_rates(summary, rates, raters=2)
+    assert set(got) == {"l0-25"}
+    # 4 of 6 ratings saw the target over 3 suggestions; 4 digits asked for -> 4 / (4 * 2) = 0.5
+    assert got["l0-25"] == {"digits": 4, "no_suggestion": 1, "per_digit_rate": pytest.approx(0.5)}
