@@ -12,8 +12,8 @@ import json
 import os
 import statistics
 import time
-from pathlib import Path
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
@@ -257,7 +257,6 @@ def _format_pack_summary(out: str, summary: dict[str, Any]) -> str:
 
 
 def _calibration(files: list[str], as_json: bool, *, fit: bool = False) -> int:
-    from core.geninv.human_pack import per_digit_rates
     from core.geninv.calibration import (
         calibration_table,
         fit_from_outcomes,
@@ -268,6 +267,7 @@ def _calibration(files: list[str], as_json: bool, *, fit: bool = False) -> int:
         save_mapping,
         success_rates,
     )
+    from core.geninv.human_pack import per_digit_rates
 
     if len(files) < 2:
         raise InvarianceError("--calibration needs the pack's organiser/mapping.json and at least one answers file")

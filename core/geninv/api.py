@@ -273,9 +273,8 @@ def _widen(
     )  # fmt: skip
     for row, wider in zip(rows, again, strict=True):
         found = [dataclasses.replace(s, extras={**s.extras, "wider_search": 1.0}) for s in wider]
-        if _reached(found) or (found and not batch[row]):
-            batch[row] = found
-        elif found and batch[row] and found[0].p_human > batch[row][0].p_human:
+        better = bool(found) and (not batch[row] or found[0].p_human > batch[row][0].p_human)
+        if _reached(found) or better:
             batch[row] = found
 
 
@@ -379,7 +378,7 @@ def _linf_edits(
     projected = project(original.expand_as(aligned), aligned, "linf", budget)
     difference = aligned - original
     clear = difference.abs() > PUSH_THRESHOLD
-    pushed = (original + torch.where(clear, budget * torch.sign(difference), difference.clamp(-budget, budget)))
+    pushed = original + torch.where(clear, budget * torch.sign(difference), difference.clamp(-budget, budget))
     pushed = pushed.clamp(0.0, 1.0)
     count = aligned.shape[0]
     margins = target_margins(judge, torch.cat([projected, pushed]), torch.cat([targets, targets]).long())

@@ -78,7 +78,7 @@ def refine_l0_budget(
     Returns one :class:`BudgetedEdit` per neighbour (None when Δ has no visible pixel). Every edit changes at
     most ``floor(eps)`` pixels, each by more than 1/2, to the neighbour's value; nothing else changes.
     """
-    budget = int(math.floor(eps))
+    budget = math.floor(eps)
     query = query.cpu()
     aligned = aligned.cpu()
     # a chosen pixel is applied fully: added ink becomes white, removed ink black

@@ -123,7 +123,7 @@ def read_exclusions(path: str | Path) -> list[int]:
         raise InvarianceError(f"{where}: cannot read the excluded test indices ({error})") from None
     values = data.get("indices") if isinstance(data, dict) else data
     if not isinstance(values, list) or not all(isinstance(v, int) and 0 <= v < 10_000 for v in values):
-        raise InvarianceError(f"{where}: expected a list of test indices 0-9999 (or {{\"indices\": [...]}})")
+        raise InvarianceError(f'{where}: expected a list of test indices 0-9999 (or {{"indices": [...]}})')
     return [int(v) for v in values]
 
 

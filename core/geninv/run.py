@@ -89,9 +89,9 @@ def search_chunk(chunk: Any, settings: RunSettings) -> list[DigitResult]:
     """The best suggestion (k=1) for each test digit of ``chunk`` (a :class:`core.sharding.Chunk`), with the
     chunk's seed; module-level so that process pools and Dask can run it."""
     from core.data import load_mnist
+    from core.geninv.api import suggest_batch
     from core.geninv.bank import default_bank
     from core.geninv.judge import load_judge
-    from core.geninv.api import suggest_batch
     from core.images import to_float
 
     images, labels = load_mnist("test")

@@ -134,9 +134,10 @@ def write_suggestions_npz(
     labels_of = list(predictions) if predictions is not None else [{} for _ in suggestions]
     items = [
         new_item(
-            item_id=uuid.uuid4().hex, author="",
+            item_id=uuid.uuid4().hex,
+            author="",
             **suggestion_fields(suggestion, int(index), norm, eps, predictions=labels),
-        )  # fmt: skip
+        )
         for index, suggestion, labels in zip(test_indices, suggestions, labels_of, strict=True)
         if suggestion is not None
     ]

@@ -9,6 +9,7 @@ every ``--indices a,b,c`` in the logs and scripts, plus the random digits ``inva
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import subprocess
@@ -51,10 +52,8 @@ def main() -> None:
             continue
         before = len(found)
         if path.endswith((".json", ".bak")):
-            try:
+            with contextlib.suppress(json.JSONDecodeError):
                 _walk(json.loads(decoded), found)
-            except json.JSONDecodeError:
-                pass
         for match in re.finditer(r"--indices[ =]([0-9][0-9,]*)", decoded):
             found.update(int(i) for i in match.group(1).split(",") if i)
         per_file[path] = len(found) - before

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from core.cli import main
-from core.errors import InvarianceError
 from core.collection.png import decode_png
+from core.errors import InvarianceError
 from core.geninv.calibration import (
     calibration_table,
     fit_p_human,
@@ -207,7 +207,7 @@ def test_excluded_digits_are_never_drawn(tmp_path: Path) -> None:
     with pytest.raises(InvarianceError, match="after exclusions"):
         choose_digits(specs, 5, (100, 210), excluded)
     exclude_file.write_text("[1, 2, -3]")
-    with pytest.raises(InvarianceError, match="used.json"):
+    with pytest.raises(InvarianceError, match=r"used\.json"):
         read_exclusions(exclude_file)
 
 

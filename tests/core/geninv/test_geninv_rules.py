@@ -1,5 +1,6 @@
 """GenInv's rules on a 300-digit pool with a tiny judge: budgets after uint8 rounding, target != source,
-no zero-change suggestion, weak suggestions (no target reached) still offered with a low p_human, ℓ0 ε validation, p_human in [0, 1],
+no zero-change suggestion, weak suggestions (no target reached) still offered with a low p_human, ℓ0 ε validation,
+p_human in [0, 1],
 same seed -> same output, and the CLI's fail-fast collection and one-line ε error."""
 
 from __future__ import annotations

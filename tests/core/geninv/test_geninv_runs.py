@@ -155,8 +155,9 @@ def test_same_seed_same_output_for_any_workers(environment: dict[str, str], tmp_
     runs = []
     for workers in ("1", "2"):
         out = tmp_path / f"w{workers}.npz"
-        assert main(["geninv", "--norm", "l0", "--indices", "5,9,1,12,3,20,8,11,2,30", "--seed", "3",
-                     "--out", str(out), "--device", "cpu", "--pool-size", str(POOL), "--workers", workers]) == 0  # fmt: skip
+        argv = ["geninv", "--norm", "l0", "--indices", "5,9,1,12,3,20,8,11,2,30", "--seed", "3", "--out", str(out),
+                "--device", "cpu", "--pool-size", str(POOL), "--workers", workers]  # fmt: skip
+        assert main(argv) == 0
         with np.load(out, allow_pickle=False) as data:
             runs.append({key: data[key] for key in ("images", "source_indices", "intended_labels", "extras")})
     first, second = runs
