@@ -45,6 +45,8 @@ class GenInvBench:
     no_suggestion: int = 0
     """Digits (of n) that got no suggestion within the budget."""
     mean_p_human: float | None = None
+    weak: int = 0
+    """Digits whose suggestion the judge does not see as the target (offered with a low p_human)."""
     machine: dict[str, str | int] = field(default_factory=dict)
 
 
@@ -118,6 +120,7 @@ def bench_geninv(
         },
         no_suggestion=n - len(best),
         mean_p_human=float(np.mean([s.p_human for s in best])) if best else None,
+        weak=sum(s.extras.get("target_reached", 1.0) <= 0 for s in best),
     )
 
 
@@ -141,7 +144,10 @@ def format_bench(result: GenInvBench) -> str:
             f"  quality: mean pixels changed by more than 1/2: {result.mean_l0_binary:.2f}; "
             f"mean pixels changed at all (> 1/510): {result.mean_l0:.2f}"
         )
-    lines.append(f"  no suggestion within budget: {result.no_suggestion} of {result.n} digits")
+    lines.append(
+        f"  no suggestion within budget: {result.no_suggestion} of {result.n} digits; weak (the judge does not "
+        f"see the target): {result.weak}"
+    )
     if result.convincing_fraction is not None and result.mean_p_human is not None:
         lines.append(
             f"  mean p_human: {result.mean_p_human:.3f}; convincing (p_human >= 0.5): "
@@ -154,7 +160,7 @@ def register_bench(subparsers: argparse._SubParsersAction) -> None:  # type: ign
     """Add the ``geninv`` sub-command to an ``invariance bench`` sub-parsers object."""
     parser = subparsers.add_parser("geninv", help="GenInv speed (s/example) and l0 quality")
     parser.add_argument("--norm", choices=("l0", "linf"), default="l0")
-    parser.add_argument("--eps", type=float, default=None, help="budget (linf default 0.3; l0 default none)")
+    parser.add_argument("--eps", type=float, default=None, help="budget (linf default 0.3; l0 default 25 pixels)")
     parser.add_argument("--n", type=int, default=20, help="random test digits (seed 0)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default=None, help="auto (default), cpu or cuda")

@@ -2,8 +2,10 @@
 
 Examples::
 
-    invariance geninv --norm l0 --random 100 --seed 0 --out runs/l0.npz --json
-    invariance geninv --norm linf --eps 0.3 --indices 1,2,3 --out runs/linf.npz
+    invariance geninv --norm l0 --random 100 --seed 0 --out runs/l0.npz --json     # budget: 25 pixels
+    invariance geninv --norm l0 --eps none --indices 1,2,3 --out runs/l0-free.npz   # no budget
+    invariance geninv --norm linf --eps 0.3 --random 5000 --workers 2 --out runs/linf  # a collection; Ctrl-C keeps
+                                                                # what is done, the same command resumes
     invariance geninv --train-scorer            # retrain checkpoints/geninv-scorer.* (seed 0, ~3 min CPU)
     invariance geninv --eval-scorer             # ELBO-classifier accuracy on the first 1000 test digits
 """
