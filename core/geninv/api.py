@@ -5,18 +5,21 @@ Pipeline per query x (label y), see the sibling modules for each step:
 1. candidates S = bank digits whose label differs from y (ℓ0), or whose label is one of the convincing
    targets for y (ℓ∞, :data:`LINF_TARGETS`, overridable);
 2. x* = the aligned t(x̂) closest to x (:mod:`core.geninv.search`; exact norm for the final choice);
-3. ℓ0: keep the clusters of Δ that the judge says make the target show (:mod:`core.geninv.refine`);
-   ℓ∞: ``project(x, x*, "linf", eps)`` (interpolation towards x* within the budget);
+3. ℓ0 with a budget ε: spend it on whole visible pixels of Δ, best judge gain per pixel first
+   (:mod:`core.geninv.greedy`); ℓ0 without one (ε None): keep the clusters of Δ that the judge says make the
+   target show (:mod:`core.geninv.refine`); ℓ∞: ``project(x, x*, "linf", eps)`` or the full-ε step towards x*,
+   whichever the judge prefers;
 4. round to uint8 without leaving the budget (:func:`core.budget.quantize`) and check the budget again;
 5. judge the final uint8 image (:mod:`core.geninv.judge`): ``raw_score`` = the judge's log-odds margin of the
    target over every other class, minus 0.2 nats per ink pixel outside the largest connected component
    (debris a person notices), ``p_human`` = the fitted mapping of it (:mod:`core.geninv.calibration`).
 
-A candidate is kept only if it changes at least one pixel and the judge's top class is the target ("the target
-is reached within the budget"); a digit with no such candidate gets an empty list ("no suggestion within
-budget"), never a relabelled copy. Suggestions for one query come from different training digits; they are
-ordered by ``p_human`` (highest first), then by fewer pixels changed by more than 1/2. ``convincing`` means
-``p_human >= 0.5``.
+A digit none of whose candidates reaches its target (the judge's top class) is searched again, wider
+(:func:`_widen`). A candidate must change at least one pixel. When some candidate reaches its target, only those
+that do are offered; otherwise the best ones are still offered, marked weak (``extras["target_reached"] = 0``)
+with the low ``p_human`` their score gives, so every digit gets a suggestion unless nothing changes. Never a
+relabelled copy. Suggestions for one query come from different training digits; they are ordered by ``p_human``
+(highest first), then by fewer pixels changed by more than 1/2. ``convincing`` means ``p_human >= 0.5``.
 """
 
 from __future__ import annotations
@@ -147,8 +150,8 @@ def suggest(
 ) -> list[Suggestion]:
     """Up to ``k`` suggestions for one digit, best first (see module docstring); empty when none is within budget.
 
-    image: float32 (28, 28) in [0, 1]; label: its digit 0-9; norm: "l0" (eps None = no budget, the paper's
-    setting; else a whole number of pixels >= 1) or "linf" (eps required, e.g. 0.3 or 0.4).
+    image: float32 (28, 28) in [0, 1]; label: its digit 0-9; norm: "l0" (eps: a whole number of pixels >= 1;
+    None = no budget; GenInv's commands default to 25, the paper's budget) or "linf" (eps required, e.g. 0.3 or 0.4).
     ``bank``/``judge``/``mapping`` default to MNIST train (filtered with ``scorer``, the generative VAE), the
     trained judge and the stored p_human mapping, built lazily and cached on ``device``.
     Raises :class:`BudgetError` / :class:`InvarianceError` for bad input, :class:`CancelledError` when
