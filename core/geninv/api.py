@@ -66,6 +66,9 @@ LINF_TARGETS: Final[Mapping[int, tuple[int, ...]]] = {
 """ℓ∞ targets per source digit: pairs whose strokes mostly overlap, so that a change bounded per pixel can
 turn one into the other (the paper always maps a 1 to a 7 or a 4). Override with ``targets=``."""
 
+CPU_BATCH: Final = 8
+"""Queries searched together on a CPU: about 25% less CPU time per digit than one at a time, and the same
+suggestions (with one start per candidate, as by default, each query's search is independent of the others)."""
 WIDEN_POOL: Final = 2
 """The second, wider ℓ0 search (for digits whose first search reaches no target) aligns twice the pool; the ℓ∞
 one keeps the pool and widens the targets to every other class instead."""
@@ -202,8 +205,8 @@ def suggest_batch(
 ) -> list[list[Suggestion]]:
     """``suggest`` for many digits: images (N, 28, 28) float in [0, 1], labels (N,) -> N lists, best first.
 
-    Queries are searched ``batch_size`` at a time (default 1 on CPU, 32 on CUDA). ``progress(done, total)``
-    is called after each batch; ``cancel()`` is polled between steps.
+    Queries are searched ``batch_size`` at a time (default :data:`CPU_BATCH` on CPU, 32 on CUDA).
+    ``progress(done, total)`` is called after each batch; ``cancel()`` is polled between steps.
     """
     search, queries, label_array = _validate(images, labels, norm, eps, k)
     settings = settings or SearchSettings()
@@ -214,7 +217,7 @@ def suggest_batch(
     judge = judge or load_judge(chosen)
     mapping = mapping or load_mapping()
     table = _target_table(targets)
-    batch_size = batch_size or (32 if chosen.type == "cuda" else 1)
+    batch_size = batch_size or (32 if chosen.type == "cuda" else CPU_BATCH)
     total = queries.shape[0]
     results: list[list[Suggestion]] = []
     for start in range(0, total, batch_size):
