@@ -70,8 +70,8 @@ CPU_BATCH: Final = 8
 """Queries searched together on a CPU: about 25% less CPU time per digit than one at a time, and the same
 suggestions (with one start per candidate, as by default, each query's search is independent of the others)."""
 WIDEN_POOL: Final = 2
-"""The second, wider ℓ0 search (for digits whose first search reaches no target) aligns twice the pool; the ℓ∞
-one keeps the pool and widens the targets to every other class instead."""
+"""The second, wider search (for digits whose first search reaches no target) aligns twice the pool and refines
+twice the neighbours; for ℓ∞ it also takes every other class as a target."""
 DISTORTION_KEYS: Final = ("l0", "l1", "l2", "linf", "l0_binary")
 
 ProgressFn = Callable[[int, int], None]
@@ -264,13 +264,13 @@ def _widen(
     settings: SearchSettings,
     cancel: CancelFn | None,
 ) -> None:
-    """Search again, wider (ℓ0: :data:`WIDEN_POOL` times the pool; ℓ∞: every target class), for the
+    """Search again, wider (:data:`WIDEN_POOL` times the pool and neighbours; ℓ∞: every target class), for the
     digits whose suggestions do not reach their target; keep the wider result where it does (in place)."""
     rows = [row for row, found in enumerate(batch) if not _reached(found)]
     if not rows or eps is None:
         return
     wide = SearchSettings(
-        pool=settings.pool * (WIDEN_POOL if search.shapes else 1), steps=settings.steps, starts=settings.starts,
+        pool=settings.pool * WIDEN_POOL, steps=settings.steps, starts=settings.starts,
         refine=settings.refine * WIDEN_POOL,
         pixel_cost=settings.pixel_cost,
     )  # fmt: skip
