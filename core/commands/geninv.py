@@ -2,8 +2,10 @@
 
 Examples::
 
-    invariance geninv --norm l0 --random 100 --seed 0 --out runs/l0.npz --json
-    invariance geninv --norm linf --eps 0.3 --indices 1,2,3 --out runs/linf.npz
+    invariance geninv --norm l0 --random 100 --seed 0 --out runs/l0.npz --json     # budget: 25 pixels
+    invariance geninv --norm l0 --eps none --indices 1,2,3 --out runs/l0-free.npz   # no budget
+    invariance geninv --norm linf --eps 0.3 --random 5000 --workers 2 --out runs/linf  # a collection; Ctrl-C keeps
+                                                                # what is done, the same command resumes
     invariance geninv --train-scorer            # retrain checkpoints/geninv-scorer.* (seed 0, ~3 min CPU)
     invariance geninv --eval-scorer             # ELBO-classifier accuracy on the first 1000 test digits
 """
@@ -15,18 +17,16 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import numpy as np
 
 from core.errors import InvarianceError, UsageError
-
-if TYPE_CHECKING:
-    from core.geninv.best import BestPerDigit
+from core.interrupt import Interrupted
 
 log = logging.getLogger(__name__)
 
-SUMMARY_FORMAT_VERSION: Final = 1
+SUMMARY_FORMAT_VERSION: Final = 2
 TEST_SIZE: Final = 10_000
 
 
@@ -38,13 +38,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "write them as .npz; or (re)train / evaluate the generative scorer.",
     )
     parser.add_argument("--norm", choices=("l0", "linf"), help="threat model")
-    parser.add_argument("--eps", type=float, help="budget (required for linf, e.g. 0.3; optional for l0)")
+    parser.add_argument(
+        "--eps", metavar="EPS|none",
+        help="budget: linf needs one (e.g. 0.3); l0 pixels, default 25 (the paper's), 'none' for no budget",
+    )  # fmt: skip
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--indices", help="comma-separated MNIST test indices, e.g. 1,2,3")
     which.add_argument("--random", type=int, metavar="N", help="N random test digits (chosen with --seed)")
     parser.add_argument("--seed", type=int, default=0, help="seed for --random and the search (default 0)")
     parser.add_argument("--out", help="output: a collection folder (created or appended to), or a path ending in .npz")
     parser.add_argument("--json", action="store_true", help="print a JSON summary to stdout")
+    parser.add_argument("--workers", type=int, default=1, help="local worker processes (default 1: this one)")
+    parser.add_argument("--dask", metavar="URL|local", help="run on dask.distributed: 'local' or tcp://host:8786")
+    parser.add_argument(
+        "--force-new", action="store_true",
+        help="add fresh items even for digits this run already wrote into --out (default: skip them, resume)",
+    )  # fmt: skip
     parser.add_argument("--device", default=None, help="auto (default), cpu or cuda")
     parser.add_argument(
         "--threads", type=int, default=None, help="torch CPU threads (default $INVARIANCE_THREADS, else 1)"
@@ -75,53 +84,112 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _suggest(args: argparse.Namespace, device: Any) -> int:
-    from core.collection import Collection
-    from core.data import load_mnist
     from core.geninv.norms import search_for
-    from core.geninv.store import add_suggestions, remove_created_collection, write_suggestions_npz
-    from core.images import to_float
 
     if args.norm is None:
         raise UsageError("geninv needs --norm l0 or --norm linf (or --train-scorer / --eval-scorer)")
     if args.out is None:
         raise UsageError("geninv needs --out (a collection folder, or a path ending in .npz)")
     search = search_for(args.norm)
-    if search.eps_required and args.eps is None:
-        raise UsageError(f"geninv --norm {args.norm} needs --eps (e.g. 0.3 or 0.4)")
-    if args.eps is not None:
-        search.check_eps(args.eps)
+    eps = resolve_eps(search, args.eps)
+    if args.workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {args.workers}")
     indices = select_indices(args.indices, args.random, args.seed)
     targets = parse_targets(args.targets) if args.targets else None
-    images, labels = load_mnist("test")
-    out = Path(args.out)
+    from core.geninv.run import RunSettings
+
+    settings = RunSettings(
+        norm=args.norm, eps=eps, seed=args.seed, device=str(device), pool_size=args.pool_size, targets=targets
+    )
+    if args.eps is None and search.default_eps is not None:
+        print(f"geninv {args.norm}: budget eps {eps:g} (the paper's; --eps none for no budget)", file=sys.stderr)
     if args.out.endswith(".npz"):
-        _check_npz_target(out)
-        run = search_digits(to_float(images[indices]), labels[indices], args, device, targets)
-        if not run.found:
-            raise InvarianceError(_none_found(len(indices), args.norm, args.eps))
-        write_suggestions_npz(out, run.best, indices, args.norm, args.eps)
-    else:
-        # open (and lock) the collection before the search: a bad or busy collection fails in a second
-        collection, created = Collection.open_or_create(out)
-        try:
-            run = search_digits(to_float(images[indices]), labels[indices], args, device, targets)
-            if run.found:
-                add_suggestions(collection, run.best, indices, args.norm, args.eps)
-        finally:
-            collection.close()
-        if not run.found:
-            if created:
-                remove_created_collection(out)
-            raise InvarianceError(_none_found(len(indices), args.norm, args.eps))
-    missing = len(indices) - run.found
-    log.info("wrote %d suggestions to %s", run.found, out)
-    if args.json:
-        print(json.dumps(_summary(run, indices, out, args, device), indent=2))
-    else:
-        print(
-            f"wrote {run.found} suggestions to {out} ({run.seconds_per_example:.3f} s per example); "
-            f"no suggestion within budget: {missing} of {len(indices)} digits"
-        )
+        return _suggest_npz(Path(args.out), indices, settings, args)
+    return _suggest_collection(Path(args.out), indices, settings, args)
+
+
+def resolve_eps(search: Any, given: str | None) -> float | None:
+    """The budget from ``--eps``: absent -> the norm's default (ℓ0: 25 pixels; ℓ∞: required), ``none`` -> no
+    budget (ℓ0 only), else a number checked by the norm."""
+    if given is None:
+        if search.default_eps is None:
+            raise UsageError(f"geninv --norm {search.name} needs --eps (e.g. 0.3 or 0.4)")
+        return float(search.default_eps)
+    if given.strip().lower() == "none":
+        if search.eps_required:
+            raise UsageError(f"geninv --norm {search.name} needs a numeric --eps (e.g. 0.3 or 0.4), not none")
+        return None
+    try:
+        value = float(given)
+    except ValueError:
+        raise UsageError(f"--eps must be a number or none, got {given!r}") from None
+    return float(search.check_eps(value))
+
+
+def _suggest_collection(out: Path, indices: np.ndarray, settings: Any, args: argparse.Namespace) -> int:
+    from core.collection import Collection
+    from core.geninv.run import done_digits, run_digits, run_key
+    from core.geninv.store import add_digit_results, remove_created_collection
+    from core.geninv.threads import geninv_threads
+
+    key = run_key(settings)
+    # open (and lock) the collection before the search: a bad or busy collection fails in a second
+    collection, created = Collection.open_or_create(out)
+    written: list[Any] = []
+    results: list[Any] = []
+    skipped: set[int] = set()
+    before = len(collection)
+    try:
+        skipped = set() if args.force_new else done_digits(collection.items, key) & {int(i) for i in indices}
+        if skipped:
+            print(f"skipped {len(skipped)} of {len(indices)} digits already in {out} (same digit, norm, eps, seed "
+                  "and settings; --force-new adds fresh items)", file=sys.stderr)  # fmt: skip
+
+        def write(chunk_results: list[Any]) -> None:
+            results.extend(chunk_results)
+            written.extend(add_digit_results(collection, chunk_results, settings.norm, settings.eps, key))
+
+        run_digits(
+            [int(i) for i in indices], settings, skip=skipped, workers=args.workers, dask=args.dask,
+            on_chunk=write, threads=geninv_threads(args.threads),
+        )  # fmt: skip
+    except KeyboardInterrupt as stop:
+        # count what the collection holds: a chunk may have been written when the signal came mid-call
+        kept = len(collection) - before + len(skipped)
+        raise Interrupted(kept, len(indices), cause=stop, detail="run the same command again to resume") from None
+    finally:
+        collection.close()
+    if not written and not skipped:
+        if created:
+            remove_created_collection(out)
+        raise InvarianceError(_none_found(len(indices), settings.norm, settings.eps))
+    _report(results, indices, out, args, settings, skipped=len(skipped))
+    return 0
+
+
+def _suggest_npz(out: Path, indices: np.ndarray, settings: Any, args: argparse.Namespace) -> int:
+    from core.geninv.run import run_digits
+    from core.geninv.store import write_suggestions_npz
+    from core.geninv.threads import geninv_threads
+
+    _check_npz_target(out)
+    try:
+        results = run_digits(
+            [int(i) for i in indices], settings, workers=args.workers, dask=args.dask,
+            threads=geninv_threads(args.threads),
+        )  # fmt: skip
+    except KeyboardInterrupt as stop:
+        raise Interrupted(
+            0, len(indices), cause=stop,
+            detail="an .npz is written at the end; use a collection folder as --out to keep each suggestion as found",
+        ) from None  # fmt: skip
+    if not any(r.suggestion is not None for r in results):
+        raise InvarianceError(_none_found(len(indices), settings.norm, settings.eps))
+    write_suggestions_npz(
+        out, [r.suggestion for r in results], [r.index for r in results], settings.norm, settings.eps,
+        [r.predictions for r in results],
+    )  # fmt: skip
+    _report(results, indices, out, args, settings, skipped=0)
     return 0
 
 
@@ -130,21 +198,42 @@ def _none_found(count: int, norm: str, eps: float | None) -> str:
     return f"no suggestion within budget for any of the {count} digits ({norm}, {budget}); nothing written"
 
 
+def _report(
+    results: list[Any], indices: np.ndarray, out: Path, args: argparse.Namespace, settings: Any, *, skipped: int
+) -> None:
+    found = [r for r in results if r.suggestion is not None]
+    seconds = float(np.mean([r.suggestion.seconds for r in found])) if found else 0.0
+    missing = [r.index for r in results if r.suggestion is None]
+    log.info("wrote %d suggestions to %s", len(found), out)
+    if args.json:
+        print(json.dumps(_summary(results, indices, out, settings, seconds, skipped), indent=2))
+        return
+    weak = sum(r.suggestion.extras.get("target_reached", 1.0) <= 0 for r in found)
+    print(
+        f"wrote {len(found)} suggestions to {out} ({seconds:.3f} s per example)"
+        + (f"; skipped {skipped} already there" if skipped else "")
+        + f"; no suggestion within budget: {len(missing)} of {len(indices)} digits"
+        + (f"; {weak} weak (the judge does not see the target; low p_human)" if weak else "")
+    )
+
+
 def _summary(
-    run: BestPerDigit, indices: np.ndarray, out: Path, args: argparse.Namespace, device: Any
+    results: list[Any], indices: np.ndarray, out: Path, settings: Any, seconds: float, skipped: int
 ) -> dict[str, Any]:
     return {
         "format_version": SUMMARY_FORMAT_VERSION,
-        "norm": args.norm,
-        "eps": args.eps,
+        "norm": settings.norm,
+        "eps": settings.eps,
+        "budget": "none" if settings.eps is None else settings.eps,
         "out": str(out),
-        "device": str(device),
+        "device": settings.device,
         "digits": len(indices),
-        "suggestions": run.found,
-        "no_suggestion_within_budget": [int(i) for i, s in zip(indices, run.best, strict=True) if s is None],
+        "skipped": skipped,
+        "suggestions": sum(r.suggestion is not None for r in results),
+        "no_suggestion_within_budget": [r.index for r in results if r.suggestion is None],
         "examples": [
             {
-                "index": int(index),
+                "index": r.index,
                 "label": s.label,
                 "target_label": s.target_label,
                 "train_index": s.train_index,
@@ -152,36 +241,15 @@ def _summary(
                 "p_human": round(s.p_human, 4),
                 "raw_score": round(s.raw_score, 4),
                 "convincing": s.convincing,
+                "target_reached": bool(s.extras.get("target_reached", 1.0) > 0),
+                "predictions": r.predictions,
                 "seconds": round(s.seconds, 4),
             }
-            for index, s in zip(indices, run.best, strict=True)
-            if s is not None
+            for r in results
+            if (s := r.suggestion) is not None
         ],
-        "seconds_per_example": round(run.seconds_per_example, 4),
-        "one_time_seconds": round(run.one_time, 3),
+        "seconds_per_example": round(seconds, 4),
     }
-
-
-def search_digits(
-    queries: np.ndarray, labels: np.ndarray, args: argparse.Namespace, device: Any, targets: Any
-) -> BestPerDigit:
-    """:func:`core.geninv.best.best_per_digit` with a progress bar on stderr."""
-    from tqdm import tqdm
-
-    from core.geninv.best import best_per_digit
-
-    bar = tqdm(total=len(labels), desc=f"geninv {args.norm}", unit="digit", file=sys.stderr, disable=None)
-
-    def progress(done: int, total: int) -> None:
-        bar.update(done - bar.n)
-
-    try:
-        return best_per_digit(
-            queries, labels, args.norm, args.eps, seed=args.seed, device=device, pool_size=args.pool_size,
-            targets=targets, progress=progress,
-        )  # fmt: skip
-    finally:
-        bar.close()
 
 
 def select_indices(indices: str | None, random: int | None, seed: int) -> np.ndarray:

@@ -13,6 +13,7 @@ import os
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
@@ -44,6 +45,8 @@ class GenInvBench:
     no_suggestion: int = 0
     """Digits (of n) that got no suggestion within the budget."""
     mean_p_human: float | None = None
+    weak: int = 0
+    """Digits whose suggestion the judge does not see as the target (offered with a low p_human)."""
     machine: dict[str, str | int] = field(default_factory=dict)
 
 
@@ -117,6 +120,7 @@ def bench_geninv(
         },
         no_suggestion=n - len(best),
         mean_p_human=float(np.mean([s.p_human for s in best])) if best else None,
+        weak=sum(s.extras.get("target_reached", 1.0) <= 0 for s in best),
     )
 
 
@@ -140,7 +144,10 @@ def format_bench(result: GenInvBench) -> str:
             f"  quality: mean pixels changed by more than 1/2: {result.mean_l0_binary:.2f}; "
             f"mean pixels changed at all (> 1/510): {result.mean_l0:.2f}"
         )
-    lines.append(f"  no suggestion within budget: {result.no_suggestion} of {result.n} digits")
+    lines.append(
+        f"  no suggestion within budget: {result.no_suggestion} of {result.n} digits; weak (the judge does not "
+        f"see the target): {result.weak}"
+    )
     if result.convincing_fraction is not None and result.mean_p_human is not None:
         lines.append(
             f"  mean p_human: {result.mean_p_human:.3f}; convincing (p_human >= 0.5): "
@@ -153,7 +160,7 @@ def register_bench(subparsers: argparse._SubParsersAction) -> None:  # type: ign
     """Add the ``geninv`` sub-command to an ``invariance bench`` sub-parsers object."""
     parser = subparsers.add_parser("geninv", help="GenInv speed (s/example) and l0 quality")
     parser.add_argument("--norm", choices=("l0", "linf"), default="l0")
-    parser.add_argument("--eps", type=float, default=None, help="budget (linf default 0.3; l0 default none)")
+    parser.add_argument("--eps", type=float, default=None, help="budget (linf default 0.3; l0 default 25 pixels)")
     parser.add_argument("--n", type=int, default=20, help="random test digits (seed 0)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default=None, help="auto (default), cpu or cuda")
@@ -171,6 +178,11 @@ def register_bench(subparsers: argparse._SubParsersAction) -> None:  # type: ign
     parser.add_argument(
         "--add-collection", action="append", default=[], metavar="NAME=PATH",
         help="--human-pack: also show the items of an existing collection, as set NAME",
+    )  # fmt: skip
+    parser.add_argument(
+        "--exclude", metavar="FILE",
+        help="--human-pack: JSON list of test indices never to draw (or {\"indices\": [...]}), e.g. the digits "
+        "earlier figures and packs used",
     )  # fmt: skip
     parser.add_argument("--print-digits", action="store_true", help="--human-pack: print the chosen digits, exit")
     parser.add_argument(
@@ -216,14 +228,15 @@ def _pack_specs(args: argparse.Namespace) -> list[Any]:
 
 
 def _human_pack(args: argparse.Namespace) -> int:
-    from core.geninv.human_pack import build_human_pack, choose_digits, parse_range
+    from core.geninv.human_pack import build_human_pack, choose_digits, parse_range, read_exclusions
 
     if args.seed is None:
         raise UsageError("--human-pack needs --seed")
     specs = _pack_specs(args)
     digit_range = parse_range(args.digits)
+    exclude = read_exclusions(args.exclude) if args.exclude else []
     if args.print_digits:
-        print(json.dumps(choose_digits(specs, args.seed, digit_range)))
+        print(json.dumps(choose_digits(specs, args.seed, digit_range, exclude)))
         return 0
     extra: dict[str, str] = {}
     for entry in args.add_collection:
@@ -232,8 +245,9 @@ def _human_pack(args: argparse.Namespace) -> int:
             raise UsageError(f"--add-collection must look like NAME=PATH, got {entry!r}")
         extra[name] = path
     summary = build_human_pack(
-        args.human_pack, specs, seed=args.seed, digit_range=digit_range, extra_collections=extra, device=args.device
-    )
+        args.human_pack, specs, seed=args.seed, digit_range=digit_range, extra_collections=extra, device=args.device,
+        exclude=exclude,
+    )  # fmt: skip
     print(json.dumps(summary, indent=2) if args.json else _format_pack_summary(args.human_pack, summary))
     return 0
 
@@ -259,6 +273,7 @@ def _calibration(files: list[str], as_json: bool, *, fit: bool = False) -> int:
         save_mapping,
         success_rates,
     )
+    from core.geninv.human_pack import per_digit_rates
 
     if len(files) < 2:
         raise UsageError("--calibration needs the pack's organiser/mapping.json and at least one answers file")
@@ -281,16 +296,25 @@ def _calibration(files: list[str], as_json: bool, *, fit: bool = False) -> int:
             entry["p_human"] = float(p_human(float(entry["raw_score"])))
     rated = outcomes(mapping, answers)
     rates, table = success_rates(rated), calibration_table(rated)
+    summary = Path(files[0]).parent / "summary.json"
+    per_digit = per_digit_rates(summary, rates, len(answers)) if summary.exists() else {}
     if as_json:
-        print(json.dumps({"raters": len(answers), "rates": rates, "calibration": table,
+        print(json.dumps({"raters": len(answers), "rates": rates, "per_digit": per_digit, "calibration": table,
                           "p_human_mapping": p_human.to_json()}, indent=2))  # fmt: skip
         return 0
     print(f"p_human: {p_human.note} (slope {p_human.slope:.3f}, intercept {p_human.intercept:.3f})")
     print(f"{len(answers)} rater(s), {len(rated)} ratings")
     for group, row in rates.items():
+        digit = per_digit.get(group)
+        tail = (
+            f"; per digit asked for {100 * digit['per_digit_rate']:.0f}% ({digit['digits']} digits, "
+            f"{digit['no_suggestion']} without a suggestion)"
+            if digit
+            else ""
+        )
         print(
-            f"  {group}: {row['ratings']} ratings, target seen {100 * row['success_rate']:.0f}%, "
-            f"source seen {100 * row['source_seen_rate']:.0f}%"
+            f"  {group}: {row['ratings']} ratings, target seen {100 * row['success_rate']:.0f}% per suggestion, "
+            f"source seen {100 * row['source_seen_rate']:.0f}%{tail}"
         )
     print("calibration (suggestions only): p_human bin | ratings | mean p_human | rated success")
     for entry in table:

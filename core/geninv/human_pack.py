@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -51,7 +51,8 @@ class SetSpec:
 
 
 def parse_sets(text: str) -> list[SetSpec]:
-    """'l0:40,linf@0.4:20,linf@0.3:20' -> SetSpecs (group names l0, linf-0.4, linf-0.3)."""
+    """'l0:40,l0@none:10,linf@0.4:20' -> SetSpecs (group names l0-25, l0-none, linf-0.4): l0 without @ uses the
+    default budget (25 pixels), l0@none none."""
     specs: list[SetSpec] = []
     for part in text.split(","):
         if not part.strip():
@@ -59,16 +60,18 @@ def parse_sets(text: str) -> list[SetSpec]:
         try:
             head, count_text = part.strip().rsplit(":", 1)
             norm, _, eps_text = head.partition("@")
-            eps = float(eps_text) if eps_text else None
             count = int(count_text)
+            eps = None if eps_text == "none" else float(eps_text) if eps_text else None
         except ValueError:
             raise InvarianceError(f"--sets entry {part!r} must look like l0:40 or linf@0.4:20") from None
         search = SEARCHES.get(norm)
         if search is None or count < 1 or (search.eps_required and eps is None):
             raise InvarianceError(f"--sets entry {part!r}: norm l0|linf, linf needs @eps, count >= 1")
+        if not eps_text:
+            eps = search.default_eps  # l0: the paper's 25 pixels; l0@none: no budget
         if eps is not None:
             search.check_eps(eps)
-        specs.append(SetSpec(norm + (f"-{eps:g}" if eps is not None else ""), norm, eps, count))
+        specs.append(SetSpec(norm + (f"-{eps:g}" if eps is not None else "-none"), norm, eps, count))
     if not specs:
         raise InvarianceError("--sets is empty")
     if len({spec.group for spec in specs}) != len(specs):
@@ -87,19 +90,41 @@ def parse_range(text: str) -> tuple[int, int]:
     return low, high
 
 
-def choose_digits(specs: Sequence[SetSpec], seed: int, digit_range: tuple[int, int] = HELD_OUT) -> dict[str, list[int]]:
-    """Disjoint random test indices per set (in set order), drawn from ``digit_range`` with ``seed``."""
+def choose_digits(
+    specs: Sequence[SetSpec],
+    seed: int,
+    digit_range: tuple[int, int] = HELD_OUT,
+    exclude: Collection[int] = (),
+) -> dict[str, list[int]]:
+    """Disjoint random test indices per set (in set order), drawn with ``seed`` from ``digit_range`` minus
+    ``exclude`` (e.g. every digit an earlier figure or pack used: :func:`read_exclusions`)."""
     low, high = digit_range
+    available = np.setdiff1d(np.arange(low, high), np.fromiter((int(i) for i in exclude), dtype=np.int64))
     needed = sum(spec.count for spec in specs)
-    if needed > high - low:
-        raise InvarianceError(f"the sets need {needed} digits but the range {low}:{high} has {high - low}")
-    order = np.random.default_rng(seed).permutation(np.arange(low, high))
+    if needed > available.size:
+        raise InvarianceError(
+            f"the sets need {needed} digits but the range {low}:{high} has {available.size} (after exclusions)"
+        )
+    order = np.random.default_rng(seed).permutation(available)
     chosen: dict[str, list[int]] = {}
     start = 0
     for spec in specs:
         chosen[spec.group] = sorted(int(i) for i in order[start : start + spec.count])
         start += spec.count
     return chosen
+
+
+def read_exclusions(path: str | Path) -> list[int]:
+    """Test indices to leave out of a pack: a JSON list of indices, or an object with an ``"indices"`` list."""
+    where = Path(path)
+    try:
+        data = json.loads(where.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InvarianceError(f"{where}: cannot read the excluded test indices ({error})") from None
+    values = data.get("indices") if isinstance(data, dict) else data
+    if not isinstance(values, list) or not all(isinstance(v, int) and 0 <= v < 10_000 for v in values):
+        raise InvarianceError(f'{where}: expected a list of test indices 0-9999 (or {{"indices": [...]}})')
+    return [int(v) for v in values]
 
 
 def build_human_pack(
@@ -113,10 +138,12 @@ def build_human_pack(
     progress: Callable[[int, int], None] | None = None,
     bank: CandidateBank | None = None,
     judge: Judge | None = None,
+    exclude: Collection[int] = (),
 ) -> dict[str, Any]:
     """Generate the sets' suggestions, write the pack, the rater view and the organiser's files; -> summary.
 
     ``bank``/``judge`` default to the full candidate bank and the trained judge (tests pass small ones).
+    ``exclude``: test indices never drawn (:func:`choose_digits`).
     """
     from core.collection import Collection
     from core.data import load_mnist
@@ -134,14 +161,19 @@ def build_human_pack(
             raise InvarianceError(f"--add-collection {name}: {path} is not a collection")
         if any(name == spec.group for spec in specs):
             raise InvarianceError(f"--add-collection {name}: the name is already a generated set")
-    digits = choose_digits(specs, seed, digit_range)
+    digits = choose_digits(specs, seed, digit_range, exclude)
     chosen_device = resolve_device(device)
     images, labels = load_mnist("test")
     bank = bank or default_bank(chosen_device)
     judge = judge or load_judge(chosen_device)
     organiser = out / "organiser"
     collections: dict[str, Path] = {}
-    summary: dict[str, Any] = {"seed": seed, "digit_range": list(digit_range), "sets": {}}
+    summary: dict[str, Any] = {
+        "seed": seed,
+        "digit_range": list(digit_range),
+        "excluded_in_range": int(sum(digit_range[0] <= int(i) < digit_range[1] for i in set(exclude))),
+        "sets": {},
+    }
     for spec in specs:
         indices = np.array(digits[spec.group], dtype=np.int64)
         results = suggest_batch(
@@ -161,6 +193,8 @@ def build_human_pack(
             "suggestions": sum(s is not None for s in best),
             "no_suggestion_within_budget": [int(i) for i, s in zip(indices, best, strict=True) if s is None],
             "mean_l0_binary": _mean([s.distortion["l0_binary"] for s in best if s is not None]),
+            "mean_l0": _mean([s.distortion["l0"] for s in best if s is not None]),
+            "target_reached_by_judge": sum(s is not None and s.extras.get("target_reached", 1.0) > 0 for s in best),
             "mean_p_human": _mean([s.p_human for s in best if s is not None]),
         }
     for name, path in extras.items():
@@ -250,8 +284,10 @@ def pack_trials(pack: Path, collections: Sequence[Path]) -> list[tuple[str | Non
 
 
 def write_rater_view(folder: Path, images: Sequence[np.ndarray]) -> None:
-    """trial_001.png ... (x10 nearest, no metadata) and answers-template.json; nothing else."""
+    """trial_001.png ... (x10 nearest, no metadata), sheets/sheet_01.png ... (5 x 4 trials each, numbered:
+    :mod:`core.geninv.sheets`) and answers-template.json; nothing else."""
     from core.collection.png import encode_png
+    from core.geninv.sheets import write_contact_sheets
 
     if folder.exists() and any(folder.iterdir()):
         raise InvarianceError(f"{folder} already exists and is not empty")
@@ -260,6 +296,7 @@ def write_rater_view(folder: Path, images: Sequence[np.ndarray]) -> None:
     for number, image in enumerate(images, start=1):
         big = np.repeat(np.repeat(to_uint8(image), UPSCALE, axis=0), UPSCALE, axis=1)
         atomic_write_bytes(folder / f"trial_{number:0{width}d}.png", encode_png(np.ascontiguousarray(big)))
+    write_contact_sheets(folder / "sheets", images)
     template = {
         "instructions": "For each trial image, write the digit you see (0-9), or N if it shows no digit. "
         "Answer with your first impression. Put your name or initials in 'rater'.",
@@ -267,6 +304,31 @@ def write_rater_view(folder: Path, images: Sequence[np.ndarray]) -> None:
         "answers": [{"trial": number, "answer": ""} for number in range(1, len(images) + 1)],
     }
     atomic_write_text(folder / "answers-template.json", json.dumps(template, indent=1) + "\n")
+
+
+def per_digit_rates(
+    summary_path: str | Path, rates: Mapping[str, Mapping[str, float | int]], raters: int
+) -> dict[str, dict[str, float | int]]:
+    """Target seen per digit *asked for*: each set's per-suggestion success rate (``rates``, from
+    :func:`core.geninv.calibration.success_rates`) times the share of its digits that got a suggestion (a digit
+    without one is a failure), from the pack's ``organiser/summary.json``; sets without digits are left out."""
+    where = Path(summary_path)
+    try:
+        summary = json.loads(where.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InvarianceError(f"{where}: cannot read the pack summary ({error})") from None
+    out: dict[str, dict[str, float | int]] = {}
+    for group, info in summary.get("sets", {}).items():
+        digits = len(info.get("digits") or [])
+        if not digits or group not in rates or raters < 1:
+            continue
+        suggestions = int(info["suggestions"])
+        out[group] = {
+            "digits": digits,
+            "no_suggestion": digits - suggestions,
+            "per_digit_rate": float(rates[group]["success_rate"]) * suggestions / digits,
+        }
+    return out
 
 
 def rater_view_answers_to_pack(template: str | Path, pack: str | Path) -> dict[str, Any]:
@@ -304,7 +366,9 @@ __all__ = [
     "pack_trials",
     "parse_range",
     "parse_sets",
+    "per_digit_rates",
     "rater_view_answers_to_pack",
+    "read_exclusions",
     "write_pack_and_views",
     "write_rater_view",
 ]

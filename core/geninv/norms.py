@@ -3,7 +3,8 @@
 - **ℓ0** counts changed pixels (:attr:`core.budget.Norm.whole_pixels`), so its budget is spent on whole pixels
   and GenInv matches *shapes*: candidates of any other class, compared on binarised images (pixel > 1/2,
   Hamming distance; grey-level squared error as the alignment's smooth surrogate), then the change is cut down
-  cluster by cluster (:mod:`core.geninv.refine`). ε may be None: no budget, the paper's setting.
+  pixel by pixel within the budget (:mod:`core.geninv.greedy`; default ε: the paper's 25 pixels,
+  :data:`L0_BUDGET`), or cluster by cluster without one (ε None, ``--eps none``: :mod:`core.geninv.refine`).
 - **ℓ∞** bounds every pixel's change, so GenInv matches *grey levels*: candidates of a convincing target class
   (:data:`core.geninv.api.LINF_TARGETS`), compared by the squared excess of the difference over ε, then the
   aligned digit is projected onto the ε-ball around the query. ε is required and at most the norm's ``eps_max``.
@@ -28,8 +29,11 @@ class Search:
     """ε must be given (ℓ∞); otherwise None means no budget (ℓ0)."""
     eps_limit: float
     """The largest ε accepted."""
+    default_eps: float | None
+    """The ε ``invariance geninv`` and human packs use when none is given: ℓ0 the paper's 25 pixels (Figure 1);
+    None for ℓ∞, which must be given one."""
     bench_eps: float | None
-    """The ε ``invariance bench geninv`` uses when none is given: none for ℓ0, the paper's 0.3 for ℓ∞."""
+    """The ε ``invariance bench geninv`` uses when none is given: ℓ0 25 pixels, ℓ∞ the paper's 0.3."""
 
     @property
     def name(self) -> str:
@@ -57,9 +61,11 @@ class Search:
 
 
 _LINF = get_norm("linf")
+L0_BUDGET: Final = 25.0
+"""GenInv's default ℓ0 budget: the paper's 25 changed pixels (Figure 1; its human study's mean was 25.9)."""
 SEARCHES: Final[dict[str, Search]] = {
-    "l0": Search(get_norm("l0"), eps_required=False, eps_limit=math.inf, bench_eps=None),
-    "linf": Search(_LINF, eps_required=True, eps_limit=_LINF.eps_max, bench_eps=_LINF.eps_default),
+    "l0": Search(get_norm("l0"), eps_required=False, eps_limit=math.inf, default_eps=L0_BUDGET, bench_eps=L0_BUDGET),
+    "linf": Search(_LINF, eps_required=True, eps_limit=_LINF.eps_max, default_eps=None, bench_eps=_LINF.eps_default),
 }
 """GenInv's searches by norm name."""
 

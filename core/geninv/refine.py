@@ -98,23 +98,22 @@ def fragment_pixels(images: torch.Tensor, threshold: float = 0.5) -> torch.Tenso
     """Ink pixels (> threshold) outside each image's largest 8-connected component: (B, 28, 28) -> (B,).
 
     Leftover bits of a removed stroke read as "a digit plus debris" to a person even when a classifier
-    ignores them. Components are found by propagating the largest pixel id through 3x3 max-pooling within
-    the ink until nothing changes (batched, no SciPy).
+    ignores them. Components come from SciPy's ``ndimage.label`` (8-connectivity), one image at a time
+    (about 20 µs each).
     """
-    ink = images > threshold
-    count = ink.shape[0]
-    ids = torch.arange(1, 28 * 28 + 1, dtype=torch.float32, device=images.device).reshape(1, 28, 28)
-    labels = torch.where(ink, ids.expand(count, -1, -1), torch.zeros(()))
-    for _ in range(28 * 28):
-        grown = F.max_pool2d(labels[:, None], 3, stride=1, padding=1)[:, 0]
-        grown = torch.where(ink, grown, torch.zeros(()))
-        if torch.equal(grown, labels):
-            break
-        labels = grown
-    sizes = torch.zeros((count, 28 * 28 + 1), device=images.device)
-    sizes.scatter_add_(1, labels.reshape(count, -1).long(), ink.reshape(count, -1).float())
-    largest = sizes[:, 1:].max(dim=1).values
-    return ink.flatten(1).sum(1).float() - largest
+    from scipy import ndimage
+
+    ink = (images > threshold).cpu().numpy()
+    out = np.zeros(ink.shape[0], dtype=np.float32)
+    for row, mask in enumerate(ink):
+        labels, count = ndimage.label(mask, structure=_EIGHT)
+        if count > 1:
+            sizes = np.bincount(labels.ravel())[1:]
+            out[row] = float(sizes.sum() - sizes.max())
+    return torch.from_numpy(out).to(images.device)
+
+
+_EIGHT: Final = np.ones((3, 3), dtype=bool)
 
 
 def judge_margins(judge: Judge, images: torch.Tensor, target: int) -> torch.Tensor:

@@ -81,8 +81,8 @@ def test_cli_npz_imports_back(tiny_checkpoints: Path, tmp_path: Path) -> None:
     from core.collection import Collection
 
     out = tmp_path / "l0.npz"
-    assert main(["geninv", "--norm", "l0", "--indices", "3,0,7,1", "--out", str(out), "--device", "cpu",
-                 "--pool-size", str(POOL)]) == 0  # fmt: skip
+    assert main(["geninv", "--norm", "l0", "--eps", "none", "--indices", "3,0,7,1", "--out", str(out),
+                 "--device", "cpu", "--pool-size", str(POOL)]) == 0  # fmt: skip
     assert main(["import", str(out), "--out", str(tmp_path / "back")]) == 0
     with np.load(out, allow_pickle=False) as data:
         written = {key: data[key] for key in data.files}
@@ -97,7 +97,8 @@ def test_cli_npz_imports_back(tiny_checkpoints: Path, tmp_path: Path) -> None:
         assert item.intended_label == written["intended_labels"][position] != item.original_label
         assert (item.source_split, item.source_index) == ("test", written["source_indices"][position])
         assert (item.norm, item.eps) == ("l0", written["eps"][position]) and item.eps == item.distances["l0"]
-        assert (item.method, item.set_name) == ("geninv-l0", "geninv/l0")
+        # no budget (--eps none): recorded as such, with the suggestion's own l0 distance as eps
+        assert (item.method, item.set_name, item.extra["budget"]) == ("geninv-l0", "geninv/l0/none", "none")
         assert item.extra == json.loads(str(written["extras"][position]))
         assert {"train_index", "p_human", "raw_score", "convincing", "transform", "l0_binary"} <= set(item.extra)
 
@@ -128,7 +129,9 @@ def test_cli_writes_a_collection_and_appends_to_it(tiny_checkpoints: Path, tmp_p
         assert {item.method for item in items} == {"geninv-l0"}
         for item in items:
             assert item.intended_label != item.original_label and 0 <= item.extra["p_human"] <= 1
-            assert item.eps == item.distances["l0"] and item.extra["train_index"] < POOL
+            # no --eps: the paper's budget of 25 pixels, recorded, and every item within it after rounding
+            assert (item.eps, item.set_name, item.extra["budget"]) == (25.0, "geninv/l0/eps25", 25.0)
+            assert item.distances["l0"] <= 25 and item.extra["train_index"] < POOL
 
 
 @pytest.mark.parametrize(

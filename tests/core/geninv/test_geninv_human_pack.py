@@ -11,6 +11,7 @@ import pytest
 
 from core.cli import main
 from core.collection.png import decode_png
+from core.errors import InvarianceError
 from core.geninv.calibration import (
     calibration_table,
     fit_p_human,
@@ -19,7 +20,15 @@ from core.geninv.calibration import (
     read_rater_answers,
     success_rates,
 )
-from core.geninv.human_pack import SetSpec, build_human_pack, choose_digits, parse_sets
+from core.geninv.human_pack import (
+    SetSpec,
+    build_human_pack,
+    choose_digits,
+    parse_sets,
+    per_digit_rates,
+    read_exclusions,
+)
+from core.geninv.sheets import cell_origin
 
 SPECS = [SetSpec("l0", "l0", None, 4), SetSpec("linf-0.4", "linf", 0.4, 3)]
 
@@ -66,18 +75,26 @@ def test_pack_has_controls_and_a_complete_mapping(pack) -> None:  # type: ignore
     view = out / "rater-view"
     names = sorted(p.name for p in view.iterdir())
     trials = [n for n in names if n.startswith("trial_")]
-    assert names == sorted([*trials, "answers-template.json"]) and len(trials) == len(mapping)
+    assert names == sorted([*trials, "answers-template.json", "sheets"]) and len(trials) == len(mapping)
     study = json.loads((out / "pack" / "study.json").read_text())
+    sheets = sorted((view / "sheets").iterdir())
+    assert [p.name for p in sheets] == [f"sheet_{n:02d}.png" for n in range(1, -(-len(mapping) // 20) + 1)]
     for number, trial in enumerate(sorted(study["trials"], key=lambda t: t["order"]), start=1):
         big = decode_png((view / f"trial_{number:03d}.png").read_bytes())
         small = decode_png((out / "pack" / trial["image"]).read_bytes())
         assert big.shape == (280, 280) and np.array_equal(big[::10, ::10], small)
+        # the same x10 digit in its cell of the contact sheet (5 x 4 cells per sheet, row-major)
+        sheet = decode_png(sheets[(number - 1) // 20].read_bytes())
+        top, left = cell_origin((number - 1) % 20, columns=5)
+        assert np.array_equal(sheet[top : top + 280, left : left + 280], big)
 
 
 def test_rater_view_hides_every_label(pack) -> None:  # type: ignore[no-untyped-def]
     out, _ = pack
     secrets = _secrets(out, generic=True)
-    for path in (out / "rater-view").iterdir():
+    for path in (out / "rater-view").rglob("*"):
+        if path.is_dir():
+            continue
         text = path.name + path.read_bytes().decode("latin-1")
         leaked = [word for word in secrets if word and word in text]
         assert not leaked, f"{path.name} reveals {leaked}"
@@ -119,7 +136,8 @@ def test_answers_give_rates_and_calibration(pack, tmp_path: Path, capsys) -> Non
     table = calibration_table(rated)
     assert sum(int(row["ratings"]) for row in table) == sum(not o.control for o in rated)
     code = main(["bench", "geninv", "--calibration", str(out / "organiser" / "mapping.json"), *map(str, files)])
-    assert code == 0 and "calibration" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert code == 0 and "calibration" in printed and "per digit asked for" in printed
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"rater": "eve", "answers": [{"trial": 1, "answer": "12"}]}))
     assert main(["bench", "geninv", "--calibration", str(out / "organiser" / "mapping.json"), str(bad)]) != 0
@@ -176,3 +194,31 @@ def test_rater_view_answers_are_ingested_by_the_study_module(pack, tmp_path: Pat
     template.write_text(json.dumps(partial))
     with pytest.raises(Exception, match="unanswered"):
         rater_view_answers_to_pack(template, out / "pack")
+
+
+def test_excluded_digits_are_never_drawn(tmp_path: Path) -> None:
+    specs = [SetSpec("a", "l0", 25.0, 30), SetSpec("b", "linf", 0.3, 30)]
+    exclude_file = tmp_path / "used.json"
+    exclude_file.write_text(json.dumps({"indices": list(range(100, 160))}))
+    excluded = read_exclusions(exclude_file)
+    chosen = choose_digits(specs, 5, (100, 230), excluded)
+    drawn = [i for digits in chosen.values() for i in digits]
+    assert len(drawn) == len(set(drawn)) == 60 and all(160 <= i < 230 for i in drawn)
+    with pytest.raises(InvarianceError, match="after exclusions"):
+        choose_digits(specs, 5, (100, 210), excluded)
+    exclude_file.write_text("[1, 2, -3]")
+    with pytest.raises(InvarianceError, match=r"used\.json"):
+        read_exclusions(exclude_file)
+
+
+def test_per_digit_rate_counts_digits_without_a_suggestion(tmp_path: Path) -> None:
+    summary = tmp_path / "summary.json"
+    summary.write_text(json.dumps({"sets": {
+        "l0-25": {"digits": [1, 2, 3, 4], "suggestions": 3},
+        "extra": {"collection": "x", "suggestions": 5},
+    }}))  # fmt: skip
+    rates = {"l0-25": {"ratings": 6, "success_rate": 2 / 3}, "control": {"ratings": 6, "success_rate": 1.0}}
+    got = per_digit_rates(summary, rates, raters=2)
+    assert set(got) == {"l0-25"}
+    # 4 of 6 ratings saw the target over 3 suggestions; 4 digits asked for -> 4 / (4 * 2) = 0.5
+    assert got["l0-25"] == {"digits": 4, "no_suggestion": 1, "per_digit_rate": pytest.approx(0.5)}

@@ -14,7 +14,8 @@ from core.geninv.norms import alignment_search, search_for
 
 def test_supported_norms_and_their_searches() -> None:
     assert SUPPORTED_NORMS == ("l0", "linf")
-    assert search_for("l0").shapes and not search_for("l0").eps_required and search_for("l0").bench_eps is None
+    assert search_for("l0").shapes and not search_for("l0").eps_required and search_for("l0").bench_eps == 25.0
+    assert search_for("l0").default_eps == 25.0 and search_for("linf").default_eps is None
     assert not search_for("linf").shapes and search_for("linf").eps_required and search_for("linf").bench_eps == 0.3
     with pytest.raises(BudgetError, match="GenInv supports the norms l0, linf, not 'l2'"):
         search_for("l2")
