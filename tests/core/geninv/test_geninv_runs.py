@@ -23,7 +23,7 @@ import pytest
 
 from core.cli import main
 from core.collection import Collection
-from core.zoo.cards import checkpoint_dir
+from core.paths import checkpoints_dir
 from tests.fixtures_geninv import POOL
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -40,7 +40,7 @@ def checkpoints(scorer_dir: Path, judge_dir: Path, tmp_path_factory: pytest.Temp
     for source in (*judge_paths(judge_dir), *scorer_paths(scorer_dir)):
         shutil.copy(source, folder / source.name)
     for suffix in (".json", ".safetensors"):
-        shutil.copy(checkpoint_dir() / f"undefended{suffix}", folder / f"undefended{suffix}")
+        shutil.copy(checkpoints_dir() / f"undefended{suffix}", folder / f"undefended{suffix}")
     return folder
 
 
