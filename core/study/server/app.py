@@ -116,7 +116,10 @@ class StudyApp:
     def __init__(self, store: StudyStore, config: StudyConfig) -> None:
         self.store = store
         self.config = config
-        self._pngs: dict[int, bytes] = {}
+        self._pngs: dict[int, bytes] = dict(
+            store.read_sync(lambda connection: connection.execute(select(study_items.c.id, study_items.c.png)).all())
+        )
+        """item row id -> PNG: every item's picture, read once (items never change while a study runs)."""
         self._shown: OrderedDict[str, tuple[str, Shown]] = OrderedDict()
         """trial token -> (rater's cookie id, what it shows), for the trials just handed out (bounded)."""
         self._rater_page = (
@@ -171,17 +174,7 @@ class StudyApp:
             item_pk, clean_index = known[1].item_pk, known[1].clean_index
         else:
             item_pk, clean_index = await self.store.read(lambda connection: trial_image(connection, cookie, token))
-        if item_pk is None:
-            png = clean_png(int(clean_index or 0))
-        elif item_pk in self._pngs:
-            png = self._pngs[item_pk]
-        else:
-            png = await self.store.read(
-                lambda connection: connection.execute(
-                    select(study_items.c.png).where(study_items.c.id == item_pk)
-                ).scalar_one()
-            )
-            self._pngs[item_pk] = png
+        png = clean_png(int(clean_index or 0)) if item_pk is None else self._pngs[item_pk]
         return Response(
             png, media_type="image/png", headers={**_SECURITY_HEADERS, "Cache-Control": "private, max-age=3600"}
         )

@@ -2,12 +2,13 @@
 
 The benchmark makes a collection of the first MNIST test digits (enough for every rater's items), starts
 ``invariance study serve`` on it in a child process (127.0.0.1, a free port, the database given or a temporary
-SQLite file), and runs R raters for S seconds with httpx (asyncio, one client and cookie jar per rater). Each rater
-fetches every image, answers about once a second (±20%), and, blind as a real
-rater, recognises a digit by its picture: it knows the PNGs of the MNIST test digits, so it answers controls (and
-the unmodified items) with their label and attention checks with the key they ask for. A rater who finishes or is
-excluded is replaced by a new one. Raters arrive spread evenly over the first ``min(10 s, S/3)`` (a study's raters
-do not all click the link in the same second), and every request from then on is counted.
+SQLite file), and runs R raters for S seconds on uvloop, each on one keep-alive connection with its own cookie
+(:mod:`core.study.server.load_client`: a lean client, so that the driver leaves the CPU to the server). Each rater
+fetches every image, answers about once a second (±20%), and, blind as a real rater, recognises a digit by its
+picture: it knows the PNGs of the MNIST test digits, so it answers controls (and the unmodified items) with their
+label and attention checks with the key they ask for. A rater who finishes or is excluded is replaced by a new one.
+Raters arrive spread evenly over the first ``min(10 s, S/3)`` (a study's raters do not all click the link in the
+same second), and every request from then on is counted.
 
 It reports answers per second, the latency percentiles of the answer requests (the durable write: the 2xx comes
 after the commit) and of every request, the errors (non-2xx, broken connections), and *lost*: answers that got a
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -36,6 +38,7 @@ from typing import Any, Final
 import numpy as np
 
 from core.errors import StudyError, UsageError
+from core.study.server.load_client import HttpReply, KeepAliveClient, LoadClientError
 
 ANSWER_INTERVAL_S: Final = 1.0
 RAMP_S: Final = 10.0
@@ -90,7 +93,7 @@ def make_bench_collection(path: Path, n_items: int) -> None:
 
 
 async def _rater(
-    base: str,
+    address: tuple[str, int],
     number: int,
     tally: Tally,
     book: dict[bytes, int],
@@ -98,52 +101,58 @@ async def _rater(
     rng: random.Random,
     arrive_after: float,
 ) -> None:
-    import httpx
+    """One simulated rater after another in seat ``number``, on one keep-alive connection, each with its cookie."""
+    from core.study.server.app import COOKIE
 
-    async def timed(call: Any, *args: Any, **kwargs: Any) -> Any:
+    client = KeepAliveClient(*address)
+    cookie: str | None = None
+
+    async def timed(method: str, path: str, body: dict[str, Any] | None = None) -> HttpReply:
         started = time.perf_counter()
-        reply = await call(*args, **kwargs)
+        reply = await client.request(method, path, body, cookie=cookie)
         tally.request_latency.append(time.perf_counter() - started)
-        if reply.status_code >= 300:
-            tally.error(f"HTTP {reply.status_code}")
+        if reply.status >= 300:
+            tally.error(f"HTTP {reply.status}")
         return reply
 
     await asyncio.sleep(arrive_after)
     generation = 0
-    while time.monotonic() < stop_at:
-        generation += 1
-        tally.raters_started += 1
-        async with httpx.AsyncClient(base_url=base, timeout=30.0) as client:
+    try:
+        while time.monotonic() < stop_at:
+            generation += 1
+            tally.raters_started += 1
+            cookie = None
             try:
-                reply = await timed(
-                    client.post, "/api/session", json={"begin": True, "rater": f"bench-{number}-{generation}"}
-                )
+                reply = await timed("POST", "/api/session", {"begin": True, "rater": f"bench-{number}-{generation}"})
+                if COOKIE in reply.cookies:
+                    cookie = f"{COOKIE}={reply.cookies[COOKIE]}"
                 data = reply.json()
                 next_at = time.monotonic()
                 while data.get("stage") == "trial" and time.monotonic() < stop_at:
                     trial = data["trial"]
                     if "image" in trial:
-                        image = await timed(client.get, trial["image"])
-                        label = book.get(image.content, rng.randrange(10))
+                        image = await timed("GET", trial["image"])
+                        label = book.get(image.body, rng.randrange(10))
                     else:
                         match = _PROMPT_KEY.search(trial.get("prompt", ""))
                         label = int(match.group(1)) if match else 0
                     next_at += ANSWER_INTERVAL_S * rng.uniform(0.8, 1.2)
                     await asyncio.sleep(max(0.0, next_at - time.monotonic()))
                     started = time.perf_counter()
-                    reply = await timed(
-                        client.post, "/api/answer", json={"trial": trial["id"], "answer": label, "response_ms": 900}
-                    )
-                    if reply.status_code >= 300:
+                    body = {"trial": trial["id"], "answer": label, "response_ms": 900}
+                    reply = await timed("POST", "/api/answer", body)
+                    if reply.status >= 300:
                         break
                     tally.answer_latency.append(time.perf_counter() - started)
                     tally.acked[trial["id"]] = label
                     data = reply.json()
                 if data.get("stage") == "full":
                     return
-            except httpx.HTTPError as error:
-                tally.error(type(error).__name__)
+            except LoadClientError as error:
+                tally.error(str(error))
                 await asyncio.sleep(0.5)
+    finally:
+        client.close()
 
 
 def _percentiles(values: list[float]) -> dict[str, float | None]:
@@ -199,11 +208,12 @@ def bench_study_server(raters: int, duration: float, db: str | None = None, seed
                 stop_at = time.monotonic() + duration
                 generators = [random.Random(rng.random()) for _ in range(raters)]
                 ramp = min(RAMP_S, duration / 3)
+                address = _address(base)
                 await asyncio.gather(
-                    *(_rater(base, k, tally, book, stop_at, generators[k], ramp * k / raters) for k in range(raters))
+                    *(_rater(address, k, tally, book, stop_at, generators[k], ramp * k / raters) for k in range(raters))
                 )
 
-            asyncio.run(drive())
+            _run_fast(drive())
             elapsed = time.monotonic() - started
             load_after = os.getloadavg()
         finally:
@@ -242,6 +252,27 @@ def bench_study_server(raters: int, duration: float, db: str | None = None, seed
         }
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _address(base: str) -> tuple[str, int]:
+    """(host, port) of the server's ``http://host:port/`` URL."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base)
+    if parts.hostname is None or parts.port is None:
+        raise StudyError(f"the study server printed an URL without host and port: {base}")
+    return parts.hostname, parts.port
+
+
+def _run_fast(main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main`` on uvloop where it is installed (a lean driver leaves the CPU to the server), else asyncio."""
+    try:
+        import uvloop
+    except ImportError:  # Windows: uvloop does not exist there
+        asyncio.run(main)
+    else:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(main)
 
 
 def _wait_for_url(server: subprocess.Popen[str], timeout: float = 300.0) -> str:

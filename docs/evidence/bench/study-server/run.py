@@ -1,8 +1,8 @@
 """The study-server load figures of the docs: ``invariance bench study-server`` on SQLite and PostgreSQL.
 
-Run from the repository root: ``nice -n 10 python docs/evidence/bench/study-server/run.py``. Writes one JSON per
-run beside this file: R=200 for 30 s three times on each database, then R = 25, 50, 100 (and 10 on PostgreSQL)
-once each, to find where p95 passes 50 ms. PostgreSQL runs on a server of its own in a temporary folder
+Run from the repository root: ``python docs/evidence/bench/study-server/run.py``. Writes one JSON per run beside
+this file: R=200 for 30 s three times on each database, then R = 100, 300 and 500 once each, to find where p95
+passes 50 ms. PostgreSQL runs on a server of its own in a temporary folder
 (tests/fixtures_study_server.py), skipped when its binaries are missing.
 """
 
@@ -26,7 +26,7 @@ def bench(name: str, raters: int, db: str | None) -> None:
     subprocess.run(command, cwd=ROOT, check=False)
 
 
-def runs(kind: str, db_of: object, sweep: tuple[int, ...] = (25, 50, 100)) -> None:
+def runs(kind: str, db_of: object, sweep: tuple[int, ...] = (100, 300, 500)) -> None:
     for k in (1, 2, 3):
         bench(f"{kind}-r200-run{k}", 200, db_of())  # type: ignore[operator]
     for raters in sweep:
@@ -51,7 +51,7 @@ def main() -> None:
             engine.dispose()
             return url
 
-        runs("postgresql", fresh, (10, 25, 50, 100))
+        runs("postgresql", fresh)
 
 
 if __name__ == "__main__":
