@@ -43,7 +43,7 @@ def test_status_and_ingest_need_a_study(tmp_path: Path, capsys: pytest.CaptureFi
     assert "holds no study" in capsys.readouterr().err
     assert main(["study", "ingest", "--db", str(empty)]) == 1
     assert "holds no study" in capsys.readouterr().err
-    assert main(["study", "ingest", "answers.json", "--db", str(empty)]) == 1
+    assert main(["study", "ingest", "answers.json", "--db", str(empty)]) == 2  # usage: files or --db
     assert "give answers files or --db, not both" in capsys.readouterr().err
     assert main(["study", "ingest"]) == 1
     assert "give answers files to ingest, or --db" in capsys.readouterr().err
