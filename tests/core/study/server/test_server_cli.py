@@ -45,5 +45,5 @@ def test_status_and_ingest_need_a_study(tmp_path: Path, capsys: pytest.CaptureFi
     assert "holds no study" in capsys.readouterr().err
     assert main(["study", "ingest", "answers.json", "--db", str(empty)]) == 2  # usage: files or --db
     assert "give answers files or --db, not both" in capsys.readouterr().err
-    assert main(["study", "ingest"]) == 1
+    assert main(["study", "ingest"]) == 2  # usage: nothing to ingest
     assert "give answers files to ingest, or --db" in capsys.readouterr().err
