@@ -28,6 +28,7 @@ USER_DIR_ENV: Final = "INVARIANCE_USER_DIR"
 CACHE_DIR_ENV: Final = "INVARIANCE_DATA_DIR"
 CHECKPOINTS_ENV: Final = "INVARIANCE_CHECKPOINTS"
 RUNS_ENV: Final = "INVARIANCE_RUNS"
+CHUNKS_ENV: Final = "INVARIANCE_CHUNKS"
 CHECKPOINTS_PACKAGE: Final = "invariance_checkpoints"
 """The data package (no code, no ``__init__``) that pyproject.toml maps to the repository's ``checkpoints/``."""
 
@@ -81,3 +82,10 @@ def runs_dir() -> Path:
 def run_dir(name: str) -> Path:
     """Where training ``name`` keeps its resumable state, its log (``train.log``) and, as a child, its console."""
     return runs_dir() / name
+
+
+def chunks_dir() -> Path:
+    """``$INVARIANCE_CHUNKS``, else ``eval-chunks/`` in the cache: the finished chunks of sharded evaluations, which a
+    rerun of the same command reuses."""
+    override = os.environ.get(CHUNKS_ENV)
+    return Path(override) if override else cache_dir() / "eval-chunks"

@@ -17,8 +17,9 @@ torch.set_num_threads(1)
 
 @pytest.fixture(autouse=True)
 def _runs_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Training state and logs go to the test's own folder, never the user's."""
+    """Training state, logs and evaluation chunks go to the test's own folder, never the user's."""
     monkeypatch.setenv("INVARIANCE_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("INVARIANCE_CHUNKS", str(tmp_path / "chunks"))
 
 
 pytest_plugins = ["tests.fixtures_geninv"]

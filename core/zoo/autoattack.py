@@ -39,7 +39,7 @@ from core.device import resolve_device
 from core.errors import ModelError
 from core.files import atomic_output
 from core.images import to_float
-from core.paths import cache_dir
+from core.paths import chunks_dir
 from core.sharding import Chunk, ChunkStore, job_key, make_chunks, reusable, run_chunks
 
 log = logging.getLogger(__name__)
@@ -293,7 +293,7 @@ class AutoAttackRun:
 
 
 def chunk_store(spec: EvalSpec, *, chunk_size: int, seed: int = SEED, root: Path | None = None) -> ChunkStore:
-    """Where the chunks of this evaluation are kept: ``<cache>/eval-chunks/<job key>`` (outside the work tree).
+    """Where the chunks of this evaluation are kept: ``core.paths.chunks_dir()/<job key>`` (outside the work tree).
 
     The key holds everything that determines a chunk's result: the model's name and weights' sha256, the
     implementation and its settings, norm, ε, seed, chunk size and device type. ``n`` is not part of it: a run
@@ -316,7 +316,7 @@ def chunk_store(spec: EvalSpec, *, chunk_size: int, seed: int = SEED, root: Path
         pgd=spec.pgd,
         certify=spec.certify,
     )
-    return ChunkStore(root or cache_dir() / "eval-chunks", key)
+    return ChunkStore(root or chunks_dir(), key)
 
 
 def default_chunk_size(device: str | None) -> int:

@@ -266,6 +266,7 @@ def test_ctrl_c_keeps_finished_chunks_exits_130_and_the_same_command_resumes(tmp
     for path in mnist_cache().glob("test-*.npy"):
         (cache / mnist_cache().name / path.name).symlink_to(path)
     env = dict(os.environ, INVARIANCE_CHECKPOINTS=str(checkpoints), INVARIANCE_DATA_DIR=str(cache))
+    env["INVARIANCE_CHUNKS"] = str(cache / "eval-chunks")
     env["PYTHONPATH"] = str(REPOSITORY)
     command = [sys.executable, "-m", "core.cli", "zoo", "--autoattack", "undefended", "--n", "500", "--workers", "2"]
 
