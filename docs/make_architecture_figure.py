@@ -18,9 +18,9 @@ BOXES = [
         5.3,
         9.6,
         1.0,
-        "4  entry points",
+        "5  entry points",
         "core/commands/ + core/cli.py (the `invariance` CLI)   ·   editor/app.py (`invariance-editor`)\n"
-        "benchmarks: GenInv speed (invariance bench geninv), the live editor (drives the window)",
+        "benchmarks: geninv/bench.py, zoo/bench_eval.py, study/server/bench.py, editor/bench_live.py",
         "#d9e7f7",
     ),
     (
@@ -28,10 +28,11 @@ BOXES = [
         3.55,
         5.2,
         1.4,
-        "3  editor/  (PyQt6, pyqtgraph)",
+        "4  editor/  (PyQt6, pyqtgraph)",
         "widgets/  Qt views, observe the state\n"
         "workers/  threads for slow work\n"
-        "state/    EditorState, plain Python, no Qt",
+        "state/    EditorState, plain Python, no Qt\n"
+        "settings, runtime (Qt and torch threads)",
         "#e4f2df",
     ),
     (
@@ -39,7 +40,7 @@ BOXES = [
         3.55,
         4.2,
         1.4,
-        "3  core/study/server/",
+        "4  core/study/server/",
         "the study web service:\nASGI app (starlette, uvicorn),\ndatabase (SQLite or PostgreSQL)",
         "#e4f2df",
     ),
@@ -48,7 +49,7 @@ BOXES = [
         2.2,
         9.6,
         1.0,
-        "2  core features",
+        "3  core features",
         "zoo/ (shipped + user models, evaluation)   geninv/   collection/   study/\n"
         "training/ (loop, jobs, recipes/)   attacks   certify   sensitivity",
         "#fbeed5",
@@ -58,18 +59,18 @@ BOXES = [
         1.25,
         9.6,
         0.6,
-        "1½  sharded work",
+        "2  sharded work",
         "core/sharding.py: fixed chunks on a local pool or Dask, resumable",
         "#f3e1f1",
     ),
     (
         0.2,
-        0.1,
+        0.05,
         9.6,
-        0.8,
+        0.95,
         "1  core basics",
-        "budget (norms)   data (MNIST)   paths   files (atomic writes)   errors   device (threads)   "
-        "labels   images   cache",
+        "budget (norms)  data (MNIST)  images  paths  files (atomic writes)  errors  device (threads)\n"
+        "labels  cache  interrupt (Ctrl-C and SIGTERM: keep what is done)",
         "#eeeeee",
     ),
 ]
