@@ -30,7 +30,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, TypedDict, Unpack
 
 import numpy as np
 import torch
@@ -133,6 +133,18 @@ class Suggestion:
         return to_uint8(self.image)
 
 
+class SuggestOptions(TypedDict, total=False):
+    """The optional keywords :func:`suggest` passes on to :func:`suggest_batch` (see there; all default to None)."""
+
+    targets: Mapping[int, Sequence[int]] | None
+    bank: CandidateBank | None
+    scorer: Scorer | None
+    judge: Judge | None
+    mapping: PHumanMapping | None
+    settings: SearchSettings | None
+    cancel: CancelFn | None
+
+
 def suggest(
     image: np.ndarray,
     label: int,
@@ -142,14 +154,8 @@ def suggest(
     seed: int = 0,
     device: str | torch.device | None = None,
     *,
-    targets: Mapping[int, Sequence[int]] | None = None,
-    bank: CandidateBank | None = None,
-    scorer: Scorer | None = None,
-    judge: Judge | None = None,
-    mapping: PHumanMapping | None = None,
-    settings: SearchSettings | None = None,
-    cancel: CancelFn | None = None,
     progress: ProgressFn | None = None,
+    **options: Unpack[SuggestOptions],
 ) -> list[Suggestion]:
     """Up to ``k`` suggestions for one digit, best first (see module docstring); empty when none is within budget.
 
@@ -164,8 +170,7 @@ def suggest(
     array = np.asarray(image)
     if array.ndim != 2:
         raise BudgetError(f"GenInv query must have shape (28, 28), got {array.shape}")
-    settings = settings or SearchSettings()
-    total = 1 + max(k, settings.refine)
+    total = 1 + max(k, (options.get("settings") or SearchSettings()).refine)
     done = [0]
 
     def step() -> None:
@@ -173,11 +178,7 @@ def suggest(
         if progress is not None:
             progress(min(done[0], total), total)
 
-    results = suggest_batch(
-        array[None], [label], norm, eps, k, seed, device,
-        targets=targets, bank=bank, scorer=scorer, judge=judge, mapping=mapping, settings=settings, cancel=cancel,
-        _step=step,
-    )  # fmt: skip
+    results = suggest_batch(array[None], [label], norm, eps, k, seed, device, **options, _step=step)
     if progress is not None and done[0] < total:
         progress(total, total)
     return results[0]
