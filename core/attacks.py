@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import TypedDict, Unpack
 
 import torch
 import torch.nn.functional as F
@@ -191,6 +192,17 @@ class PGD(Attack):
         return best
 
 
+class PGDSettings(TypedDict, total=False):
+    """The optional keywords of :class:`PGD` (defaults there)."""
+
+    step_size: float | None
+    restarts: int
+    random_start: bool
+    sparsity: float
+    generator: torch.Generator | None
+    early_stop: bool
+
+
 def pgd(
     model: nn.Module,
     images: torch.Tensor,
@@ -199,26 +211,10 @@ def pgd(
     norm: str,
     eps: float,
     steps: int,
-    step_size: float | None = None,
-    restarts: int = 1,
-    random_start: bool = True,
-    sparsity: float = 99.0,
-    generator: torch.Generator | None = None,
-    early_stop: bool = False,
+    **settings: Unpack[PGDSettings],
 ) -> AttackResult:
     """:class:`PGD` with these settings on one batch (see the class)."""
-    attack = PGD(
-        norm=norm,
-        eps=eps,
-        steps=steps,
-        step_size=step_size,
-        restarts=restarts,
-        random_start=random_start,
-        sparsity=sparsity,
-        generator=generator,
-        early_stop=early_stop,
-    )
-    return attack(model, images, labels)
+    return PGD(norm=norm, eps=eps, steps=steps, **settings)(model, images, labels)
 
 
 def _pgd_once(
@@ -359,20 +355,23 @@ class Spatial(Attack):
         return Proposal(moved, moved)
 
 
+class SpatialSettings(TypedDict, total=False):
+    """The optional keywords of :class:`Spatial` (defaults there)."""
+
+    eps: float
+    steps: int
+    restarts: int
+    generator: torch.Generator | None
+    early_stop: bool
+
+
 def spatial(
     model: nn.Module,
     images: torch.Tensor,
     labels: torch.Tensor,
     *,
     transforms: torch.Tensor,
-    eps: float = 0.0,
-    steps: int = 0,
-    restarts: int = 1,
-    generator: torch.Generator | None = None,
-    early_stop: bool = False,
+    **settings: Unpack[SpatialSettings],
 ) -> AttackResult:
     """:class:`Spatial` with these settings on one batch (see the class)."""
-    attack = Spatial(
-        transforms=transforms, eps=eps, steps=steps, restarts=restarts, generator=generator, early_stop=early_stop
-    )
-    return attack(model, images, labels)
+    return Spatial(transforms=transforms, **settings)(model, images, labels)

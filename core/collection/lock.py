@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Final
 
+from core.collection.fsutil import process_alive
 from core.errors import CollectionError
 
 LOCK: Final = ".lock"
@@ -78,15 +79,5 @@ def _read_pid(lock_path: Path) -> int | None:
 def _check_pid_file(lock_path: Path) -> None:
     """Raise BlockingIOError when the pid in ``lock_path`` is another live process."""
     holder = _read_pid(lock_path)
-    if holder and holder != os.getpid() and _pid_alive(holder):
+    if holder and holder != os.getpid() and process_alive(holder):
         raise BlockingIOError
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -50,18 +50,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     paper = subparsers.add_parser("import-paper", help="import the paper's invariance examples (ftramer repo)")
     paper.add_argument("folder", help="repository root or its invariance_examples folder")
-    paper.add_argument(
-        "--out", required=True, help="new collection folder (or the one an interrupted run of this import left)"
-    )
-    paper.add_argument("--name", default="", help="collection name")
-    paper.add_argument("--author", default="", help="author recorded on every item")
+    _add_import_output(paper)
     paper.set_defaults(handler=run_import_paper)
 
     plain = subparsers.add_parser("import", help="import an .npz file, an ImageFolder or an HF imagefolder")
     plain.add_argument("source", help=".npz file (images, labels, optional source_indices) or folder")
-    plain.add_argument(
-        "--out", required=True, help="new collection folder (or the one an interrupted run of this import left)"
-    )
+    _add_import_output(plain)
     plain.add_argument("--norm", choices=tuple(NORMS), help="budget norm of every item (npz only)")
     plain.add_argument("--eps", type=float, help="budget of every item (npz only)")
     plain.add_argument(
@@ -69,8 +63,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         choices=LABEL_KINDS,
         help="what the labels mean (default: original for an .npz's 'labels', intended for folder classes)",
     )
-    plain.add_argument("--name", default="", help="collection name")
-    plain.add_argument("--author", default="", help="author recorded on every item")
     plain.set_defaults(handler=run_import)
 
     info = subparsers.add_parser(
@@ -85,6 +77,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     info.add_argument("shown", nargs="?", metavar="COLL", help=argparse.SUPPRESS)
     info.add_argument("--json", action="store_true", help="with show: print the items as JSON")
     info.set_defaults(handler=run_info)
+
+
+def _add_import_output(parser: argparse.ArgumentParser) -> None:
+    """--out, --name and --author of the import commands."""
+    parser.add_argument(
+        "--out", required=True, help="new collection folder (or the one an interrupted run of this import left)"
+    )
+    parser.add_argument("--name", default="", help="collection name")
+    parser.add_argument("--author", default="", help="author recorded on every item")
 
 
 def run_export(args: argparse.Namespace) -> int:

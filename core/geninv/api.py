@@ -30,7 +30,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, TypedDict, Unpack
 
 import numpy as np
 import torch
@@ -133,6 +133,18 @@ class Suggestion:
         return to_uint8(self.image)
 
 
+class SuggestOptions(TypedDict, total=False):
+    """The optional keywords :func:`suggest` passes on to :func:`suggest_batch` (see there; all default to None)."""
+
+    targets: Mapping[int, Sequence[int]] | None
+    bank: CandidateBank | None
+    scorer: Scorer | None
+    judge: Judge | None
+    mapping: PHumanMapping | None
+    settings: SearchSettings | None
+    cancel: CancelFn | None
+
+
 def suggest(
     image: np.ndarray,
     label: int,
@@ -142,14 +154,8 @@ def suggest(
     seed: int = 0,
     device: str | torch.device | None = None,
     *,
-    targets: Mapping[int, Sequence[int]] | None = None,
-    bank: CandidateBank | None = None,
-    scorer: Scorer | None = None,
-    judge: Judge | None = None,
-    mapping: PHumanMapping | None = None,
-    settings: SearchSettings | None = None,
-    cancel: CancelFn | None = None,
     progress: ProgressFn | None = None,
+    **options: Unpack[SuggestOptions],
 ) -> list[Suggestion]:
     """Up to ``k`` suggestions for one digit, best first (see module docstring); empty when none is within budget.
 
@@ -164,8 +170,7 @@ def suggest(
     array = np.asarray(image)
     if array.ndim != 2:
         raise BudgetError(f"GenInv query must have shape (28, 28), got {array.shape}")
-    settings = settings or SearchSettings()
-    total = 1 + max(k, settings.refine)
+    total = 1 + max(k, (options.get("settings") or SearchSettings()).refine)
     done = [0]
 
     def step() -> None:
@@ -173,11 +178,7 @@ def suggest(
         if progress is not None:
             progress(min(done[0], total), total)
 
-    results = suggest_batch(
-        array[None], [label], norm, eps, k, seed, device,
-        targets=targets, bank=bank, scorer=scorer, judge=judge, mapping=mapping, settings=settings, cancel=cancel,
-        _step=step,
-    )  # fmt: skip
+    results = suggest_batch(array[None], [label], norm, eps, k, seed, device, **options, _step=step)
     if progress is not None and done[0] < total:
         progress(total, total)
     return results[0]
@@ -217,6 +218,8 @@ def suggest_batch(
     judge = judge or load_judge(chosen)
     mapping = mapping or load_mapping()
     table = _target_table(targets)
+    wide_table = _wide_table(table, explicit=targets is not None)
+    searcher = _Searcher(bank, judge, mapping, search, eps, k, cancel)
     batch_size = batch_size or (32 if chosen.type == "cuda" else CPU_BATCH)
     total = queries.shape[0]
     results: list[list[Suggestion]] = []
@@ -224,12 +227,8 @@ def suggest_batch(
         _check_cancel(cancel)
         stop = min(start + batch_size, total)
         started = time.perf_counter()
-        batch = _run_batch(
-            bank, judge, mapping, queries[start:stop], label_array[start:stop], search, eps, k, seed, table, settings,
-            cancel, _step,
-        )  # fmt: skip
-        _widen(batch, bank, judge, mapping, queries[start:stop], label_array[start:stop], search, eps, k, seed,
-               _wide_table(table, explicit=targets is not None), settings, cancel)  # fmt: skip
+        batch = _run_batch(searcher, queries[start:stop], label_array[start:stop], seed, table, settings, _step)
+        _widen(batch, searcher, queries[start:stop], label_array[start:stop], seed, wide_table, settings)
         elapsed = (time.perf_counter() - started) / (stop - start)
         for suggestions in batch:
             results.append([_with_seconds(s, elapsed) for s in suggestions])
@@ -249,34 +248,39 @@ def _wide_table(table: Mapping[int, tuple[int, ...]], *, explicit: bool) -> dict
     return {digit: tuple(c for c in range(10) if c != digit) for digit in range(10)}
 
 
+@dataclass(frozen=True)
+class _Searcher:
+    """What every batch of one :func:`suggest_batch` call searches with."""
+
+    bank: CandidateBank
+    judge: Judge
+    mapping: PHumanMapping
+    search: Search
+    eps: float | None
+    k: int
+    cancel: CancelFn | None
+
+
 def _widen(
     batch: list[list[Suggestion]],
-    bank: CandidateBank,
-    judge: Judge,
-    mapping: PHumanMapping,
+    searcher: _Searcher,
     queries_np: np.ndarray,
     labels: np.ndarray,
-    search: Search,
-    eps: float | None,
-    k: int,
     seed: int,
     table: Mapping[int, tuple[int, ...]],
     settings: SearchSettings,
-    cancel: CancelFn | None,
 ) -> None:
     """Search again, wider (:data:`WIDEN_POOL` times the pool and neighbours; ℓ∞: every target class), for the
     digits whose suggestions do not reach their target; keep the wider result where it does (in place)."""
     rows = [row for row, found in enumerate(batch) if not _reached(found)]
-    if not rows or eps is None:
+    if not rows or searcher.eps is None:
         return
     wide = SearchSettings(
         pool=settings.pool * WIDEN_POOL, steps=settings.steps, starts=settings.starts,
         refine=settings.refine * WIDEN_POOL,
         pixel_cost=settings.pixel_cost,
     )  # fmt: skip
-    again = _run_batch(
-        bank, judge, mapping, queries_np[rows], labels[rows], search, eps, k, seed + 1, table, wide, cancel
-    )  # fmt: skip
+    again = _run_batch(searcher, queries_np[rows], labels[rows], seed + 1, table, wide)
     for row, wider in zip(rows, again, strict=True):
         found = [dataclasses.replace(s, extras={**s.extras, "wider_search": 1.0}) for s in wider]
         better = bool(found) and (not batch[row] or found[0].p_human > batch[row][0].p_human)
@@ -285,20 +289,16 @@ def _widen(
 
 
 def _run_batch(
-    bank: CandidateBank,
-    judge: Judge,
-    mapping: PHumanMapping,
+    searcher: _Searcher,
     queries_np: np.ndarray,
     labels: np.ndarray,
-    search: Search,
-    eps: float | None,
-    k: int,
     seed: int,
     table: Mapping[int, tuple[int, ...]],
     settings: SearchSettings,
-    cancel: CancelFn | None,
     step: Callable[[], None] | None = None,
 ) -> list[list[Suggestion]]:
+    bank, judge, mapping, search = searcher.bank, searcher.judge, searcher.mapping, searcher.search
+    eps, k, cancel = searcher.eps, searcher.k, searcher.cancel
     device = bank.device
     snapped = to_uint8(queries_np) / 255.0
     queries = torch.from_numpy(snapped.astype(np.float32)).to(device)

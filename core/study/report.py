@@ -25,6 +25,7 @@ from core.errors import ModelError, StudyError
 from core.study.agreement import AgreementStats, agreement_stats
 from core.study.consensus import DEFAULT_THRESHOLD, Consensus, RaterCheck, item_consensus, rater_checks
 from core.study.sets import StudyItem, evaluable
+from core.zoo.predict import predict
 from core.zoo.registry import ZooEntry
 
 log = logging.getLogger(__name__)
@@ -557,17 +558,6 @@ ModelLoader = Callable[[str, torch.device], nn.Module]
 CertifyFn = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 """(model, x (N, 1, 28, 28), y (N,), eps (N,)) -> bool (N,): is each x certified at its eps (``core.certify``)."""
 Progress = Callable[[str], None]
-
-
-def predict(model: nn.Module, images: np.ndarray, device: torch.device, *, batch_size: int = 256) -> np.ndarray:
-    """Argmax labels int64 (N,) of ``model`` on float32 images (N, 28, 28) in [0, 1], in batches, no grad."""
-    out = np.empty(len(images), dtype=np.int64)
-    with torch.inference_mode():
-        for start in range(0, len(images), batch_size):
-            batch = torch.as_tensor(images[start : start + batch_size], dtype=torch.float32, device=device)
-            logits = model(batch.unsqueeze(1))
-            out[start : start + len(batch)] = logits.argmax(dim=1).cpu().numpy()
-    return out
 
 
 def zoo_infos(models: Sequence[str]) -> dict[str, ZooEntry]:

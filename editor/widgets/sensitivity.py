@@ -25,7 +25,7 @@ from core.sensitivity import ATTACK_NAMES, Flip, check
 from editor.state.editing import EditorState
 from editor.state.sources import ModelSource
 from editor.widgets.models import ModelPanel
-from editor.workers.tasks import ProgressCallback, TaskControls, TaskThread, reset_bar, show_fraction
+from editor.workers.tasks import ProgressCallback, RunsOneTask, TaskControls, TaskThread, reset_bar, show_fraction
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class CheckOutcome:
     skipped: dict[str, str]
 
 
-class SensitivityPanel(QWidget):
+class SensitivityPanel(RunsOneTask, QWidget):
     """A button that runs the check, a progress bar with cancel, and a one-paragraph summary.
 
     Signals: sigFinished(object): the :class:`CheckOutcome`; sigError(str): the check failed (one line).
@@ -93,14 +93,6 @@ class SensitivityPanel(QWidget):
         state.events.label.connect(self._refresh_summary)
         self._sync_enabled()
 
-    @property
-    def task(self) -> TaskThread | None:
-        return self.controls.task
-
-    @property
-    def running(self) -> bool:
-        return self.controls.task is not None
-
     def start(self) -> None:
         """Check every shown fast model on the current edit (ignored while a check runs)."""
         if self.task is not None:
@@ -138,12 +130,6 @@ class SensitivityPanel(QWidget):
             on_cancelled=self._cancelled,
         )
         self.controls.start(task, f"Attacking {len(names)} model(s) with {ATTACK_NAMES[norm]}, ε = {eps:g}…")
-
-    def cancel(self) -> None:
-        self.controls.cancel()
-
-    def shutdown(self) -> None:
-        self.controls.shutdown()
 
     def _progress(self, fraction: float, message: str) -> None:
         show_fraction(self.progress, fraction)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 import torch
@@ -31,7 +30,7 @@ from core.errors import BudgetError
 from core.labels import label_name
 from editor.state.editing import EditorState
 from editor.widgets.pixmap import grey_pixmap
-from editor.workers.tasks import ProgressCallback, TaskControls, TaskThread, reset_bar, show_fraction
+from editor.workers.tasks import ProgressCallback, RunsOneTask, TaskControls, TaskThread, reset_bar, show_fraction
 
 log = logging.getLogger(__name__)
 
@@ -49,19 +48,11 @@ class Proposal:
     seconds: float = 0.0
 
 
-class SuggestFunction(Protocol):
-    def __call__(
-        self,
-        image: np.ndarray,
-        label: int,
-        norm: str,
-        eps: float | None,
-        k: int,
-        seed: int,
-        device: torch.device,
-        progress: ProgressCallback,
-        cancelled: Callable[[], bool],
-    ) -> list[Proposal]: ...
+SuggestFunction = Callable[
+    [np.ndarray, int, str, float | None, int, int, torch.device, ProgressCallback, Callable[[], bool]], list[Proposal]
+]
+"""What the panel asks for suggestions, called as :func:`geninv_suggest` is: (image, label, norm, eps, k, seed,
+device, progress, cancelled) -> proposals, best first."""
 
 
 def geninv_suggest(
@@ -95,7 +86,7 @@ def geninv_suggest(
     ]
 
 
-class SuggestionsPanel(QWidget):
+class SuggestionsPanel(RunsOneTask, QWidget):
     """Ask for suggestions for the state's original digit; click one to load it.
 
     Signals:
@@ -156,14 +147,6 @@ class SuggestionsPanel(QWidget):
         self.list.itemActivated.connect(self._clicked)
         state.events.digit.connect(self._digit_changed)
 
-    @property
-    def task(self) -> TaskThread | None:
-        return self.controls.task
-
-    @property
-    def running(self) -> bool:
-        return self.controls.task is not None
-
     def start(self) -> None:
         """Search for suggestions for the current original (ignored while a search runs)."""
         if self.task is not None:
@@ -183,13 +166,6 @@ class SuggestionsPanel(QWidget):
             work, on_progress=self._progress, on_done=self._done, on_failed=self._failed, on_cancelled=self._cancelled
         )
         self.controls.start(task, f"Searching for {norm} suggestions for a {label} (ε = {eps:g})…")
-
-    def cancel(self) -> None:
-        self.controls.cancel()
-
-    def shutdown(self) -> None:
-        """Cancel and wait for a running search (window closing)."""
-        self.controls.shutdown()
 
     def _progress(self, fraction: float, message: str) -> None:
         self.message.setText(message[:1].upper() + message[1:] + "…")

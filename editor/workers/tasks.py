@@ -157,3 +157,25 @@ class TaskControls:
         self.run_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
         reset_bar(self.bar)
+
+
+class RunsOneTask:
+    """Mixin for a panel whose ``controls`` (:class:`TaskControls`) run one task at a time: its task, whether it
+    runs, cancel and shutdown (window closing), all forwarded to the controls."""
+
+    controls: TaskControls
+
+    @property
+    def task(self) -> TaskThread | None:
+        return self.controls.task
+
+    @property
+    def running(self) -> bool:
+        return self.controls.task is not None
+
+    def cancel(self) -> None:
+        self.controls.cancel()
+
+    def shutdown(self) -> None:
+        """Cancel and wait for a running task (window closing)."""
+        self.controls.shutdown()
