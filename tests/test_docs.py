@@ -1,13 +1,10 @@
 """The documentation matches the code: generated tables regenerate exactly, links and named files exist, and the
-README stays short. The shell and Python blocks marked ``<!-- runnable -->`` run (slow test)."""
+README stays short. The blocks marked ``<!-- runnable -->`` are run by ``tests/docs/test_code_blocks.py``."""
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,7 +17,6 @@ PAGES = [REPOSITORY / "README.md", *sorted((REPOSITORY / "docs").glob("*.md"))]
 GENERATED = re.compile(
     r"<!-- generated: (?P<command>invariance [^\n]*?) -->\n(?P<body>.*?)\n<!-- end generated -->", re.S
 )
-RUNNABLE = re.compile(r"<!-- runnable -->\n```(?P<language>bash|python)\n(?P<code>.*?)\n```", re.S)
 LINK = re.compile(r"\]\((?P<target>[^)#\s]+)(?:#(?P<anchor>[^)]*))?\)")
 NAMED_PATH = re.compile(r"`(?P<path>(?:core|editor|tests|checkpoints|docs|\.ci)/[^`\s]*)`")
 
@@ -104,31 +100,3 @@ def test_generated_table_matches_its_command(
     assert invariance(argv) == 0
     regenerated = capsys.readouterr().out.strip()
     assert regenerated == body.strip(), f"{page} is out of date: replace its table with the output of `{command}`"
-
-
-RUNNABLE_PAGES = [page for page in PAGES if RUNNABLE.search(page.read_text("utf-8"))]
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("page", RUNNABLE_PAGES, ids=_page_name)
-def test_runnable_blocks_run(page: Path, tmp_path: Path) -> None:
-    """A page's marked blocks run in order in one empty folder (a later block may use an earlier one's files),
-    with their own user folder, against this checkout's code."""
-    environment = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "PYTHONPATH": str(REPOSITORY),
-        "INVARIANCE_USER_DIR": str(tmp_path / "user"),
-        "QT_QPA_PLATFORM": "offscreen",
-    }
-    work = tmp_path / "work"
-    work.mkdir()
-    for match in RUNNABLE.finditer(page.read_text("utf-8")):
-        code = match["code"]
-        command = (
-            ["bash", "-euo", "pipefail", "-c", code] if match["language"] == "bash" else [sys.executable, "-c", code]
-        )
-        done = subprocess.run(command, cwd=work, env=environment, capture_output=True, text=True, timeout=600)
-        assert done.returncode == 0, (
-            f"{_page_name(page)}: block failed (exit {done.returncode}):\n{code}\n{done.stderr[-3000:]}"
-        )
