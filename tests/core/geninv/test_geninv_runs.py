@@ -96,7 +96,7 @@ def test_interrupt_keeps_finished_items_and_rerun_completes(
     stopped = _start_and_stop(out, environment, how)
     assert stopped.returncode == code, stopped.stderr[-2000:]
     line = [row for row in stopped.stderr.splitlines() if row.startswith("interrupted:")]
-    assert line and line[0].endswith("(run the same command again to resume)"), stopped.stderr[-2000:]
+    assert line and line[0].endswith("; run the same command again to resume"), stopped.stderr[-2000:]
     kept = _sources(out)
     assert kept and len(kept) < 40 and len(set(kept)) == len(kept)
     assert line[0].startswith(f"interrupted: {len(kept)} of 40 kept")
