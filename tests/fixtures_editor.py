@@ -158,3 +158,13 @@ def make_collection(path: Path, count: int) -> list[str]:
             )  # fmt: skip
             ids.append(item.id)
     return ids
+
+
+def show_window(qtbot, window):  # type: ignore[no-untyped-def]
+    """Show ``window`` at the tests' size and wait until every model has predicted on the first digit."""
+    qtbot.addWidget(window)
+    window.resize(1300, 820)
+    window.show()
+    qtbot.waitExposed(window)
+    qtbot.waitUntil(window.model_panel.up_to_date, timeout=10_000)
+    return window

@@ -268,3 +268,15 @@ def temporary_postgres() -> Iterator[str]:
             check=False,
         )
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def postgres_or_skip() -> Iterator[str]:
+    """A temporary PostgreSQL server's URL, or a skip that says what is missing."""
+    import pytest
+
+    if postgres_bin() is None:
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed: apt-get install postgresql")
+    pytest.importorskip("psycopg", reason="the PostgreSQL driver is not installed: pip install 'psycopg[binary]'")
+    with temporary_postgres() as url:
+        yield url

@@ -22,7 +22,15 @@ from editor.state.drafts import DraftFile
 from editor.widgets.guide import GuideImage
 from editor.widgets.window import UNSAVED_TITLE, MainWindow, UnsavedChoice, ask_unsaved_dialog
 from tests.editor.test_window import fake_suggest
-from tests.fixtures_editor import digits, drag, isolated_settings, make_collection, run_editor, stand_in_source
+from tests.fixtures_editor import (
+    digits,
+    drag,
+    isolated_settings,
+    make_collection,
+    run_editor,
+    show_window,
+    stand_in_source,
+)
 
 CPU = torch.device("cpu")
 
@@ -62,12 +70,7 @@ def open_window(qtbot, tmp_path: Path, answers: Answers, **options: object) -> M
         ask_unsaved=answers,
         **options,  # type: ignore[arg-type]
     )
-    qtbot.addWidget(window)
-    window.resize(1300, 820)
-    window.show()
-    qtbot.waitExposed(window)
-    qtbot.waitUntil(window.model_panel.up_to_date, timeout=10_000)
-    return window
+    return show_window(qtbot, window)
 
 
 @pytest.fixture

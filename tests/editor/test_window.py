@@ -26,6 +26,7 @@ from tests.fixtures_editor import (
     isolated_settings,
     linear_model,
     probabilities,
+    show_window,
     stand_in_source,
 )
 
@@ -71,12 +72,7 @@ def make_window(qtbot, tmp_path: Path, **source_options: bool) -> MainWindow:  #
         author="tester",
         ask_unsaved=answer_discard,
     )
-    qtbot.addWidget(window)
-    window.resize(1300, 820)
-    window.show()
-    qtbot.waitExposed(window)
-    qtbot.waitUntil(window.model_panel.up_to_date, timeout=10_000)
-    return window
+    return show_window(qtbot, window)
 
 
 @pytest.fixture

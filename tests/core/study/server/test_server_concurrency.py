@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from core.study.server.app import create_app
 from core.study.server.assign import StudyDesign, release_abandoned
 from core.study.server.db import StudyStore, study_items, study_raters, study_trials
-from tests.fixtures_study_server import open_test_study, postgres_bin, small_collection, temporary_postgres
+from tests.fixtures_study_server import open_test_study, postgres_or_skip, small_collection
 
 K = 2
 DESIGN = StudyDesign(ratings_per_item=K, items_per_rater=4, controls_per_rater=2, attention_checks=1)
@@ -23,10 +23,7 @@ DESIGN = StudyDesign(ratings_per_item=K, items_per_rater=4, controls_per_rater=2
 
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
-    if postgres_bin() is None:
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed: apt-get install postgresql")
-    pytest.importorskip("psycopg", reason="the PostgreSQL driver is not installed: pip install 'psycopg[binary]'")
-    with temporary_postgres() as url:
+    with postgres_or_skip() as url:
         yield url
 
 

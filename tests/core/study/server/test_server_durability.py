@@ -17,10 +17,9 @@ from sqlalchemy import func, select
 from core.study.server.db import StudyStore, study_raters, study_trials
 from tests.fixtures_study_server import (
     kill_hard,
-    postgres_bin,
+    postgres_or_skip,
     small_collection,
     start_server,
-    temporary_postgres,
 )
 
 RATERS = 6
@@ -138,10 +137,7 @@ def test_sqlite_survives_kill_9(tmp_path: Path, kills: int) -> None:
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    if postgres_bin() is None:
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed: apt-get install postgresql")
-    pytest.importorskip("psycopg", reason="the PostgreSQL driver is not installed: pip install 'psycopg[binary]'")
-    with temporary_postgres() as url:
+    with postgres_or_skip() as url:
         yield url
 
 
