@@ -275,11 +275,7 @@ def _widen(
     rows = [row for row, found in enumerate(batch) if not _reached(found)]
     if not rows or searcher.eps is None:
         return
-    wide = SearchSettings(
-        pool=settings.pool * WIDEN_POOL, steps=settings.steps, starts=settings.starts,
-        refine=settings.refine * WIDEN_POOL,
-        pixel_cost=settings.pixel_cost,
-    )  # fmt: skip
+    wide = dataclasses.replace(settings, pool=settings.pool * WIDEN_POOL, refine=settings.refine * WIDEN_POOL)
     again = _run_batch(searcher, queries_np[rows], labels[rows], seed + 1, table, wide)
     for row, wider in zip(rows, again, strict=True):
         found = [dataclasses.replace(s, extras={**s.extras, "wider_search": 1.0}) for s in wider]

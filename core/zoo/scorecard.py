@@ -28,10 +28,9 @@ from torch import nn
 from tqdm import tqdm
 
 from core.errors import ModelError
-from core.files import atomic_write_text
 from core.paths import user_data_dir
 from core.zoo import autoattack, available, entry, load, load_card, user
-from core.zoo.cards import ModelCard, card_json
+from core.zoo.cards import ModelCard, write_card_file
 from core.zoo.evaluation import CLEAN_N, Figure, autoattack_threat, correct_per_image, no_autoattack_reason
 from core.zoo.registry import ZooEntry
 
@@ -341,7 +340,7 @@ class _FigureCache:
             return
         self.card.evaluation["scorecard"] = self.stored
         path = user.models_dir() / self.card.name / user.CARD_NAME
-        atomic_write_text(path, card_json(self.card))
+        write_card_file(path, asdict(self.card))
 
 
 def _add_human_agreement(
