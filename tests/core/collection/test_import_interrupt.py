@@ -31,9 +31,9 @@ SLOW_IMPORT = textwrap.dedent(
     def slow_step(name):
         if name == "append journal line":
             written[0] += 1
-            if written[0] == 10:
+            if written[0] == 10:  # wait here for the parent's signal, however loaded the machine is
                 Path(sys.argv[1]).write_text("10 items")
-            time.sleep(0.02)
+                time.sleep(60)
 
     store.write_step_hook = slow_step
     from core.cli import main
@@ -50,7 +50,7 @@ def write_source(path: Path) -> Path:
 
 
 def interrupt_import(tmp_path: Path, signum: signal.Signals) -> tuple[subprocess.CompletedProcess[str], list[str]]:
-    """Run ``invariance import`` in a child, send ``signum`` once it has written 10 items; (result, command)."""
+    """Run ``invariance import`` in a child, send ``signum`` while it waits at its 10th item; (result, command)."""
     source, out, ready = write_source(tmp_path / "digits.npz"), tmp_path / "coll", tmp_path / "ready"
     command = ["import", str(source), "--out", str(out)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
