@@ -38,13 +38,12 @@ import numpy as np
 from core.budget import FEASIBILITY_TOLERANCE, NORMS, distance
 from core.collection import png
 from core.collection.fsutil import (
+    StagedWords,
     StaleStaging,
     clear_stale_staging,
     fsync_dir,
     fsync_file,
-    publish,
-    remove_tree,
-    staging_dir,
+    write_staged,
 )
 from core.collection.schema import FORMAT_VERSION, LABEL_FIELDS, LABEL_KINDS, SCALAR_FIELDS, Item
 from core.collection.store import Collection
@@ -117,6 +116,9 @@ class Exporter:
     file_name: str | None = None
 
 
+_EXPORT_WORDS: Final = StagedWords("the output's folder", "write the export", "pass --force to replace it")
+
+
 def export_collection(
     collection: Collection,
     out: str | Path,
@@ -150,27 +152,17 @@ def export_collection(
         )
     flagged = {violation.item_id: violation for violation in violations}
     stale = clear_stale_staging(out, "export")
-    try:
-        staged = staging_dir(out, "export")
-    except OSError as error:
-        raise CollectionError(f"{out}: cannot create the output's folder ({error.strerror or error})") from None
-    try:
-        exporter = EXPORTERS[fmt]
-        skipped = exporter.write(staged, items, flagged, label)
+    exporter = EXPORTERS[fmt]
+    skipped: list[str] = []
+
+    def write(staged: Path) -> Path:
+        skipped.extend(exporter.write(staged, items, flagged, label))
         if exporter.file_name is None:
-            target = staged
             _write_marker(staged, fmt)
-        else:
-            target = staged / exporter.file_name
         _fsync_tree(staged)
-        try:
-            publish(target, out, force=force)
-        except FileExistsError:
-            raise CollectionError(f"{out}: already exists; pass --force to replace it") from None
-    except OSError as error:
-        raise CollectionError(f"{out}: cannot write the export ({error})") from None
-    finally:
-        remove_tree(staged)
+        return staged if exporter.file_name is None else staged / exporter.file_name
+
+    write_staged(out, "export", write, _EXPORT_WORDS, force=force)
     return ExportReport(out, fmt, len(items) - len(skipped), tuple(skipped), tuple(violations), stale)
 
 

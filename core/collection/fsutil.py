@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,6 +144,41 @@ def publish(staged: Path, target: Path, *, force: bool) -> None:
     else:
         os.replace(staged, target)
         fsync_dir(target.parent)
+
+
+@dataclass(frozen=True)
+class StagedWords:
+    """How :func:`write_staged`'s errors name things: ``folder`` it could not make (e.g. "the output's folder"),
+    the ``action`` that failed (e.g. "write the export"), and the ``hint`` when the target already exists."""
+
+    folder: str
+    action: str
+    hint: str
+
+
+def write_staged(
+    out: Path, purpose: str, write: Callable[[Path], Path], words: StagedWords, *, force: bool = False
+) -> None:
+    """Fill a fresh staging folder beside ``out`` with ``write(folder)``, which returns what to publish (the folder
+    or a file in it), and publish that as ``out``; the staging folder is removed whatever happens.
+
+    Raises one :class:`CollectionError` line naming ``out`` (and nothing is left at ``out``) when the folder
+    cannot be made, ``out`` exists (unless ``force``), or writing fails.
+    """
+    try:
+        staged = staging_dir(out, purpose)
+    except OSError as error:
+        raise CollectionError(f"{out}: cannot create {words.folder} ({error.strerror or error})") from None
+    try:
+        target = write(staged)
+        try:
+            publish(target, out, force=force)
+        except FileExistsError:
+            raise CollectionError(f"{out}: already exists; {words.hint}") from None
+    except OSError as error:
+        raise CollectionError(f"{out}: cannot {words.action} ({error})") from None
+    finally:
+        remove_tree(staged)
 
 
 def remove_tree(path: Path) -> None:

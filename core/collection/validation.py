@@ -27,22 +27,30 @@ def pixels_digest(pixels: np.ndarray) -> str:
 
 
 class ItemFields(TypedDict, total=False):
-    """The optional keyword arguments of :func:`new_item` and :meth:`Collection.add`; absent means None/empty."""
+    """The optional keyword arguments of :func:`new_item` and :meth:`Collection.add`; absent means None/empty.
 
-    original: np.ndarray | None
+    Each sets the :class:`Item` field of the same name (and type, None allowed), except ``allow_violation``;
+    grouped as :func:`new_item` reads them.
+    """
+
+    # the MNIST source digit; it fills original and original_label when they are absent
     source_split: str | None
     source_index: int | None
+    original: np.ndarray | None
     original_label: int | None
+    # what the author meant and what raters saw
     intended_label: int | None
     human_label: int | None
     human_labels: Mapping[str, int] | None
+    # the budget, checked after rounding to uint8
     norm: str | None
     eps: float | None
+    allow_violation: bool
+    # the record
     method: str
     set_name: str
     predictions: Mapping[str, int] | None
     notes: str
-    allow_violation: bool
     extra: Mapping[str, Any] | None
 
 

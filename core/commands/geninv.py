@@ -297,9 +297,9 @@ def _check_npz_target(path: Path) -> None:
 
 
 def _train_scorer(args: argparse.Namespace, device: Any) -> int:
-    from core.geninv.scorer import DEFAULT_EPOCHS, train_scorer
+    from core.geninv.scorer import SCORER, train_scorer
 
-    epochs = args.epochs or DEFAULT_EPOCHS
+    epochs = args.epochs or SCORER.epochs
     command = "invariance geninv --train-scorer" + (f" --epochs {epochs}" if args.epochs else "")
     command += f" --seed {args.seed}" if args.seed else ""
 
@@ -321,9 +321,9 @@ def _eval_scorer(device: Any) -> int:
 
 
 def _train_judge(args: argparse.Namespace, device: Any) -> int:
-    from core.geninv.judge import DEFAULT_EPOCHS, DEFAULT_MEMBERS, train_judge
+    from core.geninv.judge import DEFAULT_MEMBERS, JUDGE, train_judge
 
-    epochs = args.epochs or DEFAULT_EPOCHS
+    epochs = args.epochs or JUDGE.epochs
     members = args.members or DEFAULT_MEMBERS
     if epochs < 1 or members < 1:
         raise UsageError(f"--train-judge needs --epochs >= 1 and --members >= 1, got {epochs} and {members}")

@@ -7,6 +7,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from core.device import configure_threads, resolve_device
 from core.errors import StudyError, UsageError
@@ -173,14 +174,15 @@ def run_pack(args: argparse.Namespace) -> int:
     return 0
 
 
+def _given(args: argparse.Namespace, *names: str) -> dict[str, Any]:
+    """The options ``names`` as parsed, by name (for a library call that takes them by the same names)."""
+    return {name: getattr(args, name) for name in names}
+
+
 def run_ingest(args: argparse.Namespace) -> int:
     from core.study.ingest import ingest
 
-    options = {
-        "replace_rater": args.replace_rater,
-        "threshold": args.threshold,
-        "min_rater_accuracy": args.min_rater_accuracy,
-    }
+    options = _given(args, "replace_rater", "threshold", "min_rater_accuracy")
     if args.db is not None:
         from core.study.server.ingest_db import ingest_served
 
@@ -278,13 +280,8 @@ def run_serve(args: argparse.Namespace) -> int:
     from core.study.server.assign import StudyDesign
     from core.study.server.run import prepare, serve
 
-    given = {
-        "ratings_per_item": args.ratings_per_item,
-        "items_per_rater": args.items_per_rater,
-        "controls_per_rater": args.controls_per_rater,
-        "attention_checks": args.attention_checks,
-        "abandon_after_min": args.abandon_after,
-    }
+    given = _given(args, "ratings_per_item", "items_per_rater", "controls_per_rater", "attention_checks")
+    given["abandon_after_min"] = args.abandon_after
     design = None
     if any(value is not None for value in given.values()):
         design = StudyDesign(**{name: value for name, value in given.items() if value is not None})

@@ -6,10 +6,13 @@ import argparse
 import json
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
 
 from core.zoo import ZOO, available_models, load_card
 from core.zoo import entry as model_entry
+
+if TYPE_CHECKING:
+    from core.zoo.evaluation import AuditRow
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -146,22 +149,38 @@ def _audit(names: list[str], args: argparse.Namespace) -> int:
         print("| model | figure | card | audit | difference | n | seconds |")
         print("|---|---|---|---|---|---|---|")
         for row in rows:
-            card = "–" if row.card is None else f"{row.card:.3f}"
-            diff = "–" if row.difference is None else f"{round(row.difference * 100, 1) + 0.0:+.1f} pts"
-            print(
-                f"| {row.model} | {row.figure} | {card} | {row.measured:.3f} | {diff} | {row.n} | {row.seconds:.0f} |"
-            )
+            print(f"| {' | '.join(_audit_cells(row, markdown=True))} |")
         print(f"\nAudit of {len(names)} models in {total:.0f} s; largest |difference| {worst * 100:.1f} points.")
         return 0
-    print(f"{'model':18s} {'figure':34s} {'card':>7s} {'audit':>7s} {'diff':>7s} {'n':>6s} {'s':>6s}")
+    print(_plain_line(("model", "figure", "card", "audit", "diff", "n", "s")))
     for row in rows:
-        card = "-" if row.card is None else f"{row.card:.4f}"
-        diff = "-" if row.difference is None else f"{round(row.difference, 4) + 0.0:+.4f}"
-        print(
-            f"{row.model:18s} {row.figure:34s} {card:>7s} {row.measured:7.4f} {diff:>7s} {row.n:6d} {row.seconds:6.1f}"
-        )
+        print(_plain_line(_audit_cells(row, markdown=False)))
     print(f"audit of {len(names)} models in {total:.0f} s; largest |difference| {worst * 100:.1f} points")
     return 0
+
+
+_PLAIN_WIDTHS: Final = (-18, -34, 7, 7, 7, 6, 6)
+"""Widths of the plain audit table's columns (negative: left-aligned)."""
+
+
+def _plain_line(cells: tuple[str, ...]) -> str:
+    return " ".join(
+        cell.ljust(-width) if width < 0 else cell.rjust(width) for cell, width in zip(cells, _PLAIN_WIDTHS, strict=True)
+    )
+
+
+def _audit_cells(row: AuditRow, *, markdown: bool) -> tuple[str, ...]:
+    """One audit row's cells: for Markdown (3 decimals, the difference in points) or plain text (4 decimals)."""
+    dash, places = ("–", 3) if markdown else ("-", 4)
+    card = dash if row.card is None else f"{row.card:.{places}f}"
+    if row.difference is None:
+        diff = dash
+    elif markdown:
+        diff = f"{round(row.difference * 100, 1) + 0.0:+.1f} pts"
+    else:
+        diff = f"{round(row.difference, 4) + 0.0:+.4f}"
+    seconds = f"{row.seconds:.0f}" if markdown else f"{row.seconds:.1f}"
+    return (row.model, row.figure, card, f"{row.measured:.{places}f}", diff, str(row.n), seconds)
 
 
 def _markdown_listing(rows: list[dict[str, Any]]) -> str:

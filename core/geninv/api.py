@@ -134,7 +134,7 @@ class Suggestion:
 
 
 class SuggestOptions(TypedDict, total=False):
-    """The optional keywords :func:`suggest` passes on to :func:`suggest_batch` (see there; all default to None)."""
+    """The optional keywords of :func:`suggest` and :func:`suggest_batch` (see there; all default to None)."""
 
     targets: Mapping[int, Sequence[int]] | None
     bank: CandidateBank | None
@@ -143,6 +143,15 @@ class SuggestOptions(TypedDict, total=False):
     mapping: PHumanMapping | None
     settings: SearchSettings | None
     cancel: CancelFn | None
+
+
+class BatchOptions(SuggestOptions, total=False):
+    """:func:`suggest_batch`'s keywords beyond :class:`SuggestOptions` (all default to None)."""
+
+    progress: ProgressFn | None
+    batch_size: int | None
+    _step: Callable[[], None] | None
+    """Called after each step of each query (:func:`suggest` counts its progress with it)."""
 
 
 def suggest(
@@ -192,43 +201,45 @@ def suggest_batch(
     k: int = 5,
     seed: int = 0,
     device: str | torch.device | None = None,
-    progress: ProgressFn | None = None,
-    *,
-    batch_size: int | None = None,
-    targets: Mapping[int, Sequence[int]] | None = None,
-    bank: CandidateBank | None = None,
-    scorer: Scorer | None = None,
-    judge: Judge | None = None,
-    mapping: PHumanMapping | None = None,
-    settings: SearchSettings | None = None,
-    cancel: CancelFn | None = None,
-    _step: Callable[[], None] | None = None,
+    **options: Unpack[BatchOptions],
 ) -> list[list[Suggestion]]:
     """``suggest`` for many digits: images (N, 28, 28) float in [0, 1], labels (N,) -> N lists, best first.
 
     Queries are searched ``batch_size`` at a time (default :data:`CPU_BATCH` on CPU, 32 on CUDA).
-    ``progress(done, total)`` is called after each batch; ``cancel()`` is polled between steps.
+    ``progress(done, total)`` is called after each batch; ``cancel()`` is polled between steps. The other options
+    (:class:`SuggestOptions`) are those of :func:`suggest`.
     """
+    unknown = sorted(set(options) - BatchOptions.__optional_keys__)
+    if unknown:
+        raise TypeError(f"suggest_batch() got an unexpected keyword argument {unknown[0]!r}")
     search, queries, label_array = _validate(images, labels, norm, eps, k)
-    settings = settings or SearchSettings()
+    settings = options.get("settings") or SearchSettings()
+    bank, cancel, progress = options.get("bank"), options.get("cancel"), options.get("progress")
+    # the generative scorer (option "scorer") only filters the default bank (core.geninv.bank)
     chosen = resolve_device(device) if bank is None else bank.device
-    del scorer  # the generative scorer only filters the default bank (core.geninv.bank)
     if bank is None:
         bank = default_bank(chosen)
-    judge = judge or load_judge(chosen)
-    mapping = mapping or load_mapping()
+    judge = options.get("judge") or load_judge(chosen)
+    mapping = options.get("mapping") or load_mapping()
+    targets = options.get("targets")
     table = _target_table(targets)
-    wide_table = _wide_table(table, explicit=targets is not None)
+    first = _Pass(seed, table, settings)
+    wider = _Pass(
+        seed + 1,
+        _wide_table(table, explicit=targets is not None),
+        dataclasses.replace(settings, pool=settings.pool * WIDEN_POOL, refine=settings.refine * WIDEN_POOL),
+    )
     searcher = _Searcher(bank, judge, mapping, search, eps, k, cancel)
-    batch_size = batch_size or (32 if chosen.type == "cuda" else CPU_BATCH)
+    batch_size = options.get("batch_size") or (32 if chosen.type == "cuda" else CPU_BATCH)
+    step = options.get("_step")
     total = queries.shape[0]
     results: list[list[Suggestion]] = []
     for start in range(0, total, batch_size):
         _check_cancel(cancel)
         stop = min(start + batch_size, total)
         started = time.perf_counter()
-        batch = _run_batch(searcher, queries[start:stop], label_array[start:stop], seed, table, settings, _step)
-        _widen(batch, searcher, queries[start:stop], label_array[start:stop], seed, wide_table, settings)
+        batch = _run_batch(searcher, queries[start:stop], label_array[start:stop], first, step)
+        _widen(batch, searcher, queries[start:stop], label_array[start:stop], wider)
         elapsed = (time.perf_counter() - started) / (stop - start)
         for suggestions in batch:
             results.append([_with_seconds(s, elapsed) for s in suggestions])
@@ -261,22 +272,25 @@ class _Searcher:
     cancel: CancelFn | None
 
 
+@dataclass(frozen=True)
+class _Pass:
+    """One search pass over a batch: its seed, the target classes of each digit, and the search settings."""
+
+    seed: int
+    table: Mapping[int, tuple[int, ...]]
+    settings: SearchSettings
+
+
 def _widen(
-    batch: list[list[Suggestion]],
-    searcher: _Searcher,
-    queries_np: np.ndarray,
-    labels: np.ndarray,
-    seed: int,
-    table: Mapping[int, tuple[int, ...]],
-    settings: SearchSettings,
+    batch: list[list[Suggestion]], searcher: _Searcher, queries_np: np.ndarray, labels: np.ndarray, wide: _Pass
 ) -> None:
-    """Search again, wider (:data:`WIDEN_POOL` times the pool and neighbours; ℓ∞: every target class), for the
-    digits whose suggestions do not reach their target; keep the wider result where it does (in place)."""
+    """Search again with the ``wide`` pass (:data:`WIDEN_POOL` times the pool and neighbours; ℓ∞: every target
+    class) for the digits whose suggestions do not reach their target; keep the wider result where it does (in
+    place)."""
     rows = [row for row, found in enumerate(batch) if not _reached(found)]
     if not rows or searcher.eps is None:
         return
-    wide = dataclasses.replace(settings, pool=settings.pool * WIDEN_POOL, refine=settings.refine * WIDEN_POOL)
-    again = _run_batch(searcher, queries_np[rows], labels[rows], seed + 1, table, wide)
+    again = _run_batch(searcher, queries_np[rows], labels[rows], wide)
     for row, wider in zip(rows, again, strict=True):
         found = [dataclasses.replace(s, extras={**s.extras, "wider_search": 1.0}) for s in wider]
         better = bool(found) and (not batch[row] or found[0].p_human > batch[row][0].p_human)
@@ -288,12 +302,11 @@ def _run_batch(
     searcher: _Searcher,
     queries_np: np.ndarray,
     labels: np.ndarray,
-    seed: int,
-    table: Mapping[int, tuple[int, ...]],
-    settings: SearchSettings,
+    run: _Pass,
     step: Callable[[], None] | None = None,
 ) -> list[list[Suggestion]]:
     bank, judge, mapping, search = searcher.bank, searcher.judge, searcher.mapping, searcher.search
+    seed, table, settings = run.seed, run.table, run.settings
     eps, k, cancel = searcher.eps, searcher.k, searcher.cancel
     device = bank.device
     snapped = to_uint8(queries_np) / 255.0

@@ -26,24 +26,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from core.cache import KeyedCache
 from core.errors import ModelError
+from core.geninv.checkpoint import HelperCheckpoint, training_digits
 from core.training.loop import EpochResult, reshuffled, train_epochs
 from core.zoo import cards
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION: Final = 1
-JUDGE_NAME: Final = "geninv-judge"
+JUDGE: Final = HelperCheckpoint(name="geninv-judge", what="GenInv judge", epochs=4, batch_size=128, lr=2e-3)
+"""The judge's checkpoint and training defaults (members: :data:`DEFAULT_MEMBERS`)."""
+JUDGE_NAME: Final = JUDGE.name
 DEFAULT_MEMBERS: Final = 3
-DEFAULT_EPOCHS: Final = 4
-DEFAULT_BATCH: Final = 128
-DEFAULT_LR: Final = 2e-3
 TUNING_TEST_COUNT: Final = 5000
 """Test digits with index < 5000 may be used for tuning; those >= 5000 are held out for the human study."""
 STRAY_FRACTION: Final = 1.0 / 3.0
@@ -51,7 +49,7 @@ STRAY_FRACTION: Final = 1.0 / 3.0
 
 def judge_paths(folder: Path | None = None) -> tuple[Path, Path]:
     """(weights ``.safetensors``, card ``.json``) of the judge in ``folder`` (default: the checkpoints)."""
-    return cards.checkpoint_files(JUDGE_NAME, folder)
+    return JUDGE.paths(folder)
 
 
 class JudgeNet(nn.Module):
@@ -124,7 +122,7 @@ def clear_judge_cache() -> None:
 
 def read_judge_card(folder: Path | None = None) -> dict[str, Any]:
     """The judge's card; raises :class:`ModelError` if missing or malformed."""
-    return cards.read_card_file(judge_paths(folder)[1], "GenInv judge", FORMAT_VERSION)
+    return JUDGE.read_card(folder)
 
 
 # ---------------------------------------------------------------- augmentation
@@ -221,7 +219,7 @@ def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 def train_judge(
     *,
     members: int = DEFAULT_MEMBERS,
-    epochs: int = DEFAULT_EPOCHS,
+    epochs: int = JUDGE.epochs,
     seed: int = 0,
     device: torch.device | str = "cpu",
     folder: Path | None = None,
@@ -233,16 +231,11 @@ def train_judge(
 
     ``progress(member, epoch, epochs, mean_loss)`` after each epoch. ``limit`` = first N training digits (tests).
     """
-    from core.data import load_mnist
     from core.images import to_float
 
     device = torch.device(device)
-    images_u8, labels_np = load_mnist("train")
-    if limit is not None:
-        images_u8, labels_np = images_u8[:limit], labels_np[:limit]
+    images_u8, y_all, data = training_digits(limit)
     x_all = torch.from_numpy(to_float(images_u8))
-    y_all = torch.from_numpy(labels_np.astype(np.int64))
-    count = x_all.shape[0]
     started = time.perf_counter()
     state: dict[str, torch.Tensor] = {}
     trained: list[JudgeNet] = []
@@ -255,11 +248,7 @@ def train_judge(
     seconds = time.perf_counter() - started
     judge = Judge(tuple(trained), device, "")
     accuracy = judge_accuracy(judge)
-    weights, card_path = judge_paths(folder)
-    checkpoint_sha256 = cards.save_tensors(weights, state)
-    card: dict[str, Any] = {
-        "format_version": FORMAT_VERSION,
-        "name": JUDGE_NAME,
+    body: dict[str, Any] = {
         "family": "geninv-judge",
         "description": "CNN ensemble used by GenInv to rank edits and estimate p_human; not a zoo model",
         "members": members,
@@ -267,14 +256,14 @@ def train_judge(
         "linear 1568->128, ReLU, linear 128->10; ensemble = mean softmax",
         "training": {
             "command": command,
-            "data": f"MNIST train, first {count} images" if limit is not None else "MNIST train (60000 images)",
+            "data": data,
             "augmentation": "affine (±15°, scale 0.8-1.2, shear ±0.2, shift ±2.5 px), elastic (~1.5 px), "
             "stroke width (dilate/erode), 1/3 of each batch with stray strokes/dots or a small erasure "
             "(label kept)",
             "seed": seed,
             "epochs": epochs,
-            "batch_size": DEFAULT_BATCH,
-            "optimizer": f"Adam, one-cycle lr max {DEFAULT_LR}, label smoothing 0.05",
+            "batch_size": JUDGE.batch_size,
+            "optimizer": f"Adam, one-cycle lr max {JUDGE.lr}, label smoothing 0.05",
             "seconds": round(seconds, 1),
             "final_mean_losses": [round(v, 4) for v in losses],
             "device": str(device),
@@ -285,10 +274,8 @@ def train_judge(
             "definition": f"argmax of the mean softmax on MNIST test digits with index < {TUNING_TEST_COUNT} "
             "(clean, and with the training stray-mark augmentation, seed 0); indices >= 5000 are held out",
         },
-        "files": {"weights": weights.name},
-        "checkpoint_sha256": checkpoint_sha256,
     }
-    cards.write_card_file(card_path, card)
+    card = JUDGE.save(folder, state, body, {})
     clear_judge_cache()
     return card
 
@@ -306,9 +293,9 @@ def _train_member(
     torch.manual_seed(seed * 100 + member)
     generator = torch.Generator().manual_seed(seed * 100 + member)
     model = JudgeNet().to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=DEFAULT_LR)
-    total_steps = epochs * math.ceil(len(y_all) / DEFAULT_BATCH)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=DEFAULT_LR, total_steps=total_steps)
+    optimizer = torch.optim.Adam(model.parameters(), lr=JUDGE.lr)
+    total_steps = epochs * math.ceil(len(y_all) / JUDGE.batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=JUDGE.lr, total_steps=total_steps)
 
     def step(x: torch.Tensor, y: torch.Tensor, _epoch: int, _index: int) -> tuple[torch.Tensor, dict[str, float]]:
         return F.cross_entropy(model(augment(x, generator)), y, label_smoothing=0.05), {}
@@ -318,7 +305,7 @@ def _train_member(
         if progress is not None:
             progress(member, result.epoch + 1, epochs, result.mean("loss"))
 
-    batches = reshuffled(x_all, y_all, DEFAULT_BATCH, generator, device)
+    batches = reshuffled(x_all, y_all, JUDGE.batch_size, generator, device)
     last = train_epochs(
         model, optimizer, epochs=epochs, batches=batches, step=step, scheduler=schedule, after_epoch=after_epoch
     )

@@ -33,27 +33,25 @@ from torch import nn
 from core.cache import KeyedCache
 from core.device import machine_line
 from core.errors import ModelError
+from core.geninv.checkpoint import HelperCheckpoint, training_digits
 from core.training.loop import EpochResult, reshuffled, train_epochs
 from core.zoo import cards
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION: Final = 1
-SCORER_NAME: Final = "geninv-scorer"
+SCORER: Final = HelperCheckpoint(name="geninv-scorer", what="GenInv scorer", epochs=15, batch_size=128, lr=1e-3)
+"""The scorer's checkpoint and training defaults."""
+SCORER_NAME: Final = SCORER.name
 LATENT: Final = 16
 HIDDEN: Final = 400
 PIXELS: Final = 784
 CLASSES: Final = 10
-
-DEFAULT_EPOCHS: Final = 15
-DEFAULT_BATCH: Final = 128
-DEFAULT_LR: Final = 1e-3
 EVAL_COUNT: Final = 1000
 
 
 def scorer_paths(folder: Path | None = None) -> tuple[Path, Path]:
     """(weights ``.safetensors``, model card ``.json``) of the scorer in ``folder`` (default: the checkpoints)."""
-    return cards.checkpoint_files(SCORER_NAME, folder)
+    return SCORER.paths(folder)
 
 
 class CVAE(nn.Module):
@@ -164,7 +162,7 @@ def clear_cache() -> None:
 
 def train_scorer(
     *,
-    epochs: int = DEFAULT_EPOCHS,
+    epochs: int = SCORER.epochs,
     seed: int = 0,
     device: torch.device | str = "cpu",
     folder: Path | None = None,
@@ -177,21 +175,16 @@ def train_scorer(
     ``limit`` trains on the first ``limit`` training images only (tests); the card says so.
     ``progress(epoch, epochs, mean_loss)`` is called after each epoch.
     """
-    from core.data import load_mnist
     from core.images import to_float
 
     device = torch.device(device)
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    images_u8, labels_np = load_mnist("train")
-    if limit is not None:
-        images_u8, labels_np = images_u8[:limit], labels_np[:limit]
+    images_u8, y_all, data = training_digits(limit)
     x_all = torch.from_numpy(to_float(images_u8).reshape(-1, PIXELS))
-    y_all = torch.from_numpy(labels_np)
     model = CVAE().to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=DEFAULT_LR)
+    optimizer = torch.optim.Adam(model.parameters(), lr=SCORER.lr)
     started = time.perf_counter()
-    count = x_all.shape[0]
 
     def step(x: torch.Tensor, y: torch.Tensor, _epoch: int, _index: int) -> tuple[torch.Tensor, dict[str, float]]:
         return -model.elbo(x, y, sample=True).mean(), {}
@@ -202,18 +195,14 @@ def train_scorer(
         if progress is not None:
             progress(result.epoch + 1, epochs, mean_loss)
 
-    batches = reshuffled(x_all, y_all, DEFAULT_BATCH, generator, device)
+    batches = reshuffled(x_all, y_all, SCORER.batch_size, generator, device)
     last = train_epochs(model, optimizer, epochs=epochs, batches=batches, step=step, after_epoch=after_epoch)
     mean_loss = last.mean("loss") if last is not None else float("nan")
     seconds = time.perf_counter() - started
     scorer = Scorer(model, np.zeros(0, np.float32), device)
     train_elbo = scorer.elbo_of(x_all, y_all).cpu().float()
     accuracy = elbo_classifier_accuracy(scorer, EVAL_COUNT)
-    weights, card_path = scorer_paths(folder)
-    checkpoint_sha256 = cards.save_tensors(weights, {**model.state_dict(), "train_elbo": train_elbo})
-    card: dict[str, Any] = {
-        "format_version": FORMAT_VERSION,
-        "name": SCORER_NAME,
+    body: dict[str, Any] = {
         "family": "generative-scorer",
         "description": "class-conditional VAE used by GenInv to score edits and filter non-canonical digits",
         "architecture": (
@@ -222,11 +211,11 @@ def train_scorer(
         ),
         "training": {
             "command": command,
-            "data": f"MNIST train, first {count} images" if limit is not None else "MNIST train (60000 images)",
+            "data": data,
             "seed": seed,
             "epochs": epochs,
-            "batch_size": DEFAULT_BATCH,
-            "optimizer": f"Adam lr={DEFAULT_LR}",
+            "batch_size": SCORER.batch_size,
+            "optimizer": f"Adam lr={SCORER.lr}",
             "seconds": round(seconds, 1),
             "device": machine_line(device),
             "final_mean_negative_elbo_nats": round(mean_loss, 3),
@@ -236,10 +225,9 @@ def train_scorer(
             "command": "invariance geninv --eval-scorer",
             "definition": "argmax over y of ELBO(x, y) (z = mu) on the first 1000 MNIST test digits",
         },
-        "files": {"weights": weights.name, "extra_tensors": {"train_elbo": "own-class ELBO of each train image"}},
-        "checkpoint_sha256": checkpoint_sha256,
     }
-    cards.write_card_file(card_path, card)
+    tensors = {**model.state_dict(), "train_elbo": train_elbo}
+    card = SCORER.save(folder, tensors, body, {"extra_tensors": {"train_elbo": "own-class ELBO of each train image"}})
     clear_cache()
     return card
 
@@ -257,7 +245,7 @@ def elbo_classifier_accuracy(scorer: Scorer, count: int = EVAL_COUNT) -> float:
 
 def read_card(folder: Path | None = None) -> dict[str, Any]:
     """The scorer's model card; raises :class:`ModelError` if missing or malformed."""
-    return cards.read_card_file(scorer_paths(folder)[1], "GenInv scorer", FORMAT_VERSION)
+    return SCORER.read_card(folder)
 
 
 def update_card_evaluation(accuracy: float, folder: Path | None = None) -> dict[str, Any]:

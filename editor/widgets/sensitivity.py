@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from PyQt6.QtCore import pyqtSignal
-from PyQt6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 from torch import nn
 
 from core import budget
@@ -25,7 +25,7 @@ from core.sensitivity import ATTACK_NAMES, Flip, check
 from editor.state.editing import EditorState
 from editor.state.sources import ModelSource
 from editor.widgets.models import ModelPanel
-from editor.workers.tasks import ProgressCallback, RunsOneTask, TaskControls, TaskThread, reset_bar, show_fraction
+from editor.workers.tasks import ProgressCallback, RunsOneTask, TaskControls, TaskThread, show_fraction
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +69,9 @@ class SensitivityPanel(RunsOneTask, QWidget):
         self.run_button.setToolTip(
             "Attack every fast model from the current edit within the current budget: PGD for ℓ∞/ℓ2, SLIDE for ℓ1"
         )
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        self.progress = QProgressBar()
-        reset_bar(self.progress)
+        controls = self.controls = TaskControls.around(self.run_button)
+        self.cancel_button, self.progress, self.summary = controls.cancel_button, controls.bar, controls.status
         self.progress.setMaximumHeight(14)
-        self.summary = QLabel("")
-        self.summary.setWordWrap(True)
-        self.controls = TaskControls(self.run_button, self.cancel_button, self.progress, self.summary)
         row = QHBoxLayout()
         row.addWidget(self.run_button)
         row.addWidget(self.cancel_button)

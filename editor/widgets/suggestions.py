@@ -16,10 +16,8 @@ from PyQt6.QtCore import QSize, Qt, pyqtSignal
 from PyQt6.QtGui import QIcon
 from PyQt6.QtWidgets import (
     QHBoxLayout,
-    QLabel,
     QListWidget,
     QListWidgetItem,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -30,7 +28,7 @@ from core.errors import BudgetError
 from core.labels import label_name
 from editor.state.editing import EditorState
 from editor.widgets.pixmap import grey_pixmap
-from editor.workers.tasks import ProgressCallback, RunsOneTask, TaskControls, TaskThread, reset_bar, show_fraction
+from editor.workers.tasks import ProgressCallback, RunsOneTask, TaskControls, TaskThread, show_fraction
 
 log = logging.getLogger(__name__)
 
@@ -115,17 +113,12 @@ class SuggestionsPanel(RunsOneTask, QWidget):
         self.seed = 0
         self.find_button = QPushButton("Suggest (Ctrl+G)")
         self.find_button.setToolTip("GenInv: the closest label-changing training digit, aligned and refined")
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
+        controls = self.controls = TaskControls.around(self.find_button, IDLE_MESSAGE)
+        self.cancel_button, self.progress, self.message = controls.cancel_button, controls.bar, controls.status
         self.count_box = QSpinBox()
         self.count_box.setRange(1, 12)
         self.count_box.setValue(5)
         self.count_box.setPrefix("k = ")
-        self.progress = QProgressBar()
-        reset_bar(self.progress)
-        self.message = QLabel(IDLE_MESSAGE)
-        self.message.setWordWrap(True)
-        self.controls = TaskControls(self.find_button, self.cancel_button, self.progress, self.message)
         self.list = QListWidget()
         self.list.setViewMode(QListWidget.ViewMode.IconMode)
         self.list.setIconSize(QSize(THUMBNAIL, THUMBNAIL))

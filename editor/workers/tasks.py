@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 from PyQt6.QtCore import QObject, QThread, pyqtSignal
-from PyQt6.QtWidgets import QAbstractButton, QLabel, QProgressBar
+from PyQt6.QtWidgets import QAbstractButton, QLabel, QProgressBar, QPushButton
 
 from core.errors import InvarianceError
 
@@ -131,6 +131,18 @@ class TaskControls:
     def __init__(self, run_button: QAbstractButton, cancel_button: QAbstractButton, bar: QProgressBar, status: QLabel):
         self.run_button, self.cancel_button, self.bar, self.status = run_button, cancel_button, bar, status
         self.task: TaskThread | None = None
+
+    @classmethod
+    def around(cls, run_button: QAbstractButton, status_text: str = "") -> TaskControls:
+        """Controls for ``run_button``, with a new (disabled) Cancel button, an empty bar and a word-wrapped status
+        line showing ``status_text``; the panel lays them out."""
+        cancel_button = QPushButton("Cancel")
+        cancel_button.setEnabled(False)
+        bar = QProgressBar()
+        reset_bar(bar)
+        status = QLabel(status_text)
+        status.setWordWrap(True)
+        return cls(run_button, cancel_button, bar, status)
 
     def start(self, task: TaskThread, message: str) -> None:
         """Run ``task``, showing ``message`` and a busy bar until its first progress."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -100,5 +101,23 @@ def test_the_registry_table_builds_every_entry_by_keyword() -> None:
         for node in ast.walk(ast.parse(source))
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "ZooEntry"
     ]
-    assert len(calls) == len(ZOO)
+    assert len(calls) == 1  # one call, fed by the declarative table
     assert all(not call.args and call.keywords for call in calls)
+    table = tomllib.loads((Path(zoo_registry.__file__).parent / zoo_registry.TABLE_FILE).read_text(encoding="utf-8"))
+    assert [row["name"] for row in table["model"]] == list(ZOO)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("format_version = 2", "format_version must be 1"),
+        ('format_version = 1\n[[model]]\nname = "a"\nfamily = 1', "model 'a': family has the wrong type"),
+        ('format_version = 1\n[[model]]\nname = "a"\nfmaily = "x"', "model 'a': unknown key 'fmaily'"),
+        ('format_version = 1\n[[model]]\nname = "a"\npreset = "x"', "model 'a': unknown preset 'x'"),
+        ('format_version = 1\n[[model]]\nname = "a"', "model 'a': .*missing"),
+        ("format_version = [", "not valid TOML"),
+    ],
+)
+def test_a_bad_zoo_table_is_one_clear_error(text: str, message: str) -> None:
+    with pytest.raises(ModelError, match=f"^zoo.toml: {message}"):
+        zoo_registry.read_table(text)

@@ -15,12 +15,11 @@ import numpy as np
 
 from core.collection.export import UNKNOWN_LABEL
 from core.collection.fsutil import (
+    StagedWords,
     StaleStaging,
     clear_stale_staging,
-    publish,
     read_limited,
-    remove_tree,
-    staging_dir,
+    write_staged,
 )
 from core.collection.manifest import BACKUP, MANIFEST
 from core.collection.schema import LABEL_KINDS, Item
@@ -326,20 +325,17 @@ def _open_target(out: Path, name: str, author: str, ids: set[str]) -> Collection
     return collection
 
 
+_CREATE_WORDS: Final = StagedWords(
+    "the collection's folder", "create the collection", "choose a new folder for the collection"
+)
+
+
 def _create_published(out: Path, name: str, author: str) -> None:
-    try:
-        staged = staging_dir(out, "import")
-    except OSError as error:
-        raise CollectionError(f"{out}: cannot create the collection's folder ({error.strerror or error})") from None
-    try:
+    def create(staged: Path) -> Path:
         Collection.create(staged, name, author=author).close()
-        publish(staged, out, force=False)
-    except FileExistsError:
-        raise CollectionError(f"{out}: already exists; choose a new folder for the collection") from None
-    except OSError as error:
-        raise CollectionError(f"{out}: cannot create the collection ({error})") from None
-    finally:
-        remove_tree(staged)
+        return staged
+
+    write_staged(out, "import", create, _CREATE_WORDS)
 
 
 def _is_collection(path: Path) -> bool:
