@@ -1,17 +1,18 @@
 """``invariance bench eval``: the sharded reference AutoAttack on local worker processes and on Dask.
 
-Runs the same evaluation (model, first ``n`` test images, chunk size) once per worker count and, with
-``--dask-local``, once on a Dask LocalCluster of the largest count, each in a fresh chunk store (nothing reused),
-and reports wall times, the speed-up over one worker, the overhead of Dask against the local pool, and the cores the
-workers actually obtained (their CPU time over the wall time: below the worker count on a machine shared with other
-work, which caps the speed-up). Every
-configuration must give identical per-image results; the benchmark fails otherwise.
+Runs the same evaluation (model, first ``n`` test images, chunk size) per worker count and, with ``--dask-local``,
+on a Dask LocalCluster of the largest count, each in a fresh chunk store (nothing reused), ``--repeats`` times in
+turn (configurations interleaved, so a change in the machine's load touches them alike). It reports the median wall
+times, the speed-up over one worker, the overhead of Dask against the local pool, and the cores the workers actually
+obtained (their CPU time over the wall time: below the worker count on a machine shared with other work, which caps
+the speed-up). Every configuration must give identical per-image results; the benchmark fails otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -33,6 +34,7 @@ def register_bench(subparsers: argparse._SubParsersAction) -> None:  # type: ign
     parser.add_argument("--chunk-size", type=int, default=10, help="images per chunk (default 10)")
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts (default 1,2)")
     parser.add_argument("--dask-local", action="store_true", help="also run on a Dask LocalCluster")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each configuration; medians (default 3)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.set_defaults(handler=run_bench)
 
@@ -53,8 +55,8 @@ def run_bench(args: argparse.Namespace) -> int:
 
     counts = _counts(args.workers)
     configure_threads(1)  # every configuration runs one torch thread per worker; the machine line says so
-    if not 1 <= args.n <= 10_000 or args.chunk_size < 1:
-        raise UsageError("--n must be 1 to 10000 and --chunk-size at least 1")
+    if not 1 <= args.n <= 10_000 or args.chunk_size < 1 or args.repeats < 1:
+        raise UsageError("--n must be 1 to 10000, --chunk-size and --repeats at least 1")
     model = entry(args.model)
     threat = autoattack_threat(model) if model.origin == "zoo" else None
     norm, eps = threat or (model.norm or "linf", model.eps or 0.3)
@@ -62,32 +64,42 @@ def run_bench(args: argparse.Namespace) -> int:
     configurations: list[tuple[str, int, str | None]] = [(f"workers {count}", count, None) for count in counts]
     if args.dask_local:
         configurations.append((f"dask local, {max(counts)} workers", max(counts), "local"))
-    rows: list[dict[str, Any]] = []
+    runs: dict[str, list[tuple[float, float]]] = {label: [] for label, _, _ in configurations}
     reference: np.ndarray | None = None
-    for label, workers, dask in configurations:
-        with tempfile.TemporaryDirectory(prefix="bench-eval-") as folder:
-            started = time.perf_counter()
-            run = autoattack.run_autoattack(
-                spec, args.n, workers=workers, dask=dask, chunk_size=args.chunk_size, store_root=Path(folder)
+    for repeat in range(args.repeats):
+        for label, workers, dask in configurations:
+            with tempfile.TemporaryDirectory(prefix="bench-eval-") as folder:
+                started = time.perf_counter()
+                run = autoattack.run_autoattack(
+                    spec, args.n, workers=workers, dask=dask, chunk_size=args.chunk_size, store_root=Path(folder)
+                )
+                seconds = time.perf_counter() - started
+            outcome = np.stack([run.robust, run.attack.astype(bool)])
+            if reference is None:
+                reference = outcome
+            elif not np.array_equal(reference, outcome):
+                raise InvarianceError(f"{label}: per-image results differ from {configurations[0][0]}")
+            runs[label].append((seconds, run.cpu_seconds))
+            print(
+                f"run {repeat + 1}/{args.repeats}, {label}: {seconds:.1f} s, "
+                f"{run.cpu_seconds / seconds:.2f} cores obtained",
+                file=sys.stderr,
             )
-            seconds = time.perf_counter() - started
-        outcome = np.stack([run.robust, run.attack.astype(bool)])
-        if reference is None:
-            reference = outcome
-        elif not np.array_equal(reference, outcome):
-            raise InvarianceError(f"{label}: per-image results differ from {configurations[0][0]}")
-        cores = run.cpu_seconds / seconds
+    rows: list[dict[str, Any]] = []
+    for label, workers, dask in configurations:
+        seconds = statistics.median(wall for wall, _ in runs[label])
+        cpu_seconds = statistics.median(cpu for _, cpu in runs[label])
         rows.append(
             {
                 "configuration": label,
                 "workers": workers,
                 "dask": dask,
                 "seconds": round(seconds, 1),
-                "cpu_seconds": round(run.cpu_seconds, 1),
-                "cores_obtained": round(cores, 2),
+                "runs_seconds": [round(wall, 1) for wall, _ in runs[label]],
+                "cpu_seconds": round(cpu_seconds, 1),
+                "cores_obtained": round(cpu_seconds / seconds, 2),
             }
         )
-        print(f"{label}: {seconds:.1f} s, {cores:.2f} cores obtained", file=sys.stderr)
     base = rows[0]["seconds"]
     for row in rows:
         row["speedup"] = round(base / row["seconds"], 2)
@@ -102,6 +114,7 @@ def run_bench(args: argparse.Namespace) -> int:
         "threat": f"{norm}:{eps}",
         "n": args.n,
         "chunk_size": args.chunk_size,
+        "repeats": args.repeats,
         "implementation": autoattack.implementation(),
         "machine": machine,
         "rows": rows,
@@ -111,7 +124,7 @@ def run_bench(args: argparse.Namespace) -> int:
         return 0
     print(
         f"reference AutoAttack on {model.name} ({norm} ε={eps}), first {args.n} test images, "
-        f"chunks of {args.chunk_size}"
+        f"chunks of {args.chunk_size}; medians of {args.repeats} run(s)"
     )
     print(f"machine: {machine_line(resolve_device('cpu'))}")
     for row in rows:

@@ -49,6 +49,7 @@ BAD_USAGE: list[list[str]] = [
     ["bench"],
     ["bench", "geninv", "--n", "0"],
     ["bench", "eval", "--workers", "0"],
+    ["bench", "eval", "--repeats", "0"],
     ["bench", "study-server", "--raters", "0"],
     ["study", "serve"],
     ["study", "status"],

@@ -297,3 +297,18 @@ def test_ctrl_c_keeps_finished_chunks_exits_130_and_the_same_command_resumes(tmp
     _, err = second.communicate(timeout=600)
     assert second.returncode == 0, err
     assert f"reused {kept} of 5 chunks" in err
+
+
+def test_bench_eval_reports_medians_of_its_repeats(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(
+            ["bench", "eval", "--model", "undefended", "--n", "4", "--chunk-size", "2", "--workers", "1"]
+            + ["--repeats", "2", "--json"]
+        )
+        == 0
+    )
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["repeats"] == 2 and figures["threat"] == "linf:0.3"
+    (row,) = figures["rows"]
+    assert len(row["runs_seconds"]) == 2 and min(row["runs_seconds"]) <= row["seconds"] <= max(row["runs_seconds"])
+    assert row["speedup"] == 1.0 and row["cores_obtained"] > 0
