@@ -10,6 +10,7 @@ ROOT=$(pwd)
 HERE=docs/evidence/geninv-budget-2028
 PYBIN=${PYBIN:-/work/main/.venv/bin}
 export INVARIANCE_THREADS=1
+export INVARIANCE_CHECKPOINTS="$ROOT/checkpoints"  # this checkout's judge and its refitted p_human mapping
 {
   echo "commit $(git rev-parse --short HEAD), $(date -u '+%Y-%m-%d %H:%M UTC')"
   PYTHONPATH="$ROOT" "$PYBIN/python" "$HERE/used_indices.py"
