@@ -300,13 +300,8 @@ def test_ctrl_c_keeps_finished_chunks_exits_130_and_the_same_command_resumes(tmp
 
 
 def test_bench_eval_reports_medians_of_its_repeats(capsys: pytest.CaptureFixture[str]) -> None:
-    assert (
-        main(
-            ["bench", "eval", "--model", "undefended", "--n", "4", "--chunk-size", "2", "--workers", "1"]
-            + ["--repeats", "2", "--json"]
-        )
-        == 0
-    )
+    command = "bench eval --model undefended --n 4 --chunk-size 2 --workers 1 --repeats 2 --json"
+    assert main(command.split()) == 0
     figures = json.loads(capsys.readouterr().out)
     assert figures["repeats"] == 2 and figures["threat"] == "linf:0.3"
     (row,) = figures["rows"]
