@@ -11,13 +11,22 @@ For the R aligned neighbours of one query at once (each with its own target clas
 1. Δ's visible pixels are split into compact groups of about :data:`CLUSTER_PIXELS` pixels
    (:func:`compact_groups`, k-means on the pixel coordinates, at most :data:`MAX_GREEDY_CLUSTERS`).
 2. **Greedy by gain per pixel:** from the query, each step tries every remaining cluster that still fits the
-   budget (all neighbours' tries in one judge batch) and adds the one whose judge margin
-   ``log p(target) - log max_{c != target} p(c)`` rises most per pixel, until the margin passes
-   :data:`SATURATION` or no cluster fits.
+   budget (all neighbours' tries in one judge batch) and adds the one whose gain per pixel is largest: the
+   rise of the judge margin ``log p(target) - log max_{c != target} p(c)``, less :data:`STEP_DEBRIS_COST` per
+   debris pixel the step adds (ink outside the largest connected part: stray dots, leftover bits of a
+   stroke), until the margin passes :data:`SATURATION` or no cluster fits.
 3. **Pixel fill:** what budget is left goes to single pixels of Δ not yet chosen, each scored alone (one
-   batch), best first, for the :data:`FILL_NEIGHBOURS` neighbours with the highest margin so far.
-4. Of every state visited, the one kept maximises ``margin - pixel_cost x pixels - FRAGMENT_COST x debris``,
-   preferring states whose margin is positive (the judge's top class is the target).
+   batch) by the same gain, best first, for the :data:`FILL_NEIGHBOURS` neighbours with the highest margin.
+4. Of every state visited, the one kept maximises :func:`keep_value` (``margin - pixel_cost x pixels -
+   KEEP_DEBRIS_COST x debris``), preferring states whose margin is positive (the judge's top class is the
+   target).
+
+**More budget never scores worse.** Above the paper's 25 pixels the search runs in stages
+(:func:`budget_stages`): steps 2-3 exactly as at 25 pixels, then again from where they stopped with the whole
+budget. Every state the 25-pixel search visits is visited at the larger budget too, so the edit kept for a
+neighbour at ε = 30 is worth at least the one kept at ε = 25 (same neighbours: the alignment does not depend on
+the ℓ0 budget). Before the stages, a larger budget could send the greedy down another path from its first
+step (a cluster that fits 30 but not 25 pixels) and keep an edit the judge liked less.
 """
 
 from __future__ import annotations
@@ -30,17 +39,24 @@ import numpy as np
 import torch
 
 from core.geninv.judge import Judge
-from core.geninv.refine import FRAGMENT_COST, fragment_pixels
+from core.geninv.norms import L0_BUDGET
+from core.geninv.refine import fragment_pixels
 
 CLUSTER_PIXELS: Final = 5
 """Target cluster size: fine enough to spend a 25-pixel budget in several choices."""
 MAX_GREEDY_CLUSTERS: Final = 10
 SATURATION: Final = 4.5
-"""Judge margin (nats) past which more pixels buy nothing a person would notice."""
+"""Judge margin (nats) past which the greedy stops adding pixels. Above the judge's first confidence (4.5 before)
+so that a budget goes on completing the target's strokes rather than being left unspent."""
 BUDGET_PIXEL_COST: Final = 0.02
 """Under a budget the pixels are already paid for: one pixel need only buy 0.02 nats (50 pixels = 1 nat)."""
 FILL_NEIGHBOURS: Final = 4
 """Neighbours (best margin first) whose leftover budget is spent on single pixels."""
+STEP_DEBRIS_COST: Final = 0.25
+"""Nats a greedy step must buy per debris pixel it adds (ink outside the largest connected part), so the
+budget goes on whole strokes, not on stray dots or leftover bits a person reads as noise."""
+KEEP_DEBRIS_COST: Final = 0.5
+"""The same charge when the edit kept for a neighbour is chosen among the states its search visited."""
 
 
 @dataclass(frozen=True)
@@ -76,9 +92,10 @@ def refine_l0_budget(
     """Budgeted edits of ``query`` (28, 28) towards each of ``aligned`` (R, 28, 28) with ``targets`` (R,).
 
     Returns one :class:`BudgetedEdit` per neighbour (None when Δ has no visible pixel). Every edit changes at
-    most ``floor(eps)`` pixels, each by more than 1/2, to the neighbour's value; nothing else changes.
+    most ``floor(eps)`` pixels, each by more than 1/2, to the neighbour's value; nothing else changes. Above
+    the paper's budget the search first runs exactly as at that budget and then goes on from there
+    (:func:`budget_stages`), so every edit the smaller budget could keep is a candidate at the larger one.
     """
-    budget = math.floor(eps)
     query = query.cpu()
     aligned = aligned.cpu()
     # a chosen pixel is applied fully: added ink becomes white, removed ink black
@@ -86,56 +103,92 @@ def refine_l0_budget(
     targets = targets.cpu().long()
     count = aligned.shape[0]
     visible = ((aligned - query).abs() > 0.5).numpy()
-    clusters: list[list[np.ndarray]] = []
+    groups: list[list[np.ndarray]] = []
     for row in range(count):
         size = int(visible[row].sum())
         wanted = min(MAX_GREEDY_CLUSTERS, max(1, math.ceil(size / CLUSTER_PIXELS)))
-        found = compact_groups(np.argwhere(visible[row]), wanted) if size else []
-        clusters.append([c for c in found if c.shape[0] <= budget] + _split_large(found, budget))
-    chosen = torch.zeros((count, 28, 28), dtype=torch.bool)
-    start = target_margins(judge, query[None].expand(count, -1, -1), targets)
-    margin = start.clone()
-    used = [set[int]() for _ in range(count)]
-    steps = [0] * count
-    visited: list[list[tuple[torch.Tensor, float, int]]] = [[] for _ in range(count)]
-    masks = [[_mask(c) for c in found] for found in clusters]
+        groups.append(compact_groups(np.argwhere(visible[row]), wanted) if size else [])
+    state = _GreedyState(
+        query, aligned, targets, judge, visible,
+        chosen=torch.zeros((count, 28, 28), dtype=torch.bool),
+        margin=target_margins(judge, query[None].expand(count, -1, -1), targets),
+        debris=torch.zeros(count),
+        steps=[0] * count,
+        visited=[[] for _ in range(count)],
+    )  # fmt: skip
+    for budget in budget_stages(eps):
+        masks = [[_mask(c) for c in _fitting(found, budget)] for found in groups]
+        _greedy_clusters(state, masks, budget)
+        _fill_pixels(state, budget)
+    return _keep_best(query, aligned, state.visited, pixel_cost, state.steps)
+
+
+def budget_stages(eps: float) -> list[int]:
+    """The budgets one search goes through, smallest first: ``[25, floor(eps)]`` above the paper's 25 pixels,
+    else ``[floor(eps)]``. Each stage starts from where the one before stopped."""
+    budget = math.floor(eps)
+    paper = int(L0_BUDGET)
+    return [paper, budget] if budget > paper else [budget]
+
+
+@dataclass
+class _GreedyState:
+    """Where the search of every neighbour stands: pixels chosen, judge margin, debris pixels, states seen."""
+
+    query: torch.Tensor
+    aligned: torch.Tensor
+    targets: torch.Tensor
+    judge: Judge
+    visible: np.ndarray
+    chosen: torch.Tensor
+    margin: torch.Tensor
+    debris: torch.Tensor
+    steps: list[int]
+    visited: list[list[tuple[torch.Tensor, float, int]]]
+
+    def score(self, masks: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Judge margin and debris pixels of the edits ``masks`` (B, 28, 28) of neighbours ``rows`` (B,)."""
+        images = torch.where(masks, self.aligned[rows], self.query)
+        return target_margins(self.judge, images, self.targets[rows]), fragment_pixels(images)
+
+    def gain(self, row: int, margin: float, debris: float) -> float:
+        """What a step to (margin, debris) buys for neighbour ``row``: judge margin less the debris it adds."""
+        return margin - float(self.margin[row]) - STEP_DEBRIS_COST * (debris - float(self.debris[row]))
+
+    def move(self, row: int, mask: torch.Tensor, margin: float, debris: float) -> None:
+        self.chosen[row] = mask
+        self.margin[row] = margin
+        self.debris[row] = debris
+        self.visited[row].append((mask.clone(), margin, int(mask.sum())))
+
+
+def _greedy_clusters(state: _GreedyState, masks: list[list[torch.Tensor]], budget: int) -> None:
+    """Add clusters while they fit ``budget``: each step, per neighbour, the one that gains most per pixel."""
     while True:
-        rows, options, trial = [], [], []
-        for row in range(count):
-            if margin[row] >= SATURATION:
+        rows, extras, trial = [], [], []
+        for row, options in enumerate(masks):
+            if state.margin[row] >= SATURATION:
                 continue
-            spent = int(chosen[row].sum())
-            for option, mask in enumerate(masks[row]):
-                if option in used[row]:
-                    continue
-                union = chosen[row] | mask
+            spent = int(state.chosen[row].sum())
+            for mask in options:
+                union = state.chosen[row] | mask
                 extra = int(union.sum()) - spent
                 if extra == 0 or spent + extra > budget:
                     continue
                 rows.append(row)
-                options.append((option, extra))
+                extras.append(extra)
                 trial.append(union)
         if not trial:
-            break
-        stacked = torch.stack(trial)
-        row_t = torch.tensor(rows)
-        images = torch.where(stacked, aligned[row_t], query)
-        gains = target_margins(judge, images, targets[row_t])
-        best: dict[int, tuple[float, int, float]] = {}
+            return
+        margins, debris = state.score(torch.stack(trial), torch.tensor(rows))
+        best: dict[int, tuple[float, int]] = {}
         for position, row in enumerate(rows):
-            option, extra = options[position]
-            rate = float(gains[position] - margin[row]) / extra
+            rate = state.gain(row, float(margins[position]), float(debris[position])) / extras[position]
             if row not in best or rate > best[row][0]:
-                best[row] = (rate, position, float(gains[position]))
-        for row, (_, position, value) in best.items():
-            option, _ = options[position]
-            used[row].add(option)
-            chosen[row] = trial[position]
-            margin[row] = value
-            steps[row] += 1
-            visited[row].append((chosen[row].clone(), value, int(chosen[row].sum())))
-    _fill_pixels(query, aligned, targets, judge, visible, chosen, margin, budget, visited)
-    return _keep_best(query, aligned, visited, pixel_cost, steps)
+                best[row] = (rate, position)
+        for row, (_, position) in best.items():
+            state.move(row, trial[position], float(margins[position]), float(debris[position]))
+            state.steps[row] += 1
 
 
 def compact_groups(coords: np.ndarray, count: int, iterations: int = 6) -> list[np.ndarray]:
@@ -161,6 +214,11 @@ def compact_groups(coords: np.ndarray, count: int, iterations: int = 6) -> list[
     return [coords[assignment == group] for group in range(count) if np.any(assignment == group)]
 
 
+def _fitting(found: list[np.ndarray], budget: int) -> list[np.ndarray]:
+    """The clusters that fit ``budget``, then those larger than it cut into budget-sized pieces."""
+    return [c for c in found if c.shape[0] <= budget] + _split_large(found, budget)
+
+
 def _split_large(found: list[np.ndarray], budget: int) -> list[np.ndarray]:
     """Clusters larger than the budget, cut into budget-sized pieces along their row-major order."""
     pieces: list[np.ndarray] = []
@@ -176,56 +234,50 @@ def _mask(coords: np.ndarray) -> torch.Tensor:
     return mask
 
 
-def _fill_pixels(
-    query: torch.Tensor,
-    aligned: torch.Tensor,
-    targets: torch.Tensor,
-    judge: Judge,
-    visible: np.ndarray,
-    chosen: torch.Tensor,
-    margin: torch.Tensor,
-    budget: int,
-    visited: list[list[tuple[torch.Tensor, float, int]]],
-) -> None:
-    """Spend each of the best neighbours' leftover budget on single visible pixels, best judge gain first."""
-    order = [int(r) for r in torch.argsort(margin, descending=True)]
+def _fill_pixels(state: _GreedyState, budget: int) -> None:
+    """Spend each of the best neighbours' leftover budget on single visible pixels, best gain (judge margin less
+    the debris a pixel adds) first."""
+    order = [int(r) for r in torch.argsort(state.margin, descending=True)]
     rows: list[int] = []
     pixels: list[tuple[int, int]] = []
     for row in order[:FILL_NEIGHBOURS]:
-        left = budget - int(chosen[row].sum())
-        if left <= 0 or margin[row] >= SATURATION:
+        left = budget - int(state.chosen[row].sum())
+        if left <= 0 or state.margin[row] >= SATURATION:
             continue
-        free = np.argwhere(visible[row] & ~chosen[row].numpy())
+        free = np.argwhere(state.visible[row] & ~state.chosen[row].numpy())
         for r, c in free:
             rows.append(row)
             pixels.append((int(r), int(c)))
     if not rows:
         return
     row_t = torch.tensor(rows)
-    trial = chosen[row_t].clone()
+    trial = state.chosen[row_t].clone()
     trial[torch.arange(len(rows)), torch.tensor([p[0] for p in pixels]), torch.tensor([p[1] for p in pixels])] = True
-    gains = target_margins(judge, torch.where(trial, aligned[row_t], query), targets[row_t])
+    margins, debris = state.score(trial, row_t)
+    gains = [state.gain(row, float(margins[i]), float(debris[i])) for i, row in enumerate(rows)]
     finals: list[tuple[int, torch.Tensor]] = []
     for row in dict.fromkeys(rows):
-        left = budget - int(chosen[row].sum())
+        left = budget - int(state.chosen[row].sum())
         mine = [i for i, r in enumerate(rows) if r == row]
-        ranked = sorted(mine, key=lambda i: -float(gains[i]))
-        picked = [i for i in ranked if float(gains[i]) > float(margin[row])][:left]
+        picked = [i for i in sorted(mine, key=lambda i: -gains[i]) if gains[i] > 0][:left]
         if not picked:
             continue
-        mask = chosen[row].clone()
+        mask = state.chosen[row].clone()
         for i in picked:
             mask[pixels[i]] = True
         finals.append((row, mask))
     if not finals:
         return
     final_rows = torch.tensor([row for row, _ in finals])
-    masks = torch.stack([mask for _, mask in finals])
-    values = target_margins(judge, torch.where(masks, aligned[final_rows], query), targets[final_rows])
-    for (row, mask), value in zip(finals, values.tolist(), strict=True):
-        chosen[row] = mask
-        margin[row] = value
-        visited[row].append((mask, value, int(mask.sum())))
+    margins, debris = state.score(torch.stack([mask for _, mask in finals]), final_rows)
+    for (row, mask), value, pieces in zip(finals, margins.tolist(), debris.tolist(), strict=True):
+        state.move(row, mask, value, pieces)
+
+
+def keep_value(margin: float, pixels: int, debris: float, pixel_cost: float = BUDGET_PIXEL_COST) -> float:
+    """What the kept edit of a neighbour maximises (after a positive margin): judge margin less the charges for
+    its pixels and its debris pixels."""
+    return margin - pixel_cost * pixels - KEEP_DEBRIS_COST * debris
 
 
 def _keep_best(
@@ -242,7 +294,7 @@ def _keep_best(
     debris = fragment_pixels(images).tolist()
     best: dict[int, tuple[tuple[bool, float], int]] = {}
     for position, ((row, (_, value, pixels)), fragments) in enumerate(zip(flat, debris, strict=True)):
-        key = (value > 0, value - pixel_cost * pixels - FRAGMENT_COST * fragments)
+        key = (value > 0, keep_value(value, pixels, fragments, pixel_cost))
         if row not in best or key > best[row][0]:
             best[row] = (key, position)
     out: list[BudgetedEdit | None] = [None] * len(visited)
@@ -252,4 +304,4 @@ def _keep_best(
     return out
 
 
-__all__ = ["BudgetedEdit", "compact_groups", "refine_l0_budget", "target_margins"]
+__all__ = ["BudgetedEdit", "budget_stages", "compact_groups", "keep_value", "refine_l0_budget", "target_margins"]

@@ -15,7 +15,8 @@ import torch
 
 from core.data import load_mnist
 from core.geninv import SearchSettings, suggest_batch
-from core.geninv.greedy import compact_groups, refine_l0_budget
+from core.geninv.greedy import BudgetedEdit, budget_stages, compact_groups, keep_value, refine_l0_budget
+from core.geninv.refine import fragment_pixels
 from core.images import to_float
 
 FAST = SearchSettings(pool=16, steps=10, refine=6)
@@ -55,6 +56,31 @@ def test_budgeted_edits_change_whole_visible_pixels_within_eps(eps: float, tiny_
         visible = np.abs(aligned[row].numpy() - query.numpy()) > 0.5
         assert np.all(visible[changed])  # only pixels of the visible change, applied fully (0 or 1)
         assert set(np.unique(image[changed]).tolist()) <= {0.0, 1.0}
+
+
+def test_budgets_above_the_papers_are_searched_in_stages() -> None:
+    assert budget_stages(30.0) == [25, 30] and budget_stages(25.0) == [25] and budget_stages(7.5) == [7]
+
+
+def test_more_budget_never_keeps_a_worse_edit(tiny_judge) -> None:  # type: ignore[no-untyped-def]
+    """The 30-pixel search visits every state of the 25-pixel one, so per neighbour it keeps one worth as much."""
+    images, labels = load_mnist("test")
+    query = torch.from_numpy(to_float(images[3]))
+    others = [i for i in range(60) if labels[i] != labels[3]][:12]
+    aligned = torch.from_numpy(to_float(images[others]))
+    targets = torch.from_numpy(labels[others]).long()
+    small = refine_l0_budget(query, aligned, targets, tiny_judge, 25.0)
+    large = refine_l0_budget(query, aligned, targets, tiny_judge, 30.0)
+
+    def value(edit: BudgetedEdit) -> tuple[bool, float]:
+        debris = float(fragment_pixels(edit.image[None])[0])
+        return edit.margin > 0, keep_value(edit.margin, edit.pixels, debris)
+
+    for at_25, at_30 in zip(small, large, strict=True):
+        assert (at_25 is None) == (at_30 is None)
+        if at_25 is not None and at_30 is not None:
+            assert at_30.pixels <= 30
+            assert value(at_30) >= value(at_25)
 
 
 @pytest.mark.parametrize(("norm", "eps"), [("l0", 25.0), ("l0", 30.0), ("linf", 0.3), ("linf", 0.4)])
