@@ -72,6 +72,10 @@ suggestions (with one start per candidate, as by default, each query's search is
 WIDEN_POOL: Final = 2
 """The second, wider search (for digits whose first search reaches no target) aligns twice the pool and refines
 twice the neighbours; for ℓ∞ it also takes every other class as a target."""
+WEAK_P_HUMAN: Final = 0.75
+"""ℓ0 with a budget: a digit whose best suggestion reaches its target but has ``p_human`` below this is searched
+again with the wider pass too, and the wider result is kept when its best ``p_human`` is higher (blind raters
+saw the target for ~90% of suggestions at p_human >= 0.75 and for well under half below 0.6)."""
 DISTORTION_KEYS: Final = ("l0", "l1", "l2", "linf", "l0_binary")
 
 ProgressFn = Callable[[int, int], None]
@@ -96,6 +100,11 @@ class SearchSettings:
     """Aligned neighbours per query that go through ℓ0 refinement / ℓ∞ projection (at least k)."""
     pixel_cost: float = PIXEL_COST
     """ℓ0: judge margin (nats) one changed pixel must buy when choosing Δ's clusters."""
+    widen_factor: int = WIDEN_POOL
+    """The wider search aligns this many times the pool and refines this many times the neighbours."""
+    widen_below: float = WEAK_P_HUMAN
+    """ℓ0 with a budget: widen the search for digits whose best p_human is below this (0: only for digits whose
+    suggestions reach no target)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -227,9 +236,11 @@ def suggest_batch(
     wider = _Pass(
         seed + 1,
         _wide_table(table, explicit=targets is not None),
-        dataclasses.replace(settings, pool=settings.pool * WIDEN_POOL, refine=settings.refine * WIDEN_POOL),
+        dataclasses.replace(
+            settings, pool=settings.pool * settings.widen_factor, refine=settings.refine * settings.widen_factor
+        ),
     )
-    searcher = _Searcher(bank, judge, mapping, search, eps, k, cancel)
+    searcher = _Searcher(bank, judge, mapping, search, eps, k, cancel, settings.widen_below if search.shapes else 0.0)
     batch_size = options.get("batch_size") or (32 if chosen.type == "cuda" else CPU_BATCH)
     step = options.get("_step")
     total = queries.shape[0]
@@ -270,6 +281,8 @@ class _Searcher:
     eps: float | None
     k: int
     cancel: CancelFn | None
+    widen_below: float
+    """Widen also for digits whose best p_human is below this (ℓ0 with a budget; 0 elsewhere)."""
 
 
 @dataclass(frozen=True)
@@ -285,17 +298,36 @@ def _widen(
     batch: list[list[Suggestion]], searcher: _Searcher, queries_np: np.ndarray, labels: np.ndarray, wide: _Pass
 ) -> None:
     """Search again with the ``wide`` pass (:data:`WIDEN_POOL` times the pool and neighbours; ℓ∞: every target
-    class) for the digits whose suggestions do not reach their target; keep the wider result where it does (in
-    place)."""
-    rows = [row for row, found in enumerate(batch) if not _reached(found)]
-    if not rows or searcher.eps is None:
+    class) for the digits whose suggestions do not reach their target, and (ℓ0 with a budget) for those whose best
+    p_human is below ``searcher.widen_below`` (:data:`WEAK_P_HUMAN`); keep the wider result where it reaches a
+    target the first did not, or its best p_human is higher without losing the target (in place)."""
+    if searcher.eps is None:
+        return
+    rows = [row for row, found in enumerate(batch) if _needs_wider(found, searcher.widen_below)]
+    if not rows:
         return
     again = _run_batch(searcher, queries_np[rows], labels[rows], wide)
     for row, wider in zip(rows, again, strict=True):
         found = [dataclasses.replace(s, extras={**s.extras, "wider_search": 1.0}) for s in wider]
-        better = bool(found) and (not batch[row] or found[0].p_human > batch[row][0].p_human)
-        if _reached(found) or better:
+        if _wider_is_better(batch[row], found):
             batch[row] = found
+
+
+def _needs_wider(found: list[Suggestion], widen_below: float) -> bool:
+    """A digit is searched again when none of its suggestions reaches the target, or its best is weak."""
+    return not _reached(found) or found[0].p_human < widen_below
+
+
+def _wider_is_better(first: list[Suggestion], wider: list[Suggestion]) -> bool:
+    """Keep the wider result when it reaches a target the first did not, or (not losing the target) its best
+    p_human is higher."""
+    if not wider:
+        return False
+    if not first:
+        return True
+    if _reached(wider) != _reached(first):
+        return _reached(wider)
+    return wider[0].p_human > first[0].p_human
 
 
 def _run_batch(
