@@ -14,13 +14,12 @@ Pipeline per query x (label y), see the sibling modules for each step:
    target over every other class, minus 0.2 nats per ink pixel outside the largest connected component
    (debris a person notices), ``p_human`` = the fitted mapping of it (:mod:`core.geninv.calibration`).
 
-A digit none of whose candidates reaches its target (the judge's top class), and at ℓ0 with a budget one whose best
-suggestion is weak (p_human below :data:`WEAK_P_HUMAN`), is searched again, wider (:func:`_widen`). A candidate
-must change at least one pixel. When some candidate reaches its target, only those that do are offered; otherwise
-the best ones are still offered, marked weak (``extras["target_reached"] = 0``) with the low ``p_human`` their
-score gives, so every digit gets a suggestion unless nothing changes. Never a relabelled copy. Suggestions for one
-query come from different training digits; they are ordered by ``p_human`` (highest first), then by fewer pixels
-changed by more than 1/2. ``convincing`` means ``p_human >= 0.5``.
+A digit none of whose candidates reaches its target (the judge's top class) is searched again, wider
+(:func:`_widen`). A candidate must change at least one pixel. When some candidate reaches its target, only those
+that do are offered; otherwise the best ones are still offered, marked weak (``extras["target_reached"] = 0``)
+with the low ``p_human`` their score gives, so every digit gets a suggestion unless nothing changes. Never a
+relabelled copy. Suggestions for one query come from different training digits; they are ordered by ``p_human``
+(highest first), then by fewer pixels changed by more than 1/2. ``convincing`` means ``p_human >= 0.5``.
 """
 
 from __future__ import annotations
@@ -71,16 +70,8 @@ CPU_BATCH: Final = 8
 """Queries searched together on a CPU: about 25% less CPU time per digit than one at a time, and the same
 suggestions (with one start per candidate, as by default, each query's search is independent of the others)."""
 WIDEN_POOL: Final = 2
-"""ℓ∞: the second, wider search (for digits whose first search reaches no target) aligns twice the pool and
-refines twice the neighbours, and takes every other class as a target."""
-WIDEN_POOL_L0: Final = 4
-"""ℓ0: the wider search (for digits that reach no target or whose best is weak, :data:`WEAK_P_HUMAN`) aligns four
-times the pool and refines four times the neighbours (on 40 tuning digits, 4 lifted more weak digits above
-p_human 0.75 than 2 or 3: docs/evidence/geninv-budget-2029/tune-*.log)."""
-WEAK_P_HUMAN: Final = 0.75
-"""ℓ0 with a budget: a digit whose best suggestion reaches its target but has ``p_human`` below this is searched
-again with the wider pass too, and the wider result is kept when its best ``p_human`` is higher (blind raters
-saw the target for ~90% of suggestions at p_human >= 0.75 and for well under half below 0.6)."""
+"""The second, wider search (for digits whose first search reaches no target) aligns twice the pool and refines
+twice the neighbours; for ℓ∞ it also takes every other class as a target."""
 DISTORTION_KEYS: Final = ("l0", "l1", "l2", "linf", "l0_binary")
 
 ProgressFn = Callable[[int, int], None]
@@ -105,12 +96,6 @@ class SearchSettings:
     """Aligned neighbours per query that go through ℓ0 refinement / ℓ∞ projection (at least k)."""
     pixel_cost: float = PIXEL_COST
     """ℓ0: judge margin (nats) one changed pixel must buy when choosing Δ's clusters."""
-    widen_factor: int | None = None
-    """The wider search aligns this many times the pool and refines this many times the neighbours (None:
-    :data:`WIDEN_POOL_L0` for ℓ0, :data:`WIDEN_POOL` for ℓ∞)."""
-    widen_below: float = WEAK_P_HUMAN
-    """ℓ0 with a budget: widen the search for digits whose best p_human is below this (0: only for digits whose
-    suggestions reach no target)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -239,13 +224,12 @@ def suggest_batch(
     targets = options.get("targets")
     table = _target_table(targets)
     first = _Pass(seed, table, settings)
-    factor = settings.widen_factor or (WIDEN_POOL_L0 if search.shapes else WIDEN_POOL)
     wider = _Pass(
         seed + 1,
         _wide_table(table, explicit=targets is not None),
-        dataclasses.replace(settings, pool=settings.pool * factor, refine=settings.refine * factor),
+        dataclasses.replace(settings, pool=settings.pool * WIDEN_POOL, refine=settings.refine * WIDEN_POOL),
     )
-    searcher = _Searcher(bank, judge, mapping, search, eps, k, cancel, settings.widen_below if search.shapes else 0.0)
+    searcher = _Searcher(bank, judge, mapping, search, eps, k, cancel)
     batch_size = options.get("batch_size") or (32 if chosen.type == "cuda" else CPU_BATCH)
     step = options.get("_step")
     total = queries.shape[0]
@@ -286,8 +270,6 @@ class _Searcher:
     eps: float | None
     k: int
     cancel: CancelFn | None
-    widen_below: float
-    """Widen also for digits whose best p_human is below this (ℓ0 with a budget; 0 elsewhere)."""
 
 
 @dataclass(frozen=True)
@@ -302,38 +284,18 @@ class _Pass:
 def _widen(
     batch: list[list[Suggestion]], searcher: _Searcher, queries_np: np.ndarray, labels: np.ndarray, wide: _Pass
 ) -> None:
-    """Search again with the ``wide`` pass (:data:`WIDEN_POOL_L0` / :data:`WIDEN_POOL` times the pool and
-    neighbours; ℓ∞: every target class) for the digits whose suggestions do not reach their target, and (ℓ0 with
-    a budget) for those whose best p_human is below ``searcher.widen_below`` (:data:`WEAK_P_HUMAN`); keep the
-    wider result where it reaches a target the first did not, or its best p_human is higher without losing the
-    target (in place)."""
-    if searcher.eps is None:
-        return
-    rows = [row for row, found in enumerate(batch) if _needs_wider(found, searcher.widen_below)]
-    if not rows:
+    """Search again with the ``wide`` pass (:data:`WIDEN_POOL` times the pool and neighbours; ℓ∞: every target
+    class) for the digits whose suggestions do not reach their target; keep the wider result where it does (in
+    place)."""
+    rows = [row for row, found in enumerate(batch) if not _reached(found)]
+    if not rows or searcher.eps is None:
         return
     again = _run_batch(searcher, queries_np[rows], labels[rows], wide)
     for row, wider in zip(rows, again, strict=True):
         found = [dataclasses.replace(s, extras={**s.extras, "wider_search": 1.0}) for s in wider]
-        if _wider_is_better(batch[row], found):
+        better = bool(found) and (not batch[row] or found[0].p_human > batch[row][0].p_human)
+        if _reached(found) or better:
             batch[row] = found
-
-
-def _needs_wider(found: list[Suggestion], widen_below: float) -> bool:
-    """A digit is searched again when none of its suggestions reaches the target, or its best is weak."""
-    return not _reached(found) or found[0].p_human < widen_below
-
-
-def _wider_is_better(first: list[Suggestion], wider: list[Suggestion]) -> bool:
-    """Keep the wider result when it reaches a target the first did not, or (not losing the target) its best
-    p_human is higher."""
-    if not wider:
-        return False
-    if not first:
-        return True
-    if _reached(wider) != _reached(first):
-        return _reached(wider)
-    return wider[0].p_human > first[0].p_human
 
 
 def _run_batch(

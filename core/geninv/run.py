@@ -31,7 +31,7 @@ CHUNK_DIGITS: Final = 8
 """Digits per chunk: the unit that is written at once (and that a kill -9 can lose)."""
 RUN_KEY_FIELD: Final = "geninv_run"
 """The item's extra field holding its run key."""
-ALGORITHM: Final = "budgeted-greedy-2"
+ALGORITHM: Final = "budgeted-greedy-1"
 """Part of every run key: changes when the search would give other suggestions for the same settings."""
 
 
