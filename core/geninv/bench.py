@@ -22,7 +22,7 @@ import torch
 from core.errors import InvarianceError, UsageError
 
 if TYPE_CHECKING:
-    from core.geninv.calibration import PHumanMapping
+    from core.geninv.calibration import Outcome, PHumanMapping
 
 BENCH_SEED: Final = 0
 
@@ -192,7 +192,8 @@ def register_bench(subparsers: argparse._SubParsersAction) -> None:  # type: ign
         "--calibration", nargs="+", action="append", metavar="FILE",
         help="rates and calibration table: organiser/mapping.json of a human pack, then answers files; p_human "
         "is recomputed from each suggestion's raw score with the shipped mapping. Repeat it for several packs "
-        "(each with its own answers): each is reported, and --fit fits on all their ratings together",
+        "(each with its own answers): each is reported, then all of them pooled, and --fit fits on all their "
+        "ratings together",
     )  # fmt: skip
     parser.add_argument(
         "--fit", action="store_true",
@@ -285,8 +286,9 @@ def _calibration(sets: list[list[str]], as_json: bool, *, fit: bool = False) -> 
     reports = [
         _pack_report(files[0], mapping, answers, p_human) for files, (mapping, answers) in zip(sets, packs, strict=True)
     ]
+    pooled_report = _pooled_report(reports, [outcomes(mapping, answers) for mapping, answers in packs])
     if as_json:
-        document = reports[0] if len(reports) == 1 else {"packs": reports}
+        document = reports[0] if len(reports) == 1 else {"packs": reports, "pooled": pooled_report}
         print(json.dumps({**document, "p_human_mapping": p_human.to_json()}, indent=2))
         return 0
     print(f"p_human: {p_human.note} (slope {p_human.slope:.3f}, intercept {p_human.intercept:.3f})")
@@ -294,7 +296,36 @@ def _calibration(sets: list[list[str]], as_json: bool, *, fit: bool = False) -> 
         if len(reports) > 1:
             print(f"pack {report['mapping']}:")
         _print_pack_report(report)
+    if len(reports) > 1:
+        print(f"pooled over the {len(reports)} packs (sets of the same name together):")
+        _print_pack_report(pooled_report)
     return 0
+
+
+def _pooled_report(reports: list[dict[str, Any]], rated: list[list[Outcome]]) -> dict[str, Any]:
+    """One report over several rated packs (``reports`` from :func:`_pack_report`, ``rated`` their outcomes, p_human
+    already recomputed): the rates and calibration table of all their ratings together, and per set the share of
+    (rater, digit asked for) pairs that saw the target over every pack holding that set."""
+    from core.geninv.calibration import calibration_table, success_rates
+
+    every = [outcome for outcomes_of_pack in rated for outcome in outcomes_of_pack]
+    asked: dict[str, dict[str, float]] = {}
+    for report in reports:
+        for group, digit in report["per_digit"].items():
+            total = asked.setdefault(group, {"digits": 0, "no_suggestion": 0, "seen": 0.0, "asked": 0.0})
+            pairs = report["raters"] * digit["digits"]
+            total["digits"] += digit["digits"]
+            total["no_suggestion"] += digit["no_suggestion"]
+            total["seen"] += digit["per_digit_rate"] * pairs
+            total["asked"] += pairs
+    per_digit = {
+        group: {"digits": int(t["digits"]), "no_suggestion": int(t["no_suggestion"]),
+                "per_digit_rate": t["seen"] / t["asked"]}
+        for group, t in asked.items()
+    }  # fmt: skip
+    raters = sum(report["raters"] for report in reports)
+    return {"mapping": "pooled", "raters": raters, "ratings": len(every), "rates": success_rates(every),
+            "per_digit": per_digit, "calibration": calibration_table(every)}  # fmt: skip
 
 
 def _rated_pack(files: list[str]) -> tuple[list[dict[str, Any]], dict[str, dict[int, int]]]:

@@ -4,6 +4,7 @@ the organiser's mapping complete, and the rates + calibration table from filled-
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -239,8 +240,23 @@ def test_calibration_of_several_packs_fits_on_all_their_ratings(pack, tmp_path: 
     first, second = [str(mapping_file), str(files[0]), str(files[1])], [str(mapping_file), str(files[1])]
     assert main(["bench", "geninv", "--calibration", *first, "--calibration", *second, "--fit"]) == 0
     printed = capsys.readouterr().out
-    assert printed.count("pack ") == 2 and printed.count("calibration (suggestions only)") == 2
+    assert printed.count("pack ") == 2 and printed.count("calibration (suggestions only)") == 3
     suggestions = sum(not entry["control"] for entry in mapping)
+    each, pooled = printed.split("pooled over the 2 packs")
+    counts = [int(n) for n in re.findall(r"rater\(s\), (\d+) ratings", each)]
+    assert len(counts) == 2 and f"3 rater(s), {sum(counts)} ratings" in pooled, "pooled: every rating of both packs"
+    assert main(["bench", "geninv", "--calibration", *first, "--calibration", *second, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    (one, two), together = report["packs"], report["pooled"]["per_digit"]
+    assert together and set(together) == set(one["per_digit"])
+    for (
+        group,
+        digit,
+    ) in together.items():  # per (rater, digit asked for) pair: 2 raters of the first pack, 1 of the second
+        want = (2 * one["per_digit"][group]["per_digit_rate"] + two["per_digit"][group]["per_digit_rate"]) / 3
+        assert (
+            digit["per_digit_rate"] == pytest.approx(want) and digit["digits"] == 2 * one["per_digit"][group]["digits"]
+        )
     written = json.loads((tmp_path / "checkpoints" / "geninv-judge.p_human.json").read_text())
     assert written["fitted_on"] == 3 * suggestions, "the fit pools the ratings of both packs (2 + 1 raters)"
     assert str(mapping_file) in written["note"]
