@@ -14,12 +14,15 @@ import statistics
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import torch
 
 from core.errors import InvarianceError, UsageError
+
+if TYPE_CHECKING:
+    from core.geninv.calibration import Outcome, PHumanMapping
 
 BENCH_SEED: Final = 0
 
@@ -186,13 +189,16 @@ def register_bench(subparsers: argparse._SubParsersAction) -> None:  # type: ign
     )  # fmt: skip
     parser.add_argument("--print-digits", action="store_true", help="--human-pack: print the chosen digits, exit")
     parser.add_argument(
-        "--calibration", nargs="+", metavar="FILE",
+        "--calibration", nargs="+", action="append", metavar="FILE",
         help="rates and calibration table: organiser/mapping.json of a human pack, then answers files; p_human "
-        "is recomputed from each suggestion's raw score with the shipped mapping",
+        "is recomputed from each suggestion's raw score with the shipped mapping. Repeat it for several packs "
+        "(each with its own answers): each is reported, then all of them pooled, and --fit fits on all their "
+        "ratings together",
     )  # fmt: skip
     parser.add_argument(
         "--fit", action="store_true",
-        help="--calibration: fit the p_human mapping on these ratings and write it next to the judge",
+        help="--calibration: fit the p_human mapping on these ratings (of every pack given) and write it next to "
+        "the judge",
     )  # fmt: skip
     parser.set_defaults(handler=run_bench)
 
@@ -262,18 +268,69 @@ def _format_pack_summary(out: str, summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _calibration(files: list[str], as_json: bool, *, fit: bool = False) -> int:
-    from core.geninv.calibration import (
-        calibration_table,
-        fit_from_outcomes,
-        load_mapping,
-        outcomes,
-        read_mapping_file,
-        read_rater_answers,
-        save_mapping,
-        success_rates,
-    )
-    from core.geninv.human_pack import per_digit_rates
+def _calibration(sets: list[list[str]], as_json: bool, *, fit: bool = False) -> int:
+    """Rates and calibration of one or more rated packs (``sets``: [mapping.json, answers...] each); with ``fit``,
+    refit p_human on the ratings of every pack together first."""
+    from core.geninv.calibration import fit_from_outcomes, load_mapping, outcomes, save_mapping
+
+    packs = [_rated_pack(files) for files in sets]
+    if fit:
+        pooled = [rating for mapping, answers in packs for rating in outcomes(mapping, answers)]
+        sources = "; ".join(
+            f"{files[0]} ({len(answers)} rater(s))" for files, (_, answers) in zip(sets, packs, strict=True)
+        )
+        fitted = fit_from_outcomes(pooled, note=f"logistic fit on the ratings of {sources}")
+        print(f"p_human mapping written to {save_mapping(fitted)}: slope {fitted.slope:.3f}, "
+              f"intercept {fitted.intercept:.3f}, {fitted.fitted_on} ratings")  # fmt: skip
+    p_human = load_mapping()
+    reports = [
+        _pack_report(files[0], mapping, answers, p_human) for files, (mapping, answers) in zip(sets, packs, strict=True)
+    ]
+    pooled_report = _pooled_report(reports, [outcomes(mapping, answers) for mapping, answers in packs])
+    if as_json:
+        document = reports[0] if len(reports) == 1 else {"packs": reports, "pooled": pooled_report}
+        print(json.dumps({**document, "p_human_mapping": p_human.to_json()}, indent=2))
+        return 0
+    print(f"p_human: {p_human.note} (slope {p_human.slope:.3f}, intercept {p_human.intercept:.3f})")
+    for report in reports:
+        if len(reports) > 1:
+            print(f"pack {report['mapping']}:")
+        _print_pack_report(report)
+    if len(reports) > 1:
+        print(f"pooled over the {len(reports)} packs (sets of the same name together):")
+        _print_pack_report(pooled_report)
+    return 0
+
+
+def _pooled_report(reports: list[dict[str, Any]], rated: list[list[Outcome]]) -> dict[str, Any]:
+    """One report over several rated packs (``reports`` from :func:`_pack_report`, ``rated`` their outcomes, p_human
+    already recomputed): the rates and calibration table of all their ratings together, and per set the share of
+    (rater, digit asked for) pairs that saw the target over every pack holding that set."""
+    from core.geninv.calibration import calibration_table, success_rates
+
+    every = [outcome for outcomes_of_pack in rated for outcome in outcomes_of_pack]
+    asked: dict[str, dict[str, float]] = {}
+    for report in reports:
+        for group, digit in report["per_digit"].items():
+            total = asked.setdefault(group, {"digits": 0, "no_suggestion": 0, "seen": 0.0, "asked": 0.0})
+            pairs = report["raters"] * digit["digits"]
+            total["digits"] += digit["digits"]
+            total["no_suggestion"] += digit["no_suggestion"]
+            total["seen"] += digit["per_digit_rate"] * pairs
+            total["asked"] += pairs
+    per_digit = {
+        group: {"digits": int(t["digits"]), "no_suggestion": int(t["no_suggestion"]),
+                "per_digit_rate": t["seen"] / t["asked"]}
+        for group, t in asked.items()
+    }  # fmt: skip
+    raters = sum(report["raters"] for report in reports)
+    return {"mapping": "pooled", "raters": raters, "ratings": len(every), "rates": success_rates(every),
+            "per_digit": per_digit, "calibration": calibration_table(every)}  # fmt: skip
+
+
+def _rated_pack(files: list[str]) -> tuple[list[dict[str, Any]], dict[str, dict[int, int]]]:
+    """One ``--calibration`` group: (the organiser's mapping entries, {rater: {trial: answer}})."""
+    from core.geninv.calibration import read_mapping_file, read_rater_answers
 
     if len(files) < 2:
         raise UsageError("--calibration needs the pack's organiser/mapping.json and at least one answers file")
@@ -284,28 +341,32 @@ def _calibration(files: list[str], as_json: bool, *, fit: bool = False) -> int:
         if rater in answers:
             raise InvarianceError(f"{path}: rater {rater!r} appears twice")
         answers[rater] = given
-    if fit:
-        fitted = fit_from_outcomes(
-            outcomes(mapping, answers), note=f"logistic fit on the ratings of {files[0]} ({len(answers)} rater(s))"
-        )
-        print(f"p_human mapping written to {save_mapping(fitted)}: slope {fitted.slope:.3f}, "
-              f"intercept {fitted.intercept:.3f}, {fitted.fitted_on} ratings")  # fmt: skip
-    p_human = load_mapping()
+    return mapping, answers
+
+
+def _pack_report(
+    mapping_file: str, mapping: list[dict[str, Any]], answers: dict[str, dict[int, int]], p_human: PHumanMapping
+) -> dict[str, Any]:
+    """Rates per set, per digit asked for and the calibration table of one rated pack, p_human recomputed from
+    each suggestion's raw score with ``p_human`` (the mapping now stored)."""
+    from core.geninv.calibration import calibration_table, outcomes, success_rates
+    from core.geninv.human_pack import per_digit_rates
+
     for entry in mapping:
         if entry.get("raw_score") is not None:
             entry["p_human"] = float(p_human(float(entry["raw_score"])))
     rated = outcomes(mapping, answers)
     rates, table = success_rates(rated), calibration_table(rated)
-    summary = Path(files[0]).parent / "summary.json"
+    summary = Path(mapping_file).parent / "summary.json"
     per_digit = per_digit_rates(summary, rates, len(answers)) if summary.exists() else {}
-    if as_json:
-        print(json.dumps({"raters": len(answers), "rates": rates, "per_digit": per_digit, "calibration": table,
-                          "p_human_mapping": p_human.to_json()}, indent=2))  # fmt: skip
-        return 0
-    print(f"p_human: {p_human.note} (slope {p_human.slope:.3f}, intercept {p_human.intercept:.3f})")
-    print(f"{len(answers)} rater(s), {len(rated)} ratings")
-    for group, row in rates.items():
-        digit = per_digit.get(group)
+    return {"mapping": mapping_file, "raters": len(answers), "ratings": len(rated), "rates": rates,
+            "per_digit": per_digit, "calibration": table}  # fmt: skip
+
+
+def _print_pack_report(report: dict[str, Any]) -> None:
+    print(f"{report['raters']} rater(s), {report['ratings']} ratings")
+    for group, row in report["rates"].items():
+        digit = report["per_digit"].get(group)
         tail = (
             f"; per digit asked for {100 * digit['per_digit_rate']:.0f}% ({digit['digits']} digits, "
             f"{digit['no_suggestion']} without a suggestion)"
@@ -317,6 +378,5 @@ def _calibration(files: list[str], as_json: bool, *, fit: bool = False) -> int:
             f"source seen {100 * row['source_seen_rate']:.0f}%{tail}"
         )
     print("calibration (suggestions only): p_human bin | ratings | mean p_human | rated success")
-    for entry in table:
+    for entry in report["calibration"]:
         print(f"  {entry['bin']} | {entry['ratings']} | {entry['mean_p_human']:.2f} | {entry['success_rate']:.2f}")
-    return 0

@@ -4,6 +4,7 @@ the organiser's mapping complete, and the rates + calibration table from filled-
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -222,3 +223,41 @@ def test_per_digit_rate_counts_digits_without_a_suggestion(tmp_path: Path) -> No
     assert set(got) == {"l0-25"}
     # 4 of 6 ratings saw the target over 3 suggestions; 4 digits asked for -> 4 / (4 * 2) = 0.5
     assert got["l0-25"] == {"digits": 4, "no_suggestion": 1, "per_digit_rate": pytest.approx(0.5)}
+
+
+def test_calibration_of_several_packs_fits_on_all_their_ratings(pack, tmp_path: Path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    out, _ = pack
+    mapping_file = out / "organiser" / "mapping.json"
+    mapping = read_mapping_file(mapping_file)
+    seen = {"rater": "ada", "answers": [{"trial": e["trial"], "answer": e["target_label"]} for e in mapping]}
+    source = {"rater": "bob", "answers": [{"trial": e["trial"], "answer": e["source_label"]} for e in mapping]}
+    files = []
+    for data in (seen, source):
+        files.append(tmp_path / f"{data['rater']}.json")
+        files[-1].write_text(json.dumps(data))
+    monkeypatch.setenv("INVARIANCE_CHECKPOINTS", str(tmp_path / "checkpoints"))
+    (tmp_path / "checkpoints").mkdir()
+    first, second = [str(mapping_file), str(files[0]), str(files[1])], [str(mapping_file), str(files[1])]
+    assert main(["bench", "geninv", "--calibration", *first, "--calibration", *second, "--fit"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("pack ") == 2 and printed.count("calibration (suggestions only)") == 3
+    suggestions = sum(not entry["control"] for entry in mapping)
+    each, pooled = printed.split("pooled over the 2 packs")
+    counts = [int(n) for n in re.findall(r"rater\(s\), (\d+) ratings", each)]
+    assert len(counts) == 2 and f"3 rater(s), {sum(counts)} ratings" in pooled, "pooled: every rating of both packs"
+    assert main(["bench", "geninv", "--calibration", *first, "--calibration", *second, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    (one, two), together = report["packs"], report["pooled"]["per_digit"]
+    assert together and set(together) == set(one["per_digit"])
+    for (
+        group,
+        digit,
+    ) in together.items():  # per (rater, digit asked for) pair: 2 raters of the first pack, 1 of the second
+        want = (2 * one["per_digit"][group]["per_digit_rate"] + two["per_digit"][group]["per_digit_rate"]) / 3
+        assert (
+            digit["per_digit_rate"] == pytest.approx(want) and digit["digits"] == 2 * one["per_digit"][group]["digits"]
+        )
+    written = json.loads((tmp_path / "checkpoints" / "geninv-judge.p_human.json").read_text())
+    assert written["fitted_on"] == 3 * suggestions, "the fit pools the ratings of both packs (2 + 1 raters)"
+    assert str(mapping_file) in written["note"]
+    assert main(["bench", "geninv", "--calibration", *first, "--calibration", str(mapping_file)]) != 0
