@@ -9,7 +9,7 @@
 set -euo pipefail
 ROOT=$(pwd)
 HERE=${HERE:-docs/evidence/geninv-budget-2028}
-PYBIN=${PYBIN:-/work/main/.venv/bin}
+PYBIN=${PYBIN:-$(pwd)/.venv/bin}  # the README's venv; PYBIN=... for another
 export INVARIANCE_THREADS=1
 export INVARIANCE_CHECKPOINTS="$ROOT/checkpoints"
 [ $# -ge 1 ] || { echo "score.sh: give the filled answers-template files" >&2; exit 2; }

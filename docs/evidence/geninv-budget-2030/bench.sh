@@ -4,7 +4,7 @@
 # root:  bash docs/evidence/geninv-budget-2030/bench.sh   (output: bench.log beside this script)
 set -euo pipefail
 ROOT=$(pwd)
-PYBIN=${PYBIN:-/work/main/.venv/bin}
+PYBIN=${PYBIN:-$(pwd)/.venv/bin}  # the README's venv; PYBIN=... for another
 export INVARIANCE_CHECKPOINTS="$ROOT/checkpoints" INVARIANCE_THREADS=1
 {
   for budget in "--eps 30" ""; do

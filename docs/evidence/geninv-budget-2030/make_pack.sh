@@ -10,7 +10,7 @@
 set -euo pipefail
 ROOT=$(pwd)
 HERE=docs/evidence/geninv-budget-2030
-PYBIN=${PYBIN:-/work/main/.venv/bin}
+PYBIN=${PYBIN:-$(pwd)/.venv/bin}  # the README's venv; PYBIN=... for another
 export INVARIANCE_THREADS=1
 export INVARIANCE_CHECKPOINTS="$ROOT/checkpoints"  # this checkout's judge and its refitted p_human mapping
 {

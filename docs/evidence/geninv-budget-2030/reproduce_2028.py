@@ -4,7 +4,7 @@ never labels or images).
 The 2028 pack's collections are not tracked (only its mapping and summary are), so give the folder of a checkout
 that built it. Run from the repository root:
 ``PYTHONPATH=$PWD python docs/evidence/geninv-budget-2030/reproduce_2028.py COLLECTIONS_DIR SET N``
-(e.g. ``/work/wt/s2gen/docs/evidence/geninv-budget-2028/pack/organiser/collections l0-30 5``: the set's first N
+(e.g. ``docs/evidence/geninv-budget-2028/pack/organiser/collections l0-30 5``: the set's first N
 digits, in the summary's order).
 """
 

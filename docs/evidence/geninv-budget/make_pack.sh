@@ -7,7 +7,7 @@
 set -euo pipefail
 ROOT=$(pwd)
 HERE=docs/evidence/geninv-budget
-PYBIN=${PYBIN:-/work/main/.venv/bin}
+PYBIN=${PYBIN:-$(pwd)/.venv/bin}  # the README's venv; PYBIN=... for another
 export INVARIANCE_THREADS=1
 PYTHONPATH="$ROOT" "$PYBIN/python" "$HERE/used_indices.py"
 PYTHONPATH="$ROOT" "$PYBIN/python" -m core.cli bench geninv --human-pack "$HERE/pack" \

@@ -10,7 +10,7 @@
 set -euo pipefail
 ROOT=$(pwd)
 OUT=docs/evidence/geninv-human
-PYBIN=${PYBIN:-/work/main/.venv/bin}
+PYBIN=${PYBIN:-$(pwd)/.venv/bin}  # the README's venv; PYBIN=... for another
 OLD_COMMIT=3da1540
 export INVARIANCE_THREADS=1
 new() { PYTHONPATH="$ROOT" "$PYBIN/invariance" "$@"; }
