@@ -22,9 +22,11 @@ COUNT = 120
 
 SLOW_IMPORT = textwrap.dedent(
     """
-    import sys, time
+    import signal, sys, time
     from pathlib import Path
     from core.collection import store
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even where a background shell ignores SIGINT
 
     written = [0]
 
@@ -33,7 +35,7 @@ SLOW_IMPORT = textwrap.dedent(
             written[0] += 1
             if written[0] == 10:  # wait here for the parent's signal, however loaded the machine is
                 Path(sys.argv[1]).write_text("10 items")
-                time.sleep(60)
+                time.sleep(30)
 
     store.write_step_hook = slow_step
     from core.cli import main
