@@ -21,6 +21,7 @@ def test_bench_live_registers_and_reports_figures(qtbot, capsys: pytest.CaptureF
     assert figures["machine"]["usable_cores"] >= 1 and figures["window_to_interactive_s"] > 0
 
 
+@pytest.mark.slow  # two fresh interpreters; the benchmark itself is run in-process above
 def test_invariance_bench_live_runs_the_editor_benchmark_in_its_own_process() -> None:
     """Every argument reaches the benchmark (its own --help), and its exit code comes back (a bad option: 2)."""
     command = [sys.executable, "-m", "core.cli", "bench", "live"]
