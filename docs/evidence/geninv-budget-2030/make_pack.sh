@@ -1,23 +1,5 @@
 #!/usr/bin/env bash
-# Builds the fourth blind GenInv pack at the paper's budgets (l0 25 and 30 pixels, 40 digits each) with the staged
-# l0 search of 0dd05c9 (no widening of weak digits). Run from the repository root:
-#   bash docs/evidence/geninv-budget-2030/make_pack.sh   (output: make_pack.log beside this script)
-# Digits: MNIST test indices 7500-9999 (held out; tuning used 2500-4999) minus every index an earlier figure, an
-# earlier pack (the 2027, 2028 and 2029 budget packs, their controls included) or a benchmark used (used-indices.json,
-# from used_indices.py); 40 per set, disjoint, seed 2030. Unchanged controls: as many as suggestions (core.study).
-# p_human comes from checkpoints/geninv-judge.p_human.json as refitted on the 2027 and 2028 packs
-# (../geninv-budget-2029/fit.log).
-set -euo pipefail
-ROOT=$(pwd)
-HERE=docs/evidence/geninv-budget-2030
-PYBIN=${PYBIN:-$(pwd)/.venv/bin}  # the README's venv; PYBIN=... for another
-export INVARIANCE_THREADS=1
-export INVARIANCE_CHECKPOINTS="$ROOT/checkpoints"  # this checkout's judge and its refitted p_human mapping
-{
-  echo "commit $(git rev-parse --short HEAD), $(date -u '+%Y-%m-%d %H:%M UTC')"
-  PYTHONPATH="$ROOT" "$PYBIN/python" "$HERE/used_indices.py"
-  PYTHONPATH="$ROOT" "$PYBIN/python" -m core.cli bench geninv --human-pack "$HERE/pack" \
-    --sets l0@25:40,l0@30:40 --digits 7500:10000 \
-    --exclude "$HERE/used-indices.json" --seed 2030 --threads 1 --device cpu
-  echo "EXIT $?"
-} 2>&1 | tee "$HERE/make_pack.log"
+# The 2030 blind pack: the shipped staged ℓ0 search at 25 and 30 pixels, 40 digits each, seed 2030; p_human refitted on the 2027 and 2028 packs.
+# Run from the repository root: bash docs/evidence/geninv-budget-2030/make_pack.sh (log: make_pack.log beside it).
+exec bash docs/evidence/make_budget_pack.sh docs/evidence/geninv-budget-2030 2030 l0@25:40,l0@30:40 \
+  docs/evidence/geninv-budget-2029/used-indices.json docs/evidence/geninv-budget-2029/pack/organiser
