@@ -1,7 +1,8 @@
 """The model zoo: which models exist, how each is trained, and how to load one.
 
-Hyper-parameters of every recipe live here, in one place; ``core.training.run`` turns an entry into a checkpoint
-(``checkpoints/<name>.safetensors``) and a model card (``checkpoints/<name>.json``).
+Every model and its recipe's hyper-parameters are stated once, in the declarative table ``zoo.toml`` beside this
+module, which :func:`read_table` checks and turns into :class:`ZooEntry` values; ``core.training.run`` turns an
+entry into a checkpoint (``checkpoints/<name>.safetensors``) and a model card (``checkpoints/<name>.json``).
 """
 
 from __future__ import annotations
