@@ -283,10 +283,11 @@ def _calibration(sets: list[list[str]], as_json: bool, *, fit: bool = False) -> 
         print(f"p_human mapping written to {save_mapping(fitted)}: slope {fitted.slope:.3f}, "
               f"intercept {fitted.intercept:.3f}, {fitted.fitted_on} ratings")  # fmt: skip
     p_human = load_mapping()
-    reports = [
+    reported = [
         _pack_report(files[0], mapping, answers, p_human) for files, (mapping, answers) in zip(sets, packs, strict=True)
     ]
-    pooled_report = _pooled_report(reports, [outcomes(mapping, answers) for mapping, answers in packs])
+    reports = [report for report, _ in reported]
+    pooled_report = _pooled_report(reports, [rated for _, rated in reported])
     if as_json:
         document = reports[0] if len(reports) == 1 else {"packs": reports, "pooled": pooled_report}
         print(json.dumps({**document, "p_human_mapping": p_human.to_json()}, indent=2))
@@ -346,9 +347,9 @@ def _rated_pack(files: list[str]) -> tuple[list[dict[str, Any]], dict[str, dict[
 
 def _pack_report(
     mapping_file: str, mapping: list[dict[str, Any]], answers: dict[str, dict[int, int]], p_human: PHumanMapping
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], list[Outcome]]:
     """Rates per set, per digit asked for and the calibration table of one rated pack, p_human recomputed from
-    each suggestion's raw score with ``p_human`` (the mapping now stored)."""
+    each suggestion's raw score with ``p_human`` (the mapping now stored); and the pack's rated outcomes."""
     from core.geninv.calibration import calibration_table, outcomes, success_rates
     from core.geninv.human_pack import per_digit_rates
 
@@ -359,8 +360,9 @@ def _pack_report(
     rates, table = success_rates(rated), calibration_table(rated)
     summary = Path(mapping_file).parent / "summary.json"
     per_digit = per_digit_rates(summary, rates, len(answers)) if summary.exists() else {}
-    return {"mapping": mapping_file, "raters": len(answers), "ratings": len(rated), "rates": rates,
-            "per_digit": per_digit, "calibration": table}  # fmt: skip
+    report = {"mapping": mapping_file, "raters": len(answers), "ratings": len(rated), "rates": rates,
+              "per_digit": per_digit, "calibration": table}  # fmt: skip
+    return report, rated
 
 
 def _print_pack_report(report: dict[str, Any]) -> None:
