@@ -280,8 +280,7 @@ def _calibration(sets: list[list[str]], as_json: bool, *, fit: bool = False) -> 
             f"{files[0]} ({len(answers)} rater(s))" for files, (_, answers) in zip(sets, packs, strict=True)
         )
         fitted = fit_from_outcomes(pooled, note=f"logistic fit on the ratings of {sources}")
-        print(f"p_human mapping written to {save_mapping(fitted)}: slope {fitted.slope:.3f}, "
-              f"intercept {fitted.intercept:.3f}, {fitted.fitted_on} ratings")  # fmt: skip
+        print(f"p_human mapping written to {save_mapping(fitted)}: {fitted.fitted_on} ratings; {fitted.describe()}")
     p_human = load_mapping()
     reported = [
         _pack_report(files[0], mapping, answers, p_human) for files, (mapping, answers) in zip(sets, packs, strict=True)
@@ -292,7 +291,7 @@ def _calibration(sets: list[list[str]], as_json: bool, *, fit: bool = False) -> 
         document = reports[0] if len(reports) == 1 else {"packs": reports, "pooled": pooled_report}
         print(json.dumps({**document, "p_human_mapping": p_human.to_json()}, indent=2))
         return 0
-    print(f"p_human: {p_human.note} (slope {p_human.slope:.3f}, intercept {p_human.intercept:.3f})")
+    print(f"p_human: {p_human.describe()}")
     for report in reports:
         if len(reports) > 1:
             print(f"pack {report['mapping']}:")
@@ -355,7 +354,12 @@ def _pack_report(
 
     for entry in mapping:
         if entry.get("raw_score") is not None:
-            entry["p_human"] = float(p_human(float(entry["raw_score"])))
+            entry["p_human"] = float(
+                p_human(
+                    float(entry["raw_score"]), norm=entry.get("norm"), source=entry.get("source_label"),
+                    target=entry.get("target_label"),
+                )
+            )  # fmt: skip
     rated = outcomes(mapping, answers)
     rates, table = success_rates(rated), calibration_table(rated)
     summary = Path(mapping_file).parent / "summary.json"

@@ -23,7 +23,7 @@ import itertools
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -32,35 +32,61 @@ import numpy as np
 from core.errors import InvarianceError
 from core.files import atomic_write_text
 
-MAPPING_FORMAT: Final = 1
+MAPPING_FORMAT: Final = 2
+"""Format 2 adds per-norm parameters and (source, target) offsets; format 1 files (one slope, one intercept) load."""
 PRIOR_SLOPE: Final = 0.8
 PRIOR_INTERCEPT: Final = -2.4
+PAIR_SCALE: Final = 0.1
+"""Pair indicators enter the fit scaled by this, so their offsets are shrunk 1 / PAIR_SCALE² = 100 times more than the
+slopes and intercepts: chosen by leave-one-pack-out log-loss over the four rated packs (docs/geninv.md)."""
 DEFAULT_BINS: Final = (0.0, 0.25, 0.5, 0.75, 1.0)
 NOT_A_DIGIT: Final = -1
 
 
 @dataclass(frozen=True)
 class PHumanMapping:
-    """p_human = sigmoid(slope * raw + intercept); ``fitted_on`` = ratings used (0: the hand-set prior)."""
+    """p_human = sigmoid(slope * raw + intercept + pair offset); ``fitted_on`` = ratings used (0: the prior).
+
+    ``norms`` holds a (slope, intercept) per norm fitted on that norm's ratings; ``slope``/``intercept`` serve the
+    norms without ratings of their own (fitted on all ratings). ``pairs`` holds a logit offset per (source digit,
+    target digit): how much more (or less) readily people see that target than the judge's margin alone says
+    (a 7 with a closed top reads as a 9; a 6 with a closed loop rarely does). A pair without ratings adds 0.
+    """
 
     slope: float = PRIOR_SLOPE
     intercept: float = PRIOR_INTERCEPT
     fitted_on: int = 0
     note: str = "prior: judge margin of 3 nats -> 0.5 (not fitted on ratings yet)"
+    norms: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    pairs: Mapping[tuple[int, int], float] = field(default_factory=dict)
 
-    def __call__(self, raw: float | np.ndarray) -> np.ndarray:
+    def __call__(
+        self, raw: float | np.ndarray, *, norm: str | None = None, source: int | None = None, target: int | None = None
+    ) -> np.ndarray:
+        slope, intercept = self.norms.get(norm, (self.slope, self.intercept)) if norm else (self.slope, self.intercept)
+        offset = 0.0 if source is None or target is None else self.pairs.get((int(source), int(target)), 0.0)
         value = np.asarray(raw, dtype=np.float64)
-        return 1.0 / (1.0 + np.exp(-(self.slope * value + self.intercept)))
+        return 1.0 / (1.0 + np.exp(-(slope * value + intercept + offset)))
+
+    def describe(self) -> str:
+        """One line: the note, the fallback and per-norm parameters, how many pair offsets."""
+        per_norm = "".join(f"; {n}: slope {s:.3f}, intercept {i:.3f}" for n, (s, i) in sorted(self.norms.items()))
+        pairs = f"; {len(self.pairs)} (source, target) offsets" if self.pairs else ""
+        return f"{self.note} (slope {self.slope:.3f}, intercept {self.intercept:.3f}{per_norm}{pairs})"
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "format_version": MAPPING_FORMAT,
+        data: dict[str, Any] = {
+            "format_version": MAPPING_FORMAT if self.norms or self.pairs else 1,
             "kind": "logistic",
             "slope": self.slope,
             "intercept": self.intercept,
             "fitted_on": self.fitted_on,
             "note": self.note,
         }
+        if self.norms or self.pairs:
+            data["norms"] = {name: list(values) for name, values in sorted(self.norms.items())}
+            data["pairs"] = {f"{s}>{t}": offset for (s, t), offset in sorted(self.pairs.items())}
+        return data
 
 
 def mapping_path(folder: Path | None = None) -> Path:
@@ -77,14 +103,28 @@ def load_mapping(folder: Path | None = None) -> PHumanMapping:
         return PHumanMapping()
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("format_version") != MAPPING_FORMAT or data.get("kind") != "logistic":
+        if data.get("format_version") not in (1, MAPPING_FORMAT) or data.get("kind") != "logistic":
             raise ValueError("unsupported format")
-        slope, intercept = float(data["slope"]), float(data["intercept"])
-        if not (math.isfinite(slope) and math.isfinite(intercept)):
-            raise ValueError("non-finite parameters")
-        return PHumanMapping(slope, intercept, int(data.get("fitted_on", 0)), str(data.get("note", "")))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        slope, intercept = _finite(data["slope"]), _finite(data["intercept"])
+        norms = {str(n): (_finite(v[0]), _finite(v[1])) for n, v in dict(data.get("norms", {})).items()}
+        pairs = {_pair_key(key): _finite(value) for key, value in dict(data.get("pairs", {})).items()}
+        return PHumanMapping(slope, intercept, int(data.get("fitted_on", 0)), str(data.get("note", "")), norms, pairs)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as error:
         raise InvarianceError(f"{path}: cannot read the p_human mapping ({error})") from None
+
+
+def _finite(value: object) -> float:
+    number = float(value)  # type: ignore[arg-type]
+    if not math.isfinite(number):
+        raise ValueError(f"non-finite parameter {value!r}")
+    return number
+
+
+def _pair_key(key: str) -> tuple[int, int]:
+    source, target = (int(part) for part in key.split(">"))
+    if not (0 <= source <= 9 and 0 <= target <= 9):
+        raise ValueError(f"pair {key!r} is not two digits")
+    return source, target
 
 
 def save_mapping(mapping: PHumanMapping, folder: Path | None = None) -> Path:
@@ -104,14 +144,19 @@ def fit_p_human(
     raw_scores: Sequence[float] | np.ndarray,
     rated_success: Sequence[bool] | np.ndarray,
     *,
+    norms: Sequence[str] | None = None,
+    pairs: Sequence[tuple[int, int]] | None = None,
     c: float = 100.0,
     note: str = "",
 ) -> PHumanMapping:
     """Logistic regression (scikit-learn) of rated success (0/1) on raw scores.
 
     ``c`` is scikit-learn's inverse L2 strength: large (little shrinkage), but finite so that a perfectly
-    separable set still gives finite parameters. Raises :class:`InvarianceError` for empty, mismatched,
-    non-finite or one-class input (a mapping needs both outcomes to be fitted).
+    separable set still gives finite parameters. With ``norms`` and ``pairs`` (one per rating) the mapping also
+    gets a (slope, intercept) per norm and a logit offset per (source, target) pair, shrunk towards 0 much more
+    strongly (inverse strength ``c * PAIR_SCALE**2``): most pairs have only a few ratings. Raises
+    :class:`InvarianceError` for empty, mismatched, non-finite or one-class input (a mapping needs both outcomes
+    to be fitted).
     """
     from sklearn.linear_model import LogisticRegression
 
@@ -123,15 +168,43 @@ def fit_p_human(
         raise InvarianceError("fit_p_human needs finite scores and outcomes that are 0 or 1")
     if np.unique(y).size < 2:
         raise InvarianceError("fit_p_human needs both successes and failures among the ratings")
+    for name, given in (("norms", norms), ("pairs", pairs)):
+        if given is not None and len(given) != x.size:
+            raise InvarianceError(f"fit_p_human needs one of {name} per rating, got {len(given)} for {x.size}")
     model = LogisticRegression(C=c).fit(x[:, None], y.astype(int))
     slope, intercept = float(model.coef_[0, 0]), float(model.intercept_[0])
-    return PHumanMapping(slope, intercept, int(x.size), note or f"logistic fit on {x.size} ratings")
+    note = note or f"logistic fit on {x.size} ratings"
+    if norms is None or pairs is None:
+        return PHumanMapping(slope, intercept, int(x.size), note)
+    names = sorted(set(norms))
+    keys = sorted(set(pairs))
+    design = np.zeros((x.size, 2 * len(names) + len(keys)))
+    for row, (norm, pair) in enumerate(zip(norms, pairs, strict=True)):
+        column = 2 * names.index(norm)
+        design[row, column : column + 2] = (x[row], 1.0)
+        design[row, 2 * len(names) + keys.index(pair)] = PAIR_SCALE
+    full = LogisticRegression(C=c, fit_intercept=False, max_iter=5000).fit(design, y.astype(int))
+    weights = full.coef_[0]
+    per_norm = {name: (float(weights[2 * i]), float(weights[2 * i + 1])) for i, name in enumerate(names)}
+    offsets = {key: float(weights[2 * len(names) + i] * PAIR_SCALE) for i, key in enumerate(keys)}
+    return PHumanMapping(slope, intercept, int(x.size), note, per_norm, offsets)
 
 
 def fit_from_outcomes(rated: Sequence[Outcome], *, note: str = "") -> PHumanMapping:
-    """:func:`fit_p_human` on the rated suggestions (controls and items without a raw score skipped)."""
-    pairs = [(o.raw_score, o.success) for o in rated if not o.control and o.raw_score is not None]
-    return fit_p_human([raw for raw, _ in pairs], [success for _, success in pairs], note=note)
+    """:func:`fit_p_human` on the rated suggestions (controls and items without a raw score skipped), with a
+    (slope, intercept) per norm and an offset per (source, target) pair when every rating names its norm."""
+    kept = [
+        (o.raw_score, o.success, o.norm, (o.source_label, o.target_label))
+        for o in rated
+        if not o.control and o.raw_score is not None and o.target_label is not None
+    ]
+    scores = [score for score, _, _, _ in kept]
+    success = [hit for _, hit, _, _ in kept]
+    norms = [norm for _, _, norm, _ in kept]
+    if not all(norms):
+        return fit_p_human(scores, success, note=note)
+    pairs = [pair for _, _, _, pair in kept]
+    return fit_p_human(scores, success, norms=[str(n) for n in norms], pairs=pairs, note=note)
 
 
 # ---------------------------------------------------------------- rated packs
@@ -150,6 +223,7 @@ class Outcome:
     raw_score: float | None
     answer: int
     rater: str
+    norm: str | None = None
 
     @property
     def success(self) -> bool:
@@ -242,6 +316,7 @@ def outcomes(mapping: Sequence[Mapping[str, Any]], answers: Mapping[str, Mapping
                     raw_score=None if entry.get("raw_score") is None else float(entry["raw_score"]),
                     answer=int(answer),
                     rater=rater,
+                    norm=None if entry.get("norm") is None else str(entry["norm"]),
                 )
             )
     return out
