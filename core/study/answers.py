@@ -97,6 +97,15 @@ class Trial:
 
 
 @dataclass(frozen=True)
+class PackTrial:
+    """One answered trial of a study pack: its position and the rater's label; what it showed is in the plan."""
+
+    order: int
+    answer: int
+    response_ms: int
+
+
+@dataclass(frozen=True)
 class RatingSession:
     """What every answers file says besides its trials: who rated, with which tool, and when the session started
     and finished (ISO 8601 UTC, empty when unknown)."""
@@ -132,6 +141,14 @@ class AnswersFile(RatingSession):
         if self.instructions:
             data["instructions"] = self.instructions
         return data
+
+
+@dataclass(frozen=True)
+class PackAnswers(RatingSession):
+    """An answers file written by a study pack's page (format 2): the pack's id and the answers by position."""
+
+    pack_id: str
+    trials: list[PackTrial]
 
 
 def now_iso() -> str:
@@ -306,23 +323,6 @@ def _finite_float(text: str) -> float:
     if not math.isfinite(value):
         raise ValueError(f"{text[:20]} is out of range")
     return value
-
-
-@dataclass(frozen=True)
-class PackTrial:
-    """One answered trial of a study pack: its position and the rater's label; what it showed is in the plan."""
-
-    order: int
-    answer: int
-    response_ms: int
-
-
-@dataclass(frozen=True)
-class PackAnswers(RatingSession):
-    """An answers file written by a study pack's page (format 2): the pack's id and the answers by position."""
-
-    pack_id: str
-    trials: list[PackTrial]
 
 
 def parse_pack_answers(data: dict[str, Any], where: str) -> PackAnswers:
