@@ -11,12 +11,7 @@ from typing import Any
 
 from core.device import configure_threads, resolve_device
 from core.errors import StudyError, UsageError
-from core.study.consensus import (
-    DEFAULT_MIN_RATER_ACCURACY,
-    DEFAULT_THRESHOLD,
-    check_min_accuracy,
-    check_threshold,
-)
+from core.study.consensus import DEFAULT_MIN_RATER_ACCURACY, DEFAULT_THRESHOLD, check_consensus_options
 from core.study.sets import StudyItem, load_items
 
 
@@ -218,8 +213,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from core.zoo import available_models, find_entry
 
     started = time.perf_counter()
-    threshold = check_threshold(args.threshold if args.threshold is not None else recorded_threshold(args.collections))
-    check_min_accuracy(args.min_rater_accuracy)
+    threshold = args.threshold if args.threshold is not None else recorded_threshold(args.collections)
+    check_consensus_options(threshold, args.min_rater_accuracy)
     if args.batch_size < 1:
         raise UsageError(f"--batch-size {args.batch_size} must be at least 1")
     for option, folder in (("--csv", args.csv), ("--plot", args.plot)):

@@ -172,34 +172,40 @@ def register_bench(subparsers: argparse._SubParsersAction) -> None:  # type: ign
         "--threads", type=int, default=None, help="torch CPU threads (default $INVARIANCE_THREADS, else 1)"
     )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    parser.add_argument("--seed", type=int, default=None, help="--human-pack: digit choice and shuffle seed")
-    parser.add_argument("--human-pack", metavar="OUT", help="write a blind human study pack into the new folder OUT")
-    parser.add_argument(
-        "--sets", help="--human-pack sets, e.g. 'l0:40,linf@0.4:20' (default: --norm/--eps with --n digits)"
+    pack = parser.add_argument_group("human study pack", "write a blind pack for raters instead of timing")
+    pack.add_argument("--human-pack", metavar="OUT", help="write a blind human study pack into the new folder OUT")
+    pack.add_argument("--seed", type=int, default=None, help="digit choice and shuffle seed")
+    pack.add_argument("--sets", help="sets, e.g. 'l0:40,linf@0.4:20' (default: --norm/--eps with --n digits)")
+    pack.add_argument("--digits", default="5000:10000", help="test index range (default held out)")
+    pack.add_argument(
+        "--add-collection",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="also show the items of an existing collection, as set NAME",
     )
-    parser.add_argument("--digits", default="5000:10000", help="--human-pack test index range (default held out)")
-    parser.add_argument(
-        "--add-collection", action="append", default=[], metavar="NAME=PATH",
-        help="--human-pack: also show the items of an existing collection, as set NAME",
-    )  # fmt: skip
-    parser.add_argument(
-        "--exclude", metavar="FILE",
-        help="--human-pack: JSON list of test indices never to draw (or {\"indices\": [...]}), e.g. the digits "
-        "earlier figures and packs used",
-    )  # fmt: skip
-    parser.add_argument("--print-digits", action="store_true", help="--human-pack: print the chosen digits, exit")
-    parser.add_argument(
-        "--calibration", nargs="+", action="append", metavar="FILE",
-        help="rates and calibration table: organiser/mapping.json of a human pack, then answers files; p_human "
-        "is recomputed from each suggestion's raw score with the shipped mapping. Repeat it for several packs "
-        "(each with its own answers): each is reported, then all of them pooled, and --fit fits on all their "
-        "ratings together",
-    )  # fmt: skip
-    parser.add_argument(
-        "--fit", action="store_true",
-        help="--calibration: fit the p_human mapping on these ratings (of every pack given) and write it next to "
-        "the judge",
-    )  # fmt: skip
+    pack.add_argument(
+        "--exclude",
+        metavar="FILE",
+        help='JSON list of test indices never to draw (or {"indices": [...]}), e.g. the digits earlier figures and '
+        "packs used",
+    )
+    pack.add_argument("--print-digits", action="store_true", help="print the chosen digits, exit")
+    rated = parser.add_argument_group("calibration", "rates and the p_human mapping from rated human packs")
+    rated.add_argument(
+        "--calibration",
+        nargs="+",
+        action="append",
+        metavar="FILE",
+        help="organiser/mapping.json of a human pack, then answers files; p_human is recomputed from each "
+        "suggestion's raw score with the shipped mapping. Repeat it for several packs (each with its own answers): "
+        "each is reported, then all of them pooled, and --fit fits on all their ratings together",
+    )
+    rated.add_argument(
+        "--fit",
+        action="store_true",
+        help="fit the p_human mapping on these ratings (of every pack given) and write it next to the judge",
+    )
     parser.set_defaults(handler=run_bench)
 
 

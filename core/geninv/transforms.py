@@ -16,13 +16,12 @@ Warping uses bilinear ``grid_sample`` with zero padding (``align_corners=False``
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Final
 
 import torch
 import torch.nn.functional as F
 
-PARAM_NAMES: Final = ("angle", "scale_x", "scale_y", "shear", "shift_x", "shift_y")
 LOWER: Final = (-20.0, 0.5, 0.5, -0.2, -6.0, -6.0)
 UPPER: Final = (20.0, 1.5, 1.5, 0.2, 6.0, 6.0)
 IDENTITY: Final = (0.0, 1.0, 1.0, 0.0, 0.0, 0.0)
@@ -31,14 +30,15 @@ SIZE: Final = 28
 
 @dataclass(frozen=True)
 class TransformParams:
-    """One transform of a candidate digit (see module docstring for units and ranges)."""
+    """One transform of a candidate digit, as the search found it (see module docstring for units and ranges;
+    :data:`IDENTITY` is the transform that changes nothing)."""
 
-    angle: float = 0.0
-    scale_x: float = 1.0
-    scale_y: float = 1.0
-    shear: float = 0.0
-    shift_x: float = 0.0
-    shift_y: float = 0.0
+    angle: float
+    scale_x: float
+    scale_y: float
+    shear: float
+    shift_x: float
+    shift_y: float
 
     def as_dict(self) -> dict[str, float]:
         return {name: float(getattr(self, name)) for name in PARAM_NAMES}
@@ -47,6 +47,10 @@ class TransformParams:
     def from_row(cls, row: torch.Tensor) -> TransformParams:
         values = [round(float(v), 4) for v in row.tolist()]
         return cls(*values)
+
+
+PARAM_NAMES: Final = tuple(field.name for field in fields(TransformParams))
+"""The columns of a ``(B, 6)`` parameter tensor, in order."""
 
 
 def bounds(device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:

@@ -30,7 +30,7 @@ import dataclasses
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -96,16 +96,34 @@ class Trial:
         }
 
 
-@dataclass
-class AnswersFile:
-    """A parsed answers (or session state) file; ``trials`` are sorted by ``order``."""
+@dataclass(frozen=True)
+class PackTrial:
+    """One answered trial of a study pack: its position and the rater's label; what it showed is in the plan."""
+
+    order: int
+    answer: int
+    response_ms: int
+
+
+@dataclass(frozen=True)
+class RatingSession:
+    """What every answers file says besides its trials: who rated, with which tool, and when the session started
+    and finished (ISO 8601 UTC, empty when unknown)."""
 
     rater: str
-    seed: int
-    trials: list[Trial]
+    _: KW_ONLY
     source: str = "app"
+    """``app`` (this program's sessions) or ``pack`` (a study pack's page, whose files always say so)."""
     started: str = ""
     finished: str = ""
+
+
+@dataclass(frozen=True)
+class AnswersFile(RatingSession):
+    """A parsed answers (or session state) file; ``trials`` are sorted by ``order``."""
+
+    seed: int
+    trials: list[Trial]
     kind: str = ANSWERS_KIND
     instructions: str = ""
 
@@ -125,6 +143,14 @@ class AnswersFile:
         return data
 
 
+@dataclass(frozen=True)
+class PackAnswers(RatingSession):
+    """An answers file written by a study pack's page (format 2): the pack's id and the answers by position."""
+
+    pack_id: str
+    trials: list[PackTrial]
+
+
 def now_iso() -> str:
     """The current UTC time, ISO 8601 to the second."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -139,9 +165,22 @@ def safe_rater(rater: str) -> str:
 
 
 def check_rater(rater: object, where: str) -> str:
+    """``rater`` stripped; raises :class:`StudyError` unless it is a non-empty string of at most
+    :data:`MAX_RATER_LENGTH` characters."""
     if not isinstance(rater, str) or not rater.strip():
         raise StudyError(f"{where}: rater must be a non-empty string")
+    if len(rater.strip()) > MAX_RATER_LENGTH:
+        raise StudyError(f"{where}: rater name longer than {MAX_RATER_LENGTH} characters")
     return rater.strip()
+
+
+def _check_texts(data: dict[str, Any], names: tuple[str, ...], where: str) -> dict[str, str]:
+    """The optional text fields ``names`` of an answers object (``""`` when absent); each must be a string."""
+    texts = {name: data.get(name, "") for name in names}
+    for name, value in texts.items():
+        if not isinstance(value, str):
+            raise StudyError(f"{where}: {name} must be a string")
+    return texts
 
 
 def write_text_atomic(path: Path, text: str, *, overwrite: bool = True) -> None:
@@ -200,8 +239,6 @@ def parse_answers(data: object, where: str, *, kind: str = ANSWERS_KIND) -> Answ
     if version != FORMAT_VERSION:
         raise StudyError(f"{where}: unsupported format_version {version!r} (this version reads {FORMAT_VERSION})")
     rater = check_rater(data.get("rater"), where)
-    if len(rater) > MAX_RATER_LENGTH:
-        raise StudyError(f"{where}: rater name longer than {MAX_RATER_LENGTH} characters")
     seed = data.get("seed")
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
         raise StudyError(f"{where}: seed must be an integer in 0..2^63-1")
@@ -212,10 +249,7 @@ def parse_answers(data: object, where: str, *, kind: str = ANSWERS_KIND) -> Answ
     trials = [_parse_trial(raw, f"{where}: trial {number}", partial) for number, raw in enumerate(raw_trials)]
     trials.sort(key=lambda trial: trial.order)
     check_orders([trial.order for trial in trials], where)
-    texts = {name: data.get(name, "") for name in ("source", "started", "finished", "instructions")}
-    for name, value in texts.items():
-        if not isinstance(value, str):
-            raise StudyError(f"{where}: {name} must be a string")
+    texts = _check_texts(data, ("source", "started", "finished", "instructions"), where)
     return AnswersFile(rater, seed, trials, kind=kind, **texts)
 
 
@@ -291,32 +325,9 @@ def _finite_float(text: str) -> float:
     return value
 
 
-@dataclass(frozen=True)
-class PackTrial:
-    """One answered trial of a study pack: its position and the rater's label; what it showed is in the plan."""
-
-    order: int
-    answer: int
-    response_ms: int
-
-
-@dataclass(frozen=True)
-class PackAnswers:
-    """An answers file written by a study pack's page (format 2): the pack's id and the answers by position."""
-
-    rater: str
-    pack_id: str
-    trials: list[PackTrial]
-    source: str = "pack"
-    started: str = ""
-    finished: str = ""
-
-
 def parse_pack_answers(data: dict[str, Any], where: str) -> PackAnswers:
     """Validate a decoded format-2 answers object (see :func:`parse_answers` for the checks in common)."""
     rater = check_rater(data.get("rater"), where)
-    if len(rater) > MAX_RATER_LENGTH:
-        raise StudyError(f"{where}: rater name longer than {MAX_RATER_LENGTH} characters")
     pack_id = data.get("pack_id")
     if not isinstance(pack_id, str) or not PACK_ID_RE.fullmatch(pack_id):
         raise StudyError(f"{where}: pack_id must be the pack's id (16 hex digits)")
@@ -336,10 +347,7 @@ def parse_pack_answers(data: dict[str, Any], where: str) -> PackAnswers:
         trials.append(PackTrial(order, answer, response_ms))
     trials.sort(key=lambda trial: trial.order)
     check_orders([trial.order for trial in trials], where)
-    texts = {name: data.get(name, "") for name in ("source", "started", "finished")}
-    for name, value in texts.items():
-        if not isinstance(value, str):
-            raise StudyError(f"{where}: {name} must be a string")
+    texts = _check_texts(data, ("source", "started", "finished"), where)
     return PackAnswers(rater, pack_id, trials, **texts)
 
 

@@ -142,6 +142,14 @@ def check_min_accuracy(min_accuracy: float | None) -> float | None:
     return min_accuracy
 
 
+def check_consensus_options(threshold: float | None, min_rater_accuracy: float | None) -> None:
+    """Raise :class:`StudyError` unless ``threshold`` (when given) is in (0, 1] and ``min_rater_accuracy`` (when
+    given) in [0, 1]: the options every consensus is made with, checked before any work."""
+    if threshold is not None:
+        check_threshold(threshold)
+    check_min_accuracy(min_rater_accuracy)
+
+
 def rater_checks(
     clean_answers: Mapping[str, tuple[int, int]], *, min_accuracy: float | None = None
 ) -> dict[str, RaterCheck]:

@@ -52,8 +52,7 @@ from core.study.consensus import (
     DEFAULT_MIN_RATER_ACCURACY,
     DEFAULT_THRESHOLD,
     RaterCheck,
-    check_min_accuracy,
-    check_threshold,
+    check_consensus_options,
     item_consensus,
     rater_checks,
 )
@@ -354,9 +353,7 @@ def ingest(
     """
     if not paths:
         raise StudyError("no answers files given")
-    if threshold is not None:
-        check_threshold(threshold)
-    check_min_accuracy(min_rater_accuracy)
+    check_consensus_options(threshold, min_rater_accuracy)
     known = {Path(c).name: collection_key(c) for c in collections}
     parsed = [(Path(path), read_any_answers(path)) for path in paths]
     test_labels = load_mnist("test")[1]
@@ -378,9 +375,7 @@ def ingest_sources(
 ) -> IngestSummary:
     """Write resolved answers into their collections, with the rules of :func:`ingest` (which reads the files);
     ``summary`` is filled in and returned."""
-    if threshold is not None:
-        check_threshold(threshold)
-    check_min_accuracy(min_rater_accuracy)
+    check_consensus_options(threshold, min_rater_accuracy)
     _check_no_duplicate_raters(sources)
     for source in sources:
         summary.clean[(source.rater, source.path.name)] = source.score

@@ -23,7 +23,14 @@ from torch import nn
 from core import budget
 from core.errors import ModelError, StudyError
 from core.study.agreement import AgreementStats, agreement_stats
-from core.study.consensus import DEFAULT_THRESHOLD, Consensus, RaterCheck, item_consensus, rater_checks
+from core.study.consensus import (
+    DEFAULT_THRESHOLD,
+    Consensus,
+    RaterCheck,
+    check_consensus_options,
+    item_consensus,
+    rater_checks,
+)
 from core.study.sets import StudyItem, evaluable
 from core.zoo.predict import predict
 from core.zoo.registry import ZooEntry
@@ -356,6 +363,26 @@ def _num(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
 
 
+def rate_items(
+    items: Sequence[StudyItem],
+    rater_clean: Mapping[str, tuple[int, int]] | None,
+    threshold: float,
+    min_rater_accuracy: float | None,
+    not_a_digit_succeeds: bool,
+) -> tuple[dict[str, RaterCheck], list[Consensus]]:
+    """Each rater's attention check and each item's consensus among the raters kept.
+
+    Raises :class:`StudyError` for a ``threshold`` outside (0, 1] or a ``min_rater_accuracy`` outside [0, 1].
+    """
+    check_consensus_options(threshold, min_rater_accuracy)
+    checks = rater_checks(rater_clean or {}, min_accuracy=min_rater_accuracy)
+    excluded = {name for name, check in checks.items() if check.excluded}
+    consensuses = item_consensuses(
+        items, threshold=threshold, excluded_raters=excluded, not_a_digit_succeeds=not_a_digit_succeeds
+    )
+    return checks, consensuses
+
+
 def item_consensuses(
     items: Sequence[StudyItem], *, threshold: float, excluded_raters: set[str], not_a_digit_succeeds: bool = False
 ) -> list[Consensus]:
@@ -446,11 +473,8 @@ def build_report(
     ``rater_clean``: rater -> (clean digits seen, answered correctly). ``item_predictions[m]`` (optional): model
     ``m``'s labels for every item, in order, reported per item in :attr:`Report.items`.
     """
-    checks = rater_checks(rater_clean or {}, min_accuracy=min_rater_accuracy)
+    checks, consensuses = rate_items(items, rater_clean, threshold, min_rater_accuracy, not_a_digit_succeeds)
     excluded = {name for name, check in checks.items() if check.excluded}
-    consensuses = item_consensuses(
-        items, threshold=threshold, excluded_raters=excluded, not_a_digit_succeeds=not_a_digit_succeeds
-    )
     successful = successful_indices(consensuses)
     position = {index: k for k, index in enumerate(successful)}
     originals = unique_originals(items)
@@ -602,11 +626,7 @@ def evaluate(
     """
     infos = dict(infos) if infos is not None else zoo_infos(models)
     items = usable_items(items)
-    checks = rater_checks(rater_clean or {}, min_accuracy=min_rater_accuracy)
-    excluded = {name for name, check in checks.items() if check.excluded}
-    consensuses = item_consensuses(
-        items, threshold=threshold, excluded_raters=excluded, not_a_digit_succeeds=not_a_digit_succeeds
-    )
+    _, consensuses = rate_items(items, rater_clean, threshold, min_rater_accuracy, not_a_digit_succeeds)
     successful = successful_indices(consensuses)
     originals = unique_originals(items)
     images = _stack([item.image for item in items])

@@ -6,6 +6,7 @@ Qt-free: the editor's ``StudyWidget`` drives a :class:`StudySession`; tests driv
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -225,7 +226,7 @@ class StudySession:
         """Write ``answers-<rater>-<timestamp>.json`` into ``directory``, delete the state file, return the path."""
         if not self.finished:
             raise StudyError(f"session of {self.rater!r} has {self.n_total - self.n_answered} unanswered images")
-        self._state.finished = now_iso()
+        self._state = dataclasses.replace(self._state, finished=now_iso())
         path = write_answers(self._state, directory)
         if self.state_path is not None:
             self.state_path.unlink(missing_ok=True)

@@ -47,16 +47,10 @@ log = logging.getLogger(__name__)
 AUTOATTACK_N: Final = 1_000
 FIRST_N: Final = 500
 """AutoAttack figures also record their value on the first FIRST_N images: the cards' PGD figures use those."""
-VERSION: Final = "standard"
-N_ITER: Final = 100
-SEED: Final = 0
 CHUNK_SIZE: Final = 100
 """Images per chunk on the CPU (a chunk is also the attack's batch). Part of the job: results depend on it."""
 CUDA_CHUNK_SIZE: Final = 1_000
 PER_IMAGE_FORMAT: Final = 1
-PGD_STEPS: Final = 100
-PGD_RESTARTS: Final = 5
-"""Our PGD on the same images, as the cards' PGD figures (PGD-100 x5, stop at first success)."""
 _REFERENCE_NORMS: Final = {"linf": "Linf", "l2": "L2", "l1": "L1"}
 ATTACK_CODES: Final = ("robust", "misclassified", "apgd-ce", "apgd-t", "fab-t", "square")
 """Per-image attack code: 0 robust, 1 misclassified without attack, 2... the attack that broke it."""
@@ -66,6 +60,29 @@ ABS_REASON: Final = (
     "class, so the reference AutoAttack (thousands of model calls per image) is out of reach on a CPU and its "
     "gradients are those of an inner optimisation; Binary ABS also binarises its input (masked gradients)"
 )
+
+
+@dataclass(frozen=True)
+class ReferenceSettings:
+    """What a run is made with: the reference's own settings, not tuned. :func:`card_record` records them."""
+
+    version: str
+    """pyautoattack's attack set: ``standard`` is APGD-CE, APGD-T, FAB-T and Square."""
+    n_iter: int
+    """Iterations of each attack: the reference's default at that version (recorded, not passed)."""
+    seed: int
+    """The run's seed; each chunk's seed is ``SeedSequence([seed, first index])``."""
+    pgd_steps: int
+    pgd_restarts: int
+    """Our PGD on the same images, as the cards' PGD figures (stop at first success)."""
+
+    @property
+    def pgd_label(self) -> str:
+        """The same-images PGD as cards and warnings name it: ``"PGD-100 x5"``."""
+        return f"PGD-{self.pgd_steps} x{self.pgd_restarts}"
+
+
+REFERENCE: Final = ReferenceSettings(version="standard", n_iter=100, seed=0, pgd_steps=100, pgd_restarts=5)
 
 
 def implementation() -> str:
@@ -91,9 +108,9 @@ def attack_name(norm: str, eps: float) -> str:
     """What ran, in words (the card's ``attack`` field)."""
     large = ", APGD large-ε schedule" if norm == "l1" else ""
     return (
-        f"AutoAttack {VERSION} ({implementation()}: APGD-CE x{restarts(norm)} restarts, APGD-T "
-        f"{target_classes(norm)} targets, FAB-T 9 targets, {N_ITER} iterations each{large}, then Square 5000 "
-        f"queries), {norm} ε={eps}, seed {SEED} (each chunk: SeedSequence of it and its first index)"
+        f"AutoAttack {REFERENCE.version} ({implementation()}: APGD-CE x{restarts(norm)} restarts, APGD-T "
+        f"{target_classes(norm)} targets, FAB-T 9 targets, {REFERENCE.n_iter} iterations each{large}, then Square 5000 "
+        f"queries), {norm} ε={eps}, seed {REFERENCE.seed} (each chunk: SeedSequence of it and its first index)"
     )
 
 
@@ -167,7 +184,7 @@ def reference_autoattack(
     if not supports(norm):
         raise ModelError(f"AutoAttack has no {norm} version (only {', '.join(_REFERENCE_NORMS)})")
     adversary = AutoAttack(
-        model, norm=_REFERENCE_NORMS[norm], eps=eps, seed=seed, version=VERSION, device=images.device
+        model, norm=_REFERENCE_NORMS[norm], eps=eps, seed=seed, version=REFERENCE.version, device=images.device
     )  # type: ignore[arg-type]
     with torch.no_grad():
         robust = model(images).argmax(1) == labels
@@ -188,7 +205,7 @@ def reference_autoattack(
 class ReferenceAutoAttack(Attack):
     """:func:`reference_autoattack` as an :class:`Attack` (``success``: not robust, misclassified included)."""
 
-    def __init__(self, *, norm: str, eps: float, seed: int = SEED) -> None:
+    def __init__(self, *, norm: str, eps: float, seed: int = REFERENCE.seed) -> None:
         super().__init__(norm=norm, eps=eps)
         self.seed = seed
 
@@ -239,8 +256,8 @@ def evaluate_chunk(spec: EvalSpec, chunk: Chunk) -> dict[str, Any]:
         attack = PGD(
             norm=spec.norm,
             eps=spec.eps,
-            steps=PGD_STEPS,
-            restarts=PGD_RESTARTS,
+            steps=REFERENCE.pgd_steps,
+            restarts=REFERENCE.pgd_restarts,
             generator=torch.Generator(device=device).manual_seed(chunk.seed),
             early_stop=True,
         )
@@ -292,7 +309,7 @@ class AutoAttackRun:
         return {name: int(count) for name, count in zip(ATTACK_CODES, counts, strict=False) if count}
 
 
-def chunk_store(spec: EvalSpec, *, chunk_size: int, seed: int = SEED, root: Path | None = None) -> ChunkStore:
+def chunk_store(spec: EvalSpec, *, chunk_size: int, seed: int = REFERENCE.seed, root: Path | None = None) -> ChunkStore:
     """Where the chunks of this evaluation are kept: ``core.paths.chunks_dir()/<job key>`` (outside the work tree).
 
     The key holds everything that determines a chunk's result: the model's name and weights' sha256, the
@@ -307,7 +324,7 @@ def chunk_store(spec: EvalSpec, *, chunk_size: int, seed: int = SEED, root: Path
         model=spec.model,
         sha256=card.checkpoint_sha256,
         implementation=implementation(),
-        version=VERSION,
+        version=REFERENCE.version,
         norm=spec.norm,
         eps=spec.eps,
         seed=seed,
@@ -343,7 +360,7 @@ def run_autoattack(
         raise ModelError(f"{spec.model}: AutoAttack has no {spec.norm} version (only linf, l2 and l1)")
     get_norm(spec.norm).validate_eps(spec.eps, positive=True)
     size = chunk_size or default_chunk_size(spec.device)
-    chunks = make_chunks(range(n), size, SEED)
+    chunks = make_chunks(range(n), size, REFERENCE.seed)
     store = chunk_store(spec, chunk_size=size, root=store_root)
     reused = reusable(store, chunks)
     if report is not None:
@@ -397,8 +414,8 @@ def check(run: AutoAttackRun) -> None:
         stronger = np.flatnonzero(run.robust & ~run.pgd_robust)
         if len(stronger) > 1:
             run.warnings.append(
-                f"weak attack run? AutoAttack left {len(stronger)} images robust that our PGD-{PGD_STEPS} "
-                f"x{PGD_RESTARTS} breaks (test indices {', '.join(map(str, stronger[:10]))})"
+                f"weak attack run? AutoAttack left {len(stronger)} images robust that our {REFERENCE.pgd_label} "
+                f"breaks (test indices {', '.join(map(str, stronger[:10]))})"
             )
 
 
@@ -445,13 +462,13 @@ def card_record(run: AutoAttackRun, *, command: str, workers: int, engine: str, 
         "value": round(run.value, 4),
         "n": run.n,
         "implementation": implementation(),
-        "version": VERSION,
+        "version": REFERENCE.version,
         "attacks": list(ATTACK_CODES[2:]),
-        "n_iter": N_ITER,
+        "n_iter": REFERENCE.n_iter,
         "n_restarts": restarts(run.norm),
         "norm": run.norm,
         "eps": run.eps,
-        "seed": SEED,
+        "seed": REFERENCE.seed,
         "seeds": "per chunk: SeedSequence([seed, first index])",
         "chunk_size": run.chunk_size,
         "per_image": per_image_name(run.model, run.norm, run.eps),
@@ -469,7 +486,7 @@ def card_record(run: AutoAttackRun, *, command: str, workers: int, engine: str, 
     if run.pgd_robust is not None:
         record["pgd_same_images"] = {
             "value": round(float(run.pgd_robust.mean()), 4),
-            "attack": f"PGD-{PGD_STEPS} x{PGD_RESTARTS} restarts, stop at first success",
+            "attack": f"{REFERENCE.pgd_label} restarts, stop at first success",
             "robust_to_autoattack_broken_by_pgd": int((run.robust & ~run.pgd_robust).sum()),
         }
     if run.certified is not None:

@@ -276,7 +276,7 @@ def _measured_row(
         pgd = cache.get(
             f"{name}: PGD ({norm}, ε={eps}) on {n} images",
             f"robust_accuracy_{norm}_{eps}",
-            f"PGD-{autoattack.PGD_STEPS} x{autoattack.PGD_RESTARTS} ({autoattack.implementation()} chunks)",
+            f"{autoattack.REFERENCE.pgd_label} ({autoattack.implementation()} chunks)",
             n,
             lambda _advance: float(run_once().pgd_value or 0.0),
             sharded=True,
