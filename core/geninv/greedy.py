@@ -57,11 +57,6 @@ STEP_DEBRIS_COST: Final = 0.25
 budget goes on whole strokes, not on stray dots or leftover bits a person reads as noise."""
 KEEP_DEBRIS_COST: Final = 0.5
 """The same charge when the edit kept for a neighbour is chosen among the states its search visited."""
-GHOST_DELTA: Final = 0.2
-"""Ghost pixels: faint ink (changed by at most 1/2, so never chosen) beside an erased pixel, that x* lacks by more
-than this. Left alone they draw a dotted outline of the stroke just removed."""
-GHOST_TOLERANCE: Final = 0.5
-"""Judge margin (nats) clearing the ghosts may cost; a target the judge sees must stay its top class."""
 
 
 @dataclass(frozen=True)
@@ -125,50 +120,7 @@ def refine_l0_budget(
         masks = [[_mask(c) for c in _fitting(found, budget)] for found in groups]
         _greedy_clusters(state, masks, budget)
         _fill_pixels(state, budget)
-    kept = _keep_best(query, aligned, state.visited, pixel_cost, state.steps)
-    return clear_ghosts(query, aligned, kept, targets, judge, math.floor(eps))
-
-
-def clear_ghosts(
-    query: torch.Tensor,
-    aligned: torch.Tensor,
-    kept: list[BudgetedEdit | None],
-    targets: torch.Tensor,
-    judge: Judge,
-    budget: int,
-) -> list[BudgetedEdit | None]:
-    """Spend each kept edit's unspent budget on its ghost pixels (:data:`GHOST_DELTA`), most ink removed first,
-    each set to x*'s value; keep the cleared edit unless the judge's margin falls by more than
-    :data:`GHOST_TOLERANCE` or its top class stops being the target (one judge batch for all neighbours)."""
-    rows, cleared = [], []
-    for row, edit in enumerate(kept):
-        left = budget - (0 if edit is None else edit.pixels)
-        if edit is None or left <= 0:
-            continue
-        image = edit.image
-        erased = (query - image) > 0.5
-        beside = torch.nn.functional.max_pool2d(erased[None, None].float(), 3, stride=1, padding=1)[0, 0] > 0
-        excess = torch.where(beside & ~erased & (image == query), query - aligned[row], torch.zeros_like(query))
-        order = torch.argsort(excess.flatten(), descending=True)[:left]
-        chosen = order[excess.flatten()[order] > GHOST_DELTA]
-        if chosen.numel() == 0:
-            continue
-        clean = image.clone().flatten()
-        clean[chosen] = aligned[row].flatten()[chosen]
-        rows.append(row)
-        cleared.append(clean.reshape(28, 28))
-    if not rows:
-        return kept
-    margins = target_margins(judge, torch.stack(cleared), targets[torch.tensor(rows)]).tolist()
-    out = list(kept)
-    for row, image, margin in zip(rows, cleared, margins, strict=True):
-        edit = kept[row]
-        assert edit is not None
-        if margin < edit.margin - GHOST_TOLERANCE or (edit.margin > 0 >= margin):
-            continue
-        pixels = int(((image - query).abs() > 0).sum())
-        out[row] = BudgetedEdit(image, margin, pixels, edit.steps)
-    return out
+    return _keep_best(query, aligned, state.visited, pixel_cost, state.steps)
 
 
 def budget_stages(eps: float) -> list[int]:
@@ -352,12 +304,4 @@ def _keep_best(
     return out
 
 
-__all__ = [
-    "BudgetedEdit",
-    "budget_stages",
-    "clear_ghosts",
-    "compact_groups",
-    "keep_value",
-    "refine_l0_budget",
-    "target_margins",
-]
+__all__ = ["BudgetedEdit", "budget_stages", "compact_groups", "keep_value", "refine_l0_budget", "target_margins"]
