@@ -26,12 +26,13 @@ from typing import Any, Final
 import numpy as np
 
 from core.geninv.api import SearchSettings, Suggestion
+from core.geninv.calibration import load_mapping
 
 CHUNK_DIGITS: Final = 8
 """Digits per chunk: the unit that is written at once (and that a kill -9 can lose)."""
 RUN_KEY_FIELD: Final = "geninv_run"
 """The item's extra field holding its run key."""
-ALGORITHM: Final = "budgeted-greedy-1"
+ALGORITHM: Final = "pair-guided-1"
 """Part of every run key: changes when the search would give other suggestions for the same settings."""
 
 
@@ -60,8 +61,10 @@ class DigitResult:
 
 
 def run_key(settings: RunSettings) -> str:
-    """A short stable key of ``settings`` (not of the device or of whether predictions are stored)."""
+    """A short stable key of ``settings`` and of the stored p_human mapping (which orders the suggestions and, for
+    ℓ0, chooses the neighbours searched); not of the device or of whether predictions are stored."""
     payload = {
+        "p_human": load_mapping().to_json(),
         "algorithm": ALGORITHM,
         "norm": settings.norm,
         "eps": settings.eps,

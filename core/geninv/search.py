@@ -201,7 +201,8 @@ def find_matches(
     starts: int = 1,
     class_bias: torch.Tensor | None = None,
 ) -> Matches:
-    """Coarse pass, alignment, and the ``keep`` best aligned candidates per query (exact cost, ascending).
+    """Coarse pass, alignment, and the ``keep`` best aligned candidates per query, best first (ascending exact
+    cost, plus the class bias when one is given).
 
     ``class_bias`` (B, 10), in the units of the exact cost, is added to each candidate's cost by its class when
     the pool and the kept candidates are chosen (the costs returned stay exact): GenInv's ℓ0 search uses it to
