@@ -72,10 +72,6 @@ suggestions (with one start per candidate, as by default, each query's search is
 WIDEN_POOL: Final = 2
 """The second, wider search (for digits whose first search reaches no target) aligns twice the pool and refines
 twice the neighbours; for ℓ∞ it also takes every other class as a target."""
-PAIR_PIXELS: Final = 8.0
-"""ℓ0: pixels of alignment cost one logit of the p_human mapping's (source, target) offset is worth when the
-neighbours to search are chosen: a thin 7's nearest other-class digits are nearly all 1s, which people rarely see
-there, so its 9s (which they see readily) come into the search too (:func:`core.geninv.search.find_matches`)."""
 DISTORTION_KEYS: Final = ("l0", "l1", "l2", "linf", "l0_binary")
 
 ProgressFn = Callable[[int, int], None]
@@ -329,7 +325,6 @@ def _run_batch(
     matches = find_matches(
         bank, queries, allowed, search.name, eps, keep=keep, pool=max(settings.pool, keep), seed=seed,
         steps=settings.steps, starts=settings.starts,
-        class_bias=_pair_bias(searcher.mapping, labels, device) if search.shapes else None,
     )  # fmt: skip
     _check_cancel(cancel)
     if step is not None:
@@ -383,13 +378,6 @@ def _run_batch(
                 step()
         out.append(_rank(_judged(snapped[row], source, finished, judge, mapping, search.name, eps), k))
     return out
-
-
-def _pair_bias(mapping: PHumanMapping, labels: np.ndarray, device: torch.device) -> torch.Tensor:
-    """Per query and target class, the alignment cost (pixels) to add when choosing neighbours: minus
-    :data:`PAIR_PIXELS` per logit of the mapping's offset for (query's label, class)."""
-    rows = [[-PAIR_PIXELS * mapping.pairs.get((int(label), target), 0.0) for target in range(10)] for label in labels]
-    return torch.tensor(rows, dtype=torch.float32, device=device)
 
 
 PUSH_THRESHOLD: Final = 0.25
@@ -468,7 +456,7 @@ def _judged(
             continue  # a candidate that reaches its target exists: offer only those
         margin = _margin(row, entry.target)
         raw = margin - FRAGMENT_COST * fragments
-        p_human = float(mapping(raw, norm=norm, source=source, target=entry.target))
+        p_human = float(mapping(raw))
         image64 = entry.image_u8.astype(np.float64) / 255.0
         distortion = {name: float(distance(original, image64, name)) for name in NORMS}
         distortion["l0_binary"] = float((np.abs(image64 - original) > 0.5).sum())

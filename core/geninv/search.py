@@ -59,12 +59,7 @@ def exact_cost(warped: torch.Tensor, query: torch.Tensor, norm: str, eps: float 
 
 
 def coarse_pass(
-    bank: CandidateBank,
-    queries: torch.Tensor,
-    allowed: torch.Tensor,
-    norm: str,
-    pool: int,
-    class_bias: torch.Tensor | None = None,
+    bank: CandidateBank, queries: torch.Tensor, allowed: torch.Tensor, norm: str, pool: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Best ``pool`` candidates per query: queries (B, 28, 28), allowed (B, N) bool -> (indices, params).
 
@@ -72,23 +67,18 @@ def coarse_pass(
     fewer than P are allowed (the caller masks those out by their cost).
 
     Two levels: a few transforms (:func:`screening_grid`) against every candidate, then the full coarse grid
-    against the ``SHORTLIST`` best of those. ``class_bias`` (B, 10), in the units of the distance, is added to
-    every candidate's distance by its class when ranking (see :func:`find_matches`).
+    against the ``SHORTLIST`` best of those.
     """
     sketch = bank.binary if search_for(norm).shapes else bank.grey
     count = len(bank)
     screen = screening_grid(bank.device)
     values, args = _sketch_distances(sketch, queries, screen, norm, None)
     values = torch.where(allowed, values, torch.full_like(values, math.inf))
-    if class_bias is not None:
-        values = values + torch.gather(class_bias, 1, bank.labels[None, :].expand(values.shape[0], -1))
     short = min(SHORTLIST, count)
     _, shortlist = torch.topk(values, short, dim=1, largest=False, sorted=False)  # (B, S)
     grid = coarse_grid(bank.device)
     values, args = _sketch_distances(sketch, queries, grid, norm, shortlist)
     values = torch.where(torch.gather(allowed, 1, shortlist), values, torch.full_like(values, math.inf))
-    if class_bias is not None:
-        values = values + torch.gather(class_bias, 1, bank.labels[shortlist])
     keep = min(pool, short)
     _, order = torch.topk(values, keep, dim=1, largest=False, sorted=True)
     params = grid[torch.gather(args, 1, order)]
@@ -199,17 +189,10 @@ def find_matches(
     seed: int = 0,
     steps: int = ALIGN_STEPS,
     starts: int = 1,
-    class_bias: torch.Tensor | None = None,
 ) -> Matches:
-    """Coarse pass, alignment, and the ``keep`` best aligned candidates per query, best first (ascending exact
-    cost, plus the class bias when one is given).
-
-    ``class_bias`` (B, 10), in the units of the exact cost, is added to each candidate's cost by its class when
-    the pool and the kept candidates are chosen (the costs returned stay exact): GenInv's ℓ0 search uses it to
-    prefer the target classes people see more readily from the query's class.
-    """
+    """Coarse pass, alignment, and the ``keep`` best aligned candidates per query (exact cost, ascending)."""
     with torch.no_grad():
-        indices, start = coarse_pass(bank, queries, allowed, norm, pool, class_bias)
+        indices, start = coarse_pass(bank, queries, allowed, norm, pool)
     with torch.enable_grad():
         params, cost = align(
             bank, queries, indices, start, norm, eps, seed=seed, steps=steps, starts_per_candidate=starts
@@ -217,9 +200,7 @@ def find_matches(
     disallowed = ~torch.gather(allowed, 1, indices)
     cost = torch.where(disallowed, torch.full_like(cost, math.inf), cost)
     keep = min(keep, indices.shape[1])
-    ranked = cost if class_bias is None else cost + torch.gather(class_bias, 1, bank.labels[indices])
-    _, order = torch.topk(ranked, keep, dim=1, largest=False, sorted=True)
-    cost = torch.gather(cost, 1, order)
+    cost, order = torch.topk(cost, keep, dim=1, largest=False, sorted=True)
     indices = torch.gather(indices, 1, order)
     params = torch.gather(params, 1, order[..., None].expand(-1, -1, 6))
     with torch.no_grad():
