@@ -456,7 +456,7 @@ def _judged(
             continue  # a candidate that reaches its target exists: offer only those
         margin = _margin(row, entry.target)
         raw = margin - FRAGMENT_COST * fragments
-        p_human = float(mapping(raw))
+        p_human = float(mapping(raw, norm=norm, aligned_cost=entry.aligned_cost))
         image64 = entry.image_u8.astype(np.float64) / 255.0
         distortion = {name: float(distance(original, image64, name)) for name in NORMS}
         distortion["l0_binary"] = float((np.abs(image64 - original) > 0.5).sum())

@@ -361,11 +361,8 @@ def _pack_report(
     for entry in mapping:
         if entry.get("raw_score") is not None:
             entry["p_human"] = float(
-                p_human(
-                    float(entry["raw_score"]), norm=entry.get("norm"), source=entry.get("source_label"),
-                    target=entry.get("target_label"),
-                )
-            )  # fmt: skip
+                p_human(float(entry["raw_score"]), norm=entry.get("norm"), aligned_cost=entry.get("aligned_cost"))
+            )
     rated = outcomes(mapping, answers)
     rates, table = success_rates(rated), calibration_table(rated)
     summary = Path(mapping_file).parent / "summary.json"

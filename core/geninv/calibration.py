@@ -3,11 +3,11 @@
 Every suggestion stores its **raw score** (``Suggestion.raw_score``): the judge's log-odds margin of the target
 over the strongest other class, ``log p(target) - log max_{c != target} p(c)`` (nats, judge =
 :mod:`core.geninv.judge`), minus 0.2 nats per ink pixel outside the image's largest connected component
-(debris; ``core.geninv.refine.FRAGMENT_COST``). ``p_human = sigmoid(slope * raw + intercept)``; the two
-numbers live in a small JSON file next to the judge (``checkpoints/geninv-judge.p_human.json``), so
-refitting on ratings needs no new search: :func:`fit_p_human` takes the stored raw scores and the rated
-outcomes and returns the new mapping (:func:`fit_from_outcomes` does it from a rated pack), :func:`save_mapping`
-writes it.
+(debris; ``core.geninv.refine.FRAGMENT_COST``). ``p_human = sigmoid(slope * raw + cost_slope * aligned_cost +
+intercept)`` with a curve per norm (:class:`PHumanMapping`); the numbers live in a small JSON file next to the judge
+(``checkpoints/geninv-judge.p_human.json``), so refitting on ratings needs no new search: :func:`fit_p_human`
+takes the stored raw scores, aligned costs and rated outcomes and returns the new mapping
+(:func:`fit_from_outcomes` does it from a rated pack), :func:`save_mapping` writes it.
 
 Until ratings exist, the file holds a *prior* (``"fitted_on": 0``): chosen by hand so that a judge margin of
 about 3 nats maps to 0.5 and the judge's ceiling (~5 nats, label smoothing) to ~0.85.
@@ -19,6 +19,7 @@ the organiser's mapping, and :func:`success_rates` / :func:`calibration_table` s
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -33,59 +34,70 @@ from core.errors import InvarianceError
 from core.files import atomic_write_text
 
 MAPPING_FORMAT: Final = 2
-"""Format 2 adds per-norm parameters and (source, target) offsets; format 1 files (one slope, one intercept) load."""
+"""Format 2 adds a curve per norm, with the aligned neighbour's cost; format 1 files (one slope, one intercept) load."""
 PRIOR_SLOPE: Final = 0.8
 PRIOR_INTERCEPT: Final = -2.4
-PAIR_SCALE: Final = 0.1
-"""Pair indicators enter the fit scaled by this, so their offsets are shrunk 1 / PAIR_SCALE² = 100 times more than the
-slopes and intercepts: chosen by leave-one-pack-out log-loss over the four rated packs (docs/geninv.md)."""
 DEFAULT_BINS: Final = (0.0, 0.25, 0.5, 0.75, 1.0)
 NOT_A_DIGIT: Final = -1
 
 
 @dataclass(frozen=True)
-class PHumanMapping:
-    """p_human = sigmoid(slope * raw + intercept + pair offset); ``fitted_on`` = ratings used (0: the prior).
+class NormCurve:
+    """One norm's logistic curve: ``slope * raw + cost_slope * aligned_cost + intercept`` (logit)."""
 
-    ``norms`` holds a (slope, intercept) per norm fitted on that norm's ratings; ``slope``/``intercept`` serve the
-    norms without ratings of their own (fitted on all ratings). ``pairs`` holds a logit offset per (source digit,
-    target digit): how much more (or less) readily people see that target than the judge's margin alone says
-    (a 7 with a closed top reads as a 9; a 6 with a closed loop rarely does). A pair without ratings adds 0.
+    slope: float
+    cost_slope: float
+    intercept: float
+
+
+@dataclass(frozen=True)
+class PHumanMapping:
+    """p_human = sigmoid(logit); ``fitted_on`` = ratings used (0: the hand-set prior).
+
+    A norm with a curve of its own (``norms``, fitted on that norm's ratings) uses the judge's raw score and the
+    **aligned cost** of the suggestion's neighbour x* (``Suggestion.aligned_cost``; ℓ0: pixels whose binarised value
+    differs from the query, ℓ∞: squared excess over ε): an edit that spends the budget on a small part of a long way
+    to x* leaves a half-made digit that people read as the source, however much the judge likes it. Otherwise, or
+    without an aligned cost, ``slope * raw + intercept`` (fitted on every rating).
     """
 
     slope: float = PRIOR_SLOPE
     intercept: float = PRIOR_INTERCEPT
     fitted_on: int = 0
     note: str = "prior: judge margin of 3 nats -> 0.5 (not fitted on ratings yet)"
-    norms: Mapping[str, tuple[float, float]] = field(default_factory=dict)
-    pairs: Mapping[tuple[int, int], float] = field(default_factory=dict)
+    norms: Mapping[str, NormCurve] = field(default_factory=dict)
 
     def __call__(
-        self, raw: float | np.ndarray, *, norm: str | None = None, source: int | None = None, target: int | None = None
+        self, raw: float | np.ndarray, *, norm: str | None = None, aligned_cost: float | np.ndarray | None = None
     ) -> np.ndarray:
-        slope, intercept = self.norms.get(norm, (self.slope, self.intercept)) if norm else (self.slope, self.intercept)
-        offset = 0.0 if source is None or target is None else self.pairs.get((int(source), int(target)), 0.0)
         value = np.asarray(raw, dtype=np.float64)
-        return 1.0 / (1.0 + np.exp(-(slope * value + intercept + offset)))
+        curve = self.norms.get(norm) if norm is not None and aligned_cost is not None else None
+        if curve is None:
+            logit = self.slope * value + self.intercept
+        else:
+            cost = np.asarray(aligned_cost, dtype=np.float64)
+            logit = curve.slope * value + curve.cost_slope * cost + curve.intercept
+        return 1.0 / (1.0 + np.exp(-logit))
 
     def describe(self) -> str:
-        """One line: the note, the fallback and per-norm parameters, how many pair offsets."""
-        per_norm = "".join(f"; {n}: slope {s:.3f}, intercept {i:.3f}" for n, (s, i) in sorted(self.norms.items()))
-        pairs = f"; {len(self.pairs)} (source, target) offsets" if self.pairs else ""
-        return f"{self.note} (slope {self.slope:.3f}, intercept {self.intercept:.3f}{per_norm}{pairs})"
+        """One line: the note, the fallback curve and each norm's curve."""
+        per_norm = "".join(
+            f"; {name}: {c.slope:.3f} x raw {c.cost_slope:+.4f} x aligned cost {c.intercept:+.3f}"
+            for name, c in sorted(self.norms.items())
+        )
+        return f"{self.note} (slope {self.slope:.3f}, intercept {self.intercept:.3f}{per_norm})"
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
-            "format_version": MAPPING_FORMAT if self.norms or self.pairs else 1,
+            "format_version": MAPPING_FORMAT if self.norms else 1,
             "kind": "logistic",
             "slope": self.slope,
             "intercept": self.intercept,
             "fitted_on": self.fitted_on,
             "note": self.note,
         }
-        if self.norms or self.pairs:
-            data["norms"] = {name: list(values) for name, values in sorted(self.norms.items())}
-            data["pairs"] = {f"{s}>{t}": offset for (s, t), offset in sorted(self.pairs.items())}
+        if self.norms:
+            data["norms"] = {name: dataclasses.asdict(curve) for name, curve in sorted(self.norms.items())}
         return data
 
 
@@ -106,9 +118,11 @@ def load_mapping(folder: Path | None = None) -> PHumanMapping:
         if data.get("format_version") not in (1, MAPPING_FORMAT) or data.get("kind") != "logistic":
             raise ValueError("unsupported format")
         slope, intercept = _finite(data["slope"]), _finite(data["intercept"])
-        norms = {str(n): (_finite(v[0]), _finite(v[1])) for n, v in dict(data.get("norms", {})).items()}
-        pairs = {_pair_key(key): _finite(value) for key, value in dict(data.get("pairs", {})).items()}
-        return PHumanMapping(slope, intercept, int(data.get("fitted_on", 0)), str(data.get("note", "")), norms, pairs)
+        norms = {
+            str(name): NormCurve(_finite(c["slope"]), _finite(c["cost_slope"]), _finite(c["intercept"]))
+            for name, c in dict(data.get("norms", {})).items()
+        }
+        return PHumanMapping(slope, intercept, int(data.get("fitted_on", 0)), str(data.get("note", "")), norms)
     except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as error:
         raise InvarianceError(f"{path}: cannot read the p_human mapping ({error})") from None
 
@@ -118,13 +132,6 @@ def _finite(value: object) -> float:
     if not math.isfinite(number):
         raise ValueError(f"non-finite parameter {value!r}")
     return number
-
-
-def _pair_key(key: str) -> tuple[int, int]:
-    source, target = (int(part) for part in key.split(">"))
-    if not (0 <= source <= 9 and 0 <= target <= 9):
-        raise ValueError(f"pair {key!r} is not two digits")
-    return source, target
 
 
 def save_mapping(mapping: PHumanMapping, folder: Path | None = None) -> Path:
@@ -144,22 +151,19 @@ def fit_p_human(
     raw_scores: Sequence[float] | np.ndarray,
     rated_success: Sequence[bool] | np.ndarray,
     *,
-    norms: Sequence[str] | None = None,
-    pairs: Sequence[tuple[int, int]] | None = None,
+    norms: Sequence[str | None] | None = None,
+    aligned_costs: Sequence[float | None] | None = None,
     c: float = 100.0,
     note: str = "",
 ) -> PHumanMapping:
     """Logistic regression (scikit-learn) of rated success (0/1) on raw scores.
 
     ``c`` is scikit-learn's inverse L2 strength: large (little shrinkage), but finite so that a perfectly
-    separable set still gives finite parameters. With ``norms`` and ``pairs`` (one per rating) the mapping also
-    gets a (slope, intercept) per norm and a logit offset per (source, target) pair, shrunk towards 0 much more
-    strongly (inverse strength ``c * PAIR_SCALE**2``): most pairs have only a few ratings. Raises
-    :class:`InvarianceError` for empty, mismatched, non-finite or one-class input (a mapping needs both outcomes
-    to be fitted).
+    separable set still gives finite parameters. With ``norms`` and ``aligned_costs`` (one per rating, None where
+    unknown) each norm whose ratings have both outcomes also gets its own curve on (raw, aligned cost), fitted on
+    its ratings that know their aligned cost. Raises :class:`InvarianceError` for empty, mismatched, non-finite or
+    one-class input (a mapping needs both outcomes to be fitted).
     """
-    from sklearn.linear_model import LogisticRegression
-
     x = np.asarray(raw_scores, dtype=np.float64).reshape(-1)
     y = np.asarray(rated_success, dtype=np.float64).reshape(-1)
     if x.size == 0 or x.shape != y.shape:
@@ -168,43 +172,45 @@ def fit_p_human(
         raise InvarianceError("fit_p_human needs finite scores and outcomes that are 0 or 1")
     if np.unique(y).size < 2:
         raise InvarianceError("fit_p_human needs both successes and failures among the ratings")
-    for name, given in (("norms", norms), ("pairs", pairs)):
+    for name, given in (("norms", norms), ("aligned_costs", aligned_costs)):
         if given is not None and len(given) != x.size:
             raise InvarianceError(f"fit_p_human needs one of {name} per rating, got {len(given)} for {x.size}")
-    model = LogisticRegression(C=c).fit(x[:, None], y.astype(int))
-    slope, intercept = float(model.coef_[0, 0]), float(model.intercept_[0])
-    note = note or f"logistic fit on {x.size} ratings"
-    if norms is None or pairs is None:
-        return PHumanMapping(slope, intercept, int(x.size), note)
-    names = sorted(set(norms))
-    keys = sorted(set(pairs))
-    design = np.zeros((x.size, 2 * len(names) + len(keys)))
-    for row, (norm, pair) in enumerate(zip(norms, pairs, strict=True)):
-        column = 2 * names.index(norm)
-        design[row, column : column + 2] = (x[row], 1.0)
-        design[row, 2 * len(names) + keys.index(pair)] = PAIR_SCALE
-    full = LogisticRegression(C=c, fit_intercept=False, max_iter=5000).fit(design, y.astype(int))
-    weights = full.coef_[0]
-    per_norm = {name: (float(weights[2 * i]), float(weights[2 * i + 1])) for i, name in enumerate(names)}
-    offsets = {key: float(weights[2 * len(names) + i] * PAIR_SCALE) for i, key in enumerate(keys)}
-    return PHumanMapping(slope, intercept, int(x.size), note, per_norm, offsets)
+    (slope,), intercept = _logistic(x[:, None], y, c)
+    curves: dict[str, NormCurve] = {}
+    if norms is not None and aligned_costs is not None:
+        for name in sorted({n for n in norms if n is not None}):
+            known = [
+                (i, float(cost))
+                for i, (n, cost) in enumerate(zip(norms, aligned_costs, strict=True))
+                if n == name and cost is not None and math.isfinite(cost)
+            ]
+            rows = [i for i, _ in known]
+            if np.unique(y[rows]).size < 2:
+                continue
+            features = np.array([[x[i], cost] for i, cost in known])
+            (raw_slope, cost_slope), offset = _logistic(features, y[rows], c)
+            curves[name] = NormCurve(raw_slope, cost_slope, offset)
+    return PHumanMapping(slope, intercept, int(x.size), note or f"logistic fit on {x.size} ratings", curves)
+
+
+def _logistic(features: np.ndarray, outcomes: np.ndarray, c: float) -> tuple[list[float], float]:
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=c, max_iter=5000).fit(features, outcomes.astype(int))
+    return [float(w) for w in model.coef_[0]], float(model.intercept_[0])
 
 
 def fit_from_outcomes(rated: Sequence[Outcome], *, note: str = "") -> PHumanMapping:
-    """:func:`fit_p_human` on the rated suggestions (controls and items without a raw score skipped), with a
-    (slope, intercept) per norm and an offset per (source, target) pair when every rating names its norm."""
-    kept = [
-        (o.raw_score, o.success, o.norm, (o.source_label, o.target_label))
-        for o in rated
-        if not o.control and o.raw_score is not None and o.target_label is not None
-    ]
-    scores = [score for score, _, _, _ in kept]
-    success = [hit for _, hit, _, _ in kept]
-    norms = [norm for _, _, norm, _ in kept]
-    if not all(norms):
-        return fit_p_human(scores, success, note=note)
-    pairs = [pair for _, _, _, pair in kept]
-    return fit_p_human(scores, success, norms=[str(n) for n in norms], pairs=pairs, note=note)
+    """:func:`fit_p_human` on the rated suggestions (controls and items without a raw score skipped), with a curve
+    per norm on the ratings that know their aligned cost."""
+    kept = [(o.raw_score, o) for o in rated if not o.control and o.raw_score is not None]
+    return fit_p_human(
+        [score for score, _ in kept],
+        [o.success for _, o in kept],
+        norms=[o.norm for _, o in kept],
+        aligned_costs=[o.aligned_cost for _, o in kept],
+        note=note,
+    )
 
 
 # ---------------------------------------------------------------- rated packs
@@ -224,6 +230,7 @@ class Outcome:
     answer: int
     rater: str
     norm: str | None = None
+    aligned_cost: float | None = None
 
     @property
     def success(self) -> bool:
@@ -317,6 +324,7 @@ def outcomes(mapping: Sequence[Mapping[str, Any]], answers: Mapping[str, Mapping
                     answer=int(answer),
                     rater=rater,
                     norm=None if entry.get("norm") is None else str(entry["norm"]),
+                    aligned_cost=None if entry.get("aligned_cost") is None else float(entry["aligned_cost"]),
                 )
             )
     return out
@@ -361,6 +369,7 @@ def calibration_table(
 
 
 __all__ = [
+    "NormCurve",
     "Outcome",
     "PHumanMapping",
     "calibration_table",

@@ -244,7 +244,7 @@ def write_pack_and_views(
             mapping.append(
                 {"trial": trial, "group": "control", "control": True, "collection": None, "item": item_id,
                  "source_index": index, "source_label": int(test_labels[index]), "target_label": None,
-                 "norm": None, "eps": None, "p_human": None, "raw_score": None}
+                 "norm": None, "eps": None, "p_human": None, "raw_score": None, "aligned_cost": None}
             )  # fmt: skip
             continue
         item = by_key[(collection_key, item_id)]
@@ -253,7 +253,8 @@ def write_pack_and_views(
             {"trial": trial, "group": group_of.get(collection_key, collection_key), "control": False,
              "collection": collection_key, "item": item_id, "source_index": item.source_index,
              "source_label": item.original_label, "target_label": item.intended_label, "norm": item.norm,
-             "eps": item.eps, "p_human": extra.get("p_human"), "raw_score": extra.get("raw_score")}
+             "eps": item.eps, "p_human": extra.get("p_human"), "raw_score": extra.get("raw_score"),
+             "aligned_cost": extra.get("aligned_cost")}
         )  # fmt: skip
     write_rater_view(out / "rater-view", shown)
     organiser = out / "organiser"

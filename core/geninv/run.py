@@ -32,7 +32,7 @@ CHUNK_DIGITS: Final = 8
 """Digits per chunk: the unit that is written at once (and that a kill -9 can lose)."""
 RUN_KEY_FIELD: Final = "geninv_run"
 """The item's extra field holding its run key."""
-ALGORITHM: Final = "pair-guided-1"
+ALGORITHM: Final = "budgeted-greedy-1"
 """Part of every run key: changes when the search would give other suggestions for the same settings."""
 
 
@@ -61,8 +61,8 @@ class DigitResult:
 
 
 def run_key(settings: RunSettings) -> str:
-    """A short stable key of ``settings`` and of the stored p_human mapping (which orders the suggestions and, for
-    ℓ0, chooses the neighbours searched); not of the device or of whether predictions are stored."""
+    """A short stable key of ``settings`` and of the stored p_human mapping (which orders the suggestions); not of
+    the device or of whether predictions are stored."""
     payload = {
         "p_human": load_mapping().to_json(),
         "algorithm": ALGORITHM,

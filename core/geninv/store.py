@@ -53,14 +53,15 @@ def suggestion_fields(
     The test digit is the original, the suggestion's target the intended label, method ``geninv-<norm>``, set
     ``geninv/<norm>/eps<ε>`` (``geninv/l0/none`` without a budget); ℓ0 suggestions without a budget record their
     own ℓ0 distance as ε and ``"budget": "none"`` in their extra fields (else the budget asked for). The training
-    image, transform, p_human, raw judge score, "convincing" flag, whether the judge's top class is the target,
-    and ``l0_binary`` (pixels changed by more than 1/2) go into the extra fields too, with the run key
+    image, transform, p_human, raw judge score, aligned cost, "convincing" flag, whether the judge's top class is the
+    target, and ``l0_binary`` (pixels changed by more than 1/2) go into the extra fields too, with the run key
     (:func:`core.geninv.run.run_key`) when given. ``predictions``: each model's label on the suggestion.
     """
     extra: dict[str, Any] = {
         "train_index": suggestion.train_index,
         "p_human": round(float(suggestion.p_human), 6),
         "raw_score": round(float(suggestion.raw_score), 6),
+        "aligned_cost": round(float(suggestion.aligned_cost), 6),
         "convincing": bool(suggestion.convincing),
         "target_reached": bool(suggestion.extras.get("target_reached", 1.0) > 0),
         "transform": suggestion.transform.as_dict(),

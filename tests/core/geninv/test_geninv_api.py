@@ -233,21 +233,3 @@ def test_clusters_and_subsets():
     assert subsets.shape == (3, 28, 28)
     assert sorted(int(s.sum()) for s in subsets) == [6, 6, 12]
     assert cluster_change(np.zeros((28, 28), np.int8)) == []
-
-
-def test_class_bias_steers_the_neighbours_searched(pool_bank):
-    """A cost added per target class (GenInv ℓ0 adds the pair offsets' worth) changes which classes are searched."""
-    images = pool_bank.images.cpu().numpy()
-    query, label = images[5], int(pool_bank.labels[5])
-    plain = _matches(pool_bank, query, label, keep=6)
-    nearest = int(pool_bank.labels[int(plain.indices[0, 0])])
-    bias = torch.zeros((1, 10))
-    bias[0, nearest] = 1000.0
-    queries_t = torch.from_numpy(np.rint(query * 255.0).astype(np.float32) / 255.0)[None]
-    allowed = pool_bank.labels[None, :] != label
-    steered = find_matches(
-        pool_bank, queries_t, allowed, "l0", None, keep=6, pool=FAST.pool, steps=FAST.steps, class_bias=bias
-    )
-    classes = {int(pool_bank.labels[int(i)]) for i in steered.indices[0]}
-    assert nearest not in classes and label not in classes
-    assert torch.all(steered.cost[0, 1:] >= steered.cost[0, :-1])  # exact costs, ascending, bias not included
