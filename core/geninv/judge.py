@@ -64,9 +64,19 @@ class JudgeNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x (B, 28, 28) in [0, 1] -> logits (B, 10)."""
-        h = F.max_pool2d(F.relu(self.conv1(x.unsqueeze(1))), 2)
-        h = F.max_pool2d(F.relu(self.conv2(h)), 2)
+        h = _max_pool_2x2(F.relu(self.conv1(x.unsqueeze(1))))
+        h = _max_pool_2x2(F.relu(self.conv2(h)))
         return self.fc2(F.relu(self.fc1(h.flatten(1))))
+
+
+def _max_pool_2x2(h: torch.Tensor) -> torch.Tensor:
+    """``F.max_pool2d(h, 2)`` for even sizes, exactly, as the maximum of the four phases: 4-10 times faster on a CPU
+    with one thread (GenInv's ℓ0 search spent a quarter of its time in max_pool2d; cProfile, docs/geninv.md)."""
+    batch, channels, height, width = h.shape
+    v = h.reshape(batch, channels, height // 2, 2, width // 2, 2)
+    return torch.maximum(
+        torch.maximum(v[:, :, :, 0, :, 0], v[:, :, :, 0, :, 1]), torch.maximum(v[:, :, :, 1, :, 0], v[:, :, :, 1, :, 1])
+    )
 
 
 @dataclass(frozen=True)

@@ -126,3 +126,12 @@ def test_cli_opens_a_locked_collection_before_searching(tmp_path: Path, monkeypa
     (tmp_path / "not-a-collection" / "stray.txt").write_text("x")
     assert main(["geninv", "--norm", "l0", "--indices", "1", "--out", str(tmp_path / "not-a-collection")]) != 0
     assert (tmp_path / "not-a-collection" / "stray.txt").read_text() == "x"
+
+
+def test_the_judges_pooling_is_max_pool2d_exactly() -> None:
+    from core.geninv.judge import _max_pool_2x2
+
+    for shape in ((5, 16, 28, 28), (3, 32, 14, 14)):
+        h = torch.relu(torch.randn(shape, generator=torch.Generator().manual_seed(sum(shape))))
+        h[0, 0, :2, :2] = 0.25  # ties inside a window
+        assert torch.equal(_max_pool_2x2(h), torch.nn.functional.max_pool2d(h, 2))
