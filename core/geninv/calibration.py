@@ -19,14 +19,13 @@ the organiser's mapping, and :func:`success_rates` / :func:`calibration_table` s
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import numpy as np
 
@@ -41,8 +40,7 @@ DEFAULT_BINS: Final = (0.0, 0.25, 0.5, 0.75, 1.0)
 NOT_A_DIGIT: Final = -1
 
 
-@dataclass(frozen=True)
-class NormCurve:
+class NormCurve(NamedTuple):
     """One norm's logistic curve: ``slope * raw + cost_slope * aligned_cost + intercept`` (logit)."""
 
     slope: float
@@ -97,7 +95,7 @@ class PHumanMapping:
             "note": self.note,
         }
         if self.norms:
-            data["norms"] = {name: dataclasses.asdict(curve) for name, curve in sorted(self.norms.items())}
+            data["norms"] = {name: curve._asdict() for name, curve in sorted(self.norms.items())}
         return data
 
 
