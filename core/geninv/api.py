@@ -12,14 +12,17 @@ Pipeline per query x (label y), see the sibling modules for each step:
 4. round to uint8 without leaving the budget (:func:`core.budget.quantize`) and check the budget again;
 5. judge the final uint8 image (:mod:`core.geninv.judge`): ``raw_score`` = the judge's log-odds margin of the
    target over every other class, minus 0.2 nats per ink pixel outside the largest connected component
-   (debris a person notices), ``p_human`` = the fitted mapping of it (:mod:`core.geninv.calibration`).
+   (debris a person notices), ``p_human`` = the fitted mapping of it and of the aligned neighbour's cost
+   (:mod:`core.geninv.calibration`).
 
 A digit none of whose candidates reaches its target (the judge's top class) is searched again, wider
 (:func:`_widen`). A candidate must change at least one pixel. When some candidate reaches its target, only those
 that do are offered; otherwise the best ones are still offered, marked weak (``extras["target_reached"] = 0``)
 with the low ``p_human`` their score gives, so every digit gets a suggestion unless nothing changes. Never a
-relabelled copy. Suggestions for one query come from different training digits; they are ordered by ``p_human``
-(highest first), then by fewer pixels changed by more than 1/2. ``convincing`` means ``p_human >= 0.5``.
+relabelled copy. Suggestions for one query come from different training digits; they are ordered by ``raw_score``
+(highest first), then by fewer pixels changed by more than 1/2: not by ``p_human``, whose aligned-cost term tells
+how readily people see the target across digits, but did not pick the better of one digit's suggestions in a
+paired blind test (docs/geninv.md). ``convincing`` means ``p_human >= 0.5``.
 """
 
 from __future__ import annotations
@@ -293,7 +296,7 @@ def _widen(
     again = _run_batch(searcher, queries_np[rows], labels[rows], wide)
     for row, wider in zip(rows, again, strict=True):
         found = [dataclasses.replace(s, extras={**s.extras, "wider_search": 1.0}) for s in wider]
-        better = bool(found) and (not batch[row] or found[0].p_human > batch[row][0].p_human)
+        better = bool(found) and (not batch[row] or found[0].raw_score > batch[row][0].raw_score)
         if _reached(found) or better:
             batch[row] = found
 
@@ -493,7 +496,7 @@ def _margin(probs: torch.Tensor, target: int) -> float:
 
 
 def _rank(candidates: list[Suggestion], k: int) -> list[Suggestion]:
-    return sorted(candidates, key=lambda s: (-s.p_human, s.distortion["l0_binary"], -s.raw_score))[:k]
+    return sorted(candidates, key=lambda s: (-s.raw_score, s.distortion["l0_binary"]))[:k]
 
 
 def _with_seconds(suggestion: Suggestion, seconds: float) -> Suggestion:

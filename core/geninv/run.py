@@ -61,7 +61,7 @@ class DigitResult:
 
 
 def run_key(settings: RunSettings) -> str:
-    """A short stable key of ``settings`` and of the stored p_human mapping (which orders the suggestions); not of
+    """A short stable key of ``settings`` and of the stored p_human mapping (stored with every suggestion); not of
     the device or of whether predictions are stored."""
     payload = {
         "p_human": load_mapping().to_json(),
