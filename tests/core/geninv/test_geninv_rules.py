@@ -54,7 +54,7 @@ def test_every_suggestion_obeys_the_rules(norm, eps, digits, pool_bank, tiny_jud
             else:  # weak: offered only when no candidate for this digit reaches its target
                 assert int(probs.argmax()) != s.target_label
                 assert not any(other.extras["target_reached"] for other in suggestions)
-        assert [s.p_human for s in suggestions] == sorted((s.p_human for s in suggestions), reverse=True)
+        assert [s.raw_score for s in suggestions] == sorted((s.raw_score for s in suggestions), reverse=True)
 
 
 def test_same_seed_same_output(digits, pool_bank, tiny_judge) -> None:
