@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 import numpy as np
 import torch
@@ -131,6 +131,15 @@ def budget_stages(eps: float) -> list[int]:
     return [paper, budget] if budget > paper else [budget]
 
 
+class _Visited(NamedTuple):
+    """A state one neighbour's search reached: pixels chosen, judge margin, how many pixels, debris pixels."""
+
+    mask: torch.Tensor
+    margin: float
+    pixels: int
+    debris: float
+
+
 @dataclass
 class _GreedyState:
     """Where the search of every neighbour stands: pixels chosen, judge margin, debris pixels, states seen."""
@@ -144,7 +153,7 @@ class _GreedyState:
     margin: torch.Tensor
     debris: torch.Tensor
     steps: list[int]
-    visited: list[list[tuple[torch.Tensor, float, int]]]
+    visited: list[list[_Visited]]
 
     def score(self, masks: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Judge margin and debris pixels of the edits ``masks`` (B, 28, 28) of neighbours ``rows`` (B,)."""
@@ -159,7 +168,7 @@ class _GreedyState:
         self.chosen[row] = mask
         self.margin[row] = margin
         self.debris[row] = debris
-        self.visited[row].append((mask.clone(), margin, int(mask.sum())))
+        self.visited[row].append(_Visited(mask.clone(), margin, int(mask.sum()), debris))
 
 
 def _greedy_clusters(state: _GreedyState, masks: list[list[torch.Tensor]], budget: int) -> None:
@@ -283,24 +292,17 @@ def keep_value(margin: float, pixels: int, debris: float, pixel_cost: float = BU
 def _keep_best(
     query: torch.Tensor,
     aligned: torch.Tensor,
-    visited: list[list[tuple[torch.Tensor, float, int]]],
+    visited: list[list[_Visited]],
     pixel_cost: float,
     steps: list[int],
 ) -> list[BudgetedEdit | None]:
-    flat = [(row, state) for row, states in enumerate(visited) for state in states]
-    if not flat:
-        return [None] * len(visited)
-    images = torch.stack([torch.where(state[0], aligned[row], query) for row, state in flat])
-    debris = fragment_pixels(images).tolist()
-    best: dict[int, tuple[tuple[bool, float], int]] = {}
-    for position, ((row, (_, value, pixels)), fragments) in enumerate(zip(flat, debris, strict=True)):
-        key = (value > 0, keep_value(value, pixels, fragments, pixel_cost))
-        if row not in best or key > best[row][0]:
-            best[row] = (key, position)
     out: list[BudgetedEdit | None] = [None] * len(visited)
-    for row, (_, position) in best.items():
-        _, (_, value, pixels) = flat[position]
-        out[row] = BudgetedEdit(images[position], value, pixels, steps[row])
+    for row, states in enumerate(visited):
+        if not states:
+            continue
+        kept = max(states, key=lambda s: (s.margin > 0, keep_value(s.margin, s.pixels, s.debris, pixel_cost)))
+        image = torch.where(kept.mask, aligned[row], query)
+        out[row] = BudgetedEdit(image, kept.margin, kept.pixels, steps[row])
     return out
 
 
