@@ -22,10 +22,10 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -38,6 +38,7 @@ PRIOR_SLOPE: Final = 0.8
 PRIOR_INTERCEPT: Final = -2.4
 DEFAULT_BINS: Final = (0.0, 0.25, 0.5, 0.75, 1.0)
 NOT_A_DIGIT: Final = -1
+_T = TypeVar("_T")
 
 
 class NormCurve(NamedTuple):
@@ -316,16 +317,22 @@ def outcomes(mapping: Sequence[Mapping[str, Any]], answers: Mapping[str, Mapping
                     group=str(entry["group"]),
                     control=bool(entry["control"]),
                     source_label=int(entry["source_label"]),
-                    target_label=None if entry.get("target_label") is None else int(entry["target_label"]),
-                    p_human=None if entry.get("p_human") is None else float(entry["p_human"]),
-                    raw_score=None if entry.get("raw_score") is None else float(entry["raw_score"]),
+                    target_label=_optional(entry, "target_label", int),
+                    p_human=_optional(entry, "p_human", float),
+                    raw_score=_optional(entry, "raw_score", float),
                     answer=int(answer),
                     rater=rater,
-                    norm=None if entry.get("norm") is None else str(entry["norm"]),
-                    aligned_cost=None if entry.get("aligned_cost") is None else float(entry["aligned_cost"]),
+                    norm=_optional(entry, "norm", str),
+                    aligned_cost=_optional(entry, "aligned_cost", float),
                 )
             )
     return out
+
+
+def _optional(entry: Mapping[str, Any], key: str, kind: Callable[[Any], _T]) -> _T | None:
+    """``kind(entry[key])``, or None where the entry has no value for ``key`` (controls, older packs)."""
+    value = entry.get(key)
+    return None if value is None else kind(value)
 
 
 def success_rates(rated: Sequence[Outcome]) -> dict[str, dict[str, float | int]]:
