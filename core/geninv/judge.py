@@ -14,6 +14,14 @@ sees rather than pixel statistics:
 
 Architecture per member: conv 5x5 1->16, ReLU, max-pool 2; conv 5x5 16->32, ReLU, max-pool 2;
 linear 1568->128, ReLU, linear 128->10. The ensemble's output is the mean of the members' softmax.
+
+**What the judge looks at.** :meth:`Judge.probs` first blurs the image with a Gaussian of
+:data:`VIEW_BLUR_SIGMA` pixels, roughly what a 28x28 digit looks like to a person at viewing size: a one-pixel gap in
+a stroke closes, a lone pixel fades, and the overall shape decides. On the 160 rated suggestions of the 2033 blind
+pack (searched with the unblurred judge), the blurred judge's margin tracked what raters saw better than the plain
+one (correlation with the share of raters who saw the target: ℓ0 25 0.42 -> 0.59, ℓ0 30 0.24 -> 0.55, ℓ∞ 0.4
+0.51 -> 0.62, ℓ∞ 0.3 0.57 -> 0.59; ``docs/evidence/geninv-judge-view/``); its accuracy on clean test digits is
+unchanged (98.6% with the blur, 98.4% without, first 3000 test digits). Training is unchanged (no blur).
 """
 
 from __future__ import annotations
@@ -45,6 +53,9 @@ DEFAULT_MEMBERS: Final = 3
 TUNING_TEST_COUNT: Final = 5000
 """Test digits with index < 5000 may be used for tuning; those >= 5000 are held out for the human study."""
 STRAY_FRACTION: Final = 1.0 / 3.0
+VIEW_BLUR_SIGMA: Final = 1.0
+"""Gaussian blur (pixels) applied to every image the judge scores (see the module docstring); 0 turns it off."""
+_VIEW_BLUR_RADIUS: Final = 3
 
 
 def judge_paths(folder: Path | None = None) -> tuple[Path, Path]:
@@ -79,21 +90,35 @@ def _max_pool_2x2(h: torch.Tensor) -> torch.Tensor:
     )
 
 
+def view_blur(images: torch.Tensor, sigma: float = VIEW_BLUR_SIGMA) -> torch.Tensor:
+    """(B, 28, 28) images blurred by a separable Gaussian of ``sigma`` pixels (zero padding: MNIST's background)."""
+    if sigma <= 0:
+        return images
+    offsets = torch.arange(-_VIEW_BLUR_RADIUS, _VIEW_BLUR_RADIUS + 1, dtype=images.dtype, device=images.device)
+    kernel = torch.exp(-(offsets**2) / (2 * sigma * sigma))
+    kernel = kernel / kernel.sum()
+    size = kernel.numel()
+    x = images.unsqueeze(1)
+    x = F.conv2d(x, kernel.view(1, 1, 1, size), padding=(0, _VIEW_BLUR_RADIUS))
+    return F.conv2d(x, kernel.view(1, 1, size, 1), padding=(_VIEW_BLUR_RADIUS, 0)).squeeze(1)
+
+
 @dataclass(frozen=True)
 class Judge:
-    """A loaded judge ensemble (eval mode, on ``device``)."""
+    """A loaded judge ensemble (eval mode, on ``device``); it scores images as blurred by :func:`view_blur`."""
 
     members: tuple[JudgeNet, ...]
     device: torch.device
     sha256: str
+    view_sigma: float = VIEW_BLUR_SIGMA
 
     @torch.no_grad()
     def probs(self, images: torch.Tensor, batch: int = 1024) -> torch.Tensor:
-        """Mean member softmax: images (B, 28, 28) in [0, 1] -> (B, 10) probabilities."""
+        """Mean member softmax of the blurred images: (B, 28, 28) in [0, 1] -> (B, 10) probabilities."""
         flat = images.reshape(-1, 28, 28).to(self.device, torch.float32)
         out = []
         for start in range(0, flat.shape[0], batch):
-            chunk = flat[start : start + batch]
+            chunk = view_blur(flat[start : start + batch], self.view_sigma)
             out.append(torch.stack([F.softmax(m(chunk), dim=1) for m in self.members]).mean(0))
         return torch.cat(out) if out else torch.zeros((0, 10), device=self.device)
 

@@ -135,3 +135,24 @@ def test_the_judges_pooling_is_max_pool2d_exactly() -> None:
         h = torch.relu(torch.randn(shape, generator=torch.Generator().manual_seed(sum(shape))))
         h[0, 0, :2, :2] = 0.25  # ties inside a window
         assert torch.equal(_max_pool_2x2(h), torch.nn.functional.max_pool2d(h, 2))
+
+
+def test_the_judge_scores_the_blurred_view() -> None:
+    import dataclasses
+
+    from core.geninv.judge import VIEW_BLUR_SIGMA, Judge, JudgeNet, view_blur
+
+    torch.manual_seed(3)
+    judge = Judge((JudgeNet().eval(),), torch.device("cpu"), "")
+    plain = dataclasses.replace(judge, view_sigma=0.0)
+    images = torch.zeros(4, 28, 28)
+    images[:, 8:20, 13:15] = 1.0  # a stroke
+    images[1, 3, 3] = 1.0  # a lone pixel
+    images[2, 13, 13:15] = 0.0  # a one-pixel gap in the stroke
+    blurred = view_blur(images)
+    assert VIEW_BLUR_SIGMA > 0 and torch.equal(view_blur(images, 0.0), images)
+    assert torch.allclose(blurred.sum((1, 2)), images.sum((1, 2)), rtol=1e-4)  # no ink lost away from the border
+    assert blurred[1, 3, 3] < 0.2  # a lone pixel fades
+    assert blurred[2, 13, 13] > 0.5 * blurred[0, 13, 13]  # a gap keeps more than half the stroke's ink
+    assert torch.allclose(judge.probs(images), plain.probs(blurred), atol=1e-6)
+    assert not torch.allclose(judge.probs(images), plain.probs(images), atol=1e-4)
