@@ -15,8 +15,8 @@ Pipeline per query x (label y), see the sibling modules for each step:
    (debris a person notices), ``p_human`` = the fitted mapping of it and of the aligned neighbour's cost
    (:mod:`core.geninv.calibration`).
 
-A digit none of whose candidates reaches its target (the judge's top class) is searched again, wider
-(:func:`_widen`). A candidate must change at least one pixel. When some candidate reaches its target, only those
+A digit none of whose candidates reaches its target (the judge's top class), or whose best candidate is weak
+(raw score below ``SearchSettings.widen_below``, with a budget), is searched again, wider (:func:`_widen`). A candidate must change at least one pixel. When some candidate reaches its target, only those
 that do are offered; otherwise the best ones are still offered, marked weak (``extras["target_reached"] = 0``)
 with the low ``p_human`` their score gives, so every digit gets a suggestion unless nothing changes. Never a
 relabelled copy. Suggestions for one query come from different training digits; they are ordered by ``raw_score``
@@ -75,6 +75,8 @@ suggestions (with one start per candidate, as by default, each query's search is
 WIDEN_POOL: Final = 2
 """The second, wider search (for digits whose first search reaches no target) aligns twice the pool and refines
 twice the neighbours; for ℓ∞ it also takes every other class as a target."""
+WIDEN_BELOW: Final = 2.0
+"""Raw score (nats) under which a budgeted digit's best suggestion counts as weak and is searched again, wider."""
 DISTORTION_KEYS: Final = ("l0", "l1", "l2", "linf", "l0_binary")
 
 ProgressFn = Callable[[int, int], None]
@@ -99,6 +101,9 @@ class SearchSettings:
     """Aligned neighbours per query that go through ℓ0 refinement / ℓ∞ projection (at least k)."""
     pixel_cost: float = PIXEL_COST
     """ℓ0: judge margin (nats) one changed pixel must buy when choosing Δ's clusters."""
+    widen_below: float = WIDEN_BELOW
+    """A digit whose best suggestion's raw score is below this (nats) is searched again, wider, like one whose
+    suggestions reach no target (only with a budget); ``-inf`` turns it off."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -288,17 +293,26 @@ def _widen(
     batch: list[list[Suggestion]], searcher: _Searcher, queries_np: np.ndarray, labels: np.ndarray, wide: _Pass
 ) -> None:
     """Search again with the ``wide`` pass (:data:`WIDEN_POOL` times the pool and neighbours; ℓ∞: every target
-    class) for the digits whose suggestions do not reach their target; keep the wider result where it does (in
-    place)."""
-    rows = [row for row, found in enumerate(batch) if not _reached(found)]
-    if not rows or searcher.eps is None:
+    class) for the digits whose suggestions reach no target or are weak (best raw score below
+    ``SearchSettings.widen_below``); keep the wider result where it reaches a target that the first did not, or
+    where its best raw score is higher (in place)."""
+    if searcher.eps is None:
+        return
+    rows = [row for row, found in enumerate(batch) if _needs_wider(found, wide.settings.widen_below)]
+    if not rows:
         return
     again = _run_batch(searcher, queries_np[rows], labels[rows], wide)
     for row, wider in zip(rows, again, strict=True):
         found = [dataclasses.replace(s, extras={**s.extras, "wider_search": 1.0}) for s in wider]
-        better = bool(found) and (not batch[row] or found[0].raw_score > batch[row][0].raw_score)
-        if _reached(found) or better:
+        first = batch[row]
+        newly_reached = _reached(found) and not _reached(first)
+        better = bool(found) and (not first or found[0].raw_score > first[0].raw_score)
+        if newly_reached or (better and (_reached(found) or not _reached(first))):
             batch[row] = found
+
+
+def _needs_wider(found: list[Suggestion], widen_below: float) -> bool:
+    return not _reached(found) or found[0].raw_score < widen_below
 
 
 def _run_batch(
