@@ -16,9 +16,10 @@ Pipeline per query x (label y), see the sibling modules for each step:
    (:mod:`core.geninv.calibration`).
 
 A digit none of whose candidates reaches its target (the judge's top class), or whose best candidate is weak
-(raw score below ``SearchSettings.widen_below``, with a budget), is searched again, wider (:func:`_widen`). A candidate must change at least one pixel. When some candidate reaches its target, only those
-that do are offered; otherwise the best ones are still offered, marked weak (``extras["target_reached"] = 0``)
-with the low ``p_human`` their score gives, so every digit gets a suggestion unless nothing changes. Never a
+(raw score below ``SearchSettings.widen_below``, with a budget), is searched again, wider (:func:`_widen`). A
+candidate must change at least one pixel. When some candidate reaches its target, only those that do are offered;
+otherwise the best ones are still offered, marked weak (``extras["target_reached"] = 0``) with the low ``p_human``
+their score gives, so every digit gets a suggestion unless nothing changes. Never a
 relabelled copy. Suggestions for one query come from different training digits; they are ordered by ``raw_score``
 (highest first), then by fewer pixels changed by more than 1/2: not by ``p_human``, whose aligned-cost term tells
 how readily people see the target across digits, but did not pick the better of one digit's suggestions in a

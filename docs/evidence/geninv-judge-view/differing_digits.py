@@ -49,7 +49,9 @@ def main() -> None:
         old = suggest_batch(queries, labels[chosen], norm, eps, k=1, device="cpu", judge=plain)
         new = suggest_batch(queries, labels[chosen], norm, eps, k=1, device="cpu", judge=blurred)
         found[name] = [
-            d for d, a, b in zip(chosen, old, new, strict=True) if a and b and not np.array_equal(a[0].image, b[0].image)
+            d
+            for d, a, b in zip(chosen, old, new, strict=True)
+            if a and b and not np.array_equal(a[0].image, b[0].image)
         ]
     print(json.dumps(found))
 

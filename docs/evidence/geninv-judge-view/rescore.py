@@ -5,7 +5,8 @@ For each pack with ``organiser/rated-images.npz`` (``docs/evidence/*/pack/`` and
 suggestion's ``raw_score`` recomputed as GenInv computes it (core.geninv.api: the judge's margin on the image, minus
 FRAGMENT_COST per debris pixel), with the judge's view blur as shipped. Before writing, it checks that each stored
 raw score comes back (to 1e-3 nats) from the unblurred judge (σ 0; every pack before the blur) or from the
-shipped one (the blurred arm of the judge-view A/B): the images and the formula are the ones that were rated. Run from the repository root:
+shipped one (the blurred arm of the judge-view A/B): the images and the formula are the ones that were
+rated. Run from the repository root:
     python docs/evidence/geninv-judge-view/rescore.py   (log: rescore.log beside it)
 """
 
@@ -25,13 +26,16 @@ EVIDENCE = Path("docs/evidence")
 
 def raw_scores(judge_probs: torch.Tensor, images: torch.Tensor, targets: list[int]) -> list[float]:
     debris = fragment_pixels(images).tolist()
-    return [raw_score(row, t) - FRAGMENT_COST * d for row, t, d in zip(judge_probs.numpy(), targets, debris, strict=True)]
+    return [
+        raw_score(row, t) - FRAGMENT_COST * d for row, t, d in zip(judge_probs.numpy(), targets, debris, strict=True)
+    ]
 
 
 def main() -> None:
     judge = load_judge("cpu")
     plain = dataclasses.replace(judge, view_sigma=0.0)
-    for npz in sorted([*EVIDENCE.glob("*/pack/organiser/rated-images.npz"), *EVIDENCE.glob("*/pack-*/organiser/rated-images.npz")]):
+    kept = [*EVIDENCE.glob("*/pack/organiser/rated-images.npz"), *EVIDENCE.glob("*/pack-*/organiser/rated-images.npz")]
+    for npz in sorted(kept):
         organiser = npz.parent
         stored = np.load(npz)
         images = torch.from_numpy(stored["images"].astype(np.float32) / 255)
@@ -49,11 +53,14 @@ def main() -> None:
         plain_made = sum(abs(b - s) <= 1e-3 for b, s in zip(before, stored, strict=True))
         for entry, value in zip(entries, after, strict=True):
             entry["raw_score"] = round(value, 6)
-        data["rescored"] = f"raw_score by the judge with view blur σ {judge.view_sigma} px (docs/evidence/geninv-judge-view/rescore.py)"
+        data["rescored"] = f"raw_score by the judge with view blur σ {judge.view_sigma} px ({Path(__file__).name})"
         out = organiser / "mapping-view.json"
         out.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-        print(f"{out}: {len(entries)} suggestions ({plain_made} scored by the plain judge when made); stored raw "
-              f"scores reproduced (max |diff| {worst:.1e}); mean raw plain {np.mean(before):.2f}, blurred {np.mean(after):.2f}")
+        means = f"mean raw plain {np.mean(before):.2f}, blurred {np.mean(after):.2f}"
+        print(
+            f"{out}: {len(entries)} suggestions ({plain_made} scored by the plain judge when made); stored raw "
+            f"scores reproduced (max |diff| {worst:.1e}); {means}"
+        )
 
 
 if __name__ == "__main__":

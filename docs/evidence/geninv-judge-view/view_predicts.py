@@ -33,7 +33,8 @@ def rated(folder: Path) -> list[tuple[str, np.ndarray, int, float]]:
         seen = [given[trial] == entry["target_label"] for given in answers if trial in given]
         if entry["control"] or not seen:
             continue
-        out.append((str(entry["group"]), images[trial].astype(np.float32) / 255, int(entry["target_label"]), float(np.mean(seen))))
+        image = images[trial].astype(np.float32) / 255
+        out.append((str(entry["group"]), image, int(entry["target_label"]), float(np.mean(seen))))
     return out
 
 

@@ -19,7 +19,7 @@ from core.data import load_mnist
 from core.geninv.api import SearchSettings, suggest_batch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "geninv-judge-view"))
-from differing_digits import used_tuning_digits  # noqa: E402
+from differing_digits import used_tuning_digits
 
 SETS = (("l0-25", "l0", 25.0, 240), ("l0-30", "l0", 30.0, 240), ("linf-0.4", "linf", 0.4, 120))
 
@@ -34,10 +34,13 @@ def main() -> None:
     for name, norm, eps, count in SETS:
         chosen = digits[:count]
         queries = images[chosen].astype(np.float32) / 255
-        old = suggest_batch(queries, labels[chosen], norm, eps, k=1, device="cpu", settings=SearchSettings(widen_below=-math.inf))
+        narrow = SearchSettings(widen_below=-math.inf)
+        old = suggest_batch(queries, labels[chosen], norm, eps, k=1, device="cpu", settings=narrow)
         new = suggest_batch(queries, labels[chosen], norm, eps, k=1, device="cpu")
         found[name] = [
-            d for d, a, b in zip(chosen, old, new, strict=True) if a and b and not np.array_equal(a[0].image, b[0].image)
+            d
+            for d, a, b in zip(chosen, old, new, strict=True)
+            if a and b and not np.array_equal(a[0].image, b[0].image)
         ]
         print(name, len(found[name]), "of", count, file=sys.stderr)
     print(json.dumps(found))

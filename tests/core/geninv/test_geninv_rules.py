@@ -155,8 +155,9 @@ def test_the_judge_scores_the_blurred_view() -> None:
     assert blurred[1, 3, 3] < 0.2  # a lone pixel fades
     assert blurred[2, 13, 13] > 0.5 * blurred[0, 13, 13]  # a gap keeps more than half the stroke's ink
     assert torch.allclose(judge.probs(images), plain.probs(blurred), atol=1e-6)
-    taps = torch.exp(-torch.arange(-3.0, 4.0) ** 2 / (2 * VIEW_BLUR_SIGMA**2))
+    taps = torch.exp(-(torch.arange(-3.0, 4.0) ** 2) / (2 * VIEW_BLUR_SIGMA**2))
     taps = taps / taps.sum()
-    by_convolution = torch.nn.functional.conv2d(images.unsqueeze(1), (taps[:, None] * taps[None, :])[None, None], padding=3)
+    kernel = (taps[:, None] * taps[None, :])[None, None]
+    by_convolution = torch.nn.functional.conv2d(images.unsqueeze(1), kernel, padding=3)
     assert torch.allclose(blurred, by_convolution.squeeze(1), atol=1e-6)
     assert not torch.allclose(judge.probs(images), plain.probs(images), atol=1e-4)
