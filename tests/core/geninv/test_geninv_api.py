@@ -233,3 +233,38 @@ def test_clusters_and_subsets():
     assert subsets.shape == (3, 28, 28)
     assert sorted(int(s.sum()) for s in subsets) == [6, 6, 12]
     assert cluster_change(np.zeros((28, 28), np.int8)) == []
+
+
+@pytest.mark.parametrize(("norm", "eps"), [("l0", 8.0), ("linf", 0.3)])
+def test_weak_digits_are_searched_again_wider_and_never_made_worse(
+    norm, eps, pool_bank, tiny_judge, queries, monkeypatch
+):
+    import dataclasses
+    import math
+
+    import core.geninv.api as api
+
+    images, labels = queries
+    searched: list[int] = []  # digits per search pass
+    run_batch = api._run_batch
+
+    def counting(searcher, queries_np, labels_np, *rest):  # type: ignore[no-untyped-def]
+        searched.append(len(labels_np))
+        return run_batch(searcher, queries_np, labels_np, *rest)
+
+    monkeypatch.setattr(api, "_run_batch", counting)
+
+    def run(widen_below: float) -> tuple[list[list[api.Suggestion]], list[int]]:
+        searched.clear()
+        chosen = dataclasses.replace(FAST, widen_below=widen_below)
+        found = suggest_batch(images, labels, norm, eps, k=2, bank=pool_bank, judge=tiny_judge, settings=chosen)
+        return found, list(searched)
+
+    (first_only, passes_off), (always_again, passes_on) = run(-math.inf), run(math.inf)
+    unreached = sum(not any(s.extras["target_reached"] for s in found) for found in first_only)
+    assert passes_off == ([len(labels), unreached] if unreached else [len(labels)])
+    assert passes_on == [len(labels), len(labels)]  # every digit weak: every digit searched again
+    for first, again in zip(first_only, always_again, strict=True):
+        assert bool(first) == bool(again)
+        if first:
+            assert again[0].raw_score >= first[0].raw_score  # the wider result is kept only where it scores higher
