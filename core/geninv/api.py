@@ -247,8 +247,8 @@ def suggest_batch(
         _check_cancel(cancel)
         stop = min(start + batch_size, total)
         started = time.perf_counter()
-        batch = _run_batch(searcher, queries[start:stop], label_array[start:stop], first, step)
-        _widen(batch, searcher, queries[start:stop], label_array[start:stop], wider)
+        batch, edited = _run_batch(searcher, queries[start:stop], label_array[start:stop], first, step=step)
+        _widen(batch, edited, searcher, queries[start:stop], label_array[start:stop], wider)
         elapsed = (time.perf_counter() - started) / (stop - start)
         for suggestions in batch:
             results.append([_with_seconds(s, elapsed) for s in suggestions])
@@ -291,25 +291,32 @@ class _Pass:
 
 
 def _widen(
-    batch: list[list[Suggestion]], searcher: _Searcher, queries_np: np.ndarray, labels: np.ndarray, wide: _Pass
+    batch: list[list[Suggestion]],
+    edited: list[frozenset[int]],
+    searcher: _Searcher,
+    queries_np: np.ndarray,
+    labels: np.ndarray,
+    wide: _Pass,
 ) -> None:
     """Search again with the ``wide`` pass (:data:`WIDEN_POOL` times the pool and neighbours; ℓ∞: every target
     class) for the digits whose suggestions reach no target or are weak (best raw score below
-    ``SearchSettings.widen_below``); keep the wider result where it reaches a target that the first did not, or
-    where its best raw score is higher (in place)."""
+    ``SearchSettings.widen_below``), editing only neighbours the first pass did not (``edited``: their training
+    indices per digit). Where the wider search reaches a target that the first did not, or scores higher, the
+    digit's suggestions become the best of both passes (in place)."""
     if searcher.eps is None:
         return
     rows = [row for row, found in enumerate(batch) if _needs_wider(found, wide.settings.widen_below)]
     if not rows:
         return
-    again = _run_batch(searcher, queries_np[rows], labels[rows], wide)
+    again, _ = _run_batch(searcher, queries_np[rows], labels[rows], wide, skip=[edited[row] for row in rows])
     for row, wider in zip(rows, again, strict=True):
         found = [dataclasses.replace(s, extras={**s.extras, "wider_search": 1.0}) for s in wider]
         first = batch[row]
         newly_reached = _reached(found) and not _reached(first)
         better = bool(found) and (not first or found[0].raw_score > first[0].raw_score)
         if newly_reached or (better and (_reached(found) or not _reached(first))):
-            batch[row] = found
+            both = found + first
+            batch[row] = _rank([s for s in both if _reached([s])] if _reached(both) else both, searcher.k)
 
 
 def _needs_wider(found: list[Suggestion], widen_below: float) -> bool:
@@ -321,8 +328,12 @@ def _run_batch(
     queries_np: np.ndarray,
     labels: np.ndarray,
     run: _Pass,
+    *,
     step: Callable[[], None] | None = None,
-) -> list[list[Suggestion]]:
+    skip: Sequence[frozenset[int]] | None = None,
+) -> tuple[list[list[Suggestion]], list[frozenset[int]]]:
+    """Search ``run`` for each query: its suggestions, and the training indices of the neighbours it edited (those
+    in ``skip[row]``, already edited by an earlier pass, are left out)."""
     bank, judge, mapping, search = searcher.bank, searcher.judge, searcher.mapping, searcher.search
     seed, table, settings = run.seed, run.table, run.settings
     eps, k, cancel = searcher.eps, searcher.k, searcher.cancel
@@ -348,13 +359,21 @@ def _run_batch(
     if step is not None:
         step()
     out: list[list[Suggestion]] = []
+    neighbours: list[frozenset[int]] = []
     for row in range(len(labels)):
         source = int(labels[row])
         original = queries[row]
         # snapping moved each pixel by at most 1/510: keep the ℓ∞ budget around the *given* image too
         slack = float(np.abs(snapped[row] - queries_np[row]).max())
         finished: list[_Edited] = []
-        valid = [c for c in range(matches.indices.shape[1]) if math.isfinite(float(matches.cost[row, c]))]
+        skipped = skip[row] if skip is not None else frozenset()
+        valid = [
+            c
+            for c in range(matches.indices.shape[1])
+            if math.isfinite(float(matches.cost[row, c]))
+            and int(bank.train_indices[matches.indices[row, c]]) not in skipped
+        ]
+        neighbours.append(frozenset(int(bank.train_indices[matches.indices[row, c]]) for c in valid))
         column_targets = bank.labels[matches.indices[row]].cpu()
         budgeted = None
         linf_edits: dict[int, tuple[torch.Tensor, bool]] = {}
@@ -365,9 +384,7 @@ def _run_batch(
             budget = search.budget_after_snapping(eps, slack)
             pairs = _linf_edits(original, matches.warped[row][valid], budget, judge, column_targets[valid])
             linf_edits = dict(zip(valid, pairs, strict=True))
-        for column in range(matches.indices.shape[1]):
-            if not math.isfinite(float(matches.cost[row, column])):
-                continue
+        for column in valid:
             _check_cancel(cancel)
             index = int(matches.indices[row, column])
             target = int(bank.labels[index])
@@ -395,7 +412,7 @@ def _run_batch(
             if step is not None:
                 step()
         out.append(_rank(_judged(snapped[row], source, finished, judge, mapping, search.name, eps), k))
-    return out
+    return out, neighbours
 
 
 PUSH_THRESHOLD: Final = 0.25

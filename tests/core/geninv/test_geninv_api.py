@@ -248,9 +248,9 @@ def test_weak_digits_are_searched_again_wider_and_never_made_worse(
     searched: list[int] = []  # digits per search pass
     run_batch = api._run_batch
 
-    def counting(searcher, queries_np, labels_np, *rest):  # type: ignore[no-untyped-def]
+    def counting(searcher, queries_np, labels_np, *rest, **options):  # type: ignore[no-untyped-def]
         searched.append(len(labels_np))
-        return run_batch(searcher, queries_np, labels_np, *rest)
+        return run_batch(searcher, queries_np, labels_np, *rest, **options)
 
     monkeypatch.setattr(api, "_run_batch", counting)
 
