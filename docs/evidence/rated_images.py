@@ -4,8 +4,8 @@
 
 ORGANISER_DIR is a pack's ``organiser/`` folder with its ``collections/`` (written by ``bench geninv --human-pack``;
 the collections of most packs are not committed, and were rebuilt at the commit that made the pack, checked trial
-for trial against the committed ``mapping.json``); sets added with ``--add-collection`` are read where the mapping
-names them. OUT.npz holds ``trials`` (int, 1-based) and ``images`` (uint8,
+for trial against the committed ``mapping.json``). Each set is read where the mapping names it, else from
+``ORGANISER_DIR/collections/`` under the same name. OUT.npz holds ``trials`` (int, 1-based) and ``images`` (uint8,
 N x 28 x 28) for every suggestion trial (controls are unchanged MNIST test digits and are left out).
 """
 
@@ -23,9 +23,8 @@ def rated_images(organiser: Path) -> tuple[np.ndarray, np.ndarray]:
     for entry in read_mapping_file(organiser / "mapping.json"):
         if entry["control"]:
             continue
-        named = Path(str(entry["collection"]))
-        inside = organiser / "collections" / named.name  # the pack's own sets; --add-collection ones stay where named
-        folder = (inside if inside.exists() else named) / "images"
+        named = Path(str(entry["collection"]))  # where the pack was built; else moved along with its organiser
+        folder = (named if named.exists() else organiser / "collections" / named.name) / "images"
         found = sorted(folder.glob(f"{entry['item']}-*.png"))
         if len(found) != 1:
             raise SystemExit(f"{folder}: expected one image of item {entry['item']}, found {len(found)}")

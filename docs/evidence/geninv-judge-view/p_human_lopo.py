@@ -1,7 +1,7 @@
 """Held-out log-loss of p_human, leaving one rated pack out at a time: fitted (core.geninv.calibration.
 fit_from_outcomes, as ``bench geninv --fit``) on the other packs, scored on the one left out; with the raw scores of
 the plain judge (each pack's ``mapping.json``) against those of the blurred one (``mapping-view.json``). Packs: the
-budget packs 2027, 2028 and 2030-2033 (the judge-view A/B is left out: its plain arm has no plain-judge twin).
+budget packs 2027-2033 (the judge-view A/B is left out: its plain arm has no plain-judge twin).
 Run from the repository root:
     python docs/evidence/geninv-judge-view/p_human_lopo.py   (log: p_human_lopo.log beside it)
 """
@@ -13,7 +13,7 @@ import numpy as np
 from core.geninv.calibration import Outcome, fit_from_outcomes, outcomes, read_mapping_file, read_rater_answers
 
 EVIDENCE = Path("docs/evidence")
-PACKS = ("geninv-budget", "geninv-budget-2028", "geninv-budget-2030", "geninv-budget-2031", "geninv-budget-2032",
+PACKS = ("geninv-budget", "geninv-budget-2028", "geninv-budget-2029", "geninv-budget-2030", "geninv-budget-2031", "geninv-budget-2032",
          "geninv-budget-2033")  # fmt: skip
 
 

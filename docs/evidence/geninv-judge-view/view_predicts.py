@@ -1,6 +1,6 @@
 """Does the judge's margin track what raters saw better when it looks at a blurred image?
 
-For every rated blind pack with ``pack/organiser/rated-images.npz`` (docs/evidence/rated_images.py), the margin
+For every rated blind budget pack (``geninv-budget*``) with ``pack/organiser/rated-images.npz`` (docs/evidence/rated_images.py), the margin
 log p(target) - log max_other p of the shipped judge on each rated suggestion, with the view blurred by σ in
 {0 (plain), 0.7, 1, 1.25, 1.5, 2} px, against the share of that pack's raters who saw the target: Pearson
 correlation per pack and set, and pooled over packs. All these suggestions were searched with the plain judge.
@@ -41,7 +41,7 @@ def rated(folder: Path) -> list[tuple[str, np.ndarray, int, float]]:
 def main() -> None:
     judge = load_judge("cpu")
     rows: list[tuple[str, str, dict[float, float], float]] = []
-    for npz in sorted(EVIDENCE.glob("*/pack/organiser/rated-images.npz")):
+    for npz in sorted(EVIDENCE.glob("geninv-budget*/pack/organiser/rated-images.npz")):
         folder = npz.parents[2]
         found = rated(folder)
         stack = torch.from_numpy(np.stack([image for _, image, _, _ in found]))
