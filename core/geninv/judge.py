@@ -17,10 +17,10 @@ linear 1568->128, ReLU, linear 128->10. The ensemble's output is the mean of the
 
 **What the judge looks at.** :meth:`Judge.probs` first blurs the image with a Gaussian of
 :data:`VIEW_BLUR_SIGMA` pixels, roughly what a 28x28 digit looks like to a person at viewing size: a one-pixel gap in
-a stroke closes, a lone pixel fades, and the overall shape decides. On the 740 rated suggestions of six blind packs
-(2027, 2028, 2030-2033, all searched with the unblurred judge), the blurred judge's margin tracks the share of raters
-who saw the target better (Pearson r, pooled: ℓ0 25 0.51 -> 0.62, ℓ0 30 0.39 -> 0.57, ℓ∞ 0.4 0.50 -> 0.57, ℓ∞ 0.3
-0.56 -> 0.59; higher in 18 of the 20 pack-and-set cells, equal in 2;
+a stroke closes, a lone pixel fades, and the overall shape decides. On the 820 rated suggestions of seven blind packs
+(2027-2033, all searched with the unblurred judge), the blurred judge's margin tracks the share of raters who saw the
+target better (Pearson r, pooled: ℓ0 25 0.51 -> 0.63, ℓ0 30 0.39 -> 0.56, ℓ∞ 0.4 0.50 -> 0.57, ℓ∞ 0.3
+0.56 -> 0.59; higher in 20 of the 22 pack-and-set cells, equal in 2;
 ``docs/evidence/geninv-judge-view/view_predicts.py``), and p_human fitted on it predicts held-out packs better. In a
 paired blind A/B on tuning digits (AI raters), searching with it did not make suggestions seen less often, and ℓ∞ ones
 were seen a little more often (``docs/evidence/geninv-judge-view/``). Its accuracy on the first 3000 clean test

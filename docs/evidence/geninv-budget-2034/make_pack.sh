@@ -8,4 +8,4 @@ exec bash $E/make_budget_pack.sh $E/geninv-budget-2034 2034 l0@25:50,l0@30:50,li
   $E/geninv-budget-2033/used-indices.json $E/geninv-budget-2033/pack/organiser $E/geninv-ordering-ab/pack/organiser \
   $E/geninv-refine-ab/pack/organiser $E/geninv-tuning-ghosts/pack/organiser $E/geninv-judge-view/pack-l0/organiser \
   $E/geninv-judge-view/pack-linf/organiser $E/geninv-judge-view/void-same-code/pack-l0/organiser \
-  $E/geninv-judge-view/void-same-code/pack-linf/organiser
+  $E/geninv-judge-view/void-same-code/pack-linf/organiser $E/geninv-widen-ab/pack-l0/organiser $E/geninv-widen-ab/pack-linf/organiser
