@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the two blind packs of a paired A/B of GenInv on tuning digits: arm a is the code at OLD_REV, arm b this
 # checkout; the digits are those of HERE/differing-digits.json (written by HERE/differing_digits.py if missing: sets
-# l0-25, l0-30, linf-0.4). pack-l0 holds a25/b25 and a30/b30 (seed SEED), pack-linf a40/b40 (seed SEED + 1), each
-# with as many unchanged controls as suggestions and one tuning-digit filler. Run from the repository root:
+# l0-25, l0-30, linf-0.4 and optionally linf-0.3). pack-l0 holds a25/b25 and a30/b30 (seed SEED), pack-linf a40/b40
+# and a03/b03 (seed SEED + 1), each with as many unchanged controls as suggestions and one tuning-digit filler. Run
+# from the repository root:
 #   bash docs/evidence/make_ab_pack.sh HERE OLD_REV SEED   (log: HERE/make_pack.log)
 set -euo pipefail
 [ $# -eq 3 ] || { sed -n 2,6p "$0" >&2; exit 2; }
@@ -21,7 +22,8 @@ filler=(--sets l0@25:1 --digits 2500:5000 --exclude docs/evidence/geninv-budget-
   [ -s "$HERE/differing-digits.json" ] ||
     PYTHONPATH="$ROOT" "$PYBIN/python" "$HERE/differing_digits.py" | tail -1 > "$HERE/differing-digits.json"
   cat "$HERE/differing-digits.json"
-  for set in l0-25 l0-30 linf-0.4; do
+  sets=$(python3 -c "import json,sys;print(' '.join(k for k in json.load(open(sys.argv[1])) if k != 'digits'))" "$HERE/differing-digits.json")
+  for set in $sets; do
     norm=${set%-*} eps=${set#*-}
     digits=$(python3 -c "import json,sys;print(','.join(map(str,json.load(open(sys.argv[1]))[sys.argv[2]])))" "$HERE/differing-digits.json" "$set")
     cli "$OLD" geninv --norm "$norm" --eps "$eps" --indices "$digits" --out "$WORK/a-$set" --device cpu 2>&1 | tail -1
@@ -30,8 +32,9 @@ filler=(--sets l0@25:1 --digits 2500:5000 --exclude docs/evidence/geninv-budget-
   cli "$ROOT" bench geninv --human-pack "$ROOT/$HERE/pack-l0" "${filler[@]}" --seed "$SEED" \
     --add-collection "a25=$WORK/a-l0-25" --add-collection "b25=$WORK/b-l0-25" \
     --add-collection "a30=$WORK/a-l0-30" --add-collection "b30=$WORK/b-l0-30"
-  cli "$ROOT" bench geninv --human-pack "$ROOT/$HERE/pack-linf" "${filler[@]}" --seed $((SEED + 1)) \
-    --add-collection "a40=$WORK/a-linf-0.4" --add-collection "b40=$WORK/b-linf-0.4"
+  linf=(--add-collection "a40=$WORK/a-linf-0.4" --add-collection "b40=$WORK/b-linf-0.4")
+  [ ! -d "$WORK/b-linf-0.3" ] || linf+=(--add-collection "a03=$WORK/a-linf-0.3" --add-collection "b03=$WORK/b-linf-0.3")
+  cli "$ROOT" bench geninv --human-pack "$ROOT/$HERE/pack-linf" "${filler[@]}" --seed $((SEED + 1)) "${linf[@]}"
   for pack in pack-l0 pack-linf; do
     PYTHONPATH="$ROOT" "$PYBIN/python" docs/evidence/rated_images.py "$HERE/$pack/organiser" "$HERE/$pack/organiser/rated-images.npz"
   done
