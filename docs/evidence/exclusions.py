@@ -28,7 +28,9 @@ def exclusions(earlier: Path, packs: list[Path]) -> dict[str, object]:
     for pack in packs:
         summary, mapping = _read(pack / "summary.json"), _read(pack / "mapping.json")
         sources[f"{pack}/summary.json sets.*.digits (rated digits)"] = {
-            int(i) for entry in summary["sets"].values() for i in entry.get("digits", [])  # added sets: none
+            int(i)
+            for entry in summary["sets"].values()
+            for i in entry.get("digits", [])  # added sets: none
         }
         sources[f"{pack}/mapping.json source_index (rated digits and controls)"] = {
             int(t["source_index"]) for t in mapping["trials"] if t.get("source_index") is not None

@@ -22,7 +22,8 @@ def main() -> None:
         answers = dict(read_rater_answers(f"{HERE}/{pack}/answers/answers-r{r}.json") for r in raters)
         rated = [o for o in outcomes(mapping, answers) if o.group in groups]
         for cell in calibration_table(rated):
-            print(f"{pack} | {cell['bin']} | {cell['ratings']} | {cell['mean_p_human']:.2f} | {cell['success_rate']:.2f}")
+            mean, rate = cell["mean_p_human"], cell["success_rate"]
+            print(f"{pack} | {cell['bin']} | {cell['ratings']} | {mean:.2f} | {rate:.2f}")
 
 
 if __name__ == "__main__":

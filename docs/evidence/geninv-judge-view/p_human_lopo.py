@@ -13,8 +13,8 @@ import numpy as np
 from core.geninv.calibration import Outcome, fit_from_outcomes, outcomes, read_mapping_file, read_rater_answers
 
 EVIDENCE = Path("docs/evidence")
-PACKS = ("geninv-budget", "geninv-budget-2028", "geninv-budget-2029", "geninv-budget-2030", "geninv-budget-2031", "geninv-budget-2032",
-         "geninv-budget-2033")  # fmt: skip
+PACKS = ("geninv-budget", "geninv-budget-2028", "geninv-budget-2029", "geninv-budget-2030", "geninv-budget-2031",
+         "geninv-budget-2032", "geninv-budget-2033")  # fmt: skip
 
 
 def rated(pack: str, mapping_name: str) -> list[Outcome]:

@@ -1,6 +1,7 @@
 """Does the judge's margin track what raters saw better when it looks at a blurred image?
 
-For every rated blind budget pack (``geninv-budget*``) with ``pack/organiser/rated-images.npz`` (docs/evidence/rated_images.py), the margin
+For every rated blind budget pack (``geninv-budget*``) with ``pack/organiser/rated-images.npz``
+(docs/evidence/rated_images.py), the margin
 log p(target) - log max_other p of the shipped judge on each rated suggestion, with the view blurred by σ in
 {0 (plain), 0.7, 1, 1.25, 1.5, 2} px, against the share of that pack's raters who saw the target: Pearson
 correlation per pack and set, and pooled over packs. All these suggestions were searched with the plain judge.

@@ -1,33 +1,29 @@
-import json, sys
+"""Compares a rebuilt pack's mapping with the committed one, trial for trial (group, source and target digit, source
+label, control, raw score to 1e-4). Usage: python compare.py COMMITTED.json REBUILT.json [SHOW]"""
 
-a = json.load(open(sys.argv[1]))["trials"]
-b = json.load(open(sys.argv[2]))["trials"]
-ok = 0
-bad = []
-bb = {t["trial"]: t for t in b}
-for t in a:
-    u = bb.get(t["trial"])
-    good = u is not None and all(
-        t.get(k) == u.get(k) for k in ("group", "source_index", "target_label", "source_label", "control")
-    )
-    if good and t.get("raw_score") is not None:
-        good = u.get("raw_score") is not None and abs(t["raw_score"] - u["raw_score"]) <= 1e-4
-    elif good:
-        good = u.get("raw_score") is None
-    ok += good
-    if not good:
-        bad.append(
-            (
-                t["trial"],
-                t.get("group"),
-                t.get("source_index"),
-                t.get("target_label"),
-                t.get("raw_score"),
-                None
-                if u is None
-                else (u.get("group"), u.get("source_index"), u.get("target_label"), u.get("raw_score")),
-            )
-        )
-print(f"{ok}/{len(a)} (regen has {len(b)})")
-for x in bad[: int(sys.argv[3]) if len(sys.argv) > 3 else 10]:
-    print("  mismatch", x)
+import json
+import sys
+from pathlib import Path
+
+KEYS = ("group", "source_index", "target_label", "source_label", "control")
+
+
+def same(committed: dict, rebuilt: dict | None) -> bool:  # type: ignore[type-arg]
+    if rebuilt is None or any(committed.get(k) != rebuilt.get(k) for k in KEYS):
+        return False
+    if committed.get("raw_score") is None:
+        return rebuilt.get("raw_score") is None
+    return rebuilt.get("raw_score") is not None and abs(committed["raw_score"] - rebuilt["raw_score"]) <= 1e-4
+
+
+def main() -> None:
+    committed = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))["trials"]
+    rebuilt = {t["trial"]: t for t in json.loads(Path(sys.argv[2]).read_text(encoding="utf-8"))["trials"]}
+    bad = [t for t in committed if not same(t, rebuilt.get(t["trial"]))]
+    print(f"{len(committed) - len(bad)}/{len(committed)} (rebuilt has {len(rebuilt)})")
+    for trial in bad[: int(sys.argv[3]) if len(sys.argv) > 3 else 10]:
+        print("  mismatch", trial["trial"], trial.get("group"), trial.get("source_index"), rebuilt.get(trial["trial"]))
+
+
+if __name__ == "__main__":
+    main()
