@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Pooled rates of the shipped search, run from the repository root (log: pooled.log beside this script):
+# Pooled rates of the search before the blurred judge (this round's shipped figures: ../geninv-budget-2036/pooled.py),
+# run from the repository root (log: pooled.log beside this script):
 #   ℓ0 sets: the 2028, 2030, 2032 and 2033 packs (the staged, debris-aware ℓ0 search; ordering by the mapping of its day);
 #   ℓ∞ sets: the 2027, 2031, 2032 and 2033 packs (the ℓ∞ search unchanged since 2027; only the ordering mapping differed).
 set -euo pipefail
