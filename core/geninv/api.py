@@ -74,10 +74,11 @@ CPU_BATCH: Final = 8
 """Queries searched together on a CPU: about 25% less CPU time per digit than one at a time, and the same
 suggestions (with one start per candidate, as by default, each query's search is independent of the others)."""
 WIDEN_POOL: Final = 2
-"""The second, wider search (for digits whose first search reaches no target) aligns twice the pool and refines
-twice the neighbours; for ℓ∞ it also takes every other class as a target."""
+"""The second, wider search (for digits whose first search reaches no target or is weak) aligns twice the pool and
+refines twice the neighbours; for ℓ∞ it also takes every other class as a target."""
 WIDEN_BELOW: Final = 2.0
-"""Raw score (nats) under which a budgeted digit's best suggestion counts as weak and is searched again, wider."""
+"""Raw score (nats) under which a budgeted digit's best suggestion counts as weak and is searched again, wider
+(raters saw the target more often on the digits this changed: docs/evidence/geninv-widen-ab/)."""
 DISTORTION_KEYS: Final = ("l0", "l1", "l2", "linf", "l0_binary")
 
 ProgressFn = Callable[[int, int], None]
