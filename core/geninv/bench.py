@@ -355,14 +355,10 @@ def _pack_report(
 ) -> tuple[dict[str, Any], list[Outcome]]:
     """Rates per set, per digit asked for and the calibration table of one rated pack, p_human recomputed from
     each suggestion's raw score with ``p_human`` (the mapping now stored); and the pack's rated outcomes."""
-    from core.geninv.calibration import calibration_table, outcomes, success_rates
+    from core.geninv.calibration import calibration_table, outcomes, recompute_p_human, success_rates
     from core.geninv.human_pack import per_digit_rates
 
-    for entry in mapping:
-        if entry.get("raw_score") is not None:
-            entry["p_human"] = float(
-                p_human(float(entry["raw_score"]), norm=entry.get("norm"), aligned_cost=entry.get("aligned_cost"))
-            )
+    recompute_p_human(mapping, p_human)
     rated = outcomes(mapping, answers)
     rates, table = success_rates(rated), calibration_table(rated)
     summary = Path(mapping_file).parent / "summary.json"

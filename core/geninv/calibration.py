@@ -329,6 +329,15 @@ def outcomes(mapping: Sequence[Mapping[str, Any]], answers: Mapping[str, Mapping
     return out
 
 
+def recompute_p_human(mapping: Sequence[dict[str, Any]], p_human: PHumanMapping) -> None:
+    """Set each pack entry's ``p_human`` from its stored raw score (and norm, aligned cost) with ``p_human``, in
+    place; entries without a raw score (controls) are left as they are."""
+    for entry in mapping:
+        if entry.get("raw_score") is not None:
+            raw, norm, cost = float(entry["raw_score"]), entry.get("norm"), entry.get("aligned_cost")
+            entry["p_human"] = float(p_human(raw, norm=norm, aligned_cost=cost))
+
+
 def _optional(entry: Mapping[str, Any], key: str, kind: Callable[[Any], _T]) -> _T | None:
     """``kind(entry[key])``, or None where the entry has no value for ``key`` (controls, older packs)."""
     value = entry.get(key)

@@ -4,7 +4,14 @@ so they are left out). Run from the repository root:
     python docs/evidence/geninv-budget-2035/calibration_b.py   (log: calibration_b.log beside it)
 """
 
-from core.geninv.calibration import calibration_table, load_mapping, outcomes, read_mapping_file, read_rater_answers
+from core.geninv.calibration import (
+    calibration_table,
+    load_mapping,
+    outcomes,
+    read_mapping_file,
+    read_rater_answers,
+    recompute_p_human,
+)
 
 HERE = "docs/evidence/geninv-budget-2035"
 PACKS = (("pack-l0", ("b25", "b30"), (52, 53, 54, 55)), ("pack-linf", ("b40", "b03"), (56, 57, 58, 59)))
@@ -15,10 +22,7 @@ def main() -> None:
     print("pack | p_human bin | ratings | mean p_human | rated success")
     for pack, groups, raters in PACKS:
         mapping = read_mapping_file(f"{HERE}/{pack}/organiser/mapping.json")
-        for entry in mapping:
-            if entry.get("raw_score") is not None:
-                raw, norm, cost = float(entry["raw_score"]), entry.get("norm"), entry.get("aligned_cost")
-                entry["p_human"] = float(p_human(raw, norm=norm, aligned_cost=cost))
+        recompute_p_human(mapping, p_human)
         answers = dict(read_rater_answers(f"{HERE}/{pack}/answers/answers-r{r}.json") for r in raters)
         rated = [o for o in outcomes(mapping, answers) if o.group in groups]
         for cell in calibration_table(rated):

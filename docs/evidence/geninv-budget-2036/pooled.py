@@ -15,6 +15,7 @@ from core.geninv.calibration import (
     outcomes,
     read_mapping_file,
     read_rater_answers,
+    recompute_p_human,
 )
 
 E = Path("docs/evidence")
@@ -38,10 +39,7 @@ def main() -> None:
     for pack, organiser, folder, renamed in PACKS:
         answers = [read_rater_answers(path)[1] for path in sorted(folder.glob("answers-*.json"))]
         mapping = read_mapping_file(organiser / "mapping.json")
-        for entry in mapping:
-            if entry.get("raw_score") is not None:
-                raw, norm, cost = float(entry["raw_score"]), entry.get("norm"), entry.get("aligned_cost")
-                entry["p_human"] = float(p_human(raw, norm=norm, aligned_cost=cost))
+        recompute_p_human(mapping, p_human)
         by_rater = dict(read_rater_answers(path) for path in sorted(folder.glob("answers-*.json")))
         kept = set(renamed) if renamed else set(SETS)
         every += [o for o in outcomes(mapping, by_rater) if o.group in kept]
