@@ -44,7 +44,7 @@ from core.device import resolve_device
 from core.errors import BudgetError, InvarianceError
 from core.geninv.bank import CandidateBank, default_bank
 from core.geninv.calibration import PHumanMapping, load_mapping, raw_score
-from core.geninv.greedy import refine_l0_budget, target_margins
+from core.geninv.greedy import refine_l0_budget
 from core.geninv.judge import Judge, load_judge
 from core.geninv.norms import Search, search_for
 from core.geninv.refine import FRAGMENT_COST, PIXEL_COST, fragment_pixels, refine_l0
@@ -432,7 +432,7 @@ def _linf_edits(
     pushed = original + torch.where(clear, budget * torch.sign(difference), difference.clamp(-budget, budget))
     pushed = pushed.clamp(0.0, 1.0)
     count = aligned.shape[0]
-    margins = target_margins(judge, torch.cat([projected, pushed]), torch.cat([targets, targets]).long())
+    margins = judge.margins(torch.cat([projected, pushed]), torch.cat([targets, targets]).long())
     return [
         (pushed[i], True) if float(margins[count + i]) > float(margins[i]) else (projected[i], False)
         for i in range(count)
@@ -479,19 +479,16 @@ def _judged(
         return []
     original_u8 = to_uint8(original)
     stack = torch.from_numpy(np.stack([entry.image_u8 for entry in finished]).astype(np.float32) / 255.0)
-    probs = judge.probs(stack).cpu()
-    debris = fragment_pixels(stack).tolist()
+    probs, raws = judge_raw_scores(judge, stack, [entry.target for entry in finished])
     changed = [bool(np.any(entry.image_u8 != original_u8)) for entry in finished]
     reached = [int(row.argmax()) == entry.target for entry, row in zip(finished, probs, strict=True)]
     any_reached = any(c and r for c, r in zip(changed, reached, strict=True))
     kept: list[Suggestion] = []
-    for entry, row, fragments, changes, hits in zip(finished, probs, debris, changed, reached, strict=True):
+    for entry, row, raw, changes, hits in zip(finished, probs, raws, changed, reached, strict=True):
         if not changes:
             continue  # changes nothing
         if any_reached and not hits:
             continue  # a candidate that reaches its target exists: offer only those
-        margin = _margin(row, entry.target)
-        raw = margin - FRAGMENT_COST * fragments
         p_human = float(mapping(raw, norm=norm, aligned_cost=entry.aligned_cost))
         image64 = entry.image_u8.astype(np.float64) / 255.0
         distortion = {name: float(distance(original, image64, name)) for name in NORMS}
@@ -523,9 +520,16 @@ def _judged(
     return kept
 
 
-def _margin(probs: torch.Tensor, target: int) -> float:
-    """log p(target) - log max over the other classes of p, from one row of judge probabilities."""
-    return raw_score(probs.numpy(), target)
+def judge_raw_scores(judge: Judge, images: torch.Tensor, targets: Sequence[int]) -> tuple[torch.Tensor, list[float]]:
+    """The judge's probabilities of ``images`` (N, 28, 28), on the CPU, and each image's raw score for its target
+    (``Suggestion.raw_score``): the margin log p(target) - log max_{c != target} p(c) minus ``FRAGMENT_COST`` per
+    debris pixel."""
+    probs = judge.probs(images).cpu()
+    debris = fragment_pixels(images).tolist()
+    return probs, [
+        raw_score(row.numpy(), target) - FRAGMENT_COST * fragments
+        for row, target, fragments in zip(probs, targets, debris, strict=True)
+    ]
 
 
 def _rank(candidates: list[Suggestion], k: int) -> list[Suggestion]:

@@ -69,17 +69,6 @@ class BudgetedEdit:
     steps: int
 
 
-def target_margins(judge: Judge, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Judge margin of each image's own target: images (B, 28, 28), targets (B,) long -> (B,) nats."""
-    if images.shape[0] == 0:
-        return torch.zeros(0)
-    logs = judge.probs(images).clamp_min(1e-12).log().cpu()
-    rows = torch.arange(images.shape[0])
-    own = logs[rows, targets]
-    logs[rows, targets] = -math.inf
-    return own - logs.max(dim=1).values
-
-
 def refine_l0_budget(
     query: torch.Tensor,
     aligned: torch.Tensor,
@@ -111,7 +100,7 @@ def refine_l0_budget(
     state = _GreedyState(
         query, aligned, targets, judge, visible,
         chosen=torch.zeros((count, 28, 28), dtype=torch.bool),
-        margin=target_margins(judge, query[None].expand(count, -1, -1), targets),
+        margin=judge.margins(query[None].expand(count, -1, -1), targets),
         debris=torch.zeros(count),
         steps=[0] * count,
         visited=[[] for _ in range(count)],
@@ -158,7 +147,7 @@ class _GreedyState:
     def score(self, masks: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Judge margin and debris pixels of the edits ``masks`` (B, 28, 28) of neighbours ``rows`` (B,)."""
         images = torch.where(masks, self.aligned[rows], self.query)
-        return target_margins(self.judge, images, self.targets[rows]), fragment_pixels(images)
+        return self.judge.margins(images, self.targets[rows]), fragment_pixels(images)
 
     def gain(self, row: int, margin: float, debris: float) -> float:
         """What a step to (margin, debris) buys for neighbour ``row``: judge margin less the debris it adds."""
@@ -306,4 +295,4 @@ def _keep_best(
     return out
 
 
-__all__ = ["BudgetedEdit", "budget_stages", "compact_groups", "keep_value", "refine_l0_budget", "target_margins"]
+__all__ = ["BudgetedEdit", "budget_stages", "compact_groups", "keep_value", "refine_l0_budget"]

@@ -129,6 +129,18 @@ class Judge:
             out.append(torch.stack([F.softmax(m(chunk), dim=1) for m in self.members]).mean(0))
         return torch.cat(out) if out else torch.zeros((0, 10), device=self.device)
 
+    def margins(self, images: torch.Tensor, targets: torch.Tensor | int) -> torch.Tensor:
+        """``log p(target) - log max_{c != target} p(c)`` per image, in nats, on the CPU: images (B, 28, 28),
+        targets (B,) long or one class for all -> (B,)."""
+        count = images.reshape(-1, 28, 28).shape[0]
+        if count == 0:
+            return torch.zeros(0)
+        logs = self.probs(images).clamp_min(1e-12).log().cpu()
+        rows = torch.arange(count)
+        own = logs[rows, targets]
+        logs[rows, targets] = -math.inf
+        return own - logs.max(dim=1).values
+
 
 _JUDGES: KeyedCache[Judge] = KeyedCache()
 

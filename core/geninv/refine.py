@@ -116,14 +116,6 @@ def fragment_pixels(images: torch.Tensor, threshold: float = 0.5) -> torch.Tenso
 _EIGHT: Final = np.ones((3, 3), dtype=bool)
 
 
-def judge_margins(judge: Judge, images: torch.Tensor, target: int) -> torch.Tensor:
-    """``log p(target) - log max_{c != target} p(c)`` per image under the judge: (B, 28, 28) -> (B,)."""
-    probs = judge.probs(images).clamp_min(1e-12).log()
-    others = probs.clone()
-    others[:, target] = -float("inf")
-    return probs[:, target] - others.max(dim=1).values
-
-
 def refine_l0(
     query: torch.Tensor,
     aligned: torch.Tensor,
@@ -145,7 +137,7 @@ def refine_l0(
         halo = (difference.abs() > HALO_THRESHOLD) & (difference.abs() <= 0.5) if halo_edges else None
         candidates = subset_candidates(query, aligned, clusters, halo)
         used = torch.tensor([bin(code).count("1") for code in range(1, 2 ** len(clusters))])
-    margins = judge_margins(judge, candidates, target).to(query.device)
+    margins = judge.margins(candidates, target).to(query.device)
     pixels = L0.distance((candidates - query).flatten(1))
     binary = ((candidates - query).abs() > 0.5).flatten(1).sum(1).float()
     fits = (pixels >= 1) & (binary <= DEFAULT_MAX_PIXELS) if eps is None else (pixels >= 1) & (pixels <= eps)
@@ -156,7 +148,7 @@ def refine_l0(
     # nothing fits the ℓ0 budget: project the best candidate onto it (keeps its largest changes)
     best = int(margins.argmax())
     projected = project(query, candidates[best], L0.name, float(DEFAULT_MAX_PIXELS if eps is None else eps))
-    margin = float(judge_margins(judge, projected[None], target)[0])
+    margin = float(judge.margins(projected[None], target)[0])
     return Refined(projected, margin, int(used[best]), len(clusters))
 
 
@@ -170,7 +162,6 @@ __all__ = [
     "Refined",
     "cluster_change",
     "combinations_count",
-    "judge_margins",
     "refine_l0",
     "subset_candidates",
 ]

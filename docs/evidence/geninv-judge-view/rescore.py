@@ -2,11 +2,11 @@
 
 For each pack with ``organiser/rated-images.npz`` (``docs/evidence/*/pack/`` and the A/B packs
 ``docs/evidence/*/pack-*/``), writes ``organiser/mapping-view.json``: the pack's ``mapping.json`` with each
-suggestion's ``raw_score`` recomputed as GenInv computes it (core.geninv.api: the judge's margin on the image, minus
-FRAGMENT_COST per debris pixel), with the judge's view blur as shipped. Before writing, it checks that each stored
-raw score comes back (to 1e-3 nats) from the unblurred judge (σ 0; every pack before the blur) or from the
-shipped one (the blurred arm of the judge-view A/B): the images and the formula are the ones that were
-rated. Run from the repository root:
+suggestion's ``raw_score`` recomputed as GenInv computes it (``core.geninv.api.judge_raw_scores``: the judge's
+margin on the image, minus FRAGMENT_COST per debris pixel), with the judge's view blur as shipped. Before writing,
+it checks that each stored raw score comes back (to 1e-3 nats) from the unblurred judge (σ 0; every pack before the
+blur) or from the shipped one (the blurred arm of the judge-view A/B): the images and the formula are the ones that
+were rated. Run from the repository root:
     python docs/evidence/geninv-judge-view/rescore.py   (log: rescore.log beside it)
 """
 
@@ -17,18 +17,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.geninv.calibration import raw_score
+from core.geninv.api import judge_raw_scores
 from core.geninv.judge import load_judge
-from core.geninv.refine import FRAGMENT_COST, fragment_pixels
 
 EVIDENCE = Path("docs/evidence")
-
-
-def raw_scores(judge_probs: torch.Tensor, images: torch.Tensor, targets: list[int]) -> list[float]:
-    debris = fragment_pixels(images).tolist()
-    return [
-        raw_score(row, t) - FRAGMENT_COST * d for row, t, d in zip(judge_probs.numpy(), targets, debris, strict=True)
-    ]
 
 
 def main() -> None:
@@ -43,8 +35,8 @@ def main() -> None:
         by_trial = {int(e["trial"]): e for e in data["trials"]}
         entries = [by_trial[int(t)] for t in stored["trials"]]
         targets = [int(e["target_label"]) for e in entries]
-        before = raw_scores(plain.probs(images), images, targets)
-        after = raw_scores(judge.probs(images), images, targets)
+        _, before = judge_raw_scores(plain, images, targets)
+        _, after = judge_raw_scores(judge, images, targets)
         stored = [float(e["raw_score"]) for e in entries]
         off = [min(abs(b - s), abs(a - s)) for b, a, s in zip(before, after, stored, strict=True)]
         worst = max(off)
