@@ -93,8 +93,8 @@ class CancelledError(InvarianceError):
 class SearchSettings:
     """Knobs of the search (defaults measured on MNIST; see the module docs of ``search`` and ``refine``)."""
 
-    pool: int = 24
-    """Candidates per query that get gradient alignment."""
+    pool: int | None = None
+    """Candidates per query that get gradient alignment; None: the norm's own (:attr:`Search.pool`: ℓ0 96, ℓ∞ 24)."""
     steps: int = 20
     """Adam steps of the alignment."""
     starts: int = 1
@@ -233,11 +233,13 @@ def suggest_batch(
     mapping = options.get("mapping") or load_mapping()
     targets = options.get("targets")
     table = _target_table(targets)
-    first = _Pass(seed, table, settings)
+    pool = settings.pool or search.pool
+    first = _Pass(seed, table, settings, pool)
     wider = _Pass(
         seed + 1,
         _wide_table(table, explicit=targets is not None),
-        dataclasses.replace(settings, pool=settings.pool * WIDEN_POOL, refine=settings.refine * WIDEN_POOL),
+        dataclasses.replace(settings, refine=settings.refine * WIDEN_POOL),
+        pool * WIDEN_POOL,
     )
     searcher = _Searcher(bank, judge, mapping, search, eps, k, cancel)
     batch_size = options.get("batch_size") or (32 if chosen.type == "cuda" else CPU_BATCH)
@@ -284,11 +286,13 @@ class _Searcher:
 
 @dataclass(frozen=True)
 class _Pass:
-    """One search pass over a batch: its seed, the target classes of each digit, and the search settings."""
+    """One search pass over a batch: its seed, the target classes of each digit, the search settings, and how many
+    candidates it aligns per query."""
 
     seed: int
     table: Mapping[int, tuple[int, ...]]
     settings: SearchSettings
+    pool: int
 
 
 def _widen(
@@ -353,7 +357,7 @@ def _run_batch(
         raise InvarianceError("the candidate pool has no digit of an allowed target class for some query")
     keep = max(k, settings.refine)
     matches = find_matches(
-        bank, queries, allowed, search.name, eps, keep=keep, pool=max(settings.pool, keep), seed=seed,
+        bank, queries, allowed, search.name, eps, keep=keep, pool=max(run.pool, keep), seed=seed,
         steps=settings.steps, starts=settings.starts,
     )  # fmt: skip
     _check_cancel(cancel)

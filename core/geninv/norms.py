@@ -34,6 +34,9 @@ class Search:
     None for ℓ∞, which must be given one."""
     bench_eps: float | None
     """The ε ``invariance bench geninv`` uses when none is given: ℓ0 25 pixels, ℓ∞ the paper's 0.3."""
+    pool: int
+    """Candidates per query that get gradient alignment unless the caller sets ``SearchSettings.pool``: ℓ0
+    :data:`L0_POOL`, ℓ∞ :data:`LINF_POOL`."""
 
     @property
     def name(self) -> str:
@@ -63,10 +66,23 @@ class Search:
 _LINF = get_norm("linf")
 L0_BUDGET: Final = 25.0
 """GenInv's default ℓ0 budget: the paper's 25 changed pixels (Figure 1; its human study's mean was 25.9)."""
+L0_POOL: Final = 96
+"""ℓ0 aligns 96 candidates per query and refines the best aligned of them: under a pixel budget the neighbour's
+aligned cost matters (people saw the target less often as it rose), and on 64 tuning digits at 30 pixels a pool of
+96 instead of 24 lowered the chosen neighbour's mean cost from 55.0 to 50.7 pixels and raised the judge's mean raw
+score from 3.07 to 3.31 nats, at no extra time: the alignment is cheap next to the budgeted refinement, and fewer
+digits need the second, wider search (docs/geninv.md, "A larger ℓ0 pool")."""
+LINF_POOL: Final = 24
 SEARCHES: Final[dict[str, Search]] = {
-    "l0": Search(get_norm("l0"), eps_required=False, eps_limit=math.inf, default_eps=L0_BUDGET, bench_eps=L0_BUDGET),
-    "linf": Search(_LINF, eps_required=True, eps_limit=_LINF.eps_max, default_eps=None, bench_eps=_LINF.eps_default),
-}
+    "l0": Search(
+        get_norm("l0"), eps_required=False, eps_limit=math.inf, default_eps=L0_BUDGET, bench_eps=L0_BUDGET,
+        pool=L0_POOL,
+    ),
+    "linf": Search(
+        _LINF, eps_required=True, eps_limit=_LINF.eps_max, default_eps=None, bench_eps=_LINF.eps_default,
+        pool=LINF_POOL,
+    ),
+}  # fmt: skip
 """GenInv's searches by norm name."""
 
 SUPPORTED_NORMS: Final = tuple(SEARCHES)
