@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the two blind packs of a paired A/B of GenInv on tuning digits: arm a is the code at OLD_REV, arm b this
 # checkout; the digits are those of HERE/differing-digits.json (written by HERE/differing_digits.py if missing: sets
-# l0-25, l0-30, linf-0.4 and optionally linf-0.3). pack-l0 holds a25/b25 and a30/b30 (seed SEED), pack-linf a40/b40
+# l0-25, l0-30, and optionally linf-0.4 and linf-0.3). pack-l0 holds a25/b25 and a30/b30 (seed SEED), pack-linf a40/b40
 # and a03/b03 (seed SEED + 1), each with as many unchanged controls as suggestions and one tuning-digit filler. Run
 # from the repository root:
 #   bash docs/evidence/make_ab_pack.sh HERE OLD_REV SEED   (log: HERE/make_pack.log)
@@ -32,10 +32,14 @@ filler=(--sets l0@25:1 --digits 2500:5000 --exclude docs/evidence/geninv-budget-
   cli "$ROOT" bench geninv --human-pack "$ROOT/$HERE/pack-l0" "${filler[@]}" --seed "$SEED" \
     --add-collection "a25=$WORK/a-l0-25" --add-collection "b25=$WORK/b-l0-25" \
     --add-collection "a30=$WORK/a-l0-30" --add-collection "b30=$WORK/b-l0-30"
-  linf=(--add-collection "a40=$WORK/a-linf-0.4" --add-collection "b40=$WORK/b-linf-0.4")
-  [ ! -d "$WORK/b-linf-0.3" ] || linf+=(--add-collection "a03=$WORK/a-linf-0.3" --add-collection "b03=$WORK/b-linf-0.3")
-  cli "$ROOT" bench geninv --human-pack "$ROOT/$HERE/pack-linf" "${filler[@]}" --seed $((SEED + 1)) "${linf[@]}"
-  for pack in pack-l0 pack-linf; do
+  packs=(pack-l0)
+  if [ -d "$WORK/b-linf-0.4" ]; then
+    linf=(--add-collection "a40=$WORK/a-linf-0.4" --add-collection "b40=$WORK/b-linf-0.4")
+    [ ! -d "$WORK/b-linf-0.3" ] || linf+=(--add-collection "a03=$WORK/a-linf-0.3" --add-collection "b03=$WORK/b-linf-0.3")
+    cli "$ROOT" bench geninv --human-pack "$ROOT/$HERE/pack-linf" "${filler[@]}" --seed $((SEED + 1)) "${linf[@]}"
+    packs+=(pack-linf)
+  fi
+  for pack in "${packs[@]}"; do
     PYTHONPATH="$ROOT" "$PYBIN/python" docs/evidence/rated_images.py "$HERE/$pack/organiser" "$HERE/$pack/organiser/rated-images.npz"
   done
 } 2>&1 | tee "$HERE/make_pack.log"
