@@ -268,3 +268,26 @@ def test_weak_digits_are_searched_again_wider_and_never_made_worse(
         assert bool(first) == bool(again)
         if first:
             assert again[0].raw_score >= first[0].raw_score  # the wider result is kept only where it scores higher
+
+
+@pytest.mark.parametrize(("norm", "eps", "own"), [("l0", 8.0, 96), ("linf", 0.3, 24)])
+def test_each_norm_aligns_its_own_pool_unless_one_is_set(norm, eps, own, pool_bank, tiny_judge, queries, monkeypatch):
+    import dataclasses
+    import math
+
+    import core.geninv.api as api
+
+    images, labels = queries
+    pools: list[int] = []  # candidates aligned per query, per search pass
+    matcher = api.find_matches
+
+    def recording(*args, **options):  # type: ignore[no-untyped-def]
+        pools.append(options["pool"])
+        return matcher(*args, **options)
+
+    monkeypatch.setattr(api, "find_matches", recording)
+    for pool, expected in ((None, own), (16, 16)):
+        pools.clear()
+        chosen = dataclasses.replace(FAST, pool=pool, steps=2, widen_below=math.inf)  # every digit searched again
+        suggest_batch(images[:2], labels[:2], norm, eps, k=1, bank=pool_bank, judge=tiny_judge, settings=chosen)
+        assert pools == [expected, expected * api.WIDEN_POOL]
