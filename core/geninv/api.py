@@ -94,7 +94,8 @@ class SearchSettings:
     """Knobs of the search (defaults measured on MNIST; see the module docs of ``search`` and ``refine``)."""
 
     pool: int | None = None
-    """Candidates per query that get gradient alignment; None: the norm's own (:attr:`Search.pool`: ℓ0 96, ℓ∞ 24)."""
+    """Candidates per query that get gradient alignment; None: the search's own at this budget
+    (:meth:`Search.pool_for`: 24, or 96 for ℓ0 above the paper's 25 pixels)."""
     steps: int = 20
     """Adam steps of the alignment."""
     starts: int = 1
@@ -233,7 +234,7 @@ def suggest_batch(
     mapping = options.get("mapping") or load_mapping()
     targets = options.get("targets")
     table = _target_table(targets)
-    pool = settings.pool or search.pool
+    pool = settings.pool or search.pool_for(eps)
     first = _Pass(seed, table, settings, pool)
     wider = _Pass(
         seed + 1,

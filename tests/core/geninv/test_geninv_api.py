@@ -270,8 +270,12 @@ def test_weak_digits_are_searched_again_wider_and_never_made_worse(
             assert again[0].raw_score >= first[0].raw_score  # the wider result is kept only where it scores higher
 
 
-@pytest.mark.parametrize(("norm", "eps", "own"), [("l0", 8.0, 96), ("linf", 0.3, 24)])
-def test_each_norm_aligns_its_own_pool_unless_one_is_set(norm, eps, own, pool_bank, tiny_judge, queries, monkeypatch):
+@pytest.mark.parametrize(
+    ("norm", "eps", "own"), [("l0", 30.0, 96), ("l0", 25.0, 24), ("l0", None, 24), ("linf", 0.3, 24)]
+)
+def test_l0_above_the_papers_budget_aligns_a_larger_pool_unless_one_is_set(
+    norm, eps, own, pool_bank, tiny_judge, queries, monkeypatch
+):
     import dataclasses
     import math
 
@@ -290,4 +294,4 @@ def test_each_norm_aligns_its_own_pool_unless_one_is_set(norm, eps, own, pool_ba
         pools.clear()
         chosen = dataclasses.replace(FAST, pool=pool, steps=2, widen_below=math.inf)  # every digit searched again
         suggest_batch(images[:2], labels[:2], norm, eps, k=1, bank=pool_bank, judge=tiny_judge, settings=chosen)
-        assert pools == [expected, expected * api.WIDEN_POOL]
+        assert pools == ([expected] if eps is None else [expected, expected * api.WIDEN_POOL])  # no budget: no wider
