@@ -98,18 +98,26 @@ def fragment_pixels(images: torch.Tensor, threshold: float = 0.5) -> torch.Tenso
     """Ink pixels (> threshold) outside each image's largest 8-connected component: (B, 28, 28) -> (B,).
 
     Leftover bits of a removed stroke read as "a digit plus debris" to a person even when a classifier
-    ignores them. Components come from SciPy's ``ndimage.label`` (8-connectivity), one image at a time
-    (about 20 µs each).
+    ignores them. Components come from SciPy's ``ndimage.label`` (8-connectivity), in one call for the whole batch:
+    the images side by side, each followed by a blank column, so that no component joins two images (the ℓ0 search
+    scores tens of thousands of images per second; one call per image spent more time in Python than in labelling).
     """
     from scipy import ndimage
 
-    ink = (images > threshold).cpu().numpy()
-    out = np.zeros(ink.shape[0], dtype=np.float32)
-    for row, mask in enumerate(ink):
-        labels, count = ndimage.label(mask, structure=_EIGHT)
-        if count > 1:
-            sizes = np.bincount(labels.ravel())[1:]
-            out[row] = float(sizes.sum() - sizes.max())
+    ink = (images > threshold).cpu().numpy().reshape(-1, 28, 28)
+    count = ink.shape[0]
+    if count == 0:
+        return torch.zeros(0, device=images.device)
+    side_by_side = np.zeros((28, count, 29), dtype=bool)
+    side_by_side[:, :, :28] = ink.transpose(1, 0, 2)
+    labels, found = ndimage.label(side_by_side.reshape(28, -1), structure=_EIGHT)
+    labels = labels.reshape(28, count, 29)
+    sizes = np.bincount(labels.ravel(), minlength=found + 1)
+    owner = np.zeros(found + 1, dtype=np.int64)
+    owner[labels] = np.arange(count)[None, :, None]
+    largest = np.zeros(count, dtype=np.int64)
+    np.maximum.at(largest, owner[1:], sizes[1:])
+    out = (ink.reshape(count, -1).sum(1) - largest).astype(np.float32)
     return torch.from_numpy(out).to(images.device)
 
 

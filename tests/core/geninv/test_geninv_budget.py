@@ -107,3 +107,20 @@ def test_coverage_on_fixed_tuning_digits_does_not_fall() -> None:
         assert all(results), f"{norm} {eps}: a digit got no suggestion"
         reached = sum(found[0].extras["target_reached"] > 0 for found in results)
         assert reached >= reached_floor, f"{norm} {eps}: the judge sees the target for {reached} of 12"
+
+
+def test_debris_is_counted_per_image_when_images_are_labelled_together() -> None:
+    from scipy import ndimage
+
+    rng = np.random.default_rng(3)
+    images = torch.from_numpy((rng.random((40, 28, 28)) < 0.12).astype(np.float32))
+    images[0] = 0.0  # blank
+    images[1, :, 27] = 1.0  # ink on the right edge, beside the next image's left edge
+    images[2, :, 0] = 1.0
+    expected = []
+    for mask in (images > 0.5).numpy():  # one image at a time
+        labels, count = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
+        sizes = np.bincount(labels.ravel())[1:]
+        expected.append(float(sizes.sum() - sizes.max()) if count > 1 else 0.0)
+    assert fragment_pixels(images).tolist() == expected
+    assert fragment_pixels(images[:0]).shape == (0,)
