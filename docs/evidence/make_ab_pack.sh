@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the two blind packs of a paired A/B of GenInv on tuning digits: arm a is the code at OLD_REV, arm b this
 # checkout; the digits are those of HERE/differing-digits.json (written by HERE/differing_digits.py if missing: sets
-# l0-25, l0-30, and optionally linf-0.4 and linf-0.3). pack-l0 holds a25/b25 and a30/b30 (seed SEED), pack-linf a40/b40
+# l0-25 and/or l0-30, optionally linf-0.4 and linf-0.3). pack-l0 holds a25/b25 and a30/b30 (seed SEED), pack-linf a40/b40
 # and a03/b03 (seed SEED + 1), each with as many unchanged controls as suggestions and one tuning-digit filler. Run
 # from the repository root:
 #   bash docs/evidence/make_ab_pack.sh HERE OLD_REV SEED   (log: HERE/make_pack.log)
@@ -29,9 +29,11 @@ filler=(--sets l0@25:1 --digits 2500:5000 --exclude docs/evidence/geninv-budget-
     cli "$OLD" geninv --norm "$norm" --eps "$eps" --indices "$digits" --out "$WORK/a-$set" --device cpu 2>&1 | tail -1
     cli "$ROOT" geninv --norm "$norm" --eps "$eps" --indices "$digits" --out "$WORK/b-$set" --device cpu 2>&1 | tail -1
   done
-  cli "$ROOT" bench geninv --human-pack "$ROOT/$HERE/pack-l0" "${filler[@]}" --seed "$SEED" \
-    --add-collection "a25=$WORK/a-l0-25" --add-collection "b25=$WORK/b-l0-25" \
-    --add-collection "a30=$WORK/a-l0-30" --add-collection "b30=$WORK/b-l0-30"
+  l0=()
+  for eps in 25 30; do
+    [ ! -d "$WORK/b-l0-$eps" ] || l0+=(--add-collection "a$eps=$WORK/a-l0-$eps" --add-collection "b$eps=$WORK/b-l0-$eps")
+  done
+  cli "$ROOT" bench geninv --human-pack "$ROOT/$HERE/pack-l0" "${filler[@]}" --seed "$SEED" "${l0[@]}"
   packs=(pack-l0)
   if [ -d "$WORK/b-linf-0.4" ]; then
     linf=(--add-collection "a40=$WORK/a-linf-0.4" --add-collection "b40=$WORK/b-linf-0.4")
