@@ -21,8 +21,7 @@ candidate must change at least one pixel. When some candidate reaches its target
 otherwise the best ones are still offered, marked weak (``extras["target_reached"] = 0``) with the low ``p_human``
 their score gives, so every digit gets a suggestion unless nothing changes. Never a
 relabelled copy. Suggestions for one query come from different training digits; they are ordered by ``raw_score``
-(highest first; budgeted ℓ0: less ``REMOVAL_COST`` per erased pixel, :func:`rank_value`), then by fewer pixels
-changed by more than 1/2: not by ``p_human``, whose aligned-cost term tells
+(highest first), then by fewer pixels changed by more than 1/2: not by ``p_human``, whose aligned-cost term tells
 how readily people see the target across digits, but did not pick the better of one digit's suggestions in a
 paired blind test (docs/geninv.md). ``convincing`` means ``p_human >= 0.5``.
 """
@@ -45,7 +44,7 @@ from core.device import resolve_device
 from core.errors import BudgetError, InvarianceError
 from core.geninv.bank import CandidateBank, default_bank
 from core.geninv.calibration import PHumanMapping, load_mapping, raw_score
-from core.geninv.greedy import REMOVAL_COST, refine_l0_budget
+from core.geninv.greedy import refine_l0_budget
 from core.geninv.judge import Judge, load_judge
 from core.geninv.norms import Search, search_for
 from core.geninv.refine import FRAGMENT_COST, PIXEL_COST, fragment_pixels, refine_l0
@@ -320,7 +319,7 @@ def _widen(
         found = [dataclasses.replace(s, extras={**s.extras, "wider_search": 1.0}) for s in wider]
         first = batch[row]
         newly_reached = _reached(found) and not _reached(first)
-        better = bool(found) and (not first or rank_value(found[0]) > rank_value(first[0]))
+        better = bool(found) and (not first or found[0].raw_score > first[0].raw_score)
         if newly_reached or (better and (_reached(found) or not _reached(first))):
             both = found + first
             batch[row] = _rank([s for s in both if _reached([s])] if _reached(both) else both, searcher.k)
@@ -517,7 +516,6 @@ def _judged(
                 raw_score=raw,
                 extras={
                     **entry.extras,
-                    "removed": float((image64 - original < -0.5).sum()),
                     "target_reached": float(hits),
                     "judge_p_target": float(row[entry.target]),
                     "judge_p_source": float(row[source]),
@@ -540,15 +538,7 @@ def judge_raw_scores(judge: Judge, images: torch.Tensor, targets: Sequence[int])
 
 
 def _rank(candidates: list[Suggestion], k: int) -> list[Suggestion]:
-    return sorted(candidates, key=lambda s: (-rank_value(s), s.distortion["l0_binary"]))[:k]
-
-
-def rank_value(suggestion: Suggestion) -> float:
-    """What orders one digit's suggestions: the raw score, less ``REMOVAL_COST`` per erased pixel for budgeted ℓ0
-    (:data:`core.geninv.greedy.REMOVAL_COST`: raters kept seeing strokes the edit erased)."""
-    if suggestion.norm == "l0" and suggestion.eps is not None:
-        return suggestion.raw_score - REMOVAL_COST * suggestion.extras["removed"]
-    return suggestion.raw_score
+    return sorted(candidates, key=lambda s: (-s.raw_score, s.distortion["l0_binary"]))[:k]
 
 
 def _with_seconds(suggestion: Suggestion, seconds: float) -> Suggestion:

@@ -56,12 +56,6 @@ STEP_DEBRIS_COST: Final = 0.25
 """Nats a greedy step must buy per debris pixel it adds (ink outside the largest connected part), so the
 budget goes on whole strokes, not on stray dots or leftover bits a person reads as noise."""
 KEEP_DEBRIS_COST: Final = 0.5
-REMOVAL_COST: Final = 0.1
-"""Nats a removed pixel (ink the edit erases) costs, in a greedy step and in the edit kept. The judge counts an
-erased bit of stroke as gone; raters kept seeing the stroke: over 720 rated ℓ0 suggestions of five blind packs, the
-target was seen in 85% of the ratings of edits that erased fewer than 6 pixels and 52% of those that erased 18 or
-more, at the same p_human (0.74 and 0.65). With the source digit held fixed, a logistic fit puts one erased pixel at
-about 0.09 nats of the judge's margin (docs/geninv.md, "What erasing costs")."""
 """The same charge when the edit kept for a neighbour is chosen among the states its search visited."""
 
 
@@ -104,7 +98,7 @@ def refine_l0_budget(
         wanted = min(MAX_GREEDY_CLUSTERS, max(1, math.ceil(size / CLUSTER_PIXELS)))
         groups.append(compact_groups(np.argwhere(visible[row]), wanted) if size else [])
     state = _GreedyState(
-        query, aligned, targets, judge, visible, torch.from_numpy(visible) & (aligned < query),
+        query, aligned, targets, judge, visible,
         chosen=torch.zeros((count, 28, 28), dtype=torch.bool),
         margin=judge.margins(query[None].expand(count, -1, -1), targets),
         debris=torch.zeros(count),
@@ -133,7 +127,6 @@ class _Visited(NamedTuple):
     margin: float
     pixels: int
     debris: float
-    removed: int
 
 
 @dataclass
@@ -145,7 +138,6 @@ class _GreedyState:
     targets: torch.Tensor
     judge: Judge
     visible: np.ndarray
-    removal: torch.Tensor
     chosen: torch.Tensor
     margin: torch.Tensor
     debris: torch.Tensor
@@ -157,28 +149,21 @@ class _GreedyState:
         images = torch.where(masks, self.aligned[rows], self.query)
         return self.judge.margins(images, self.targets[rows]), fragment_pixels(images)
 
-    def gain(self, row: int, margin: float, debris: float, removed: int = 0) -> float:
+    def gain(self, row: int, margin: float, debris: float) -> float:
         """What a step to (margin, debris) buys for neighbour ``row``: judge margin less the debris it adds."""
-        return (
-            margin
-            - float(self.margin[row])
-            - STEP_DEBRIS_COST * (debris - float(self.debris[row]))
-            - REMOVAL_COST * removed
-        )
+        return margin - float(self.margin[row]) - STEP_DEBRIS_COST * (debris - float(self.debris[row]))
 
     def move(self, row: int, mask: torch.Tensor, margin: float, debris: float) -> None:
         self.chosen[row] = mask
         self.margin[row] = margin
         self.debris[row] = debris
-        self.visited[row].append(
-            _Visited(mask.clone(), margin, int(mask.sum()), debris, int((mask & self.removal[row]).sum()))
-        )
+        self.visited[row].append(_Visited(mask.clone(), margin, int(mask.sum()), debris))
 
 
 def _greedy_clusters(state: _GreedyState, masks: list[list[torch.Tensor]], budget: int) -> None:
     """Add clusters while they fit ``budget``: each step, per neighbour, the one that gains most per pixel."""
     while True:
-        rows, extras, trial, removed = [], [], [], []
+        rows, extras, trial = [], [], []
         for row, options in enumerate(masks):
             if state.margin[row] >= SATURATION:
                 continue
@@ -191,15 +176,12 @@ def _greedy_clusters(state: _GreedyState, masks: list[list[torch.Tensor]], budge
                 rows.append(row)
                 extras.append(extra)
                 trial.append(union)
-                removed.append(int((union & state.removal[row]).sum() - (state.chosen[row] & state.removal[row]).sum()))
         if not trial:
             return
         margins, debris = state.score(torch.stack(trial), torch.tensor(rows))
         best: dict[int, tuple[float, int]] = {}
         for position, row in enumerate(rows):
-            rate = (
-                state.gain(row, float(margins[position]), float(debris[position]), removed[position]) / extras[position]
-            )
+            rate = state.gain(row, float(margins[position]), float(debris[position])) / extras[position]
             if row not in best or rate > best[row][0]:
                 best[row] = (rate, position)
         for row, (_, position) in best.items():
@@ -270,10 +252,7 @@ def _fill_pixels(state: _GreedyState, budget: int) -> None:
     trial = state.chosen[row_t].clone()
     trial[torch.arange(len(rows)), torch.tensor([p[0] for p in pixels]), torch.tensor([p[1] for p in pixels])] = True
     margins, debris = state.score(trial, row_t)
-    gains = [
-        state.gain(row, float(margins[i]), float(debris[i]), int(state.removal[row][pixels[i]]))
-        for i, row in enumerate(rows)
-    ]
+    gains = [state.gain(row, float(margins[i]), float(debris[i])) for i, row in enumerate(rows)]
     finals: list[tuple[int, torch.Tensor]] = []
     for row in dict.fromkeys(rows):
         left = budget - int(state.chosen[row].sum())
@@ -293,12 +272,10 @@ def _fill_pixels(state: _GreedyState, budget: int) -> None:
         state.move(row, mask, value, pieces)
 
 
-def keep_value(
-    margin: float, pixels: int, debris: float, pixel_cost: float = BUDGET_PIXEL_COST, removed: int = 0
-) -> float:
+def keep_value(margin: float, pixels: int, debris: float, pixel_cost: float = BUDGET_PIXEL_COST) -> float:
     """What the kept edit of a neighbour maximises (after a positive margin): judge margin less the charges for
-    its pixels, its debris pixels and its removed pixels."""
-    return margin - pixel_cost * pixels - KEEP_DEBRIS_COST * debris - REMOVAL_COST * removed
+    its pixels and its debris pixels."""
+    return margin - pixel_cost * pixels - KEEP_DEBRIS_COST * debris
 
 
 def _keep_best(
@@ -312,9 +289,7 @@ def _keep_best(
     for row, states in enumerate(visited):
         if not states:
             continue
-        kept = max(
-            states, key=lambda s: (s.margin > 0, keep_value(s.margin, s.pixels, s.debris, pixel_cost, s.removed))
-        )
+        kept = max(states, key=lambda s: (s.margin > 0, keep_value(s.margin, s.pixels, s.debris, pixel_cost)))
         image = torch.where(kept.mask, aligned[row], query)
         out[row] = BudgetedEdit(image, kept.margin, kept.pixels, steps[row])
     return out
