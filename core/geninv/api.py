@@ -76,9 +76,6 @@ suggestions (with one start per candidate, as by default, each query's search is
 WIDEN_POOL: Final = 2
 """The second, wider search (for digits whose first search reaches no target or is weak) aligns twice the pool and
 refines twice the neighbours; for ℓ∞ it also takes every other class as a target."""
-WIDEN_BELOW: Final = 2.0
-"""Raw score (nats) under which a budgeted digit's best suggestion counts as weak and is searched again, wider
-(raters saw the target more often on the digits this changed: docs/evidence/geninv-widen-ab/)."""
 DISTORTION_KEYS: Final = ("l0", "l1", "l2", "linf", "l0_binary")
 
 ProgressFn = Callable[[int, int], None]
@@ -95,7 +92,7 @@ class SearchSettings:
 
     pool: int | None = None
     """Candidates per query that get gradient alignment; None: the search's own at this budget
-    (:meth:`Search.pool_for`: 24, or 96 for ℓ0 above the paper's 25 pixels)."""
+    (:meth:`Search.defaults_for`: 24, or 96 for ℓ0 above the paper's 25 pixels)."""
     steps: int = 20
     """Adam steps of the alignment."""
     starts: int = 1
@@ -104,9 +101,10 @@ class SearchSettings:
     """Aligned neighbours per query that go through ℓ0 refinement / ℓ∞ projection (at least k)."""
     pixel_cost: float = PIXEL_COST
     """ℓ0: judge margin (nats) one changed pixel must buy when choosing Δ's clusters."""
-    widen_below: float = WIDEN_BELOW
+    widen_below: float | None = None
     """A digit whose best suggestion's raw score is below this (nats) is searched again, wider, like one whose
-    suggestions reach no target (only with a budget); ``-inf`` turns it off."""
+    suggestions reach no target (only with a budget); ``-inf`` turns it off; None: the search's own at this budget
+    (:meth:`Search.defaults_for`: 2, or 3 for ℓ0 above the paper's 25 pixels)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -234,7 +232,10 @@ def suggest_batch(
     mapping = options.get("mapping") or load_mapping()
     targets = options.get("targets")
     table = _target_table(targets)
-    pool = settings.pool or search.pool_for(eps)
+    defaults = search.defaults_for(eps)
+    pool = settings.pool or defaults.pool
+    if settings.widen_below is None:
+        settings = dataclasses.replace(settings, widen_below=defaults.widen_below)
     first = _Pass(seed, table, settings, pool)
     wider = _Pass(
         seed + 1,
@@ -325,8 +326,8 @@ def _widen(
             batch[row] = _rank([s for s in both if _reached([s])] if _reached(both) else both, searcher.k)
 
 
-def _needs_wider(found: list[Suggestion], widen_below: float) -> bool:
-    return not _reached(found) or found[0].raw_score < widen_below
+def _needs_wider(found: list[Suggestion], widen_below: float | None) -> bool:
+    return not _reached(found) or (widen_below is not None and found[0].raw_score < widen_below)
 
 
 def _run_batch(

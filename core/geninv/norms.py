@@ -21,6 +21,17 @@ from core.errors import BudgetError
 
 
 @dataclass(frozen=True)
+class SearchDefaults:
+    """Search settings whose defaults depend on the norm and budget (``SearchSettings`` None takes them)."""
+
+    pool: int
+    """Candidates per query that get gradient alignment."""
+    widen_below: float
+    """Raw score (nats) under which a budgeted digit's best suggestion counts as weak and is searched again, wider
+    (raters saw the target more often on the digits this changed: docs/evidence/geninv-widen-ab/)."""
+
+
+@dataclass(frozen=True)
 class Search:
     """How GenInv searches in one norm (see the module docstring)."""
 
@@ -34,10 +45,10 @@ class Search:
     None for ℓ∞, which must be given one."""
     bench_eps: float | None
     """The ε ``invariance bench geninv`` uses when none is given: ℓ0 25 pixels, ℓ∞ the paper's 0.3."""
-    pool: int
-    """Candidates per query that get gradient alignment unless the caller sets ``SearchSettings.pool``."""
-    pool_above_paper: int | None = None
-    """ℓ0: the pool above the paper's 25 pixels (:data:`L0_POOL_ABOVE_PAPER`); None: ``pool`` at every budget."""
+    defaults: SearchDefaults
+    """The search settings that depend on the norm, unless the caller sets them (``SearchSettings``)."""
+    above_paper: SearchDefaults | None = None
+    """ℓ0: those above the paper's 25 pixels (:data:`L0_ABOVE_PAPER`); None: ``defaults`` at every budget."""
 
     @property
     def name(self) -> str:
@@ -56,11 +67,11 @@ class Search:
             raise BudgetError(f"{where} must be in (0, {self.eps_limit:g}], got {eps:g}")
         return value
 
-    def pool_for(self, eps: float | None) -> int:
-        """Candidates aligned per query at budget ``eps`` (None: no budget)."""
-        if self.pool_above_paper is not None and eps is not None and eps > L0_BUDGET:
-            return self.pool_above_paper
-        return self.pool
+    def defaults_for(self, eps: float | None) -> SearchDefaults:
+        """The norm's search defaults at budget ``eps`` (None: no budget)."""
+        if self.above_paper is not None and eps is not None and eps > L0_BUDGET:
+            return self.above_paper
+        return self.defaults
 
     def budget_after_snapping(self, eps: float, slack: float) -> float:
         """The budget around the query snapped to the uint8 grid, which moved each pixel by ``slack`` <= 1/510.
@@ -73,23 +84,26 @@ class Search:
 _LINF = get_norm("linf")
 L0_BUDGET: Final = 25.0
 """GenInv's default ℓ0 budget: the paper's 25 changed pixels (Figure 1; its human study's mean was 25.9)."""
-SEARCH_POOL: Final = 24
-"""Candidates per query that get gradient alignment: ℓ∞, and ℓ0 at the paper's 25 pixels or fewer or unbudgeted."""
-L0_POOL_ABOVE_PAPER: Final = 96
+SEARCH_DEFAULTS: Final = SearchDefaults(pool=24, widen_below=2.0)
+"""ℓ∞, and ℓ0 at the paper's 25 pixels or fewer or unbudgeted: 24 candidates aligned per query; a digit whose best
+suggestion scores under 2 nats is searched again, wider."""
+L0_ABOVE_PAPER: Final = SearchDefaults(pool=96, widen_below=3.0)
 """ℓ0 above the paper's 25 pixels aligns 96 candidates per query and refines the best aligned of them. With the budget
 counted in pixels, a closer neighbour's change is more within reach: on 64 tuning digits at 30 pixels the chosen
 neighbour's mean aligned cost fell from 55.0 to 50.7 pixels and the judge's mean raw score rose from 3.07 to 3.31
 nats. On the 60 fresh digits at 30 pixels of the 2037 blind pack (AI raters) the target was seen in 249 of 360
 ratings instead of 233 (9 digits more often, 3 less); at 25 pixels, 160 of 240 against 161, so the paper's budget
-keeps the smaller, faster pool (docs/geninv.md, "The 2037 pack")."""
+keeps the smaller, faster pool (docs/geninv.md, "The 2037 pack"). A digit whose best suggestion scores under 3 nats
+is searched again, wider (at 30 pixels, raters saw the target in 60% of the ratings of suggestions scoring 2-3 nats
+and 86% of those scoring 3-4)."""
 SEARCHES: Final[dict[str, Search]] = {
     "l0": Search(
         get_norm("l0"), eps_required=False, eps_limit=math.inf, default_eps=L0_BUDGET, bench_eps=L0_BUDGET,
-        pool=SEARCH_POOL, pool_above_paper=L0_POOL_ABOVE_PAPER,
+        defaults=SEARCH_DEFAULTS, above_paper=L0_ABOVE_PAPER,
     ),
     "linf": Search(
         _LINF, eps_required=True, eps_limit=_LINF.eps_max, default_eps=None, bench_eps=_LINF.eps_default,
-        pool=SEARCH_POOL,
+        defaults=SEARCH_DEFAULTS,
     ),
 }  # fmt: skip
 """GenInv's searches by norm name."""
