@@ -106,7 +106,7 @@ def refine_l0_budget(
         visited=[[] for _ in range(count)],
     )  # fmt: skip
     for budget in budget_stages(eps):
-        masks = [[_mask(c) for c in _fitting(found, budget)] for found in groups]
+        masks = [_masks(_fitting(found, budget)) for found in groups]
         _greedy_clusters(state, masks, budget)
         _fill_pixels(state, budget)
     return _keep_best(query, aligned, state.visited, pixel_cost, state.steps)
@@ -149,9 +149,12 @@ class _GreedyState:
         images = torch.where(masks, self.aligned[rows], self.query)
         return self.judge.margins(images, self.targets[rows]), fragment_pixels(images)
 
-    def gain(self, row: int, margin: float, debris: float) -> float:
-        """What a step to (margin, debris) buys for neighbour ``row``: judge margin less the debris it adds."""
-        return margin - float(self.margin[row]) - STEP_DEBRIS_COST * (debris - float(self.debris[row]))
+    def gains(self, rows: torch.Tensor, margins: torch.Tensor, debris: torch.Tensor) -> torch.Tensor:
+        """What steps to (margins, debris) buy for neighbours ``rows`` (all (B,)): judge margin less the debris they
+        add, in float64."""
+        before_margin = self.margin.double()[rows]
+        before_debris = self.debris.double()[rows]
+        return margins.double() - before_margin - STEP_DEBRIS_COST * (debris.double() - before_debris)
 
     def move(self, row: int, mask: torch.Tensor, margin: float, debris: float) -> None:
         self.chosen[row] = mask
@@ -160,33 +163,39 @@ class _GreedyState:
         self.visited[row].append(_Visited(mask.clone(), margin, int(mask.sum()), debris))
 
 
-def _greedy_clusters(state: _GreedyState, masks: list[list[torch.Tensor]], budget: int) -> None:
-    """Add clusters while they fit ``budget``: each step, per neighbour, the one that gains most per pixel."""
+def _greedy_clusters(state: _GreedyState, masks: list[torch.Tensor], budget: int) -> None:
+    """Add clusters while they fit ``budget``: each step, per neighbour, the one that gains most per pixel.
+    ``masks[row]`` (M, 28, 28) holds neighbour ``row``'s clusters."""
     while True:
-        rows, extras, trial = [], [], []
+        rows, extras, trials = [], [], []
         for row, options in enumerate(masks):
-            if state.margin[row] >= SATURATION:
+            if state.margin[row] >= SATURATION or options.shape[0] == 0:
                 continue
             spent = int(state.chosen[row].sum())
-            for mask in options:
-                union = state.chosen[row] | mask
-                extra = int(union.sum()) - spent
-                if extra == 0 or spent + extra > budget:
-                    continue
-                rows.append(row)
-                extras.append(extra)
-                trial.append(union)
-        if not trial:
+            unions = state.chosen[row] | options
+            extra = unions.flatten(1).sum(1) - spent
+            fits = (extra > 0) & (extra <= budget - spent)
+            rows += [row] * int(fits.sum())
+            extras += extra[fits].tolist()
+            trials.append(unions[fits])
+        if not rows:
             return
-        margins, debris = state.score(torch.stack(trial), torch.tensor(rows))
-        best: dict[int, tuple[float, int]] = {}
-        for position, row in enumerate(rows):
-            rate = state.gain(row, float(margins[position]), float(debris[position])) / extras[position]
-            if row not in best or rate > best[row][0]:
-                best[row] = (rate, position)
-        for row, (_, position) in best.items():
+        trial = torch.cat(trials)
+        row_t = torch.tensor(rows)
+        margins, debris = state.score(trial, row_t)
+        rates = state.gains(row_t, margins, debris) / torch.tensor(extras, dtype=torch.float64)
+        for row, position in _first_best(row_t, rates).items():
             state.move(row, trial[position], float(margins[position]), float(debris[position]))
             state.steps[row] += 1
+
+
+def _first_best(rows: torch.Tensor, values: torch.Tensor) -> dict[int, int]:
+    """For each row that occurs in ``rows``, the first position holding its largest value (rows are grouped)."""
+    best: dict[int, int] = {}
+    for row in dict.fromkeys(rows.tolist()):
+        positions = torch.nonzero(rows == row).flatten()
+        best[row] = int(positions[int(torch.argmax(values[positions]))])
+    return best
 
 
 def compact_groups(coords: np.ndarray, count: int, iterations: int = 6) -> list[np.ndarray]:
@@ -204,10 +213,11 @@ def compact_groups(coords: np.ndarray, count: int, iterations: int = 6) -> list[
     centre = np.stack(centres)
     for _ in range(iterations):
         assignment = ((points[:, None, :] - centre[None]) ** 2).sum(2).argmin(1)
-        for group in range(count):
-            members = points[assignment == group]
-            if members.shape[0]:
-                centre[group] = members.mean(0)
+        # each group's mean, all at once (the coordinates are whole numbers: the sums are exact in any order)
+        members = np.bincount(assignment, minlength=count)
+        sums = np.stack([np.bincount(assignment, weights=points[:, axis], minlength=count) for axis in (0, 1)], 1)
+        filled = members > 0
+        centre[filled] = sums[filled] / members[filled, None]
     assignment = ((points[:, None, :] - centre[None]) ** 2).sum(2).argmin(1)
     return [coords[assignment == group] for group in range(count) if np.any(assignment == group)]
 
@@ -226,10 +236,12 @@ def _split_large(found: list[np.ndarray], budget: int) -> list[np.ndarray]:
     return pieces
 
 
-def _mask(coords: np.ndarray) -> torch.Tensor:
-    mask = torch.zeros((28, 28), dtype=torch.bool)
-    mask[torch.as_tensor(coords[:, 0]), torch.as_tensor(coords[:, 1])] = True
-    return mask
+def _masks(clusters: list[np.ndarray]) -> torch.Tensor:
+    """One (28, 28) boolean mask per cluster of pixel coordinates -> (M, 28, 28)."""
+    masks = torch.zeros((len(clusters), 28, 28), dtype=torch.bool)
+    for index, coords in enumerate(clusters):
+        masks[index, torch.as_tensor(coords[:, 0]), torch.as_tensor(coords[:, 1])] = True
+    return masks
 
 
 def _fill_pixels(state: _GreedyState, budget: int) -> None:
@@ -252,7 +264,7 @@ def _fill_pixels(state: _GreedyState, budget: int) -> None:
     trial = state.chosen[row_t].clone()
     trial[torch.arange(len(rows)), torch.tensor([p[0] for p in pixels]), torch.tensor([p[1] for p in pixels])] = True
     margins, debris = state.score(trial, row_t)
-    gains = [state.gain(row, float(margins[i]), float(debris[i])) for i, row in enumerate(rows)]
+    gains = state.gains(row_t, margins, debris).tolist()
     finals: list[tuple[int, torch.Tensor]] = []
     for row in dict.fromkeys(rows):
         left = budget - int(state.chosen[row].sum())
