@@ -49,7 +49,7 @@ from core.geninv.judge import Judge, load_judge
 from core.geninv.norms import Search, search_for
 from core.geninv.refine import FRAGMENT_COST, PIXEL_COST, fragment_pixels, refine_l0
 from core.geninv.scorer import Scorer
-from core.geninv.search import find_matches
+from core.geninv.search import Aligned, find_matches
 from core.geninv.transforms import TransformParams
 from core.images import to_uint8
 
@@ -252,8 +252,9 @@ def suggest_batch(
         _check_cancel(cancel)
         stop = min(start + batch_size, total)
         started = time.perf_counter()
-        batch, edited = _run_batch(searcher, queries[start:stop], label_array[start:stop], first, step=step)
-        _widen(batch, edited, searcher, queries[start:stop], label_array[start:stop], wider)
+        searched = _run_batch(searcher, queries[start:stop], label_array[start:stop], first, step=step)
+        batch = searched.suggestions
+        _widen(batch, searched, searcher, queries[start:stop], label_array[start:stop], wider)
         elapsed = (time.perf_counter() - started) / (stop - start)
         for suggestions in batch:
             results.append([_with_seconds(s, elapsed) for s in suggestions])
@@ -297,9 +298,19 @@ class _Pass:
     pool: int
 
 
+@dataclass(frozen=True)
+class _Searched:
+    """One search pass over a batch: each digit's suggestions, the training indices of the neighbours it edited, and
+    every candidate it aligned."""
+
+    suggestions: list[list[Suggestion]]
+    edited: list[frozenset[int]]
+    aligned: Aligned
+
+
 def _widen(
     batch: list[list[Suggestion]],
-    edited: list[frozenset[int]],
+    earlier: _Searched,
     searcher: _Searcher,
     queries_np: np.ndarray,
     labels: np.ndarray,
@@ -307,15 +318,18 @@ def _widen(
 ) -> None:
     """Search again with the ``wide`` pass (:data:`WIDEN_POOL` times the pool and neighbours; ℓ∞: every target
     class) for the digits whose suggestions reach no target or are weak (best raw score below
-    ``SearchSettings.widen_below``), editing only neighbours the first pass did not (``edited``: their training
-    indices per digit). Where the wider search reaches a target that the first did not, or scores higher, the
-    digit's suggestions become the best of both passes (in place)."""
+    ``SearchSettings.widen_below``), editing only neighbours the first pass (``earlier``) did not, and not aligning
+    again the candidates it aligned. Where the wider search reaches a target that the first did not, or scores
+    higher, the digit's suggestions become the best of both passes (in place)."""
     if searcher.eps is None:
         return
     rows = [row for row, found in enumerate(batch) if _needs_wider(found, wide.settings.widen_below)]
     if not rows:
         return
-    again, _ = _run_batch(searcher, queries_np[rows], labels[rows], wide, skip=[edited[row] for row in rows])
+    again = _run_batch(
+        searcher, queries_np[rows], labels[rows], wide,
+        skip=[earlier.edited[row] for row in rows], known=earlier.aligned.rows(rows),
+    ).suggestions  # fmt: skip
     for row, wider in zip(rows, again, strict=True):
         found = [dataclasses.replace(s, extras={**s.extras, "wider_search": 1.0}) for s in wider]
         first = batch[row]
@@ -338,9 +352,11 @@ def _run_batch(
     *,
     step: Callable[[], None] | None = None,
     skip: Sequence[frozenset[int]] | None = None,
-) -> tuple[list[list[Suggestion]], list[frozenset[int]]]:
-    """Search ``run`` for each query: its suggestions, and the training indices of the neighbours it edited (those
-    in ``skip[row]``, already edited by an earlier pass, are left out)."""
+    known: Aligned | None = None,
+) -> _Searched:
+    """Search ``run`` for each query: its suggestions, the training indices of the neighbours it edited (those in
+    ``skip[row]``, already edited by an earlier pass, are left out) and every candidate aligned (those in ``known``,
+    aligned by an earlier pass of the same queries, are taken from it)."""
     bank, judge, mapping, search = searcher.bank, searcher.judge, searcher.mapping, searcher.search
     seed, table, settings = run.seed, run.table, run.settings
     eps, k, cancel = searcher.eps, searcher.k, searcher.cancel
@@ -360,7 +376,7 @@ def _run_batch(
     keep = max(k, settings.refine)
     matches = find_matches(
         bank, queries, allowed, search.name, eps, keep=keep, pool=max(run.pool, keep), seed=seed,
-        steps=settings.steps, starts=settings.starts,
+        steps=settings.steps, starts=settings.starts, known=known,
     )  # fmt: skip
     _check_cancel(cancel)
     if step is not None:
@@ -419,7 +435,7 @@ def _run_batch(
             if step is not None:
                 step()
         out.append(_rank(_judged(snapped[row], source, finished, judge, mapping, search.name, eps), k))
-    return out, neighbours
+    return _Searched(out, neighbours, matches.aligned)
 
 
 PUSH_THRESHOLD: Final = 0.25

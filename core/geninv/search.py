@@ -38,6 +38,19 @@ JITTER: Final = (4.0, 0.05, 0.05, 0.05, 0.7, 0.7)
 
 
 @dataclass(frozen=True)
+class Aligned:
+    """Every candidate one alignment aligned, per query: indices (B, P) into the bank, params (B, P, 6) and exact cost
+    (B, P), before any candidate is ruled out."""
+
+    indices: torch.Tensor
+    params: torch.Tensor
+    cost: torch.Tensor
+
+    def rows(self, rows: list[int]) -> Aligned:
+        return Aligned(self.indices[rows], self.params[rows], self.cost[rows])
+
+
+@dataclass(frozen=True)
 class Matches:
     """Aligned candidates per query, best first: indices (B, R) into the bank, params (B, R, 6), cost (B, R).
 
@@ -48,6 +61,8 @@ class Matches:
     params: torch.Tensor
     cost: torch.Tensor
     warped: torch.Tensor
+    aligned: Aligned
+    """Every candidate aligned on the way (a later search of the same queries reuses them: ``find_matches(known=)``)."""
 
 
 def exact_cost(warped: torch.Tensor, query: torch.Tensor, norm: str, eps: float | None) -> torch.Tensor:
@@ -189,14 +204,23 @@ def find_matches(
     seed: int = 0,
     steps: int = ALIGN_STEPS,
     starts: int = 1,
+    known: Aligned | None = None,
 ) -> Matches:
-    """Coarse pass, alignment, and the ``keep`` best aligned candidates per query (exact cost, ascending)."""
+    """Coarse pass, alignment, and the ``keep`` best aligned candidates per query (exact cost, ascending).
+
+    ``known``: an earlier alignment of the same queries (same norm, ε and steps); with one start per candidate each
+    candidate's alignment is deterministic and independent of the others, so those it holds are not aligned again.
+    """
     with torch.no_grad():
         indices, start = coarse_pass(bank, queries, allowed, norm, pool)
     with torch.enable_grad():
-        params, cost = align(
-            bank, queries, indices, start, norm, eps, seed=seed, steps=steps, starts_per_candidate=starts
-        )
+        if known is not None and starts == 1:
+            params, cost = _align_reusing(bank, queries, indices, start, known, norm, eps, steps)
+        else:
+            params, cost = align(
+                bank, queries, indices, start, norm, eps, seed=seed, steps=steps, starts_per_candidate=starts
+            )
+    aligned = Aligned(indices, params.detach(), cost)
     disallowed = ~torch.gather(allowed, 1, indices)
     cost = torch.where(disallowed, torch.full_like(cost, math.inf), cost)
     keep = min(keep, indices.shape[1])
@@ -205,7 +229,38 @@ def find_matches(
     params = torch.gather(params, 1, order[..., None].expand(-1, -1, 6))
     with torch.no_grad():
         warped = warp(bank.images[indices.reshape(-1)], params.reshape(-1, 6)).reshape(*indices.shape, 28, 28)
-    return Matches(indices=indices, params=params, cost=cost, warped=warped)
+    return Matches(indices=indices, params=params, cost=cost, warped=warped, aligned=aligned)
 
 
-__all__ = ["Matches", "align", "coarse_pass", "exact_cost", "find_matches"]
+def _align_reusing(
+    bank: CandidateBank,
+    queries: torch.Tensor,
+    indices: torch.Tensor,
+    start: torch.Tensor,
+    known: Aligned,
+    norm: str,
+    eps: float | None,
+    steps: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`align` (one start per candidate) of ``indices`` (B, P), taking the candidates ``known`` holds from it."""
+    same = indices[:, :, None] == known.indices[:, None, :]  # (B, P, P0)
+    where = same.to(torch.int64).argmax(2)
+    params = torch.gather(known.params, 1, where[..., None].expand(-1, -1, 6)).clone()
+    cost = torch.gather(known.cost, 1, where).clone()
+    missing = ~same.any(2)
+    count = int(missing.sum(1).max())
+    if count:
+        # each row's missing candidates first (stable), as many per row as the most any row misses
+        order = torch.argsort((~missing).to(torch.int8), dim=1, stable=True)[:, :count]
+        fresh_params, fresh_cost = align(
+            bank, queries, torch.gather(indices, 1, order), torch.gather(start, 1, order[..., None].expand(-1, -1, 6)),
+            norm, eps, steps=steps, starts_per_candidate=1,
+        )  # fmt: skip
+        wanted = torch.gather(missing, 1, order)
+        rows = torch.arange(indices.shape[0], device=indices.device)[:, None].expand_as(order)[wanted]
+        params[rows, order[wanted]] = fresh_params[wanted].detach()
+        cost[rows, order[wanted]] = fresh_cost[wanted]
+    return params, cost
+
+
+__all__ = ["Aligned", "Matches", "align", "coarse_pass", "exact_cost", "find_matches"]

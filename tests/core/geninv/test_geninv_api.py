@@ -295,3 +295,27 @@ def test_l0_above_the_papers_budget_aligns_a_larger_pool_unless_one_is_set(
         chosen = dataclasses.replace(FAST, pool=pool, steps=2, widen_below=math.inf)  # every digit searched again
         suggest_batch(images[:2], labels[:2], norm, eps, k=1, bank=pool_bank, judge=tiny_judge, settings=chosen)
         assert pools == ([expected] if eps is None else [expected, expected * api.WIDEN_POOL])  # no budget: no wider
+
+
+@pytest.mark.parametrize("norm", ["l0", "linf"])
+def test_a_wider_search_reuses_the_candidates_already_aligned(norm, pool_bank, queries, monkeypatch):
+    import core.geninv.search as search
+
+    images, labels = queries
+    query = torch.from_numpy(np.rint(images * 255.0).astype(np.float32) / 255.0)
+    allowed = pool_bank.labels[None, :] != torch.from_numpy(labels)[:, None]
+    eps = 25.0 if norm == "l0" else 0.3
+    narrow = find_matches(pool_bank, query, allowed, norm, eps, keep=4, pool=12, steps=6)
+    aligned: list[int] = []  # candidates aligned per call
+    align = search.align
+
+    def counting(bank, queries_, indices, *rest, **options):  # type: ignore[no-untyped-def]
+        aligned.append(indices.numel())
+        return align(bank, queries_, indices, *rest, **options)
+
+    monkeypatch.setattr(search, "align", counting)
+    wide = find_matches(pool_bank, query, allowed, norm, eps, keep=8, pool=24, steps=6)
+    reused = find_matches(pool_bank, query, allowed, norm, eps, keep=8, pool=24, steps=6, known=narrow.aligned)
+    assert aligned[0] == 4 * 24 and aligned[1] < 4 * 24  # the 12 already aligned per digit are not aligned again
+    assert torch.equal(wide.indices, reused.indices) and torch.equal(wide.cost, reused.cost)
+    assert torch.equal(wide.params, reused.params)
