@@ -319,3 +319,22 @@ def test_a_wider_search_reuses_the_candidates_already_aligned(norm, pool_bank, q
     assert aligned[0] == 4 * 24 and aligned[1] < 4 * 24  # the 12 already aligned per digit are not aligned again
     assert torch.equal(wide.indices, reused.indices) and torch.equal(wide.cost, reused.cost)
     assert torch.equal(wide.params, reused.params)
+
+
+@pytest.mark.parametrize(("eps", "threshold"), [(30.0, 3.0), (25.0, 2.0)])
+def test_l0_above_the_papers_budget_searches_weaker_digits_again(
+    eps, threshold, pool_bank, tiny_judge, queries, monkeypatch
+):
+    import core.geninv.api as api
+
+    images, labels = queries
+    used: list[float | None] = []
+    needs_wider = api._needs_wider
+
+    def recording(found, widen_below):  # type: ignore[no-untyped-def]
+        used.append(widen_below)
+        return needs_wider(found, widen_below)
+
+    monkeypatch.setattr(api, "_needs_wider", recording)
+    suggest_batch(images[:2], labels[:2], "l0", eps, k=1, bank=pool_bank, judge=tiny_judge, settings=FAST)
+    assert used == [threshold, threshold]
