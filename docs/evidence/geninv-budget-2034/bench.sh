@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Speed of GenInv as shipped with the 2034 pack: ℓ0 at 30 and 25 pixels (docs/evidence/bench_geninv_l0.sh →
 # bench.log) and ℓ∞ at 0.4 and 0.3 (bench-linf.log): invariance bench geninv --n 40 --repeats 2 --threads 1 --device cpu.
-# Run from the repository root with the machine otherwise idle:  bash docs/evidence/geninv-budget-2034/bench.sh
+# Run from the repository root with the machine otherwise idle:  bash docs/evidence/geninv-budget-2034/bench.sh [FOLDER]
+# (logs in FOLDER, default this folder)
 set -euo pipefail
-HERE=docs/evidence/geninv-budget-2034
+HERE=${1:-docs/evidence/geninv-budget-2034}
 bash docs/evidence/bench_geninv_l0.sh "$HERE"
 export INVARIANCE_CHECKPOINTS=$(pwd)/checkpoints INVARIANCE_THREADS=1
 for eps in 0.4 0.3; do

@@ -1,15 +1,16 @@
 """ℓ0 at 30 pixels on the held-out digits of the 2037-2039 packs, for the code that searches digits scoring under 3
-nats again, wider: each digit whose suggestion did not change keeps its ratings from its pack (the same image, byte for
-byte); each digit whose suggestion changed (differing-digits.json) counts the ratings of its new image (b30) in this
-folder's pack. Also prints, for the changed digits, their old images' ratings in their own packs beside the same
-images re-rated here (a30): how far the two groups of raters agree. Run from the repository root:
+nats again, wider: each digit whose suggestion did not change keeps its ratings from its pack (the same image, byte
+for byte); each digit whose suggestion changed (differing-digits.json) counts the ratings of its new image (b30) in
+this folder's pack; then p_human's calibration over those ratings. Also prints, for the changed digits, their old
+images' ratings in their own packs beside the same images re-rated here (a30): how far the two groups of raters
+agree. Run from the repository root:
     python docs/evidence/geninv-widen3-heldout/swapped.py   (log: swapped.log beside it)
 """
 
 import json
 from pathlib import Path
 
-from core.geninv.calibration import Outcome, outcomes, read_mapping_file, read_rater_answers
+from core.geninv.calibration import Outcome, calibration_table, outcomes, read_mapping_file, read_rater_answers
 
 E = Path("docs/evidence")
 HERE = E / "geninv-widen3-heldout"
@@ -53,6 +54,9 @@ def main() -> None:
     print(f"the {len(changed)} changed digits: old image in its pack {share(old_of_changed)}, "
           f"old image re-rated here {share([o for d in changed for o in again[d]])}, "
           f"new image here {share([o for d in changed for o in new[d]])}")  # fmt: skip
+    print("calibration, under 3 nats: p_human bin | ratings | mean p_human | rated success")
+    for cell in calibration_table(swapped):
+        print(f"  {cell['bin']} | {cell['ratings']} | {cell['mean_p_human']:.2f} | {cell['success_rate']:.2f}")
 
 
 if __name__ == "__main__":
