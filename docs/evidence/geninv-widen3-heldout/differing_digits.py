@@ -7,10 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
-from core.data import load_mnist
-from core.geninv.api import SearchSettings, suggest_batch
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "geninv-widen3-ab"))
+from widen3 import changed_digits
 
 EVIDENCE = Path("docs/evidence")
 PACKS = ("geninv-budget-2037", "geninv-budget-2038", "geninv-budget-2039")
@@ -24,16 +22,7 @@ def main() -> None:
             for d in json.loads((EVIDENCE / pack / "differing-digits.json").read_text(encoding="utf-8"))["l0-30"]
         }
     )
-    images, labels = load_mnist("test")
-    queries = images[digits].astype(np.float32) / 255
-    before = SearchSettings(widen_below=2.0)
-    old = suggest_batch(queries, labels[digits], "l0", 30.0, k=1, device="cpu", settings=before)
-    new = suggest_batch(queries, labels[digits], "l0", 30.0, k=1, device="cpu")
-    found = [
-        d for d, a, b in zip(digits, old, new, strict=True) if a and b and not np.array_equal(a[0].image, b[0].image)
-    ]
-    print("l0-30", len(found), "of", len(digits), file=sys.stderr)
-    print(json.dumps({"digits": digits, "l0-30": found}))
+    print(json.dumps({"digits": digits, "l0-30": changed_digits(digits)}))
 
 
 if __name__ == "__main__":
