@@ -102,7 +102,10 @@ def test_coverage_on_fixed_tuning_digits_does_not_fall() -> None:
     """Full candidate bank and trained judge (loads MNIST train, ~10-30 s)."""
     images, labels = load_mnist("test")
     indices = np.array(COVERAGE_DIGITS)
-    for norm, eps, reached_floor in (("l0", 25.0, 11), ("linf", 0.3, 9), ("linf", 0.4, 11)):
+    # floors: the judge's reached targets measured with its blurred view (stricter than the plain one, which had
+    # reached 9 of 12 at ℓ∞ 0.3): 11, 11, 8 and 12 of 12 (python -m pytest -m slow, 2026-12-05)
+    floors = (("l0", 25.0, 11), ("l0", 30.0, 11), ("linf", 0.3, 8), ("linf", 0.4, 11))
+    for norm, eps, reached_floor in floors:
         results = suggest_batch(to_float(images[indices]), labels[indices], norm, eps, k=1, device="cpu")
         assert all(results), f"{norm} {eps}: a digit got no suggestion"
         reached = sum(found[0].extras["target_reached"] > 0 for found in results)
