@@ -234,14 +234,14 @@ def suggest_batch(
     table = _target_table(targets)
     defaults = search.defaults_for(eps)
     pool = settings.pool or defaults.pool
-    if settings.widen_below is None:
-        settings = dataclasses.replace(settings, widen_below=defaults.widen_below)
-    first = _Pass(seed, table, settings, pool)
+    widen_below = defaults.widen_below if settings.widen_below is None else settings.widen_below
+    first = _Pass(seed, table, settings, pool, widen_below)
     wider = _Pass(
         seed + 1,
         _wide_table(table, explicit=targets is not None),
         dataclasses.replace(settings, refine=settings.refine * WIDEN_POOL),
         pool * WIDEN_POOL,
+        widen_below,
     )
     searcher = _Searcher(bank, judge, mapping, search, eps, k, cancel)
     batch_size = options.get("batch_size") or (32 if chosen.type == "cuda" else CPU_BATCH)
@@ -289,13 +289,15 @@ class _Searcher:
 
 @dataclass(frozen=True)
 class _Pass:
-    """One search pass over a batch: its seed, the target classes of each digit, the search settings, and how many
-    candidates it aligns per query."""
+    """One search pass over a batch: its seed, the target classes of each digit, the search settings, and the two
+    settings whose defaults depend on the norm and budget, resolved: candidates aligned per query, and the raw score
+    under which a digit is searched again, wider."""
 
     seed: int
     table: Mapping[int, tuple[int, ...]]
     settings: SearchSettings
     pool: int
+    widen_below: float
 
 
 @dataclass(frozen=True)
@@ -323,7 +325,7 @@ def _widen(
     higher, the digit's suggestions become the best of both passes (in place)."""
     if searcher.eps is None:
         return
-    rows = [row for row, found in enumerate(batch) if _needs_wider(found, wide.settings.widen_below)]
+    rows = [row for row, found in enumerate(batch) if _needs_wider(found, wide.widen_below)]
     if not rows:
         return
     again = _run_batch(
@@ -340,8 +342,8 @@ def _widen(
             batch[row] = _rank([s for s in both if _reached([s])] if _reached(both) else both, searcher.k)
 
 
-def _needs_wider(found: list[Suggestion], widen_below: float | None) -> bool:
-    return not _reached(found) or (widen_below is not None and found[0].raw_score < widen_below)
+def _needs_wider(found: list[Suggestion], widen_below: float) -> bool:
+    return not _reached(found) or found[0].raw_score < widen_below
 
 
 def _run_batch(

@@ -190,7 +190,7 @@ def _greedy_clusters(state: _GreedyState, masks: list[torch.Tensor], budget: int
 
 
 def _first_best(rows: torch.Tensor, values: torch.Tensor) -> dict[int, int]:
-    """For each row that occurs in ``rows``, the first position holding its largest value (rows are grouped)."""
+    """For each row that occurs in ``rows``, the first position holding its largest value."""
     best: dict[int, int] = {}
     for row in dict.fromkeys(rows.tolist()):
         positions = torch.nonzero(rows == row).flatten()

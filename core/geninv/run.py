@@ -7,8 +7,8 @@ process as soon as it arrives (``invariance geninv --out COLL`` adds its items t
 collection's journal and lock). The chunks are fixed by the digits and the chunk size alone, so the suggestions do
 not depend on the number of workers or the engine.
 
-Resuming: every item records its run key (:func:`run_key`: norm, ε, seed, search settings, candidate pool and
-targets) and its source digit. :func:`done_digits` reads them back from a collection, and the digits found there
+Resuming: every item records its run key (:func:`run_key`: norm, ε, seed, search settings and the defaults
+they take at that budget, candidate pool and targets) and its source digit. :func:`done_digits` reads them back from a collection, and the digits found there
 are not searched again; a chunk with some digits done runs the rest with the chunk's own seed, so a resumed run
 writes what an uninterrupted one would.
 """
@@ -27,6 +27,7 @@ import numpy as np
 
 from core.geninv.api import SearchSettings, Suggestion
 from core.geninv.calibration import load_mapping
+from core.geninv.norms import search_for
 
 CHUNK_DIGITS: Final = 8
 """Digits per chunk: the unit that is written at once (and that a kill -9 can lose)."""
@@ -72,6 +73,8 @@ def run_key(settings: RunSettings) -> str:
         "pool_size": settings.pool_size,
         "targets": None if settings.targets is None else {str(k): list(v) for k, v in sorted(settings.targets.items())},
         "search": dataclasses.asdict(settings.search),
+        # the defaults a None setting takes at this norm and budget: the key changes with them too
+        "defaults": dataclasses.asdict(search_for(settings.norm).defaults_for(settings.eps)),
         "chunk_digits": CHUNK_DIGITS,
     }
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()[:16]
