@@ -8,9 +8,9 @@ collection's journal and lock). The chunks are fixed by the digits and the chunk
 not depend on the number of workers or the engine.
 
 Resuming: every item records its run key (:func:`run_key`: norm, ε, seed, search settings and the defaults
-they take at that budget, candidate pool and targets) and its source digit. :func:`done_digits` reads them back from a collection, and the digits found there
-are not searched again; a chunk with some digits done runs the rest with the chunk's own seed, so a resumed run
-writes what an uninterrupted one would.
+they take at that budget, candidate pool and targets) and its source digit. :func:`done_digits` reads them back
+from a collection, and the digits found there are not searched again; a chunk with some digits done runs the rest
+with the chunk's own seed, so a resumed run writes what an uninterrupted one would.
 """
 
 from __future__ import annotations
