@@ -21,9 +21,10 @@ candidate must change at least one pixel. When some candidate reaches its target
 otherwise the best ones are still offered, marked weak (``extras["target_reached"] = 0``) with the low ``p_human``
 their score gives, so every digit gets a suggestion unless nothing changes. Never a
 relabelled copy. Suggestions for one query come from different training digits; they are ordered by ``raw_score``
-(highest first), then by fewer pixels changed by more than 1/2: not by ``p_human``, whose aligned-cost term tells
-how readily people see the target across digits, but did not pick the better of one digit's suggestions in a
-paired blind test (docs/geninv.md). ``convincing`` means ``p_human >= 0.5``.
+plus, for ℓ0, a prior over (source, target) pairs fitted on blind ratings (:mod:`core.geninv.pairs`), highest first,
+then by fewer pixels changed by more than 1/2: not by ``p_human``, whose aligned-cost term tells how readily people
+see the target across digits, but did not pick the better of one digit's suggestions in a paired blind test
+(docs/geninv.md). ``convincing`` means ``p_human >= 0.5``.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from core.geninv.calibration import PHumanMapping, load_mapping, raw_score
 from core.geninv.greedy import refine_l0_budget
 from core.geninv.judge import Judge, load_judge
 from core.geninv.norms import Search, search_for
+from core.geninv.pairs import pair_prior, ranking_score
 from core.geninv.refine import FRAGMENT_COST, PIXEL_COST, fragment_pixels, refine_l0
 from core.geninv.scorer import Scorer
 from core.geninv.search import Aligned, find_matches
@@ -257,7 +259,7 @@ def suggest_batch(
         _widen(batch, searched, searcher, queries[start:stop], label_array[start:stop], wider)
         elapsed = (time.perf_counter() - started) / (stop - start)
         for suggestions in batch:
-            results.append([_with_seconds(s, elapsed) for s in suggestions])
+            results.append([_with_seconds(s, elapsed) for s in suggestions[:k]])
         if progress is not None:
             progress(stop, total)
     return results
@@ -336,14 +338,20 @@ def _widen(
         found = [dataclasses.replace(s, extras={**s.extras, "wider_search": 1.0}) for s in wider]
         first = batch[row]
         newly_reached = _reached(found) and not _reached(first)
-        better = bool(found) and (not first or found[0].raw_score > first[0].raw_score)
+        better = bool(found) and (not first or _best_raw(found) > _best_raw(first))
         if newly_reached or (better and (_reached(found) or not _reached(first))):
             both = found + first
-            batch[row] = _rank([s for s in both if _reached([s])] if _reached(both) else both, searcher.k)
+            batch[row] = _rank([s for s in both if _reached([s])] if _reached(both) else both)
 
 
 def _needs_wider(found: list[Suggestion], widen_below: float) -> bool:
-    return not _reached(found) or found[0].raw_score < widen_below
+    return not _reached(found) or _best_raw(found) < widen_below
+
+
+def _best_raw(found: list[Suggestion]) -> float:
+    """The highest raw score among a digit's suggestions (the search's measure of itself; the first suggestion is
+    the one the pair prior ranks first, :func:`_rank`)."""
+    return max(s.raw_score for s in found)
 
 
 def _run_batch(
@@ -436,7 +444,7 @@ def _run_batch(
             )  # fmt: skip
             if step is not None:
                 step()
-        out.append(_rank(_judged(snapped[row], source, finished, judge, mapping, search.name, eps), k))
+        out.append(_rank(_judged(snapped[row], source, finished, judge, mapping, search.name, eps)))
     return _Searched(out, neighbours, matches.aligned)
 
 
@@ -538,6 +546,7 @@ def _judged(
                     "target_reached": float(hits),
                     "judge_p_target": float(row[entry.target]),
                     "judge_p_source": float(row[source]),
+                    "pair_prior": pair_prior(norm, source, entry.target),
                 },
             )
         )
@@ -556,8 +565,15 @@ def judge_raw_scores(judge: Judge, images: torch.Tensor, targets: Sequence[int])
     ]
 
 
-def _rank(candidates: list[Suggestion], k: int) -> list[Suggestion]:
-    return sorted(candidates, key=lambda s: (-s.raw_score, s.distortion["l0_binary"]))[:k]
+def _rank(candidates: list[Suggestion]) -> list[Suggestion]:
+    """Best first: highest raw score plus the pair prior (:mod:`core.geninv.pairs`), then fewer pixels changed by
+    more than 1/2. Every candidate is kept until the end of :func:`suggest_batch`, so that the decision to search
+    again sees the best raw score, not only the first k's."""
+
+    def order(s: Suggestion) -> tuple[float, float]:
+        return -ranking_score(s.raw_score, s.norm, s.label, s.target_label), s.distortion["l0_binary"]
+
+    return sorted(candidates, key=order)
 
 
 def _with_seconds(suggestion: Suggestion, seconds: float) -> Suggestion:

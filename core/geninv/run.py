@@ -28,6 +28,7 @@ import numpy as np
 from core.geninv.api import SearchSettings, Suggestion
 from core.geninv.calibration import load_mapping
 from core.geninv.norms import search_for
+from core.geninv.pairs import PAIR_PRIOR_NATS
 
 CHUNK_DIGITS: Final = 8
 """Digits per chunk: the unit that is written at once (and that a kill -9 can lose)."""
@@ -75,6 +76,8 @@ def run_key(settings: RunSettings) -> str:
         "search": dataclasses.asdict(settings.search),
         # the defaults a None setting takes at this norm and budget: the key changes with them too
         "defaults": dataclasses.asdict(search_for(settings.norm).defaults_for(settings.eps)),
+        # the order of one digit's suggestions, so which one is kept
+        "pair_prior": PAIR_PRIOR_NATS,
         "chunk_digits": CHUNK_DIGITS,
     }
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()[:16]

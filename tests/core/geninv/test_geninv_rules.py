@@ -16,6 +16,7 @@ from core.cli import main
 from core.errors import BudgetError
 from core.geninv import SearchSettings, suggest, suggest_batch
 from core.geninv.calibration import PHumanMapping
+from core.geninv.pairs import pair_prior, ranking_score
 from tests.fixtures_geninv import FixedJudge
 
 FAST = SearchSettings(pool=16, steps=10, refine=6)
@@ -54,7 +55,9 @@ def test_every_suggestion_obeys_the_rules(norm, eps, digits, pool_bank, tiny_jud
             else:  # weak: offered only when no candidate for this digit reaches its target
                 assert int(probs.argmax()) != s.target_label
                 assert not any(other.extras["target_reached"] for other in suggestions)
-        assert [s.raw_score for s in suggestions] == sorted((s.raw_score for s in suggestions), reverse=True)
+        ranked = [ranking_score(s.raw_score, s.norm, s.label, s.target_label) for s in suggestions]
+        assert ranked == sorted(ranked, reverse=True), "best first: raw score plus the pair prior"
+        assert all(s.extras["pair_prior"] == pair_prior(norm, s.label, s.target_label) for s in suggestions)
 
 
 def test_same_seed_same_output(digits, pool_bank, tiny_judge) -> None:
