@@ -100,7 +100,8 @@ def refine_l0_budget(
     state = _GreedyState(
         query, aligned, targets, judge, visible,
         chosen=torch.zeros((count, 28, 28), dtype=torch.bool),
-        margin=judge.margins(query[None].expand(count, -1, -1), targets),
+        # the query scored once for every neighbour's target (the same margins up to float rounding)
+        margin=judge.margins(query[None], targets),
         debris=torch.zeros(count),
         steps=[0] * count,
         visited=[[] for _ in range(count)],

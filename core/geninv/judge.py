@@ -139,11 +139,15 @@ class Judge:
 
     def margins(self, images: torch.Tensor, targets: torch.Tensor | int) -> torch.Tensor:
         """``log p(target) - log max_{c != target} p(c)`` per image, in nats, on the CPU: images (B, 28, 28),
-        targets (B,) long or one class for all -> (B,)."""
+        targets (B,) long or one class for all -> (B,); or one image (1, 28, 28) and R targets -> (R,), the image
+        scored once."""
         count = images.reshape(-1, 28, 28).shape[0]
         if count == 0:
             return torch.zeros(0)
         logs = self.probs(images).clamp_min(1e-12).log().cpu()
+        if count == 1 and isinstance(targets, torch.Tensor) and targets.numel() > 1:
+            count = targets.numel()
+            logs = logs.expand(count, -1).clone()
         rows = torch.arange(count)
         own = logs[rows, targets]
         logs[rows, targets] = -math.inf

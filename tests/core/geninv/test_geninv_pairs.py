@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from core.geninv import SearchSettings, suggest_batch
 from core.geninv.api import Suggestion, _rank
@@ -59,3 +60,18 @@ def test_the_first_suggestions_do_not_depend_on_how_many_are_asked_for(eps, pool
         assert len(first) == min(1, len(more))
         for a, b in zip(first, more, strict=False):
             assert np.array_equal(a.image, b.image) and a.target_label == b.target_label
+
+
+def test_one_image_scored_for_several_targets_gives_each_targets_margin(tiny_judge) -> None:
+    # the greedy scores the query once for every neighbour's target: the numbers of scoring copies of it, up to the
+    # float rounding a batch of one and a batch of five may differ in
+    from core.data import load_mnist
+    from core.images import to_float
+
+    images, _ = load_mnist("test")
+    query = torch.from_numpy(to_float(images[:1]))
+    targets = torch.tensor([3, 5, 8, 0, 3])
+    once = tiny_judge.margins(query, targets)
+    copies = tiny_judge.margins(query.expand(5, -1, -1), targets)
+    assert once.shape == (5,) and torch.allclose(once, copies, rtol=0, atol=1e-5)
+    assert once[0] == once[4] and len(set(once.tolist())) == 4
