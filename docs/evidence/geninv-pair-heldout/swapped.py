@@ -9,9 +9,13 @@ here (a25, a30); then p_human's calibration over the new ratings. Run from the r
 """
 
 import json
+import sys
 from pathlib import Path
 
-from core.geninv.calibration import Outcome, calibration_table, outcomes, read_mapping_file, read_rater_answers
+from core.geninv.calibration import Outcome
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from pooling import changed_digits_line, print_calibration, rated_by_digit, share, swap_in
 
 E = Path("docs/evidence")
 HERE = E / "geninv-pair-heldout"
@@ -28,56 +32,34 @@ SHIPPED = {
 }  # fmt: skip
 
 
-def rated(pack: Path, answers: Path, group: str) -> dict[int, list[Outcome]]:
-    """Ratings of ``group`` in ``pack`` by source digit."""
-    mapping = read_mapping_file(pack / "organiser/mapping.json")
-    given = dict(read_rater_answers(path) for path in sorted(answers.glob("answers-*.json")))
-    digit_of = {int(entry["trial"]): int(entry["source_index"]) for entry in mapping}
-    by_digit: dict[int, list[Outcome]] = {}
-    for outcome in outcomes(mapping, given):
-        if outcome.group == group:
-            by_digit.setdefault(digit_of[outcome.trial], []).append(outcome)
-    return by_digit
-
-
-def share(ratings: list[Outcome]) -> str:
-    seen = sum(o.success for o in ratings)
-    return f"{seen}/{len(ratings)} = {seen / len(ratings):.1%}" if ratings else "0/0"
-
-
 def main() -> None:
     changed_by_set = json.loads((HERE / "differing-digits.json").read_text(encoding="utf-8"))
     widened = set(json.loads((WIDEN3 / "differing-digits.json").read_text(encoding="utf-8"))["l0-30"])
-    widen_new = rated(WIDEN3 / "pack-l0", WIDEN3 / "pack-l0/answers", "b30")
+    widen_new = rated_by_digit(WIDEN3 / "pack-l0", WIDEN3 / "pack-l0/answers", "b30")
     every_new: list[Outcome] = []
     for name, packs in SHIPPED.items():
         budget = name.split("-")[1]
         changed = set(changed_by_set[name])
-        new = rated(HERE / "pack-l0", HERE / "pack-l0/answers", f"b{budget}")
-        again = rated(HERE / "pack-l0", HERE / "pack-l0/answers", f"a{budget}")
+        new = rated_by_digit(HERE / "pack-l0", HERE / "pack-l0/answers", f"b{budget}")
+        again = rated_by_digit(HERE / "pack-l0", HERE / "pack-l0/answers", f"a{budget}")
         shipped_all: list[Outcome] = []
         with_prior: list[Outcome] = []
         old_of_changed: list[Outcome] = []
         for pack_name, pack, answers, group in packs:
-            by_digit = rated(pack, answers, group)
+            by_digit = rated_by_digit(pack, answers, group)
             if name == "l0-30":
                 by_digit = {d: widen_new[d] if d in widened else r for d, r in by_digit.items()}
-            theirs = [o for r in by_digit.values() for o in r]
-            mine = [o for d, r in by_digit.items() for o in (new[d] if d in changed else r)]
+            theirs, mine, old = swap_in(by_digit, changed, new)
             moved = len(changed & set(by_digit))
             print(f"{name} {pack_name}: shipped {share(theirs)}; with the prior {share(mine)} "
                   f"({moved} of {len(by_digit)} digits changed)")  # fmt: skip
             shipped_all += theirs
             with_prior += mine
-            old_of_changed += [o for d, r in by_digit.items() if d in changed for o in r]
+            old_of_changed += old
         print(f"{name} pooled: shipped {share(shipped_all)}; with the prior {share(with_prior)}")
-        print(f"{name}: the {len(changed)} changed digits: old image in its pack {share(old_of_changed)}, "
-              f"old image re-rated here {share([o for d in changed for o in again.get(d, [])])}, "
-              f"new image here {share([o for d in changed for o in new.get(d, [])])}")  # fmt: skip
+        print(f"{name}: {changed_digits_line(changed, old_of_changed, again, new)}")
         every_new += with_prior
-    print("calibration, with the prior (ℓ0 25 and 30): p_human bin | ratings | mean p_human | rated success")
-    for cell in calibration_table(every_new):
-        print(f"  {cell['bin']} | {cell['ratings']} | {cell['mean_p_human']:.2f} | {cell['success_rate']:.2f}")
+    print_calibration("with the prior (ℓ0 25 and 30)", every_new)
 
 
 if __name__ == "__main__":

@@ -8,9 +8,13 @@ agree. Run from the repository root:
 """
 
 import json
+import sys
 from pathlib import Path
 
-from core.geninv.calibration import Outcome, calibration_table, outcomes, read_mapping_file, read_rater_answers
+from core.geninv.calibration import Outcome
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from pooling import changed_digits_line, print_calibration, rated_by_digit, share, swap_in
 
 E = Path("docs/evidence")
 HERE = E / "geninv-widen3-heldout"
@@ -18,45 +22,26 @@ SHIPPED_ARMS = (("2037", E / "geninv-budget-2037/pack-l0", "b30"), ("2038", E / 
                 ("2039", E / "geninv-budget-2039/pack-l0", "a30"))  # fmt: skip
 
 
-def rated(pack: Path, group: str) -> dict[int, list[Outcome]]:
-    """Ratings of ``group`` in ``pack`` by source digit."""
-    mapping = read_mapping_file(pack / "organiser/mapping.json")
-    answers = dict(read_rater_answers(path) for path in sorted((pack / "answers").glob("answers-*.json")))
-    digit_of = {int(entry["trial"]): int(entry["source_index"]) for entry in mapping}
-    by_digit: dict[int, list[Outcome]] = {}
-    for outcome in outcomes(mapping, answers):
-        if outcome.group == group:
-            by_digit.setdefault(digit_of[outcome.trial], []).append(outcome)
-    return by_digit
-
-
-def share(ratings: list[Outcome]) -> str:
-    seen = sum(o.success for o in ratings)
-    return f"{seen}/{len(ratings)} = {seen / len(ratings):.1%}"
-
-
 def main() -> None:
     changed = set(json.loads((HERE / "differing-digits.json").read_text(encoding="utf-8"))["l0-30"])
-    new, again = rated(HERE / "pack-l0", "b30"), rated(HERE / "pack-l0", "a30")
+    new, again = (
+        rated_by_digit(HERE / "pack-l0", HERE / "pack-l0" / "answers", "b30"),
+        rated_by_digit(HERE / "pack-l0", HERE / "pack-l0" / "answers", "a30"),
+    )
     shipped: list[Outcome] = []
     swapped: list[Outcome] = []
     old_of_changed: list[Outcome] = []
     for name, pack, group in SHIPPED_ARMS:
-        by_digit = rated(pack, group)
-        mine = [o for digit, ratings in by_digit.items() for o in (new[digit] if digit in changed else ratings)]
-        theirs = [o for r in by_digit.values() for o in r]
+        by_digit = rated_by_digit(pack, pack / "answers", group)
+        theirs, mine, old = swap_in(by_digit, changed, new)
         moved = len(changed & set(by_digit))
         print(f"{name}: shipped {share(theirs)}; under 3 nats {share(mine)} ({moved} of {len(by_digit)} changed)")
         shipped += theirs
         swapped += mine
-        old_of_changed += [o for digit, r in by_digit.items() if digit in changed for o in r]
+        old_of_changed += old
     print(f"pooled: shipped {share(shipped)}; under 3 nats {share(swapped)}")
-    print(f"the {len(changed)} changed digits: old image in its pack {share(old_of_changed)}, "
-          f"old image re-rated here {share([o for d in changed for o in again[d]])}, "
-          f"new image here {share([o for d in changed for o in new[d]])}")  # fmt: skip
-    print("calibration, under 3 nats: p_human bin | ratings | mean p_human | rated success")
-    for cell in calibration_table(swapped):
-        print(f"  {cell['bin']} | {cell['ratings']} | {cell['mean_p_human']:.2f} | {cell['success_rate']:.2f}")
+    print(changed_digits_line(changed, old_of_changed, again, new))
+    print_calibration("under 3 nats", swapped)
 
 
 if __name__ == "__main__":
