@@ -1,8 +1,9 @@
 """A prior over (source, target) pairs for ranking one digit's ℓ0 suggestions.
 
 People see some targets far less often than the judge's raw score says, and others more: over 4631 blind ratings of
-1443 ℓ0 suggestions on tuning digits, a 9 made into a 7, an 8 into a 3 or a 0 into a 7 was seen much less often than
-suggestions of the same raw score, and a 9 into a 4 or a 0 into a 6 much more. :data:`PAIR_PRIOR_NATS` holds that
+1443 ℓ0 suggestions (tuning digits, and the 2027-2033 packs, which no current figure uses), a 9 made into a 7, an 8
+into a 3 or a 0 into a 7 was seen much less often than suggestions of the same raw score, and a 9 into a 4 or a 0 into
+a 6 much more. :data:`PAIR_PRIOR_NATS` holds that
 offset per pair in the raw score's units (nats), fitted by ``docs/evidence/geninv-pair-prior/fit.py`` (logistic
 regression with a penalised offset per pair, its penalty chosen by leave-one-pack-out likelihood; ``fit.log``).
 
