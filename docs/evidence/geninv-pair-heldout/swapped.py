@@ -32,11 +32,12 @@ SHIPPED = {
 }  # fmt: skip
 
 
-def main() -> None:
+def swapped_ratings() -> dict[str, list[Outcome]]:
+    """Print the report (module docstring) and return the ratings with the prior, per set (l0-25, l0-30)."""
     changed_by_set = json.loads((HERE / "differing-digits.json").read_text(encoding="utf-8"))
     widened = set(json.loads((WIDEN3 / "differing-digits.json").read_text(encoding="utf-8"))["l0-30"])
     widen_new = rated_by_digit(WIDEN3 / "pack-l0", WIDEN3 / "pack-l0/answers", "b30")
-    every_new: list[Outcome] = []
+    every_new: dict[str, list[Outcome]] = {}
     for name, packs in SHIPPED.items():
         budget = name.split("-")[1]
         changed = set(changed_by_set[name])
@@ -58,9 +59,10 @@ def main() -> None:
             old_of_changed += old
         print(f"{name} pooled: shipped {share(shipped_all)}; with the prior {share(with_prior)}")
         print(f"{name}: {changed_digits_line(changed, old_of_changed, again, new)}")
-        every_new += with_prior
-    print_calibration("with the prior (ℓ0 25 and 30)", every_new)
+        every_new[name] = with_prior
+    return every_new
 
 
 if __name__ == "__main__":
-    main()
+    ratings = swapped_ratings()
+    print_calibration("with the prior (ℓ0 25 and 30)", [o for rated in ratings.values() for o in rated])
