@@ -94,7 +94,7 @@ chosen neighbour's mean aligned cost fell from 55.0 to 50.7 pixels); on 140 fres
 2038 blind packs, AI raters) the target was seen in 561 of 840 ratings against 541 with 24, while at 25 pixels it made
 no difference (160 against 161 of 240), so the paper's budget keeps the faster pool of 24. And a digit whose best
 suggestion scores under 3 nats is searched again, wider: on the tuning digits this changed, seen in 91 against 74 of
-112 ratings; on the held-out ones, 163 against 154 of 222 (docs/geninv.md, "This round: ℓ0 at 30 pixels")."""
+112 ratings; on the held-out ones, 163 against 154 of 222 (docs/geninv.md, "ℓ0 at 30 pixels (the 2037-2039 packs)")."""
 SEARCHES: Final[dict[str, Search]] = {
     "l0": Search(
         get_norm("l0"), eps_required=False, eps_limit=math.inf, default_eps=L0_BUDGET, bench_eps=L0_BUDGET,
